@@ -1,0 +1,160 @@
+"""Argument and input checks with ``torch.nn.RNN``'s exact exception types and messages.
+
+Every message here is nn.RNN's (torch 2.13): the drop-in contract is that a user's mistake
+raises the same exception, with the same words, in the same order. Keeping them in one
+module makes the wording easy to audit and to gate by torch version.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+def reject_extra_kwargs(kwargs: Mapping[str, Any]) -> None:
+    """Refuse keywords nn.RNN refuses, in nn.RNN's words (``proj_size`` first)."""
+    if "proj_size" in kwargs:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+    for name in kwargs:
+        raise TypeError(f"RNNBase.__init__() got an unexpected keyword argument '{name}'")
+
+
+def mode_for(nonlinearity: Any) -> str:
+    """``'tanh'`` -> ``'RNN_TANH'``, ``'relu'`` -> ``'RNN_RELU'``; anything else is a ValueError."""
+    if nonlinearity == "tanh":
+        return "RNN_TANH"
+    if nonlinearity == "relu":
+        return "RNN_RELU"
+    raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+
+
+def check_rnn_args(
+    input_size: Any,
+    hidden_size: Any,
+    num_layers: Any,
+    bias: Any,
+    batch_first: Any,
+    dropout: Any,
+    *,
+    stacklevel: int,
+) -> None:
+    """nn.RNN's constructor validation, in RNNBase.__init__'s order (dropout first)."""
+    if (
+        not isinstance(dropout, numbers.Number)
+        or isinstance(dropout, bool)
+        or not 0 <= dropout <= 1  # type: ignore[operator]
+    ):
+        raise ValueError(
+            "dropout should be a number in range [0, 1] representing the probability of an "
+            "element being zeroed"
+        )
+    if dropout > 0 and num_layers == 1:  # type: ignore[operator]
+        warnings.warn(
+            "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+            f"expects num_layers greater than 1, but got dropout={dropout} and "
+            f"num_layers={num_layers}",
+            stacklevel=stacklevel + 1,
+        )
+    _require_type("bias", bias, bool)
+    _require_type("batch_first", batch_first, bool)
+    _require_type("input_size", input_size, int)
+    if input_size <= 0:
+        raise ValueError("input_size must be greater than zero")
+    _require_type("hidden_size", hidden_size, int)
+    if hidden_size <= 0:
+        raise ValueError("hidden_size must be greater than zero")
+    if num_layers <= 0:
+        raise ValueError("num_layers must be greater than zero")
+
+
+def _require_type(name: str, value: Any, kind: type) -> None:
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} should be of type {kind.__name__}, got: {type(value).__name__}")
+
+
+def check_input_rank(input: Tensor) -> None:
+    """A padded input is 2-D (unbatched) or 3-D (batched)."""
+    if input.dim() not in (2, 3):
+        raise ValueError(f"RNN: Expected input to be 2D or 3D, got {input.dim()}D tensor instead")
+
+
+def check_hx_rank(hx: Tensor | None, batched: bool) -> None:
+    """h0 has the input's batchedness: 3-D for batched input, 2-D for unbatched."""
+    if hx is None:
+        return
+    if batched and hx.dim() != 3:
+        raise RuntimeError(
+            f"For batched 3-D input, hx should also be 3-D but got {hx.dim()}-D tensor"
+        )
+    if not batched and hx.dim() != 2:
+        raise RuntimeError(
+            f"For unbatched 2-D input, hx should also be 2-D but got {hx.dim()}-D tensor"
+        )
+
+
+def check_input(input: Tensor, weight_dtype: torch.dtype, input_size: int, packed: bool) -> None:
+    """nn.RNN.check_input: dtype (skipped under autocast), then rank, then feature size."""
+    if input.dtype != weight_dtype and not torch.is_autocast_enabled(input.device.type):
+        raise ValueError(
+            f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight_dtype}). "
+            f"Convert input: input.to({weight_dtype}), or convert model: model.to({input.dtype})"
+        )
+    expected_dim = 2 if packed else 3
+    if input.dim() != expected_dim:
+        raise RuntimeError(f"input must have {expected_dim} dimensions, got {input.dim()}")
+    if input.size(-1) != input_size:
+        raise RuntimeError(
+            "input.size(-1) must be equal to input_size. "
+            f"Expected {input_size}, got {input.size(-1)}"
+        )
+
+
+def check_hidden_size(hx: Tensor, expected: tuple[int, int, int]) -> None:
+    """The expected size prints as a tuple, the actual one as a list, as in nn.RNN."""
+    if hx.size() != expected:
+        raise RuntimeError(f"Expected hidden size {expected}, got {list(hx.size())}")
+
+
+def check_devices(input: Tensor, hx: Tensor, weights: list[Tensor]) -> None:
+    """ATen's check_attributes for the padded path: hidden first, then each parameter."""
+    for kind, tensors in (("hidden", [hx]), ("parameter", weights)):
+        for tensor in tensors:
+            if tensor.device != input.device:
+                raise RuntimeError(
+                    f"Input and {kind} tensors are not at the same device, found input tensor "
+                    f"at {input.device} and {kind} tensor at {tensor.device}"
+                )
+
+
+def check_seq_len(seq_len: int) -> None:
+    if seq_len == 0:
+        raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+
+
+def check_cell_input_rank(input: Tensor, hx: Tensor | None) -> None:
+    """RNNCell takes 1-D (unbatched) or 2-D (batched) input and hidden state."""
+    if input.dim() not in (1, 2):
+        raise ValueError(f"RNNCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
+    if hx is not None and hx.dim() not in (1, 2):
+        raise ValueError(f"RNNCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
+
+
+def check_cell_forward(input: Tensor, hx: Tensor, input_size: int, hidden_size: int) -> None:
+    """ATen's rnn_tanh_cell checks, in its order: input size, batch size, hidden size."""
+    if input.size(1) != input_size:
+        raise RuntimeError(
+            f"input has inconsistent input_size: got {input.size(1)} expected {input_size}"
+        )
+    if input.size(0) != hx.size(0):
+        raise RuntimeError(
+            f"Input batch size {input.size(0)} doesn't match hidden0 batch size {hx.size(0)}"
+        )
+    if hx.size(1) != hidden_size:
+        raise RuntimeError(
+            f"hidden0 has inconsistent hidden_size: got {hx.size(1)}, expected {hidden_size}"
+        )

@@ -1,0 +1,157 @@
+"""What one verification case is, and how its tensors are made.
+
+A case is plain data: an :class:`RNNConfig` (nn.RNN's constructor arguments) and an
+:class:`InputCase` (layout, sizes, lengths, h0 or not, a seed, scales). Tensors are made from
+the seed through a local ``torch.Generator``, in float64 on the CPU, then cast: the same case
+gives the same values (up to rounding) on every device and dtype, and the global RNG is never
+touched. Hypothesis draws only these small descriptions, so shrinking stays cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+
+LAYOUTS = ("batched", "unbatched", "packed_sorted", "packed_unsorted")
+
+
+@dataclass(frozen=True)
+class RNNConfig:
+    """nn.RNN's constructor arguments (sizes and switches; device and dtype travel apart)."""
+
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    nonlinearity: str = "tanh"
+    bias: bool = True
+    batch_first: bool = False
+    dropout: float = 0.0
+    bidirectional: bool = False
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs().items())
+        return f"RNN({args})"
+
+
+@dataclass(frozen=True)
+class InputCase:
+    """One forward call's input, described by sizes and a seed.
+
+    Attributes:
+        layout: one of :data:`LAYOUTS`.
+        seq_len: T >= 1 (the padded length; the longest packed sequence).
+        batch: B >= 0 (1 for ``unbatched``; >= 1 for packed layouts).
+        lengths: per-sequence lengths in [1, T] for packed layouts, in the caller's order.
+        with_h0: pass an explicit h0 rather than None.
+        seed: seeds the generator that makes input, h0, weights and upstream gradients.
+        input_scale: standard deviation of the input and h0 entries.
+        weight_scale: weights are drawn from U(-s/sqrt(H), s/sqrt(H)); 1 is nn.RNN's init.
+    """
+
+    layout: str = "batched"
+    seq_len: int = 3
+    batch: int = 2
+    lengths: tuple[int, ...] | None = None
+    with_h0: bool = True
+    seed: int = 0
+    input_scale: float = 1.0
+    weight_scale: float = 1.0
+
+    @property
+    def packed(self) -> bool:
+        return self.layout.startswith("packed")
+
+    @property
+    def batched(self) -> bool:
+        return self.layout != "unbatched"
+
+
+@dataclass
+class Inputs:
+    """The tensors of a case: ``input`` (Tensor or PackedSequence) and ``h0`` (or None)."""
+
+    input: Tensor | PackedSequence
+    h0: Tensor | None
+    padded: Tensor = field(repr=False)
+
+    def args(self) -> tuple[Any, ...]:
+        return (self.input,) if self.h0 is None else (self.input, self.h0)
+
+
+def generator(seed: int, offset: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 7919 + offset) % (2**63))
+
+
+def make_inputs(
+    config: RNNConfig,
+    case: InputCase,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+    requires_grad: bool = False,
+) -> Inputs:
+    """Build the case's input and h0 in the caller's layout, on ``device`` in ``dtype``.
+
+    ``requires_grad`` makes the padded input and h0 leaves (a packed input's ``data`` is
+    derived from the padded leaf, so gradients reach it).
+    """
+    g = generator(case.seed, 1)
+    batch = case.batch if case.batched else 1
+    x = torch.randn(case.seq_len, batch, config.input_size, generator=g, dtype=torch.float64)
+    h = torch.randn(
+        config.num_layers * config.num_directions,
+        batch,
+        config.hidden_size,
+        generator=g,
+        dtype=torch.float64,
+    )
+    x = (x * case.input_scale).to(device=device, dtype=dtype)
+    h = (h * case.input_scale).to(device=device, dtype=dtype)
+    if not case.batched:
+        x, h = x[:, 0], h[:, 0]
+    elif config.batch_first:
+        x = x.transpose(0, 1)
+    x = x.detach().requires_grad_(requires_grad)
+    h0 = h.detach().requires_grad_(requires_grad) if case.with_h0 else None
+    value: Tensor | PackedSequence = x
+    if case.packed:
+        lengths = list(case.lengths or [case.seq_len] * batch)
+        value = pack_padded_sequence(
+            x,
+            torch.tensor(lengths, dtype=torch.int64),
+            batch_first=config.batch_first,
+            enforce_sorted=case.layout == "packed_sorted",
+        )
+    return Inputs(value, h0, x)
+
+
+def draw_weights(reference: torch.nn.Module, case: InputCase) -> None:
+    """Overwrite every parameter with U(-s/sqrt(H), s/sqrt(H)) from the case's generator."""
+    g = generator(case.seed, 2)
+    hidden = int(reference.hidden_size)  # type: ignore[arg-type]
+    bound = case.weight_scale / math.sqrt(hidden)
+    with torch.no_grad():
+        for p in reference.parameters():
+            values = torch.empty(p.shape, dtype=torch.float64).uniform_(-bound, bound, generator=g)
+            p.copy_(values)
+
+
+def upstream_grads(output: Tensor, h_n: Tensor, case: InputCase) -> tuple[Tensor, Tensor]:
+    """Random upstream gradients for ``output`` and ``h_n`` (same values for every module)."""
+    g = generator(case.seed, 3)
+
+    def draw(t: Tensor) -> Tensor:
+        return torch.randn(t.shape, generator=g, dtype=torch.float64).to(t.device, t.dtype)
+
+    return draw(output), draw(h_n)

@@ -1,0 +1,263 @@
+"""Error parity: a catalogue of invalid constructor arguments and forward inputs, and the
+comparison of what nn.RNN and an implementation do with each.
+
+The expected outcome is never written down: it is whatever ``torch.nn.RNN`` does with the
+same call, at run time. An :class:`Outcome` records the exception type and message (or
+success) and the warnings raised; two outcomes must be equal.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+
+from rnn_impl.testing.cases import RNNConfig
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a call did: ``error`` is ``"TypeName: message"`` or None; ``warned`` the warnings."""
+
+    error: str | None
+    warned: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        text = self.error or "returned normally"
+        if self.warned:
+            text += f" (warned: {'; '.join(self.warned)})"
+        return text
+
+
+def outcome(call: Callable[[], Any]) -> Outcome:
+    """Run ``call`` and record its exception (type and message) and its warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+            error = None
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+    warned = tuple(f"{w.category.__name__}: {w.message}" for w in caught)
+    return Outcome(error, warned)
+
+
+def assert_same_outcome(expected: Outcome, actual: Outcome, context: str) -> None:
+    if expected != actual:
+        raise AssertionError(
+            f"{context}\n  torch.nn.RNN:       {expected}\n  implementation:     {actual}"
+        )
+
+
+CONSTRUCTOR_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "proj_size keyword": ((3, 4), {"proj_size": 2}),
+    "proj_size zero": ((3, 4), {"proj_size": 0}),
+    "unknown keyword": ((3, 4), {"foo": 1}),
+    "nonlinearity capitalised": ((3, 4), {"nonlinearity": "Tanh"}),
+    "nonlinearity None": ((3, 4), {"nonlinearity": None}),
+    "nonlinearity positional sigmoid": ((3, 4, 1, "sigmoid"), {}),
+    "dropout None": ((3, 4, 2), {"dropout": None}),
+    "dropout complex": ((3, 4, 2), {"dropout": 1j}),
+    "dropout text": ((3, 4, 2), {"dropout": "abc"}),
+    "dropout numeric text": ((3, 4, 2), {"dropout": "0.5"}),
+    "dropout negative": ((3, 4, 2), {"dropout": -0.1}),
+    "dropout above one": ((3, 4, 2), {"dropout": 1.5}),
+    "dropout nan": ((3, 4, 2), {"dropout": math.nan}),
+    "dropout inf": ((3, 4, 2), {"dropout": math.inf}),
+    "dropout bool": ((3, 4, 2), {"dropout": True}),
+    "dropout tensor": ((3, 4, 2), {"dropout": torch.tensor(0.3)}),
+    "dropout one layer warns": ((3, 4, 1), {"dropout": 0.5}),
+    "dropout int one layer warns": ((3, 4), {"dropout": 1}),
+    "dropout zero int": ((3, 4, 2), {"dropout": 0}),
+    "bias int": ((3, 4), {"bias": 1}),
+    "bias None": ((3, 4), {"bias": None}),
+    "bias text": ((3, 4), {"bias": "True"}),
+    "batch_first int": ((3, 4), {"batch_first": 0}),
+    "batch_first text": ((3, 4), {"batch_first": "False"}),
+    "input_size float": ((3.0, 4), {}),
+    "input_size text": (("3", 4), {}),
+    "input_size zero": ((0, 4), {}),
+    "input_size negative": ((-1, 4), {}),
+    "input_size bool": ((True, 4), {}),
+    "hidden_size float": ((3, 4.0), {}),
+    "hidden_size zero": ((3, 0), {}),
+    "hidden_size negative": ((3, -2), {}),
+    "hidden_size bool": ((3, True), {}),
+    "num_layers zero": ((3, 4, 0), {}),
+    "num_layers negative": ((3, 4, -1), {}),
+    "num_layers text": ((3, 4, "2"), {}),
+    "num_layers None": ((3, 4, None), {}),
+    "num_layers float": ((3, 4, 2.0), {}),
+    "num_layers bool": ((3, 4, True), {}),
+    "both sizes zero": ((0, 0), {}),
+    "bad nonlinearity and zero hidden": ((3, 0), {"nonlinearity": "gelu"}),
+    "bad dropout and zero layers": ((3, 4, 0), {"dropout": 2}),
+    "integer dtype": ((3, 4), {"dtype": torch.int64}),
+    "bidirectional int": ((3, 4), {"bidirectional": 1}),
+    "bidirectional text": ((3, 4), {"bidirectional": "yes"}),
+}
+"""Constructor calls, by name: ``(args, kwargs)``; each must do what nn.RNN does.
+
+Not listed: mistakes Python itself reports for the function's signature (a missing size,
+nonlinearity given twice), whose message names the function (``RNNBase.__init__`` in
+nn.RNN): rnn_impl.RNN has a real signature, so those messages name ``RNN.__init__``.
+"""
+
+
+@dataclass(frozen=True)
+class ErrorSizes:
+    """Sizes an invalid forward call is built around (the valid parts stay valid)."""
+
+    input_size: int = 3
+    hidden_size: int = 4
+    num_layers: int = 2
+    seq_len: int = 5
+    batch: int = 3
+    bidirectional: bool = False
+    batch_first: bool = False
+
+    def config(self) -> RNNConfig:
+        return RNNConfig(
+            self.input_size,
+            self.hidden_size,
+            self.num_layers,
+            bidirectional=self.bidirectional,
+            batch_first=self.batch_first,
+        )
+
+    @property
+    def states(self) -> int:
+        return self.num_layers * (2 if self.bidirectional else 1)
+
+
+def _x(s: ErrorSizes, *, features: int | None = None, seq_len: int | None = None) -> Tensor:
+    t = s.seq_len if seq_len is None else seq_len
+    shape = (s.batch, t) if s.batch_first else (t, s.batch)
+    return torch.zeros(*shape, features or s.input_size)
+
+
+def _h(s: ErrorSizes, *shape: int) -> Tensor:
+    return torch.zeros(*(shape or (s.states, s.batch, s.hidden_size)))
+
+
+def _packed(s: ErrorSizes, features: int | None = None) -> PackedSequence:
+    x = torch.zeros(s.seq_len, s.batch, features or s.input_size)
+    lengths = [s.seq_len] + [1] * (s.batch - 1)
+    return pack_padded_sequence(x, lengths, enforce_sorted=False)
+
+
+FORWARD_CASES: dict[str, Callable[[ErrorSizes], tuple[Any, ...]]] = {
+    "input 0-D": lambda s: (torch.tensor(1.0),),
+    "input 1-D": lambda s: (torch.zeros(s.input_size),),
+    "input 4-D": lambda s: (_x(s).unsqueeze(0),),
+    "input 4-D float64": lambda s: (_x(s).unsqueeze(0).double(),),
+    "input a list": lambda s: ([1.0, 2.0],),
+    "unbatched input with 3-D h0": lambda s: (
+        _x(s)[:, 0] if not s.batch_first else _x(s)[0],
+        _h(s),
+    ),
+    "unbatched input with 1-D h0": lambda s: (
+        _x(s).select(0 if s.batch_first else 1, 0),
+        _h(s, s.hidden_size),
+    ),
+    "batched input with 2-D h0": lambda s: (_x(s), _h(s, s.states, s.hidden_size)),
+    "batched input with 4-D h0": lambda s: (_x(s), _h(s).unsqueeze(0)),
+    "h0 as a tuple": lambda s: (_x(s), (_h(s), _h(s))),
+    "input float64": lambda s: (_x(s).double(),),
+    "input int64": lambda s: (_x(s).long(),),
+    "input float64 and wrong features": lambda s: (_x(s, features=s.input_size + 1).double(),),
+    "wrong features": lambda s: (_x(s, features=s.input_size + 3),),
+    "wrong features unbatched": lambda s: (
+        _x(s, features=s.input_size + 1).select(0 if s.batch_first else 1, 0),
+    ),
+    "wrong features and wrong h0": lambda s: (
+        _x(s, features=s.input_size + 1),
+        _h(s, s.states, s.batch + 1, s.hidden_size),
+    ),
+    "h0 wrong batch": lambda s: (_x(s), _h(s, s.states, s.batch + 1, s.hidden_size)),
+    "h0 wrong hidden": lambda s: (_x(s), _h(s, s.states, s.batch, s.hidden_size + 1)),
+    "h0 wrong layers": lambda s: (_x(s), _h(s, s.states + 1, s.batch, s.hidden_size)),
+    "h0 batch-first": lambda s: (_x(s), _h(s, s.batch, s.states, s.hidden_size)),
+    "h0 missing direction": lambda s: (_x(s), _h(s, s.num_layers, s.batch, s.hidden_size)),
+    "unbatched h0 wrong layers": lambda s: (
+        _x(s).select(0 if s.batch_first else 1, 0),
+        _h(s, s.states + 1, s.hidden_size),
+    ),
+    "h0 float64": lambda s: (_x(s), _h(s).double()),
+    "h0 int64": lambda s: (_x(s), _h(s).long()),
+    "seq_len 0": lambda s: (_x(s, seq_len=0),),
+    "seq_len 0 with h0": lambda s: (_x(s, seq_len=0), _h(s)),
+    "seq_len 0 unbatched": lambda s: (torch.zeros(0, s.input_size),),
+    "h0 on meta": lambda s: (_x(s), _h(s).to("meta")),
+    "input on meta": lambda s: (_x(s).to("meta"),),
+    "input on meta with cpu h0": lambda s: (_x(s).to("meta"), _h(s)),
+    "packed wrong features": lambda s: (_packed(s, s.input_size + 2),),
+    "packed with 2-D h0": lambda s: (_packed(s), _h(s, s.states, s.hidden_size)),
+    "packed h0 wrong hidden": lambda s: (_packed(s), _h(s, s.states, s.batch, s.hidden_size + 1)),
+    "packed 3-D data": lambda s: (PackedSequence(_x(s), torch.tensor([s.batch] * s.seq_len)),),
+    "packed float64": lambda s: (
+        PackedSequence(
+            torch.zeros(s.seq_len * s.batch, s.input_size, dtype=torch.float64),
+            torch.tensor([s.batch] * s.seq_len),
+        ),
+    ),
+}
+"""Invalid forward calls, by name: ``sizes -> args``; each must fail as nn.RNN fails."""
+
+
+CELL_CONSTRUCTOR_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "bias positional relu": ((3, 4, "relu"), {}),
+    "bias int": ((3, 4, 1), {}),
+    "bias zero": ((3, 4, 0), {}),
+    "nonlinearity sigmoid": ((3, 4), {"nonlinearity": "sigmoid"}),
+    "input_size zero": ((0, 4), {}),
+    "hidden_size zero": ((3, 0), {}),
+    "hidden_size negative": ((3, -1), {}),
+    "input_size float": ((3.0, 4), {}),
+    "integer dtype": ((3, 4), {"dtype": torch.int64}),
+    "unknown keyword": ((3, 4), {"foo": 1}),
+}
+"""RNNCell constructor calls: nn.RNNCell validates nothing here, and neither may we."""
+
+CELL_FORWARD_CASES: dict[str, Callable[[ErrorSizes], tuple[Any, ...]]] = {
+    "input 3-D": lambda s: (torch.zeros(s.batch, 1, s.input_size),),
+    "input 0-D": lambda s: (torch.tensor(1.0),),
+    "hidden 4-D": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        torch.zeros(s.batch, 1, 1, s.hidden_size),
+    ),
+    "wrong features": lambda s: (torch.zeros(s.batch, s.input_size + 1),),
+    "wrong features and hidden": lambda s: (
+        torch.zeros(s.batch, s.input_size + 1),
+        torch.zeros(s.batch, s.hidden_size + 1),
+    ),
+    "hidden wrong batch": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        torch.zeros(s.batch + 2, s.hidden_size),
+    ),
+    "hidden wrong size": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        torch.zeros(s.batch, s.hidden_size + 1),
+    ),
+    "unbatched input with 2-D hidden": lambda s: (
+        torch.zeros(s.input_size),
+        torch.zeros(1, s.hidden_size),
+    ),
+    "batched input with 1-D hidden": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        torch.zeros(s.hidden_size),
+    ),
+    "input float64": lambda s: (torch.zeros(s.batch, s.input_size, dtype=torch.float64),),
+    "hidden float64": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        torch.zeros(s.batch, s.hidden_size, dtype=torch.float64),
+    ),
+    "batch 0": lambda s: (torch.zeros(0, s.input_size),),
+}
+"""Invalid (and edge) RNNCell forward calls: ``sizes -> args``."""

@@ -1,0 +1,153 @@
+"""The implementation under test, built next to ``torch.nn.RNN`` with identical weights.
+
+A :class:`Subject` is what the suite verifies: a factory with nn.RNN's constructor (a class
+or a function) plus an :class:`Adapter` that gives it nn.RNN's weights and names its
+parameters the way nn.RNN does. :func:`build_pair` makes the reference and the subject for one
+case without touching the global RNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from rnn_impl.testing.cases import InputCase, RNNConfig, draw_weights
+
+DEFAULT_IMPL = "rnn_impl:RNN"
+IMPL_ENV = "RNN_IMPL"
+ADAPTER_ENV = "RNN_IMPL_ADAPTER"
+
+
+class SubjectError(Exception):
+    """The implementation or adapter named by the user cannot be loaded or used."""
+
+
+class Adapter:
+    """Maps nn.RNN's weights onto an implementation. The default assumes nn.RNN's names.
+
+    Subclass it for an implementation whose parameters are named or shaped differently.
+    """
+
+    def load(self, impl: nn.Module, reference: nn.RNN) -> None:
+        """Give ``impl`` the weights of ``reference`` (called under ``torch.no_grad``)."""
+        impl.load_state_dict(reference.state_dict())
+
+    def named_parameters(self, impl: nn.Module) -> dict[str, Tensor]:
+        """``impl``'s parameters keyed by nn.RNN's names (``weight_ih_l0``, ...)."""
+        return dict(impl.named_parameters())
+
+
+@dataclass(frozen=True)
+class Subject:
+    """An implementation under test: ``factory(**RNNConfig.kwargs(), device=, dtype=)``."""
+
+    name: str
+    factory: Callable[..., nn.Module]
+    adapter: Adapter = field(default_factory=Adapter)
+
+    def build(self, config: RNNConfig, device: Any, dtype: torch.dtype) -> nn.Module:
+        return self.factory(**config.kwargs(), device=device, dtype=dtype)
+
+
+def load_object(spec: str) -> Any:
+    """Import ``"package.module:attr"`` (attr may be dotted)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise SubjectError(f"expected 'module:attr', got {spec!r}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        raise SubjectError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SubjectError(f"{module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def load_subject(spec: str | None = None, adapter_spec: str | None = None) -> Subject:
+    """The subject named by ``spec`` (else ``$RNN_IMPL``, else ``rnn_impl:RNN``) and adapter
+    (else ``$RNN_IMPL_ADAPTER``, else :class:`Adapter`)."""
+    spec = spec or os.environ.get(IMPL_ENV) or DEFAULT_IMPL
+    adapter_spec = adapter_spec or os.environ.get(ADAPTER_ENV) or None
+    factory = load_object(spec)
+    if not callable(factory):
+        raise SubjectError(f"{spec} is not callable")
+    adapter: Any = Adapter()
+    if adapter_spec:
+        adapter = load_object(adapter_spec)
+        if isinstance(adapter, type):
+            adapter = adapter()
+        if not (hasattr(adapter, "load") and hasattr(adapter, "named_parameters")):
+            raise SubjectError(f"{adapter_spec} has no load() and named_parameters()")
+    return Subject(spec, factory, adapter)
+
+
+@contextlib.contextmanager
+def untouched_rng(device: torch.device | str) -> Iterator[None]:
+    """Run a block without disturbing the global RNG of the CPU and of ``device``."""
+    device = torch.device(device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        yield
+
+
+def build_pair(
+    subject: Subject,
+    config: RNNConfig,
+    case: InputCase,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> tuple[nn.RNN, nn.Module]:
+    """``(reference nn.RNN, subject)`` with the case's weights, global RNG untouched.
+
+    Raises:
+        SubjectError: the subject cannot be built with nn.RNN's constructor, or its adapter
+            fails to load the weights.
+    """
+    with untouched_rng(device), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        reference = nn.RNN(**config.kwargs(), device=device, dtype=dtype)
+        draw_weights(reference, case)
+        try:
+            impl = subject.build(config, device, dtype)
+        except Exception as exc:
+            raise SubjectError(
+                f"{subject.name}({config}, device={device}, dtype={dtype}) failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    try:
+        with torch.no_grad():
+            subject.adapter.load(impl, reference)
+    except Exception as exc:
+        raise SubjectError(
+            f"the adapter failed to load weights: {type(exc).__name__}: {exc}"
+        ) from exc
+    return reference, impl
+
+
+def as_tensors(result: Any) -> tuple[Tensor, Tensor]:
+    """``(output, h_n)`` from a forward result; a packed output gives its ``data``.
+
+    Raises:
+        AssertionError: the result is not an ``(output, h_n)`` pair of tensors.
+    """
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise AssertionError(f"forward must return (output, h_n), got {type(result).__name__}")
+    output, h_n = result
+    if isinstance(output, PackedSequence):
+        output = output.data
+    for name, value in (("output", output), ("h_n", h_n)):
+        if not isinstance(value, Tensor):
+            raise AssertionError(f"{name} must be a Tensor, got {type(value).__name__}")
+    return output, h_n

@@ -1,0 +1,53 @@
+"""Hypothesis settings profiles shared by pytest and ``rnn-verify``.
+
+* ``dev``: fast local runs (``pytest -n auto`` in about a minute on 2 cores).
+* ``ci``: extends Hypothesis' built-in ``ci`` profile (derandomized, no database, no
+  deadline), sized so the CI gate takes minutes.
+* ``thorough``: at least 1000 examples per property; properties ``target()`` their
+  normalised error so the search climbs towards the worst case.
+
+The profile is chosen by ``--hypothesis-profile`` (pytest), ``--profile`` (rnn-verify), or
+``$RNN_IMPL_PROFILE``; otherwise ``ci`` when ``$CI`` is set, else ``dev``.
+"""
+
+from __future__ import annotations
+
+import os
+
+PROFILE_ENV = "RNN_IMPL_PROFILE"
+PROFILES = ("dev", "ci", "thorough")
+MAX_EXAMPLES = {"dev": 12, "ci": 30, "thorough": 1000}
+
+
+def register_profiles() -> None:
+    """Register the three profiles with Hypothesis (idempotent)."""
+    from hypothesis import HealthCheck, settings
+
+    relaxed = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    settings.register_profile(
+        "dev",
+        max_examples=MAX_EXAMPLES["dev"],
+        deadline=None,
+        suppress_health_check=relaxed,
+    )
+    settings.register_profile(
+        "ci",
+        settings.get_profile("ci"),
+        max_examples=MAX_EXAMPLES["ci"],
+        suppress_health_check=relaxed,
+        print_blob=True,
+    )
+    settings.register_profile(
+        "thorough",
+        max_examples=MAX_EXAMPLES["thorough"],
+        deadline=None,
+        suppress_health_check=relaxed,
+        database=None,
+    )
+
+
+def default_profile() -> str:
+    chosen = os.environ.get(PROFILE_ENV)
+    if chosen:
+        return chosen
+    return "ci" if os.environ.get("CI") else "dev"

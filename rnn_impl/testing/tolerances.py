@@ -1,0 +1,97 @@
+"""Every tolerance the suite uses, with its reason, and the comparisons that apply them.
+
+Three comparison modes:
+
+* **exact** (CPU): ``torch.equal``. A re-implementation that follows ATen's operation order
+  reproduces nn.RNN bit for bit; anything else is a real difference.
+* **close** (float64): ``torch.testing.assert_close``'s float64 defaults.
+* **oracle** (float32 / float16 / bfloat16, and any non-CPU device): both nn.RNN and the
+  implementation run in the low dtype and are judged against nn.RNN in float64 on the same
+  inputs. The implementation's error may be at most :data:`ORACLE_ERROR_FACTOR` times
+  nn.RNN's own error, plus the dtype's ``atol``. This stays meaningful when weights are large
+  (where a correct float32 RNN may drift far from float64) without widening a fixed tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+ASSERT_CLOSE_DEFAULTS: dict[torch.dtype, tuple[float, float]] = {
+    torch.float16: (1e-3, 1e-5),
+    torch.bfloat16: (1.6e-2, 1e-5),
+    torch.float32: (1.3e-6, 1e-5),
+    torch.float64: (1e-7, 1e-7),
+}
+"""``(rtol, atol)`` of ``torch.testing.assert_close`` (``torch/testing/_comparison.py``)."""
+
+ORACLE_ERROR_FACTOR = 4.0
+"""How much larger than nn.RNN's own error (against float64) the implementation's may be.
+Different but valid summation orders give errors of the same order; 4 leaves room for that
+and still catches a real mistake, whose error is O(1) rather than O(eps)."""
+
+ORACLE_ATOL: dict[torch.dtype, float] = {
+    torch.float16: 1e-3,
+    torch.bfloat16: 8e-3,
+    torch.float32: 1e-6,
+    torch.float64: 1e-12,
+}
+"""Absolute slack on top of the factor: about one ulp of a value near 1 in each dtype, so
+that a reference error of exactly 0 (a lucky rounding) does not demand perfection."""
+
+GRAD_RTOL_FLOAT64 = 1e-12
+"""Float64 gradients: norm-wise relative difference to nn.RNN's (the drop-in contract)."""
+
+GRADCHECK_FLOAT64 = {"eps": 1e-6, "atol": 1e-5, "rtol": 1e-3}
+"""``torch.autograd.gradcheck`` defaults, stated so that a change in torch shows here."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Where and how much ``actual`` differs from ``expected``."""
+
+    max_abs: float
+    max_rel: float
+    index: tuple[int, ...]
+    eps_units: float
+
+    def __str__(self) -> str:
+        return (
+            f"max abs error {self.max_abs:.3g} at index {self.index} "
+            f"({self.eps_units:.3g} eps), max rel error {self.max_rel:.3g}"
+        )
+
+
+def difference(actual: Tensor, expected: Tensor) -> Difference:
+    """Max absolute / relative error, its index, and the error in units of actual's eps."""
+    if actual.numel() == 0 or actual.device.type == "meta":
+        return Difference(0.0, 0.0, (), 0.0)
+    a = actual.detach().to("cpu", torch.float64)
+    e = expected.detach().to("cpu", torch.float64)
+    diff = (a - e).abs()
+    diff = torch.where(torch.isnan(a) & torch.isnan(e), torch.zeros_like(diff), diff)
+    diff = torch.nan_to_num(diff, nan=float("inf"))
+    flat = int(diff.argmax())
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), diff.shape))
+    max_abs = float(diff.max())
+    rel = diff / e.abs().clamp_min(torch.finfo(torch.float64).tiny)
+    eps = torch.finfo(actual.dtype).eps if actual.is_floating_point() else 1.0
+    return Difference(max_abs, float(rel.max()), index, max_abs / eps)
+
+
+def normwise_rel(actual: Tensor, expected: Tensor) -> float:
+    """``||actual - expected|| / ||expected||`` in float64 (0 when both are zero)."""
+    a = actual.detach().to("cpu", torch.float64)
+    e = expected.detach().to("cpu", torch.float64)
+    num = float((a - e).norm())
+    den = float(e.norm())
+    if num == 0.0:
+        return 0.0
+    return num / den if den > 0 else float("inf")
+
+
+def oracle_bound(reference_error: float, dtype: torch.dtype) -> float:
+    """The largest error against the float64 oracle an implementation may have."""
+    return ORACLE_ERROR_FACTOR * reference_error + ORACLE_ATOL[dtype]

@@ -1,0 +1,92 @@
+"""rnn_impl.RNNCell against nn.RNNCell: constructor, errors, bit-exact results, gradients."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+import rnn_impl
+from rnn_impl.testing.errors import (
+    CELL_CONSTRUCTOR_CASES,
+    CELL_FORWARD_CASES,
+    ErrorSizes,
+    assert_same_outcome,
+    outcome,
+)
+
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+
+
+def both(*args, **kwargs):
+    torch.manual_seed(0)
+    reference = nn.RNNCell(*args, **kwargs)
+    torch.manual_seed(0)
+    impl = rnn_impl.RNNCell(*args, **kwargs)
+    return reference, impl
+
+
+@pytest.mark.parametrize("name", CELL_CONSTRUCTOR_CASES)
+def test_constructor_outcomes(name):
+    args, kwargs = CELL_CONSTRUCTOR_CASES[name]
+    assert_same_outcome(
+        outcome(lambda: nn.RNNCell(*args, **kwargs)),
+        outcome(lambda: rnn_impl.RNNCell(*args, **kwargs)),
+        f"RNNCell(*{args}, **{kwargs})",
+    )
+
+
+@pytest.mark.parametrize(
+    "nonlinearity, bias", itertools.product(["tanh", "relu", "gelu"], [True, False])
+)
+@pytest.mark.parametrize("name", CELL_FORWARD_CASES)
+def test_forward_outcomes(name, nonlinearity, bias):
+    reference, impl = both(3, 4, bias, nonlinearity)
+    args = CELL_FORWARD_CASES[name](ErrorSizes())
+    assert_same_outcome(
+        outcome(lambda: reference(*args)), outcome(lambda: impl(*args)), f"{name}, {nonlinearity}"
+    )
+
+
+@pytest.mark.parametrize("args", [(3, 4), (5, 2, False, "relu"), (4, 4, True, "relu")], ids=str)
+def test_parameters_init_repr(args):
+    reference, impl = both(*args)
+    assert [(n, p.shape) for n, p in impl.named_parameters()] == [
+        (n, p.shape) for n, p in reference.named_parameters()
+    ]
+    assert all(torch.equal(a, b) for a, b in zip(impl.parameters(), reference.parameters()))
+    assert repr(impl) == repr(reference)
+    assert impl.__constants__ == nn.RNNCell.__constants__
+    assert (impl.bias_ih is None) == (reference.bias_ih is None)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("shape", [(5,), (3, 5), (0, 5)], ids=str)
+@pytest.mark.parametrize("with_h", [True, False])
+@pytest.mark.parametrize("nonlinearity, bias", [("tanh", True), ("relu", False)])
+def test_bit_exact_and_gradients(dtype, shape, with_h, nonlinearity, bias):
+    reference, impl = both(5, 7, bias, nonlinearity, dtype=dtype)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=g).to(dtype)
+    h = torch.randn(*shape[:-1], 7, generator=g).to(dtype) if with_h else None
+    results = []
+    for module in (reference, impl):
+        xx = x.clone().requires_grad_()
+        hh = h.clone().requires_grad_() if with_h else None
+        out = module(xx, hh)
+        leaves = [xx, *([hh] if with_h else []), *module.parameters()]
+        grads = torch.autograd.grad(out.sum(), leaves) if dtype in DTYPES[:2] else ()
+        results.append((out, grads))
+    (out_e, grads_e), (out_a, grads_a) = results
+    assert out_a.shape == out_e.shape and torch.equal(out_a, out_e)
+    for a, e in zip(grads_a, grads_e):
+        assert torch.equal(a, e)
+
+
+def test_gradgradcheck():
+    _, impl = both(3, 4, dtype=torch.float64)
+    x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(impl, (x, h))

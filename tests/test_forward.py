@@ -1,0 +1,145 @@
+"""rnn_impl.RNN's forward pass against nn.RNN's: bit-exact on CPU in every layout and dtype."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch.nn.utils.rnn import PackedSequence
+
+import rnn_impl
+from rnn_impl.testing.cases import InputCase, RNNConfig, make_inputs
+from rnn_impl.testing.errors import FORWARD_CASES, ErrorSizes, assert_same_outcome, outcome
+from rnn_impl.testing.oracle import Subject, build_pair
+
+RNN = Subject("rnn_impl:RNN", rnn_impl.RNN)
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+CONFIGS = [
+    RNNConfig(3, 4),
+    RNNConfig(4, 4, num_layers=3, bidirectional=True),
+    RNNConfig(2, 5, num_layers=2, nonlinearity="relu", bias=False),
+    RNNConfig(3, 6, num_layers=2, batch_first=True, bidirectional=True),
+]
+CASES = [
+    InputCase("batched", seq_len=6, batch=3),
+    InputCase("batched", seq_len=4, batch=4, with_h0=False),
+    InputCase("batched", seq_len=1, batch=1),
+    InputCase("batched", seq_len=3, batch=0),
+    InputCase("unbatched", seq_len=5),
+    InputCase("unbatched", seq_len=2, with_h0=False),
+    InputCase("packed_sorted", seq_len=5, batch=4, lengths=(5, 5, 3, 1)),
+    InputCase("packed_unsorted", seq_len=6, batch=5, lengths=(2, 6, 2, 4, 1)),
+    InputCase("packed_unsorted", seq_len=3, batch=3, lengths=(1, 3, 3), with_h0=False),
+]
+
+
+def run(module, inputs):
+    output, h_n = module(*inputs.args())
+    return output, h_n, torch.get_rng_state()
+
+
+def assert_identical(expected, actual):
+    (out_e, h_e, rng_e), (out_a, h_a, rng_a) = expected, actual
+    if isinstance(out_e, PackedSequence):
+        assert isinstance(out_a, PackedSequence)
+        for field in ("batch_sizes", "sorted_indices", "unsorted_indices"):
+            e, a = getattr(out_e, field), getattr(out_a, field)
+            assert (e is None and a is None) or torch.equal(e, a), field
+        out_e, out_a = out_e.data, out_a.data
+    for name, e, a in (("output", out_e, out_a), ("h_n", h_e, h_a)):
+        assert a.shape == e.shape and a.dtype == e.dtype and a.stride() == e.stride(), name
+        assert torch.equal(a, e), f"{name} differs: max abs {(a - e).abs().max()}"
+    assert torch.equal(rng_a, rng_e), "global RNG state differs afterwards"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+@pytest.mark.parametrize(
+    "case", CASES, ids=lambda c: f"{c.layout}-T{c.seq_len}-B{c.batch}-h0{c.with_h0}"
+)
+def test_bit_exact_on_cpu(config, case, dtype):
+    reference, impl = build_pair(RNN, config, case, dtype)
+    inputs = make_inputs(config, case, dtype)
+    with torch.no_grad():
+        assert_identical(run(reference, inputs), run(impl, inputs))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize(
+    "p, case",
+    list(itertools.product([0.0, 0.3, 0.8, 1.0], [CASES[0], CASES[4], CASES[7]])),
+    ids=str,
+)
+def test_dropout_masks_and_rng_state_identical(p, case, dtype):
+    config = RNNConfig(3, 5, num_layers=3, dropout=p, bidirectional=True)
+    reference, impl = build_pair(RNN, config, case, dtype)
+    inputs = make_inputs(config, case, dtype)
+    results = []
+    for module in (reference, impl):
+        torch.manual_seed(2024)
+        results.append(run(module, inputs))
+    assert_identical(*results)
+
+
+def test_eval_mode_is_deterministic_and_skips_dropout():
+    config = RNNConfig(3, 5, num_layers=3, dropout=0.5)
+    reference, impl = build_pair(RNN, config, CASES[0])
+    reference.eval()
+    impl.eval()
+    inputs = make_inputs(config, CASES[0])
+    state = torch.get_rng_state()
+    first = run(impl, inputs)
+    assert torch.equal(first[2], state), "eval mode consumed RNG"
+    assert_identical(first, run(impl, inputs))
+    assert_identical(run(reference, inputs), first)
+
+
+def test_changed_dropout_attribute_takes_effect_like_nn_rnn():
+    config = RNNConfig(3, 5, num_layers=2)
+    reference, impl = build_pair(RNN, config, CASES[0])
+    inputs = make_inputs(config, CASES[0])
+    for value in (0.5, 1.5):
+        reference.dropout = impl.dropout = value
+        torch.manual_seed(0)
+        expected = outcome(lambda: reference(*inputs.args()))
+        torch.manual_seed(0)
+        assert_same_outcome(expected, outcome(lambda: impl(*inputs.args())), f"dropout={value}")
+
+
+def test_omitted_h0_equals_zeros_and_h0_is_not_modified():
+    config, case = CONFIGS[1], CASES[0]
+    _, impl = build_pair(RNN, config, case)
+    inputs = make_inputs(config, case)
+    h0 = inputs.h0.clone()
+    out, h_n = impl(inputs.input, inputs.h0)
+    assert torch.equal(inputs.h0, h0)
+    assert h_n.data_ptr() != inputs.h0.data_ptr()
+    out_none, h_none = impl(inputs.input)
+    out_zero, h_zero = impl(inputs.input, torch.zeros_like(h0))
+    assert torch.equal(out_none, out_zero) and torch.equal(h_none, h_zero)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_h_n_is_the_last_valid_step(bidirectional):
+    config = RNNConfig(3, 4, num_layers=2, bidirectional=bidirectional)
+    _, impl = build_pair(RNN, config, CASES[0])
+    out, h_n = impl(make_inputs(config, CASES[0]).input)
+    assert torch.equal(h_n[-config.num_directions], out[-1, :, :4])
+    if bidirectional:
+        assert torch.equal(h_n[-1], out[0, :, 4:])
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [ErrorSizes(), ErrorSizes(batch_first=True), ErrorSizes(bidirectional=True, num_layers=1)],
+    ids=str,
+)
+@pytest.mark.parametrize("name", FORWARD_CASES)
+def test_invalid_input_fails_like_nn_rnn(name, sizes):
+    config = sizes.config()
+    reference, impl = build_pair(RNN, config, InputCase())
+    args = FORWARD_CASES[name](sizes)
+    assert_same_outcome(
+        outcome(lambda: reference(*args)), outcome(lambda: impl(*args)), f"{name} with {config}"
+    )

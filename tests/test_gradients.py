@@ -1,0 +1,74 @@
+"""Gradients of rnn_impl.RNN against nn.RNN's, and double backward."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.func import functional_call
+
+import rnn_impl
+from rnn_impl.testing.cases import InputCase, RNNConfig, make_inputs, upstream_grads
+from rnn_impl.testing.oracle import Subject, as_tensors, build_pair
+from rnn_impl.testing.tolerances import GRAD_RTOL_FLOAT64, normwise_rel
+
+RNN = Subject("rnn_impl:RNN", rnn_impl.RNN)
+CONFIGS = [
+    RNNConfig(3, 4, num_layers=2),
+    RNNConfig(4, 4, num_layers=3, bidirectional=True, nonlinearity="relu"),
+    RNNConfig(2, 3, bias=False, batch_first=True, bidirectional=True),
+]
+CASES = [
+    InputCase("batched", seq_len=5, batch=3, seed=1),
+    InputCase("unbatched", seq_len=4, seed=2),
+    InputCase("packed_unsorted", seq_len=5, batch=4, lengths=(3, 5, 1, 3), seed=3),
+    InputCase("batched", seq_len=3, batch=0, seed=4),
+]
+
+
+def gradients(module, config, case, dtype):
+    """Gradients of a random linear function of (output, h_n) w.r.t. input, h0, parameters."""
+    inputs = make_inputs(config, case, dtype, requires_grad=True)
+    output, h_n = as_tensors(module(*inputs.args()))
+    g_out, g_h = upstream_grads(output, h_n, case)
+    loss = (output * g_out).sum() + (h_n * g_h).sum()
+    names = [n for n, _ in module.named_parameters()]
+    leaves = [inputs.padded, inputs.h0, *module.parameters()]
+    return dict(zip(["input", "h0", *names], torch.autograd.grad(loss, leaves)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.layout + str(c.batch))
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_gradients_match(config, case, dtype):
+    reference, impl = build_pair(RNN, config, case, dtype)
+    expected = gradients(reference, config, case, dtype)
+    actual = gradients(impl, config, case, dtype)
+    assert list(actual) == list(expected)
+    for name in expected:
+        error = normwise_rel(actual[name], expected[name])
+        if dtype == torch.float64:
+            assert error <= GRAD_RTOL_FLOAT64, f"d/d{name}: norm-wise relative error {error:.3g}"
+        else:
+            torch.testing.assert_close(actual[name], expected[name], msg=f"d/d{name}")
+
+
+@pytest.mark.parametrize("config", CONFIGS[:2], ids=str)
+@pytest.mark.parametrize("case", CASES[:3], ids=lambda c: c.layout)
+def test_gradcheck_and_gradgradcheck(config, case):
+    _, impl = build_pair(RNN, config, InputCase(seq_len=3, batch=2), torch.float64)
+    small = InputCase(case.layout, seq_len=3, batch=2, lengths=(1, 3) if case.packed else None)
+    inputs = make_inputs(config, small, torch.float64, requires_grad=True)
+    params = dict(impl.named_parameters())
+    names = list(params)
+
+    def f(x, h0, *weights):
+        arg = x
+        if small.packed:
+            arg = torch.nn.utils.rnn.pack_padded_sequence(
+                x, torch.tensor(small.lengths), enforce_sorted=False
+            )
+        return as_tensors(functional_call(impl, dict(zip(names, weights)), (arg, h0)))
+
+    args = (inputs.padded, inputs.h0, *[p.detach().requires_grad_() for p in params.values()])
+    assert torch.autograd.gradcheck(f, args)
+    assert torch.autograd.gradgradcheck(f, args)
