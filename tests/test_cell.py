@@ -32,8 +32,8 @@ def both(*args, **kwargs):
 def test_constructor_outcomes(name):
     args, kwargs = CELL_CONSTRUCTOR_CASES[name]
     assert_same_outcome(
-        outcome(lambda: nn.RNNCell(*args, **kwargs)),
-        outcome(lambda: rnn_impl.RNNCell(*args, **kwargs)),
+        outcome(nn.RNNCell, *args, **kwargs),
+        outcome(rnn_impl.RNNCell, *args, **kwargs),
         f"RNNCell(*{args}, **{kwargs})",
     )
 
@@ -45,9 +45,7 @@ def test_constructor_outcomes(name):
 def test_forward_outcomes(name, nonlinearity, bias):
     reference, impl = both(3, 4, bias, nonlinearity)
     args = CELL_FORWARD_CASES[name](ErrorSizes())
-    assert_same_outcome(
-        outcome(lambda: reference(*args)), outcome(lambda: impl(*args)), f"{name}, {nonlinearity}"
-    )
+    assert_same_outcome(outcome(reference, *args), outcome(impl, *args), f"{name}, {nonlinearity}")
 
 
 @pytest.mark.parametrize("args", [(3, 4), (5, 2, False, "relu"), (4, 4, True, "relu")], ids=str)

@@ -33,8 +33,8 @@ def both(**kwargs):
 def test_invalid_arguments_fail_like_nn_rnn(name):
     args, kwargs = CONSTRUCTOR_CASES[name]
     assert_same_outcome(
-        outcome(lambda: nn.RNN(*args, **kwargs)),
-        outcome(lambda: rnn_impl.RNN(*args, **kwargs)),
+        outcome(nn.RNN, *args, **kwargs),
+        outcome(rnn_impl.RNN, *args, **kwargs),
         f"RNN(*{args}, **{kwargs})",
     )
 

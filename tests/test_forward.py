@@ -102,9 +102,9 @@ def test_changed_dropout_attribute_takes_effect_like_nn_rnn():
     for value in (0.5, 1.5):
         reference.dropout = impl.dropout = value
         torch.manual_seed(0)
-        expected = outcome(lambda: reference(*inputs.args()))
+        expected = outcome(reference, *inputs.args())
         torch.manual_seed(0)
-        assert_same_outcome(expected, outcome(lambda: impl(*inputs.args())), f"dropout={value}")
+        assert_same_outcome(expected, outcome(impl, *inputs.args()), f"dropout={value}")
 
 
 def test_omitted_h0_equals_zeros_and_h0_is_not_modified():
@@ -140,6 +140,4 @@ def test_invalid_input_fails_like_nn_rnn(name, sizes):
     config = sizes.config()
     reference, impl = build_pair(RNN, config, InputCase())
     args = FORWARD_CASES[name](sizes)
-    assert_same_outcome(
-        outcome(lambda: reference(*args)), outcome(lambda: impl(*args)), f"{name} with {config}"
-    )
+    assert_same_outcome(outcome(reference, *args), outcome(impl, *args), f"{name} with {config}")

@@ -35,12 +35,12 @@ class Outcome:
         return text
 
 
-def outcome(call: Callable[[], Any]) -> Outcome:
-    """Run ``call`` and record its exception (type and message) and its warnings."""
+def outcome(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
+    """Run ``call(*args, **kwargs)``; record its exception (type and message) and warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            call()
+            call(*args, **kwargs)
             error = None
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"

@@ -119,11 +119,21 @@ def build_pair(
         warnings.simplefilter("ignore", UserWarning)
         reference = nn.RNN(**config.kwargs(), device=device, dtype=dtype)
         draw_weights(reference, case)
+    return reference, build_from(subject, reference)
+
+
+def build_from(subject: Subject, reference: nn.RNN) -> nn.Module:
+    """The subject with ``reference``'s configuration, device, dtype and weights."""
+    first = next(reference.parameters())
+    kwargs = {name: getattr(reference, name) for name in RNNConfig.__dataclass_fields__}
+    config = RNNConfig(**kwargs)
+    with untouched_rng(first.device), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         try:
-            impl = subject.build(config, device, dtype)
+            impl = subject.build(config, first.device, first.dtype)
         except Exception as exc:
             raise SubjectError(
-                f"{subject.name}({config}, device={device}, dtype={dtype}) failed: "
+                f"{subject.name}({config}, device={first.device}, dtype={first.dtype}) failed: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
     try:
@@ -133,7 +143,20 @@ def build_pair(
         raise SubjectError(
             f"the adapter failed to load weights: {type(exc).__name__}: {exc}"
         ) from exc
-    return reference, impl
+    return impl
+
+
+def sub_reference(reference: nn.RNN, config: RNNConfig, rename: dict[str, str]) -> nn.RNN:
+    """An nn.RNN with ``config`` whose parameter ``new`` is a copy of ``reference``'s ``old``
+    for each ``new: old`` in ``rename`` (for laws that split a model into parts)."""
+    first = next(reference.parameters())
+    with untouched_rng(first.device), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        part = nn.RNN(**config.kwargs(), device=first.device, dtype=first.dtype)
+    with torch.no_grad():
+        for new, old in rename.items():
+            getattr(part, new).copy_(getattr(reference, old))
+    return part
 
 
 def as_tensors(result: Any) -> tuple[Tensor, Tensor]:

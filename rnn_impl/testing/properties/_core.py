@@ -1,0 +1,170 @@
+"""The :class:`Property` record, the registry, and the comparisons every property uses.
+
+A property is a plain function ``check(subject, example) -> float | None``: it raises
+:class:`PropertyFailure` (an ``AssertionError``) with the configuration, device, dtype, the
+largest error and where it occurred, or returns a normalised error (``<= 1`` passes; the
+runner hands it to ``hypothesis.target`` so deep searches climb towards failures).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence
+
+from rnn_impl.testing.oracle import Subject
+from rnn_impl.testing.strategies import Example, examples
+from rnn_impl.testing.tolerances import (
+    ASSERT_CLOSE_DEFAULTS,
+    Difference,
+    difference,
+    identical,
+    oracle_bound,
+)
+
+Check = Callable[[Subject, Example], "float | None"]
+ANY_DEVICE = ("cpu", "meta", "cuda", "mps")
+COMPUTE_DEVICES = ("cpu", "cuda", "mps")
+ALL_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+class PropertyFailure(AssertionError):
+    """A property does not hold; the message says for what, where and by how much."""
+
+
+@dataclass(frozen=True)
+class Property:
+    """One entry of the catalogue.
+
+    Attributes:
+        name: short identifier (``--property`` filters on it).
+        group: differential, gradients, contracts, errors, api, dropout or laws.
+        check: the function that verifies one example.
+        devices / dtypes: where it applies; elsewhere it is skipped with a reason.
+        draw: keyword arguments for :func:`rnn_impl.testing.strategies.examples`.
+    """
+
+    name: str
+    group: str
+    check: Check
+    devices: tuple[str, ...] = COMPUTE_DEVICES
+    dtypes: tuple[torch.dtype, ...] = ALL_DTYPES
+    draw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def doc(self) -> str:
+        paragraph = (self.check.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(line.strip() for line in paragraph.splitlines())
+
+    @property
+    def exact(self) -> bool:
+        return self.name.endswith("_exact")
+
+    def skip_reason(self, device: str, dtype: torch.dtype) -> str | None:
+        """Why this property does not run on ``device``/``dtype`` (None if it does)."""
+        if device not in self.devices:
+            return f"{self.name} does not apply to {device}"
+        if dtype not in self.dtypes:
+            return f"{self.name} does not apply to {str(dtype).removeprefix('torch.')}"
+        return None
+
+    def strategy(self, device: str, dtype: torch.dtype) -> Any:
+        return examples(device=device, dtype=dtype, **self.draw)
+
+
+REGISTRY: list[Property] = []
+
+
+def register(name: str, group: str, **options: Any) -> Callable[[Check], Check]:
+    """Add the decorated check to the catalogue under ``name``."""
+
+    def add(check: Check) -> Check:
+        REGISTRY.append(Property(name, group, check, **options))
+        return check
+
+    return add
+
+
+def fail(example: Example, headline: str, *details: str) -> PropertyFailure:
+    lines = [
+        headline,
+        f"  config: {example.config}",
+        f"  input:  {example.case}",
+        f"  device: {example.device}, dtype: {str(example.dtype).removeprefix('torch.')}",
+    ]
+    lines += [f"  {d}" for d in details]
+    return PropertyFailure("\n".join(lines))
+
+
+def data(value: Tensor | PackedSequence) -> Tensor:
+    return value.data if isinstance(value, PackedSequence) else value
+
+
+def check_like(
+    example: Example, what: str, actual: Any, expected: Tensor, against: str = "nn.RNN's"
+) -> Tensor:
+    """``actual`` must be a tensor with ``expected``'s shape, dtype and device."""
+    if not isinstance(actual, Tensor):
+        raise fail(example, f"{what} is a {type(actual).__name__}, {against} is a Tensor")
+    for attr in ("shape", "dtype", "device"):
+        a, e = getattr(actual, attr), getattr(expected, attr)
+        if a != e:
+            raise fail(example, f"{what} has {attr} {a}, {against} has {e}")
+    return actual
+
+
+def assert_exact(example: Example, what: str, actual: Any, expected: Tensor) -> float:
+    actual = check_like(example, what, actual, expected)
+    if not identical(actual, expected):
+        raise fail(
+            example,
+            f"{what} is not bit-identical to nn.RNN's",
+            f"{what}: {difference(actual, expected)}",
+        )
+    return 0.0
+
+
+def assert_close(
+    example: Example, what: str, actual: Any, expected: Tensor, against: str = "nn.RNN's"
+) -> float:
+    """assert_close's default tolerance for the dtype; returns the error in units of it."""
+    actual = check_like(example, what, actual, expected, against)
+    rtol, atol = ASSERT_CLOSE_DEFAULTS[expected.dtype]
+    if actual.numel() == 0 or actual.device.type == "meta":
+        return 0.0
+    a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
+    ratio = float(((a - e).abs() / (atol + rtol * e.abs())).nan_to_num(nan=float("inf")).max())
+    if not ratio <= 1.0:
+        raise fail(
+            example,
+            f"{what} differs from {against} beyond assert_close(rtol={rtol}, atol={atol})",
+            f"{what}: {difference(actual, expected)}",
+        )
+    return ratio
+
+
+def assert_oracle(
+    example: Example, what: str, actual: Any, reference: Tensor, oracle: Tensor
+) -> float:
+    """Low precision: the error against the float64 ``oracle`` may be at most a small multiple
+    of nn.RNN's own error (see :mod:`rnn_impl.testing.tolerances`)."""
+    actual = check_like(example, what, actual, reference)
+    if actual.numel() == 0 or actual.device.type == "meta":
+        return 0.0
+    ours: Difference = difference(actual, oracle)
+    theirs: Difference = difference(reference, oracle)
+    bound = oracle_bound(theirs.max_abs, reference.dtype)
+    if not ours.max_abs <= bound:
+        raise fail(
+            example,
+            f"{what} is further from the float64 result than nn.RNN's own {what} allows",
+            f"implementation vs float64: {ours}",
+            f"nn.RNN vs float64:         {theirs}",
+            f"allowed: {bound:.3g}",
+        )
+    return ours.max_abs / bound if math.isfinite(bound) else 0.0

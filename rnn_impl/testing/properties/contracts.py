@@ -1,0 +1,145 @@
+"""Shape, dtype and device contracts, and error parity with nn.RNN."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from typing import Any
+
+import hypothesis.strategies as st
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
+
+from rnn_impl.testing.cases import make_inputs
+from rnn_impl.testing.errors import (
+    CONSTRUCTOR_CASES,
+    FORWARD_CASES,
+    ErrorSizes,
+    assert_same_outcome,
+    outcome,
+)
+from rnn_impl.testing.oracle import Subject, build_pair
+from rnn_impl.testing.properties._core import ANY_DEVICE, fail, register
+from rnn_impl.testing.strategies import Example, rnn_configs, sizes
+
+
+def _same_index(x: torch.Tensor | None, y: torch.Tensor | None) -> bool:
+    """Equal index tensors (on meta, where there are no values, equal shapes)."""
+    if x is None or y is None:
+        return x is None and y is None
+    if "meta" in (x.device.type, y.device.type):
+        return x.shape == y.shape and x.device == y.device
+    return torch.equal(x.cpu(), y.cpu())
+
+
+def _shape_contract(subject: Subject, example: Example) -> None:
+    reference, impl = build_pair(
+        subject, example.config, example.case, example.dtype, example.device
+    )
+    inputs = make_inputs(example.config, example.case, example.dtype, example.device)
+    with torch.no_grad():
+        expected = reference(*inputs.args())
+        actual = impl(*inputs.args())
+    if not (isinstance(actual, tuple) and len(actual) == 2):
+        raise fail(example, f"forward returned {type(actual).__name__}, not (output, h_n)")
+    for what, a, e in zip(("output", "h_n"), actual, expected):
+        if isinstance(e, PackedSequence):
+            if not isinstance(a, PackedSequence):
+                raise fail(
+                    example, f"{what} is a {type(a).__name__}, nn.RNN returns a PackedSequence"
+                )
+            for name in ("batch_sizes", "sorted_indices", "unsorted_indices"):
+                x, y = getattr(a, name), getattr(e, name)
+                if not _same_index(x, y):
+                    raise fail(example, f"{what}.{name} is {x}, nn.RNN's is {y}")
+            a, e = a.data, e.data
+        if not isinstance(a, torch.Tensor):
+            raise fail(example, f"{what} is a {type(a).__name__}, nn.RNN returns a Tensor")
+        got = (tuple(a.shape), a.dtype, a.device.type)
+        want = (tuple(e.shape), e.dtype, e.device.type)
+        if got != want:
+            raise fail(example, f"{what} is {got} (shape, dtype, device), nn.RNN's is {want}")
+
+
+@register("shapes", "contracts", devices=ANY_DEVICE)
+def shapes(subject: Subject, example: Example) -> None:
+    """output and h_n have nn.RNN's type, shape, dtype and device."""
+    _shape_contract(subject, example)
+
+
+@register(
+    "shapes_large_meta",
+    "contracts",
+    devices=("meta",),
+    draw={
+        "configs": rnn_configs(input_size=sizes(max_value=1024), hidden_size=sizes(max_value=1024)),
+        "seq_len": st.integers(1, 256),
+        "batch": st.integers(1, 512),
+        "budget": 10**12,
+    },
+)
+def shapes_large_meta(subject: Subject, example: Example) -> None:
+    """On the meta device, large sizes give nn.RNN's shapes without computing anything."""
+    _shape_contract(subject, example)
+
+
+BAD_VALUES: dict[str, list[Any]] = {
+    "input_size": [0, -3, 2.5, "4", None, 1j],
+    "hidden_size": [0, -1, 3.0, "8", None],
+    "num_layers": [0, -2, 1.5, "2", None],
+    "nonlinearity": ["sigmoid", "TANH", None, 3],
+    "bias": [1, 0, "yes", None],
+    "batch_first": [1, "no", None],
+    "dropout": [-0.5, 1.01, float("nan"), True, "0.1", None],
+}
+"""Wrong values per argument; :func:`constructor_errors` plants some into a valid config."""
+
+
+@register("constructor_errors", "errors", devices=("cpu",), dtypes=(torch.float32,))
+def constructor_errors(subject: Subject, example: Example) -> None:
+    """Invalid constructor arguments raise nn.RNN's exception type and message (and warnings)."""
+    rng = random.Random(example.case.seed)
+    kwargs = example.config.kwargs()
+    planted = rng.sample(sorted(BAD_VALUES), k=rng.randint(1, 3))
+    for name in planted:
+        kwargs[name] = rng.choice(BAD_VALUES[name])
+    calls = {f"generated: planted {planted}": ((), kwargs)}
+    calls[f"generated positional: planted {planted}"] = (tuple(kwargs.values()), {})
+    calls.update(CONSTRUCTOR_CASES)
+    for label, (args, kw) in calls.items():
+        expected = outcome(nn.RNN, *args, **kw)
+        actual = outcome(subject.factory, *args, **kw)
+        try:
+            assert_same_outcome(expected, actual, f"RNN(*{args!r}, **{kw!r})")
+        except AssertionError as exc:
+            raise fail(
+                example, f"constructor call '{label}' differs from nn.RNN", str(exc)
+            ) from None
+
+
+@register("forward_errors", "errors", devices=("cpu",), dtypes=(torch.float32,))
+def forward_errors(subject: Subject, example: Example) -> None:
+    """Invalid forward inputs raise nn.RNN's exception type and message, checked in its order."""
+    config, case = example.config, example.case
+    sizes_ = ErrorSizes(
+        config.input_size,
+        config.hidden_size,
+        config.num_layers,
+        case.seq_len,
+        max(case.batch, 1),
+        config.bidirectional,
+        config.batch_first,
+    )
+    config = replace(sizes_.config(), nonlinearity=config.nonlinearity, bias=config.bias)
+    reference, impl = build_pair(subject, config, case)
+    for label, make in FORWARD_CASES.items():
+        args = make(sizes_)
+        expected = outcome(reference, *args)
+        actual = outcome(impl, *args)
+        try:
+            assert_same_outcome(expected, actual, f"forward: {label}")
+        except AssertionError as exc:
+            raise fail(
+                example, f"invalid input '{label}' is reported differently", str(exc)
+            ) from None

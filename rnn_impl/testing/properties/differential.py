@@ -1,0 +1,176 @@
+"""Differential properties: the implementation against nn.RNN on the same weights and input."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+
+import hypothesis.strategies as st
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from rnn_impl.testing.cases import make_inputs, upstream_grads
+from rnn_impl.testing.oracle import Subject, as_tensors, build_pair
+from rnn_impl.testing.properties._core import (
+    PropertyFailure,
+    assert_close,
+    assert_exact,
+    assert_oracle,
+    fail,
+    register,
+)
+from rnn_impl.testing.strategies import Example
+from rnn_impl.testing.tolerances import GRAD_RTOL_FLOAT64, normwise_rel, oracle_bound
+
+
+def run(module: nn.Module, example: Example, requires_grad: bool = False, **where):
+    """Forward one example: ``(inputs, output, h_n)`` (a packed output gives its data)."""
+    inputs = make_inputs(
+        example.config,
+        example.case,
+        where.get("dtype", example.dtype),
+        where.get("device", example.device),
+        requires_grad=requires_grad,
+    )
+    output, h_n = as_tensors(module(*inputs.args()))
+    return inputs, output, h_n
+
+
+def float64_oracle(reference: nn.RNN) -> nn.RNN:
+    """nn.RNN in float64 on the CPU with the reference's (already rounded) weights."""
+    return copy.deepcopy(reference).to("cpu", torch.float64)
+
+
+def _judge(example: Example, what: str, actual, reference: Tensor, oracle: Tensor | None):
+    if oracle is None:
+        return assert_close(example, what, actual, reference)
+    return assert_oracle(example, what, actual, reference, oracle.to(reference.device))
+
+
+@register("output_exact", "differential", devices=("cpu",))
+def output_exact(subject: Subject, example: Example) -> float:
+    """output and h_n are bit-identical to nn.RNN's on CPU (torch.equal)."""
+    reference, impl = build_pair(subject, example.config, example.case, example.dtype)
+    with torch.no_grad():
+        _, out_e, h_e = run(reference, example)
+        _, out_a, h_a = run(impl, example)
+    assert_exact(example, "output", out_a, out_e)
+    return assert_exact(example, "h_n", h_a, h_e)
+
+
+def compare_outputs(example: Example, reference: nn.RNN, impl: nn.Module) -> float:
+    """Run both on the example and judge: assert_close in float64 on CPU, else the float64
+    oracle bound. Returns the normalised error."""
+    with torch.no_grad():
+        _, out_e, h_e = run(reference, example)
+        _, out_a, h_a = run(impl, example)
+        out_o = h_o = None
+        if example.dtype != torch.float64 or example.device != "cpu":
+            _, out_o, h_o = run(
+                float64_oracle(reference), example, dtype=torch.float64, device="cpu"
+            )
+            if example.dtype == torch.float64:
+                out_e, h_e, out_o, h_o = out_o.to(out_e.device), h_o.to(h_e.device), None, None
+    worst = _judge(example, "output", out_a, out_e, out_o)
+    return max(worst, _judge(example, "h_n", h_a, h_e, h_o))
+
+
+@register("output_close", "differential")
+def output_close(subject: Subject, example: Example) -> float:
+    """output and h_n match nn.RNN's: assert_close in float64, else a float64 oracle bound."""
+    reference, impl = build_pair(
+        subject, example.config, example.case, example.dtype, example.device
+    )
+    return compare_outputs(example, reference, impl)
+
+
+def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, **where):
+    """Gradients of ``<g_out, output> + <g_h, h_n>`` with respect to input, h0 and ``names``."""
+    inputs, output, h_n = run(module, example, requires_grad=True, **where)
+    g_out, g_h = upstream_grads(output, h_n, example.case)
+    loss = (output * g_out).sum() + (h_n * g_h).sum()
+    leaves = {"input": inputs.padded, "h0": inputs.h0, **names}
+    grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
+    return {
+        name: grad if grad is not None else torch.zeros_like(leaf)
+        for (name, leaf), grad in zip(leaves.items(), grads)
+    }
+
+
+@register("gradients", "gradients", draw={"with_h0": True})
+def gradients_close(subject: Subject, example: Example) -> float:
+    """d(output, h_n) w.r.t. input, h0 and every named parameter match nn.RNN's."""
+    reference, impl = build_pair(
+        subject, example.config, example.case, example.dtype, example.device
+    )
+    expected_names = dict(reference.named_parameters())
+    actual_names = subject.adapter.named_parameters(impl)
+    missing = sorted(set(expected_names) - set(actual_names))
+    if missing:
+        raise fail(example, f"parameters missing from the implementation: {missing}")
+    expected = gradients(reference, expected_names, example)
+    actual = gradients(impl, {n: actual_names[n] for n in expected_names}, example)
+    oracle = None
+    if example.dtype != torch.float64:
+        high = float64_oracle(reference)
+        oracle = gradients(
+            high, dict(high.named_parameters()), example, dtype=torch.float64, device="cpu"
+        )
+    worst = 0.0
+    for name, e in expected.items():
+        a = actual[name]
+        if a.shape != e.shape:
+            raise fail(example, f"d/d{name} has shape {tuple(a.shape)}, nn.RNN's {tuple(e.shape)}")
+        if oracle is None:
+            error, bound = normwise_rel(a, e), GRAD_RTOL_FLOAT64
+            detail = f"norm-wise relative difference {error:.3g} > {bound:g}"
+        else:
+            theirs = normwise_rel(e, oracle[name])
+            error, bound = normwise_rel(a, oracle[name]), oracle_bound(theirs, example.dtype)
+            detail = f"norm-wise error vs float64 {error:.3g}; nn.RNN's {theirs:.3g}; allowed {bound:.3g}"
+        if not (error <= bound or math.isinf(bound)):
+            raise fail(example, f"gradient d/d{name} differs from nn.RNN's", detail)
+        worst = max(worst, error / bound if math.isfinite(bound) else 0.0)
+    return worst
+
+
+@register(
+    "gradcheck",
+    "gradients",
+    dtypes=(torch.float64,),
+    draw={"with_h0": True, "budget": 96, "batch": st.integers(1, 3), "seq_len": st.integers(1, 4)},
+)
+def gradcheck(subject: Subject, example: Example) -> None:
+    """gradcheck and gradgradcheck pass in float64 (input, h0 and parameters).
+
+    Batch 0 is not drawn: gradcheck refuses zero-size inputs; the ``gradients`` property
+    covers it.
+    """
+    _, impl = build_pair(subject, example.config, example.case, torch.float64, example.device)
+    inputs = make_inputs(example.config, example.case, torch.float64, example.device, True)
+    params = {n: p for n, p in impl.named_parameters()}
+    names = list(params)
+    assert inputs.h0 is not None  # drawn with_h0
+    leaves = [inputs.padded, inputs.h0, *[p.detach().requires_grad_() for p in params.values()]]
+    case, config = example.case, example.config
+
+    def f(x: Tensor, h0: Tensor, *weights: Tensor):
+        arg: Tensor | PackedSequence = x
+        if case.packed:
+            arg = torch.nn.utils.rnn.pack_padded_sequence(
+                x, torch.tensor(case.lengths), config.batch_first, case.layout == "packed_sorted"
+            )
+        return as_tensors(torch.func.functional_call(impl, dict(zip(names, weights)), (arg, h0)))
+
+    for check in (torch.autograd.gradcheck, torch.autograd.gradgradcheck):
+        try:
+            check(f, tuple(leaves))
+        except Exception as exc:
+            if isinstance(exc, PropertyFailure):
+                raise
+            raise fail(
+                example, f"{check.__name__} failed", f"{type(exc).__name__}: {exc}"
+            ) from None
+    return None

@@ -1,0 +1,86 @@
+"""Dropout: identical masks and RNG use on CPU, determinism in eval, p = 0 and p = 1."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import torch
+
+from rnn_impl.testing.oracle import Subject, build_pair, untouched_rng
+from rnn_impl.testing.properties._core import assert_exact, fail, register
+from rnn_impl.testing.properties.differential import compare_outputs, run
+from rnn_impl.testing.strategies import Example, rnn_configs
+
+WITH_DROPOUT = {
+    "configs": rnn_configs(num_layers=st.integers(2, 4), dropout=st.sampled_from([0.2, 0.5, 0.9]))
+}
+
+
+def _rng_state(device: str) -> torch.Tensor:
+    if device == "cuda":
+        return torch.cuda.get_rng_state()
+    return torch.get_rng_state()
+
+
+@register(
+    "dropout_masks_exact",
+    "dropout",
+    devices=("cpu",),
+    dtypes=(torch.float32, torch.float64),
+    draw=WITH_DROPOUT,
+)
+def dropout_masks(subject: Subject, example: Example) -> float:
+    """In training mode under the same seed: nn.RNN's masks, outputs and RNG state after."""
+    reference, impl = build_pair(subject, example.config, example.case, example.dtype)
+    results = []
+    with untouched_rng("cpu"), torch.no_grad():
+        for module in (reference.train(), impl.train()):
+            torch.manual_seed(example.case.seed)
+            _, output, h_n = run(module, example)
+            results.append((output, h_n, torch.get_rng_state()))
+    (out_e, h_e, rng_e), (out_a, h_a, rng_a) = results
+    assert_exact(example, "output with dropout", out_a, out_e)
+    assert_exact(example, "h_n with dropout", h_a, h_e)
+    if not torch.equal(rng_a, rng_e):
+        raise fail(example, "the global RNG state after forward differs from nn.RNN's")
+    return 0.0
+
+
+@register("dropout_eval", "dropout", draw=WITH_DROPOUT)
+def dropout_eval(subject: Subject, example: Example) -> float:
+    """In eval mode dropout is off: deterministic, no RNG consumed, nn.RNN's eval result."""
+    reference, impl = build_pair(
+        subject, example.config, example.case, example.dtype, example.device
+    )
+    reference.eval()
+    impl.eval()
+    with untouched_rng(example.device), torch.no_grad():
+        before = _rng_state(example.device)
+        _, out1, h1 = run(impl, example)
+        if not torch.equal(_rng_state(example.device), before):
+            raise fail(example, "eval-mode forward consumed the RNG")
+        _, out2, h2 = run(impl, example)
+    assert_exact(example, "second eval output", out2, out1)
+    assert_exact(example, "second eval h_n", h2, h1)
+    return compare_outputs(example, reference, impl)
+
+
+@register(
+    "dropout_extremes",
+    "dropout",
+    draw={
+        "configs": rnn_configs(num_layers=st.integers(2, 4), dropout=st.sampled_from([0.0, 1.0]))
+    },
+)
+def dropout_extremes(subject: Subject, example: Example) -> float:
+    """p = 0 and p = 1 in training mode: no RNG used, and nn.RNN's results on every device."""
+    reference, impl = build_pair(
+        subject, example.config, example.case, example.dtype, example.device
+    )
+    reference.train()
+    impl.train()
+    with untouched_rng(example.device), torch.no_grad():
+        before = _rng_state(example.device)
+        run(impl, example)
+        if not torch.equal(_rng_state(example.device), before):
+            raise fail(example, f"dropout={example.config.dropout} consumed the RNG")
+    return compare_outputs(example, reference, impl)

@@ -1,0 +1,36 @@
+"""Every property of the catalogue, on every device and dtype, against the implementation
+under test (``--rnn-impl`` / ``$RNN_IMPL``, default rnn_impl:RNN)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnn_impl.testing import devices
+from rnn_impl.testing.properties import CATALOGUE
+from rnn_impl.testing.runner import verify
+
+ALL_DEVICES = ("cpu", "meta", "cuda", "mps")
+
+
+def _where():
+    for device in ALL_DEVICES:
+        for dtype in devices.FLOAT_DTYPES:
+            yield pytest.param(device, dtype, id=f"{device}-{str(dtype).removeprefix('torch.')}")
+
+
+def _cases():
+    for prop in CATALOGUE:
+        for where in _where():
+            device, dtype = where.values
+            if prop.skip_reason(device, dtype) is None:
+                yield pytest.param(prop, device, dtype, id=f"{prop.name}-{where.id}")
+
+
+@pytest.mark.parametrize("prop, device, dtype", _cases())
+def test_property(prop, device: str, dtype: torch.dtype, subject):
+    if device not in devices.available_devices():
+        pytest.skip(f"no {device} device on this machine")
+    if dtype not in devices.dtypes_for(device):
+        pytest.skip(f"{dtype} is not supported on {device}")
+    verify(prop, subject, device, dtype)
