@@ -42,7 +42,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"rnn_impl: torch {torch.__version__}, threads {torch.get_num_threads()}",
         f"rnn_impl: devices and dtypes: {pairs}",
-        f"rnn_impl: hypothesis profile {settings._current_profile}, "  # noqa: SLF001
+        f"rnn_impl: hypothesis profile {settings.get_current_profile_name()}, "
         f"implementation under test {subject}",
     ]
 

@@ -173,7 +173,7 @@ def input_cases(
     if chosen == "unbatched":
         b = 1
     elif coincidences and batch is None and seq_len is None:
-        if _sometimes(draw, "batch == seq_len"):
+        if t <= max_b and _sometimes(draw, "batch == seq_len"):
             b = t
         elif _sometimes(draw, "seq_len == 1"):
             t = 1

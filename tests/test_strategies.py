@@ -1,0 +1,146 @@
+"""Meta-tests of the strategies: the edge regions are reached under the ``ci`` profile, every
+draw is a valid nn.RNN call, and drawing is cheap and side-effect free."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import hypothesis.strategies as st
+import pytest
+import torch
+from hypothesis import given, settings
+from torch import nn
+
+import rnn_impl
+from rnn_impl.testing import strategies
+from rnn_impl.testing.cases import make_inputs
+from rnn_impl.testing.oracle import Subject, build_pair
+from rnn_impl.testing.properties import BY_NAME
+from rnn_impl.testing.runner import verify
+
+REGIONS = {
+    "input_size == hidden_size": lambda e: e.config.input_size == e.config.hidden_size,
+    "batch == seq_len": lambda e: e.case.batched and e.case.batch == e.case.seq_len > 1,
+    "seq_len == 1": lambda e: e.case.seq_len == 1,
+    "batch == 1": lambda e: e.case.batched and e.case.batch == 1,
+    "batch == 0": lambda e: e.case.batch == 0,
+    "num_layers >= 3 and bidirectional": lambda e: (
+        e.config.num_layers >= 3 and e.config.bidirectional
+    ),
+    "unbatched": lambda e: e.case.layout == "unbatched",
+    "packed_sorted": lambda e: e.case.layout == "packed_sorted",
+    "packed_unsorted": lambda e: e.case.layout == "packed_unsorted",
+    "packed lengths with duplicates": lambda e: (
+        e.case.packed and len(set(e.case.lengths)) < len(e.case.lengths)
+    ),
+    "packed lengths not all equal": lambda e: e.case.packed and len(set(e.case.lengths)) > 1,
+    "batch_first": lambda e: e.config.batch_first,
+    "h0 omitted": lambda e: not e.case.with_h0,
+    "h0 given": lambda e: e.case.with_h0,
+    "relu": lambda e: e.config.nonlinearity == "relu",
+    "bias=False": lambda e: not e.config.bias,
+    "weight scale above 1": lambda e: e.case.weight_scale > 1,
+}
+
+
+def collect(strategy, profile="ci"):
+    """Every example a strategy yields in one run under ``profile``."""
+    seen = []
+
+    @settings(settings.get_profile(profile), database=None)
+    @given(strategy)
+    def record(example):
+        seen.append(example)
+
+    record()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def ci_examples():
+    return collect(strategies.examples())
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_each_edge_region_is_reached_under_ci(region, ci_examples):
+    hits = sum(REGIONS[region](e) for e in ci_examples)
+    assert hits >= 1, f"{region!r} reached 0 times in {len(ci_examples)} ci examples"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"layout": "packed_unsorted"},
+        {"layout": "unbatched", "dtype": torch.float64},
+        {"configs": strategies.rnn_configs(dropout=st.sampled_from([0.0, 0.5]))},
+        {"dtype": strategies.dtypes("cpu")},
+    ],
+    ids=str,
+)
+def test_every_draw_is_a_valid_nn_rnn_call(kwargs):
+    @settings(settings.get_profile("ci"), database=None, max_examples=25)
+    @given(strategies.examples(**kwargs))
+    def valid(example):
+        case, config = example.case, example.config
+        assert case.seq_len >= 1 and case.batch >= 0
+        if case.packed:
+            assert case.batch >= 1 and all(1 <= n <= case.seq_len for n in case.lengths)
+        if case.layout == "packed_sorted":
+            assert list(case.lengths) == sorted(case.lengths, reverse=True)
+        reference, _ = build_pair(Subject("torch.nn:RNN", nn.RNN), config, case, example.dtype)
+        with torch.no_grad():
+            reference(*make_inputs(config, case, example.dtype).args())
+
+    valid()
+
+
+def test_size_budget_bounds_the_draws(monkeypatch):
+    monkeypatch.setenv(strategies.BUDGET_ENV, "64")
+    for e in collect(strategies.examples()):
+        c = e.config
+        width = max(c.input_size, c.hidden_size) * c.num_layers * c.num_directions
+        assert e.case.seq_len * max(e.case.batch, 1) <= max(1, 64 // width) or e.case.seq_len == 1
+
+
+def test_arguments_take_values_or_strategies():
+    fixed = collect(strategies.rnn_configs(input_size=3, hidden_size=st.just(5), num_layers=2))
+    assert {(c.input_size, c.hidden_size, c.num_layers) for c in fixed} == {(3, 5, 2)}
+    cases = collect(strategies.input_cases(fixed[0], layout="unbatched", seq_len=st.integers(4, 4)))
+    assert {(c.layout, c.seq_len, c.batch) for c in cases} == {("unbatched", 4, 1)}
+
+
+def test_low_precision_draws_keep_scales_small():
+    for e in collect(strategies.examples(dtype=torch.float16)):
+        assert e.case.weight_scale <= 1 and e.case.input_scale <= 1
+
+
+def test_devices_and_dtypes_are_the_machines():
+    assert {"cpu", "meta"} <= set(collect(strategies.devices()))
+    assert set(collect(strategies.dtypes("cpu"))) == {
+        torch.float32,
+        torch.float64,
+        torch.float16,
+        torch.bfloat16,
+    }
+
+
+def test_properties_leave_the_global_rng_alone():
+    before = torch.get_rng_state()
+    for name in ("output_close", "dropout_masks_exact", "initialisation", "gradients"):
+        prop = BY_NAME[name]
+        quick = settings(settings.get_profile("dev"), max_examples=5, database=None)
+        verify(prop, Subject("rnn_impl:RNN", rnn_impl.RNN), "cpu", torch.float32, quick)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_importing_the_package_initialises_no_cuda_and_no_hypothesis():
+    code = (
+        "import sys, torch, rnn_impl, rnn_impl.testing, rnn_impl.testing.oracle;"
+        "assert 'hypothesis' not in sys.modules, 'hypothesis imported';"
+        "import rnn_impl.testing.strategies;"
+        "assert not torch.cuda.is_initialized(), 'cuda initialised'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
