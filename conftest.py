@@ -27,6 +27,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"{oracle.DEFAULT_IMPL})",
     )
     group.addoption(
+        "--rnn-cell-impl",
+        default=None,
+        help=f"RNNCell under test for the cell properties (default ${oracle.CELL_IMPL_ENV} or "
+        f"{oracle.DEFAULT_CELL_IMPL})",
+    )
+    group.addoption(
         "--rnn-adapter",
         default=None,
         help=f"adapter for its parameter names, module:attr (default ${oracle.ADAPTER_ENV})",
@@ -57,3 +63,14 @@ def subject(pytestconfig: pytest.Config) -> oracle.Subject:
     return oracle.load_subject(
         pytestconfig.getoption("--rnn-impl"), pytestconfig.getoption("--rnn-adapter")
     )
+
+
+@pytest.fixture(scope="session")
+def cell_subject(pytestconfig: pytest.Config) -> oracle.Subject:
+    """The RNNCell under test (``--rnn-cell-impl`` / ``$RNN_CELL_IMPL``)."""
+    spec = (
+        pytestconfig.getoption("--rnn-cell-impl")
+        or os.environ.get(oracle.CELL_IMPL_ENV)
+        or oracle.DEFAULT_CELL_IMPL
+    )
+    return oracle.load_subject(spec)

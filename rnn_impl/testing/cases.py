@@ -10,7 +10,7 @@ touched. Hypothesis draws only these small descriptions, so shrinking stays chea
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -155,3 +155,23 @@ def upstream_grads(output: Tensor, h_n: Tensor, case: InputCase) -> tuple[Tensor
         return torch.randn(t.shape, generator=g, dtype=torch.float64).to(t.device, t.dtype)
 
     return draw(output), draw(h_n)
+
+
+def make_cell_inputs(
+    config: RNNConfig,
+    case: InputCase,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+    requires_grad: bool = False,
+) -> Inputs:
+    """One RNNCell step's input ``(B, I)`` (``(I,)`` unbatched) and hidden state ``(B, H)``
+    (or None), from the case's seed: step 0 and layer 0 of :func:`make_inputs`' tensors."""
+    full = make_inputs(
+        replace(config, batch_first=False),
+        replace(case, layout=case.layout if case.layout == "unbatched" else "batched"),
+        dtype,
+        device,
+    )
+    x = full.padded[0].detach().requires_grad_(requires_grad)
+    h = full.h0[0].detach().requires_grad_(requires_grad) if full.h0 is not None else None
+    return Inputs(x, h, x)

@@ -23,7 +23,9 @@ from torch.nn.utils.rnn import PackedSequence
 from rnn_impl.testing.cases import InputCase, RNNConfig, draw_weights
 
 DEFAULT_IMPL = "rnn_impl:RNN"
+DEFAULT_CELL_IMPL = "rnn_impl:RNNCell"
 IMPL_ENV = "RNN_IMPL"
+CELL_IMPL_ENV = "RNN_CELL_IMPL"
 ADAPTER_ENV = "RNN_IMPL_ADAPTER"
 
 
@@ -37,7 +39,7 @@ class Adapter:
     Subclass it for an implementation whose parameters are named or shaped differently.
     """
 
-    def load(self, impl: nn.Module, reference: nn.RNN) -> None:
+    def load(self, impl: nn.Module, reference: nn.Module) -> None:
         """Give ``impl`` the weights of ``reference`` (called under ``torch.no_grad``)."""
         impl.load_state_dict(reference.state_dict())
 
@@ -48,13 +50,21 @@ class Adapter:
 
 @dataclass(frozen=True)
 class Subject:
-    """An implementation under test: ``factory(**RNNConfig.kwargs(), device=, dtype=)``."""
+    """An implementation under test: ``factory(**RNNConfig.kwargs(), device=, dtype=)``.
+
+    ``kind`` is ``"cell"`` for an nn.RNNCell look-alike (built with ``input_size,
+    hidden_size, bias, nonlinearity``), else ``"rnn"``.
+    """
 
     name: str
     factory: Callable[..., nn.Module]
     adapter: Adapter = field(default_factory=Adapter)
+    kind: str = "rnn"
 
     def build(self, config: RNNConfig, device: Any, dtype: torch.dtype) -> nn.Module:
+        if self.kind == "cell":
+            args = (config.input_size, config.hidden_size, config.bias, config.nonlinearity)
+            return self.factory(*args, device=device, dtype=dtype)
         return self.factory(**config.kwargs(), device=device, dtype=dtype)
 
 
@@ -90,7 +100,19 @@ def load_subject(spec: str | None = None, adapter_spec: str | None = None) -> Su
             adapter = adapter()
         if not (hasattr(adapter, "load") and hasattr(adapter, "named_parameters")):
             raise SubjectError(f"{adapter_spec} has no load() and named_parameters()")
-    return Subject(spec, factory, adapter)
+    return Subject(spec, factory, adapter, kind_of(factory))
+
+
+def kind_of(factory: Any) -> str:
+    """``"cell"`` for RNNCell classes (or a factory with ``rnn_verify_kind = "cell"``)."""
+    declared = getattr(factory, "rnn_verify_kind", None)
+    if declared in ("rnn", "cell"):
+        return str(declared)
+    if isinstance(factory, type) and issubclass(factory, (nn.RNNCell, nn.RNNCellBase)):
+        return "cell"
+    from rnn_impl.cell import RNNCell
+
+    return "cell" if isinstance(factory, type) and issubclass(factory, RNNCell) else "rnn"
 
 
 @contextlib.contextmanager
@@ -117,16 +139,23 @@ def build_pair(
     """
     with untouched_rng(device), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        reference = nn.RNN(**config.kwargs(), device=device, dtype=dtype)
+        if subject.kind == "cell":
+            args = (config.input_size, config.hidden_size, config.bias, config.nonlinearity)
+            reference: Any = nn.RNNCell(*args, device=device, dtype=dtype)
+        else:
+            reference = nn.RNN(**config.kwargs(), device=device, dtype=dtype)
         draw_weights(reference, case)
-    return reference, build_from(subject, reference)
+    return reference, build_from(subject, reference, config)
 
 
-def build_from(subject: Subject, reference: nn.RNN) -> nn.Module:
+def build_from(
+    subject: Subject, reference: nn.Module, config: RNNConfig | None = None
+) -> nn.Module:
     """The subject with ``reference``'s configuration, device, dtype and weights."""
     first = next(reference.parameters())
-    kwargs = {name: getattr(reference, name) for name in RNNConfig.__dataclass_fields__}
-    config = RNNConfig(**kwargs)
+    if config is None:
+        kwargs = {name: getattr(reference, name) for name in RNNConfig.__dataclass_fields__}
+        config = RNNConfig(**kwargs)
     with untouched_rng(first.device), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         try:

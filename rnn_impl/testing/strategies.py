@@ -59,7 +59,7 @@ def _strategy(value: MaybeStrategy[Any]) -> st.SearchStrategy[Any]:
     return value if isinstance(value, st.SearchStrategy) else st.just(value)
 
 
-def _sometimes(draw: st.DrawFn, label: str, chance: int = 5) -> bool:
+def _sometimes(draw: st.DrawFn, label: str, chance: int = 4) -> bool:
     """True about once in ``chance`` draws (and then labelled), biased towards False on shrink."""
     hit = draw(st.integers(0, chance - 1)) == chance - 1
     if hit:
@@ -186,6 +186,8 @@ def input_cases(
         lengths = tuple(draw(st.lists(st.integers(1, t), min_size=b, max_size=b)))
         if chosen == "packed_sorted":
             lengths = tuple(sorted(lengths, reverse=True))
+        elif b >= 2 and t >= 2 and _sometimes(draw, "packed lengths out of order", chance=2):
+            lengths = (1, *sorted(lengths[1:-1]), t)
         if len(set(lengths)) < len(lengths):
             event("packed lengths with duplicates")
     case = InputCase(

@@ -1,5 +1,6 @@
 """Every property of the catalogue, on every device and dtype, against the implementation
-under test (``--rnn-impl`` / ``$RNN_IMPL``, default rnn_impl:RNN)."""
+under test (``--rnn-impl`` / ``$RNN_IMPL``, default rnn_impl:RNN; cell properties against
+``--rnn-cell-impl`` / ``$RNN_CELL_IMPL``, default rnn_impl:RNNCell)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ def _cases():
 
 
 @pytest.mark.parametrize("prop, device, dtype", _cases())
-def test_property(prop, device: str, dtype: torch.dtype, subject):
+def test_property(prop, device: str, dtype: torch.dtype, subject, cell_subject):
+    chosen = cell_subject if prop.kind == "cell" else subject
+    if chosen.kind != prop.kind:
+        pytest.skip(f"{chosen.name} is an {chosen.kind}; {prop.name} verifies an {prop.kind}")
     if device not in devices.available_devices():
         pytest.skip(f"no {device} device on this machine")
     if dtype not in devices.dtypes_for(device):
         pytest.skip(f"{dtype} is not supported on {device}")
-    verify(prop, subject, device, dtype)
+    verify(prop, chosen, device, dtype)

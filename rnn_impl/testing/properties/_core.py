@@ -47,6 +47,7 @@ class Property:
         check: the function that verifies one example.
         devices / dtypes: where it applies; elsewhere it is skipped with a reason.
         draw: keyword arguments for :func:`rnn_impl.testing.strategies.examples`.
+        kind: ``"rnn"`` (verifies an nn.RNN look-alike) or ``"cell"`` (an nn.RNNCell one).
     """
 
     name: str
@@ -55,6 +56,7 @@ class Property:
     devices: tuple[str, ...] = COMPUTE_DEVICES
     dtypes: tuple[torch.dtype, ...] = ALL_DTYPES
     draw: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "rnn"
 
     @property
     def doc(self) -> str:

@@ -132,11 +132,15 @@ def streaming(subject: Subject, example: Example) -> float:
 @register(
     "packed_is_each_sequence_alone",
     "laws",
-    draw={"layout": st.sampled_from(["packed_sorted", "packed_unsorted"])},
+    draw={"layout": "packed_unsorted"},
     **LAW,
 )
 def packed_is_each_sequence_alone(subject: Subject, example: Example) -> float:
-    """Each sequence of a PackedSequence gives what it gives alone, unbatched and unpadded."""
+    """Each sequence of a PackedSequence gives what it gives alone, unbatched and unpadded.
+
+    Drawn unsorted (``enforce_sorted=False``): that is where h0 and h_n must be permuted;
+    sorted packing is covered by the differential properties.
+    """
     _, impl, inputs = _setup(subject, example)
     bf = example.config.batch_first
     h0 = _h0(example, inputs)

@@ -1,0 +1,114 @@
+"""RNNCell properties: one step against nn.RNNCell (for subjects of kind ``"cell"``)."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import torch
+from torch import Tensor, nn
+
+from rnn_impl.testing.cases import make_cell_inputs, upstream_grads
+from rnn_impl.testing.errors import CELL_FORWARD_CASES, ErrorSizes, assert_same_outcome, outcome
+from rnn_impl.testing.oracle import Subject, build_pair
+from rnn_impl.testing.properties._core import (
+    assert_close,
+    assert_exact,
+    assert_oracle,
+    check_like,
+    fail,
+    register,
+)
+from rnn_impl.testing.strategies import Example, rnn_configs
+
+CELL_DRAW = {
+    "configs": rnn_configs(num_layers=1, bidirectional=False, batch_first=False),
+    "layout": st.sampled_from(["batched", "unbatched"]),
+}
+
+
+def _step(module: nn.Module, example: Example, requires_grad: bool = False, **where):
+    inputs = make_cell_inputs(
+        example.config,
+        example.case,
+        where.get("dtype", example.dtype),
+        where.get("device", example.device),
+        requires_grad,
+    )
+    return inputs, module(*inputs.args())
+
+
+@register("cell_output_exact", "cell", devices=("cpu",), draw=CELL_DRAW, kind="cell")
+def cell_output_exact(subject: Subject, example: Example) -> float:
+    """h' is bit-identical to nn.RNNCell's on CPU."""
+    reference, impl = build_pair(subject, example.config, example.case, example.dtype)
+    with torch.no_grad():
+        _, expected = _step(reference, example)
+        _, actual = _step(impl, example)
+    return assert_exact(example, "h'", actual, expected)
+
+
+@register("cell_output_close", "cell", draw=CELL_DRAW, kind="cell")
+def cell_output_close(subject: Subject, example: Example) -> float:
+    """h' matches nn.RNNCell's (assert_close in float64, else the float64 oracle bound)."""
+    reference, impl = build_pair(
+        subject, example.config, example.case, example.dtype, example.device
+    )
+    with torch.no_grad():
+        _, expected = _step(reference, example)
+        _, actual = _step(impl, example)
+        if example.dtype == torch.float64:
+            return assert_close(example, "h'", actual, expected)
+        oracle = reference.to("cpu", torch.float64)
+        _, high = _step(oracle, example, dtype=torch.float64, device="cpu")
+    return assert_oracle(example, "h'", actual, expected, high.to(expected.device))
+
+
+@register(
+    "cell_gradients",
+    "cell",
+    dtypes=(torch.float64,),
+    draw={**CELL_DRAW, "with_h0": True},
+    kind="cell",
+)
+def cell_gradients(subject: Subject, example: Example) -> float:
+    """Gradients of h' w.r.t. input, hidden state and parameters match nn.RNNCell's."""
+    reference, impl = build_pair(
+        subject, example.config, example.case, example.dtype, example.device
+    )
+    results = []
+    for module, named in (
+        (reference, dict(reference.named_parameters())),
+        (impl, subject.adapter.named_parameters(impl)),
+    ):
+        inputs, out = _step(module, example, requires_grad=True)
+        check_like(example, "h'", out, out)
+        g, _ = upstream_grads(out, out, example.case)
+        leaves: dict[str, Tensor] = {"input": inputs.padded, "hx": inputs.h0, **named}
+        grads = torch.autograd.grad((out * g).sum(), list(leaves.values()), allow_unused=True)
+        results.append(
+            {k: v if v is not None else torch.zeros_like(leaves[k]) for k, v in zip(leaves, grads)}
+        )
+    expected, actual = results
+    worst = 0.0
+    for name, e in expected.items():
+        if name not in actual:
+            raise fail(example, f"parameter {name} is missing")
+        worst = max(worst, assert_close(example, f"d h'/d{name}", actual[name], e))
+    return worst
+
+
+@register(
+    "cell_errors", "cell", devices=("cpu",), dtypes=(torch.float32,), draw=CELL_DRAW, kind="cell"
+)
+def cell_errors(subject: Subject, example: Example) -> None:
+    """Invalid RNNCell inputs raise nn.RNNCell's exception type and message."""
+    c = example.config
+    sizes = ErrorSizes(c.input_size, c.hidden_size, 1, 1, max(example.case.batch, 1))
+    reference, impl = build_pair(subject, c, example.case)
+    for label, make in CELL_FORWARD_CASES.items():
+        args = make(sizes)
+        try:
+            assert_same_outcome(outcome(reference, *args), outcome(impl, *args), label)
+        except AssertionError as exc:
+            raise fail(
+                example, f"invalid cell input '{label}' is reported differently", str(exc)
+            ) from None

@@ -1,0 +1,98 @@
+"""A zoo of planted RNN / RNNCell bugs that the property catalogue must catch.
+
+Each :class:`Bug` names the property designed to catch it (``caught_by``); the kill-matrix
+test verifies that claim at run time, and ``python -m rnn_impl.testing.zoo`` writes the full
+bug x property matrix (docs/kill-matrix.md is that command's output).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from rnn_impl.testing.oracle import Adapter, Subject, kind_of
+from rnn_impl.testing.zoo import bugs, cells
+from rnn_impl.testing.zoo._hooked import HookedRNN
+from rnn_impl.testing.zoo.notebook import NotebookAdapter, notebook_rnn
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A planted bug: the implementation, the property meant to catch it, and an adapter."""
+
+    factory: Callable[..., nn.Module]
+    caught_by: str
+    adapter: Adapter = field(default_factory=Adapter)
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or getattr(self.factory, "__name__", str(self.factory))
+
+    @property
+    def mistake(self) -> str:
+        doc = (self.factory.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(line.strip() for line in doc.splitlines())
+
+    @property
+    def spec(self) -> str:
+        return f"{self.factory.__module__}:{self.factory.__qualname__}"
+
+    def subject(self) -> Subject:
+        return Subject(self.spec, self.factory, self.adapter, kind_of(self.factory))
+
+
+ZOO: tuple[Bug, ...] = (
+    Bug(notebook_rnn, "shapes", NotebookAdapter(), name="NotebookMyRNN"),
+    Bug(bugs.H0BatchFirst, "forward_errors"),
+    Bug(bugs.ReverseNotFlippedBack, "reverse_is_flip_forward_flip"),
+    Bug(bugs.ReverseHnWrongStep, "h_n_is_last_valid_step"),
+    Bug(bugs.DropoutOnLastLayer, "dropout_extremes"),
+    Bug(bugs.DropoutInEval, "dropout_eval"),
+    Bug(bugs.DropoutBatchMajor, "dropout_masks_exact"),
+    Bug(bugs.MissingBias, "output_close"),
+    Bug(bugs.DoubledBias, "output_exact"),
+    Bug(bugs.TransposedInputWeight, "output_close"),
+    Bug(bugs.ActivationSwapped, "output_close"),
+    Bug(bugs.LayerFedOriginalInput, "output_close"),
+    Bug(bugs.ThirdLayerFedFirstOutput, "layers_are_a_chain"),
+    Bug(bugs.HalvesSwapped, "output_close"),
+    Bug(bugs.PackedIndicesIgnored, "packed_is_each_sequence_alone"),
+    Bug(bugs.OffByOneTime, "h_n_is_last_valid_step"),
+    Bug(bugs.H0Ignored, "streaming"),
+    Bug(bugs.H0FirstSequenceOnly, "batch_independence"),
+    Bug(bugs.DetachedState, "gradients"),
+    Bug(bugs.FirstOrderOnlyBackward, "gradcheck"),
+    Bug(bugs.SilentUpcast, "shapes"),
+    Bug(bugs.LowPrecisionAccumulation, "output_close"),
+    Bug(bugs.LayoutGuessing, "batch_first_is_transpose"),
+    Bug(bugs.UnbatchedWrongAxis, "unbatched_is_batch_of_one"),
+    Bug(bugs.WrongInitDistribution, "initialisation"),
+    Bug(bugs.WrongParameterNames, "parameters"),
+    Bug(bugs.DifferentErrorMessage, "forward_errors"),
+    Bug(bugs.DifferentConstructorMessage, "constructor_errors"),
+    Bug(bugs.CellOrderConstructor, "positional_arguments"),
+    Bug(bugs.ReprShowsNonlinearity, "repr"),
+    Bug(bugs.LambdaActivation, "serialization"),
+    Bug(bugs.CachedWeights, "conversion"),
+    Bug(bugs.H0OnDefaultDevice, "shapes_large_meta"),
+    Bug(cells.CellMissingHiddenBias, "cell_output_close"),
+    Bug(cells.CellIgnoresNonlinearity, "cell_output_close"),
+    Bug(cells.CellDetachedHidden, "cell_gradients"),
+    Bug(cells.CellUnbatchedNotSqueezed, "cell_output_close"),
+    Bug(cells.CellFriendlyErrors, "cell_errors"),
+    Bug(cells.CellNaiveOrder, "cell_output_exact"),
+)
+
+CONTROLS: tuple[Bug, ...] = (
+    Bug(HookedRNN, "", name="HookedRNN (control)"),
+    Bug(nn.RNN, "", name="torch.nn.RNN (control)"),
+    Bug(nn.RNNCell, "", name="torch.nn.RNNCell (control)"),
+)
+"""Correct implementations: killed by no property (so the bugs' kills are the bugs')."""
+
+BY_LABEL: dict[str, Bug] = {bug.label: bug for bug in ZOO}
+
+__all__ = ["BY_LABEL", "Bug", "CONTROLS", "ZOO"]

@@ -1,0 +1,426 @@
+"""Planted RNN bugs: each class is :class:`HookedRNN` with one realistic mistake.
+
+Every docstring says the mistake and who makes it. The registry in
+:mod:`rnn_impl.testing.zoo` names the property designed to catch each one; the kill-matrix
+test checks at run time that it does.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from rnn_impl.rnn import RNN
+from rnn_impl.testing.zoo._hooked import HookedRNN
+
+
+class H0BatchFirst(HookedRNN):
+    """h0 and h_n laid out batch-first when ``batch_first=True``.
+
+    Who: anyone who reads "batch_first" as applying to every tensor (pytorch#4145)."""
+
+    def arguments(self, input, hx):
+        if self.batch_first and hx is not None and hx.dim() == 3:
+            hx = hx.transpose(0, 1)
+        return input, hx
+
+    def results(self, layout, output, h_n):
+        output, h_n = super().results(layout, output, h_n)
+        return output, h_n.transpose(0, 1) if self.batch_first and layout.batched else h_n
+
+
+class ReverseNotFlippedBack(HookedRNN):
+    """The reverse direction's outputs are left in processing order, not time order.
+
+    Who: a first bidirectional RNN, tested only on h_n."""
+
+    def restore_order(self, outputs):
+        return outputs
+
+
+class ReverseHnWrongStep(HookedRNN):
+    """The reverse direction's h_n is taken at the last time step, like the forward one's.
+
+    Who: someone indexing ``output[-1]`` for both directions (pytorch#3587)."""
+
+    def last_state(self, h, outputs, reverse):
+        return outputs[-1] if reverse else h
+
+
+class DropoutOnLastLayer(HookedRNN):
+    """Dropout applied after every layer, the last one included.
+
+    Who: someone who reads "dropout on the outputs of each layer"."""
+
+    def between_layers(self, layer_output, layer):
+        if self.dropout != 0 and self.training:
+            return torch.dropout(layer_output, self.dropout, True)
+        return layer_output
+
+
+class DropoutInEval(HookedRNN):
+    """Dropout applied whatever ``self.training`` says.
+
+    Who: someone calling ``F.dropout(x, p)`` without ``training=self.training``."""
+
+    def between_layers(self, layer_output, layer):
+        if self.dropout != 0 and layer < self.num_layers - 1:
+            return torch.dropout(layer_output, self.dropout, True)
+        return layer_output
+
+
+class DropoutBatchMajor(HookedRNN):
+    """Dropout drawn on a batch-major copy: valid statistics, different masks from nn.RNN.
+
+    Who: a batch_first implementation that keeps its tensors batch-major throughout."""
+
+    def between_layers(self, layer_output, layer):
+        if self.dropout != 0 and self.training and layer < self.num_layers - 1:
+            dropped = torch.dropout(layer_output.transpose(0, 1).contiguous(), self.dropout, True)
+            return dropped.transpose(0, 1)
+        return layer_output
+
+
+class MissingBias(HookedRNN):
+    """``b_hh`` is never added (only ``b_ih``).
+
+    Who: someone following a textbook with a single bias vector."""
+
+    def step(self, h, pre, w_hh, b_hh):
+        return self.activation(F.linear(h, w_hh) + pre)
+
+
+class DoubledBias(HookedRNN):
+    """``b_ih`` is added twice: once by ``F.linear`` and once by hand.
+
+    Who: someone adding the bias explicitly to a ``linear`` that already has it."""
+
+    def project(self, x, w_ih, b_ih):
+        pre = F.linear(x, w_ih, b_ih)
+        return pre if b_ih is None else pre + b_ih
+
+
+class TransposedInputWeight(HookedRNN):
+    """``x @ W_ih`` instead of ``x @ W_ih.T``: shape-valid only when input_size == hidden_size.
+
+    Who: someone porting from a framework that stores weights as (in, out)."""
+
+    def project(self, x, w_ih, b_ih):
+        return F.linear(x, w_ih.t(), b_ih)
+
+
+class ActivationSwapped(HookedRNN):
+    """Always tanh, whatever ``nonlinearity`` says.
+
+    Who: someone who hard-codes the usual choice and never tests relu."""
+
+    def activation(self, x):
+        return torch.tanh(x)
+
+
+class LayerFedOriginalInput(HookedRNN):
+    """Every layer reads the original input: shape-valid only when input_size == D * H.
+
+    Who: someone writing ``layer(x)`` in a loop instead of chaining."""
+
+    def next_input(self, layer, x, outputs):
+        return x
+
+
+class ThirdLayerFedFirstOutput(HookedRNN):
+    """Layers 2 and up read layer 0's output: shows only with num_layers >= 3.
+
+    Who: someone who tested with one and two layers."""
+
+    def next_input(self, layer, x, outputs):
+        return outputs[0] if layer >= 2 else outputs[-1]
+
+
+class HalvesSwapped(HookedRNN):
+    """Bidirectional halves concatenated reverse-first.
+
+    Who: someone appending the directions in the order they were computed, backwards."""
+
+    def join(self, outputs):
+        return torch.cat(outputs[::-1], -1) if len(outputs) == 2 else outputs[0]
+
+
+class PackedIndicesIgnored(HookedRNN):
+    """A PackedSequence's sorted/unsorted indices are dropped: h0 and h_n stay in sorted order.
+
+    Who: someone who only ever packs with ``enforce_sorted=True``."""
+
+    def arguments(self, input, hx):
+        if isinstance(input, PackedSequence) and input.sorted_indices is not None:
+            input = PackedSequence(input.data, input.batch_sizes)
+        return input, hx
+
+
+class OffByOneTime(HookedRNN):
+    """``output[t]`` holds the state before step t, not after it (h_n is right).
+
+    Who: someone appending the state at the top of the loop."""
+
+    def direction(self, x, h, weights, reverse):
+        w_ih, w_hh, b_ih, b_hh = weights
+        steps = self.project(x, w_ih, b_ih).unbind(0)
+        if reverse:
+            steps = steps[::-1]
+        outputs = []
+        for pre in steps:
+            outputs.append(h)
+            h = self.step(h, pre, w_hh, b_hh)
+        if reverse:
+            outputs = outputs[::-1]
+        return torch.stack(outputs, 0), h
+
+
+class H0Ignored(HookedRNN):
+    """The given h0 is ignored: every call starts from zeros.
+
+    Who: someone who wrote ``hidden = zeros(...)`` and forgot the argument."""
+
+    def arguments(self, input, hx):
+        return input, None
+
+
+class H0FirstSequenceOnly(HookedRNN):
+    """Every sequence starts from the first sequence's h0.
+
+    Who: someone who developed with batch size 1."""
+
+    def arguments(self, input, hx):
+        if hx is not None and hx.dim() == 3 and hx.size(1) > 0:
+            hx = hx[:, :1].expand_as(hx)
+        return input, hx
+
+
+class DetachedState(HookedRNN):
+    """The state is detached between steps: right outputs, wrong gradients (truncated BPTT
+    where full BPTT was meant).
+
+    Who: someone copying a truncated-BPTT trick into the module itself."""
+
+    def step(self, h, pre, w_hh, b_hh):
+        return super().step(h.detach(), pre, w_hh, b_hh)
+
+
+class FirstOrderOnlyBackward(HookedRNN):
+    """A hand-written tanh backward on a detached output: gradients are right, but double
+    backward (gradgradcheck, Hessian-vector products) is wrong.
+
+    Who: someone speeding up BPTT with an autograd.Function whose backward is not itself
+    differentiable."""
+
+    def activation(self, x):
+        return _TanhFirstOrderOnly.apply(x) if self.mode == "RNN_TANH" else torch.relu(x)
+
+
+class _TanhFirstOrderOnly(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = torch.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (1 - y.detach() ** 2)
+
+
+class SilentUpcast(HookedRNN):
+    """Results are returned in float64 whatever the input's dtype.
+
+    Who: someone who computed in double "for accuracy" and forgot to cast back."""
+
+    def results(self, layout, output, h_n):
+        return super().results(layout, output.double(), h_n.double())
+
+
+class LowPrecisionAccumulation(HookedRNN):
+    """Matrix products are accumulated in bfloat16 and cast back.
+
+    Who: someone enabling reduced-precision matmuls for speed."""
+
+    def project(self, x, w_ih, b_ih):
+        return _bf16_linear(x, w_ih, b_ih)
+
+    def step(self, h, pre, w_hh, b_hh):
+        return self.activation(_bf16_linear(h, w_hh, b_hh) + pre)
+
+
+def _bf16_linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    low = F.linear(x.bfloat16(), w.bfloat16(), None if b is None else b.bfloat16())
+    return low.to(x.dtype)
+
+
+class LayoutGuessing(HookedRNN):
+    """Square ``(T, B)`` inputs are "detected" as batch-first: shows only when batch == seq_len.
+
+    Who: someone trying to be helpful about layouts."""
+
+    def time_major(self, layout):
+        x = layout.time_major()
+        if not layout.packed and not self.batch_first and x.size(0) == x.size(1):
+            return x.transpose(0, 1)
+        return x
+
+
+class UnbatchedWrongAxis(HookedRNN):
+    """Unbatched input gets its batch axis in front, so every step becomes its own sequence.
+
+    Who: someone who always writes ``x.unsqueeze(0)``."""
+
+    def forward(self, input, hx=None):
+        if isinstance(input, Tensor) and input.dim() == 2 and not self.batch_first:
+            steps = input.size(0)
+            if hx is not None and hx.dim() == 2:
+                hx = hx.unsqueeze(1).expand(-1, steps, -1).contiguous()
+            output, h_n = super().forward(input.unsqueeze(0), hx)
+            return output.squeeze(0), h_n[:, -1]
+        return super().forward(input, hx)
+
+
+class WrongInitDistribution(HookedRNN):
+    """Parameters drawn from N(0, 1/H) rather than U(-1/sqrt(H), 1/sqrt(H)).
+
+    Who: someone who "knows" RNNs are initialised with a Gaussian."""
+
+    def reset_parameters(self):
+        for weight in self.parameters():
+            nn.init.normal_(weight, 0.0, 1.0 / self.hidden_size)
+
+
+class WrongParameterNames(HookedRNN):
+    """Parameters named ``weight_ih_0`` (no ``l``): state dicts do not load either way.
+
+    Who: someone who named things from memory."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        renamed = []
+        for names in self._all_weights:
+            new_names = [name.replace("_l", "_") for name in names]
+            for old, new in zip(names, new_names):
+                param = getattr(self, old)
+                delattr(self, old)
+                setattr(self, new, param)
+            renamed.append(new_names)
+        self._all_weights = renamed
+        self._flat_weights_names = [n for names in renamed for n in names]
+
+
+class DifferentErrorMessage(HookedRNN):
+    """A wrong h0 shape raises a home-made ValueError instead of nn.RNN's RuntimeError.
+
+    Who: someone improving the error messages."""
+
+    def check_hidden(self, hx, expected):
+        if hx.size() != expected:
+            raise ValueError(f"bad hidden state: {tuple(hx.shape)}")
+
+
+class DifferentConstructorMessage(HookedRNN):
+    """Invalid constructor arguments are re-raised as one generic ValueError.
+
+    Who: someone wrapping validation in a friendly message."""
+
+    def __init__(self, *args, **kwargs):
+        try:
+            super().__init__(*args, **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("invalid RNN arguments") from exc
+
+
+class CellOrderConstructor(HookedRNN):
+    """Constructor with RNNCell's order (``bias`` before ``nonlinearity``).
+
+    Who: someone who wrote an RNNCell first."""
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        nonlinearity="tanh",
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            nonlinearity=nonlinearity,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            device=device,
+            dtype=dtype,
+        )
+
+
+class ReprShowsNonlinearity(HookedRNN):
+    """``repr`` always shows the nonlinearity (nn.RNN never does).
+
+    Who: someone who wrote their own ``extra_repr``."""
+
+    def extra_repr(self):
+        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
+
+
+class LambdaActivation(HookedRNN):
+    """The activation is stored as a lambda attribute: the module cannot be pickled.
+
+    Who: someone choosing the activation once in ``__init__``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.act = (
+            (lambda x: torch.tanh(x)) if self.mode == "RNN_TANH" else (lambda x: torch.relu(x))
+        )
+
+    def activation(self, x):
+        return self.act(x)
+
+
+class CachedWeights(HookedRNN):
+    """Raw weight tensors cached at construction: ``.double()`` / ``.to()`` leave the cache
+    behind (and gradients never reach the parameters).
+
+    Who: someone caching ``[p.detach() for p in ...]`` to save attribute look-ups."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._cache = [
+            tuple(None if w is None else w.detach() for w in group)
+            for group in self._layer_weights()
+        ]
+
+    def _layer_weights(self):
+        return getattr(self, "_cache", None) or super()._layer_weights()
+
+
+class H0OnDefaultDevice(HookedRNN):
+    """The zero h0 is created on the default device, not the input's.
+
+    Who: everyone's first RNN (the notebook's too); it shows on any other device."""
+
+    def zero_state(self, batch, like):
+        directions = 2 if self.bidirectional else 1
+        return torch.zeros(self.num_layers * directions, batch, self.hidden_size, dtype=like.dtype)
+
+
+CONTROL = HookedRNN
+"""The unmodified hooked RNN: killed by no property (checked), so the bugs' kills are theirs."""
+
+__all__ = [
+    name for name, value in globals().items() if isinstance(value, type) and issubclass(value, RNN)
+]

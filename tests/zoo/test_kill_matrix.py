@@ -1,0 +1,43 @@
+"""The zoo against the catalogue: every planted bug is killed by the property designed for
+it, every property is designed to kill some bug, and correct implementations are killed by
+none. (The full bug x property matrix: ``python -m rnn_impl.testing.zoo``.)"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings
+
+from rnn_impl.testing.properties import BY_NAME, CATALOGUE
+from rnn_impl.testing.zoo import CONTROLS, ZOO
+from rnn_impl.testing.zoo.matrix import attack
+
+CI_PROFILE = settings.get_profile("ci")
+
+
+@pytest.mark.parametrize("bug", ZOO, ids=lambda b: b.label)
+def test_bug_is_killed_by_its_property(bug):
+    verdict = attack(bug, BY_NAME[bug.caught_by], CI_PROFILE)
+    assert verdict.killed, f"{bug.label} survived {bug.caught_by}: {bug.mistake}"
+
+
+def test_every_property_is_meant_to_kill_some_bug():
+    meant = {bug.caught_by for bug in ZOO}
+    idle = [p.name for p in CATALOGUE if p.name not in meant]
+    assert not idle, f"properties no zoo bug is planted for: {idle}"
+
+
+def test_zoo_is_large_enough():
+    rnn_bugs = [b for b in ZOO if b.subject().kind == "rnn"]
+    cell_bugs = [b for b in ZOO if b.subject().kind == "cell"]
+    assert len(rnn_bugs) >= 20 and len(cell_bugs) >= 3
+    assert all(bug.mistake for bug in ZOO), "every bug documents its mistake"
+
+
+@pytest.mark.parametrize(
+    "control, prop",
+    [(c, p) for c in CONTROLS for p in CATALOGUE if p.kind == c.subject().kind],
+    ids=lambda x: getattr(x, "label", getattr(x, "name", str(x))),
+)
+def test_controls_are_killed_by_nothing(control, prop):
+    verdict = attack(control, prop, CI_PROFILE)
+    assert not verdict.killed, f"{control.label} failed {prop.name}: {verdict.reason}"
