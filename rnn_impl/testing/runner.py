@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import hypothesis
+import hypothesis.reporting
 import torch
 from hypothesis import given, settings, target
 
 from rnn_impl.testing import devices
 from rnn_impl.testing.oracle import Subject
 from rnn_impl.testing.properties import Property
+from rnn_impl.testing.properties._core import ZERO, Measure
 from rnn_impl.testing.strategies import Example
 
 
 @dataclass
 class Tally:
-    """What a run saw: examples run and the largest normalised error (1.0 = the bound)."""
+    """What a run saw: examples run, the largest error (``worst.normalised`` 1.0 = the bound),
+    and, when it failed, the exception and the (minimal) example it failed on."""
 
     examples: int = 0
-    worst: float = 0.0
-    worst_example: Example | None = field(default=None, repr=False)
+    worst: Measure = ZERO
+    last: Example | None = field(default=None, repr=False)
+    failure: BaseException | None = field(default=None, repr=False)
 
 
 def verify(
@@ -28,22 +33,40 @@ def verify(
     device: str,
     dtype: torch.dtype,
     run_settings: settings | None = None,
+    seed: int | None = None,
+    collect: bool = False,
+    layouts: tuple[str, ...] | None = None,
 ) -> Tally:
-    """Check ``prop`` on examples drawn by Hypothesis; raises the minimal failure found."""
+    """Check ``prop`` on examples drawn by Hypothesis.
+
+    The minimal failure found is raised, or with ``collect`` recorded in the returned tally
+    (``failure``, and ``last``: the example it failed on) with Hypothesis' own report muted.
+    """
     tally = Tally()
     if device == "cuda":
         devices.deterministic_cuda()
 
     def check(example: Example) -> None:
         tally.examples += 1
-        error = prop.check(subject, example)
-        if error is not None:
-            target(float(error), label=f"{prop.name} normalised error")
-            if error >= tally.worst:
-                tally.worst, tally.worst_example = float(error), example
+        tally.last = example
+        measure = prop.check(subject, example)
+        if measure is not None:
+            target(measure.normalised, label=f"{prop.name} normalised error")
+            tally.worst = max(tally.worst, measure)
 
-    test = given(prop.strategy(device, dtype))(check)
+    test = given(prop.strategy(device, dtype, layouts))(check)
     if run_settings is not None:
         test = run_settings(test)
-    test()
+    if seed is not None:
+        test = hypothesis.seed(seed)(test)
+    if not collect:
+        test()
+        return tally
+    with hypothesis.reporting.with_reporter(lambda _text: None):
+        try:
+            test()
+        except (
+            Exception
+        ) as exc:  # the property failed: Hypothesis replayed the minimal example last
+            tally.failure = exc
     return tally

@@ -78,7 +78,9 @@ def identical(actual: Tensor, expected: Tensor) -> bool:
 
 
 def difference(actual: Tensor, expected: Tensor) -> Difference:
-    """Max absolute / relative error, its index, and the error in units of actual's eps."""
+    """Max absolute / relative error and its index; ``eps_units`` is the largest error in
+    units of actual's eps, scaled by the expected magnitude where that exceeds 1 (so about
+    the number of ulps)."""
     if actual.numel() == 0 or actual.device.type == "meta":
         return Difference(0.0, 0.0, (), 0.0)
     a = actual.detach().to("cpu", torch.float64)
@@ -92,7 +94,8 @@ def difference(actual: Tensor, expected: Tensor) -> Difference:
         same, torch.zeros_like(diff), diff / e.abs().clamp_min(torch.finfo(torch.float64).tiny)
     )
     eps = torch.finfo(actual.dtype).eps if actual.is_floating_point() else 1.0
-    return Difference(max_abs, float(rel.max()), index, max_abs / eps)
+    ulps = float((diff / (eps * e.abs().clamp_min(1.0))).max())
+    return Difference(max_abs, float(rel.max()), index, ulps)
 
 
 def normwise_rel(actual: Tensor, expected: Tensor) -> float:

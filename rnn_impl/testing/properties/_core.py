@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis.strategies as st
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl.testing.oracle import Subject
+from rnn_impl.testing.oracle import Subject, as_tensors
 from rnn_impl.testing.strategies import Example, examples
 from rnn_impl.testing.tolerances import (
     ASSERT_CLOSE_DEFAULTS,
@@ -27,7 +28,21 @@ from rnn_impl.testing.tolerances import (
     oracle_bound,
 )
 
-Check = Callable[[Subject, Example], "float | None"]
+
+@dataclass(frozen=True, order=True)
+class Measure:
+    """How close a check came to failing: ``normalised`` is the error over its bound (<= 1
+    passes; what ``hypothesis.target`` climbs); ``max_abs`` and ``eps_units`` the largest
+    absolute error and that error in units of the dtype's eps."""
+
+    normalised: float
+    max_abs: float = 0.0
+    eps_units: float = 0.0
+
+
+ZERO = Measure(0.0)
+
+Check = Callable[[Subject, Example], "Measure | None"]
 ANY_DEVICE = ("cpu", "meta", "cuda", "mps")
 COMPUTE_DEVICES = ("cpu", "cuda", "mps")
 ALL_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
@@ -67,16 +82,28 @@ class Property:
     def exact(self) -> bool:
         return self.name.endswith("_exact")
 
-    def skip_reason(self, device: str, dtype: torch.dtype) -> str | None:
-        """Why this property does not run on ``device``/``dtype`` (None if it does)."""
+    def skip_reason(
+        self, device: str, dtype: torch.dtype, layouts: tuple[str, ...] | None = None
+    ) -> str | None:
+        """Why this property does not run on ``device``/``dtype`` with only ``layouts``
+        (None if it does)."""
         if device not in self.devices:
             return f"{self.name} does not apply to {device}"
         if dtype not in self.dtypes:
             return f"{self.name} does not apply to {str(dtype).removeprefix('torch.')}"
+        fixed = self.draw.get("layout")
+        if layouts and isinstance(fixed, str) and fixed not in layouts:
+            return f"{self.name} needs the {fixed} layout"
         return None
 
-    def strategy(self, device: str, dtype: torch.dtype) -> Any:
-        return examples(device=device, dtype=dtype, **self.draw)
+    def strategy(
+        self, device: str, dtype: torch.dtype, layouts: tuple[str, ...] | None = None
+    ) -> Any:
+        """Examples for this property; ``layouts`` narrows the layouts it may draw."""
+        draw = dict(self.draw)
+        if layouts and not isinstance(draw.get("layout"), str):
+            draw["layout"] = st.sampled_from(layouts)
+        return examples(device=device, dtype=dtype, **draw)
 
 
 REGISTRY: list[Property] = []
@@ -103,6 +130,28 @@ def fail(example: Example, headline: str, *details: str) -> PropertyFailure:
     return PropertyFailure("\n".join(lines))
 
 
+def call(example: Example, module: Any, *args: Any) -> Any:
+    """``module(*args)``; an exception becomes a failure that names the module and the case."""
+    try:
+        return module(*args)
+    except PropertyFailure:
+        raise
+    except Exception as exc:
+        name = type(module).__name__
+        raise fail(example, f"{name} raised {type(exc).__name__}: {exc}") from exc
+
+
+def forward(example: Example, module: Any, *args: Any) -> Any:
+    """:func:`call`, insisting on nn.RNN's ``(output, h_n)`` pair of tensors (a packed output
+    stays packed)."""
+    result = call(example, module, *args)
+    try:
+        as_tensors(result)
+    except AssertionError as exc:
+        raise fail(example, str(exc)) from None
+    return result
+
+
 def data(value: Tensor | PackedSequence) -> Tensor:
     return value.data if isinstance(value, PackedSequence) else value
 
@@ -120,7 +169,7 @@ def check_like(
     return actual
 
 
-def assert_exact(example: Example, what: str, actual: Any, expected: Tensor) -> float:
+def assert_exact(example: Example, what: str, actual: Any, expected: Tensor) -> Measure:
     actual = check_like(example, what, actual, expected)
     if not identical(actual, expected):
         raise fail(
@@ -128,17 +177,17 @@ def assert_exact(example: Example, what: str, actual: Any, expected: Tensor) -> 
             f"{what} is not bit-identical to nn.RNN's",
             f"{what}: {difference(actual, expected)}",
         )
-    return 0.0
+    return ZERO
 
 
 def assert_close(
     example: Example, what: str, actual: Any, expected: Tensor, against: str = "nn.RNN's"
-) -> float:
-    """assert_close's default tolerance for the dtype; returns the error in units of it."""
+) -> Measure:
+    """assert_close's default tolerance for the dtype; normalised to units of it."""
     actual = check_like(example, what, actual, expected, against)
     rtol, atol = ASSERT_CLOSE_DEFAULTS[expected.dtype]
     if actual.numel() == 0 or actual.device.type == "meta":
-        return 0.0
+        return ZERO
     a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
     ratio = float(((a - e).abs() / (atol + rtol * e.abs())).nan_to_num(nan=float("inf")).max())
     if not ratio <= 1.0:
@@ -147,17 +196,18 @@ def assert_close(
             f"{what} differs from {against} beyond assert_close(rtol={rtol}, atol={atol})",
             f"{what}: {difference(actual, expected)}",
         )
-    return ratio
+    diff = difference(actual, expected)
+    return Measure(ratio, diff.max_abs, diff.eps_units)
 
 
 def assert_oracle(
     example: Example, what: str, actual: Any, reference: Tensor, oracle: Tensor
-) -> float:
+) -> Measure:
     """Low precision: the error against the float64 ``oracle`` may be at most a small multiple
     of nn.RNN's own error (see :mod:`rnn_impl.testing.tolerances`)."""
     actual = check_like(example, what, actual, reference)
     if actual.numel() == 0 or actual.device.type == "meta":
-        return 0.0
+        return ZERO
     ours: Difference = difference(actual, oracle)
     theirs: Difference = difference(reference, oracle)
     bound = oracle_bound(theirs.max_abs, reference.dtype)
@@ -169,4 +219,5 @@ def assert_oracle(
             f"nn.RNN vs float64:         {theirs}",
             f"allowed: {bound:.3g}",
         )
-    return ours.max_abs / bound if math.isfinite(bound) else 0.0
+    normalised = ours.max_abs / bound if math.isfinite(bound) else 0.0
+    return Measure(normalised, ours.max_abs, ours.eps_units)

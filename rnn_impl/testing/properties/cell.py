@@ -10,6 +10,8 @@ from rnn_impl.testing.cases import make_cell_inputs, upstream_grads
 from rnn_impl.testing.errors import CELL_FORWARD_CASES, ErrorSizes, assert_same_outcome, outcome
 from rnn_impl.testing.oracle import Subject, build_pair
 from rnn_impl.testing.properties._core import (
+    ZERO,
+    Measure,
     assert_close,
     assert_exact,
     assert_oracle,
@@ -37,7 +39,7 @@ def _step(module: nn.Module, example: Example, requires_grad: bool = False, **wh
 
 
 @register("cell_output_exact", "cell", devices=("cpu",), draw=CELL_DRAW, kind="cell")
-def cell_output_exact(subject: Subject, example: Example) -> float:
+def cell_output_exact(subject: Subject, example: Example) -> Measure:
     """h' is bit-identical to nn.RNNCell's on CPU."""
     reference, impl = build_pair(subject, example.config, example.case, example.dtype)
     with torch.no_grad():
@@ -47,7 +49,7 @@ def cell_output_exact(subject: Subject, example: Example) -> float:
 
 
 @register("cell_output_close", "cell", draw=CELL_DRAW, kind="cell")
-def cell_output_close(subject: Subject, example: Example) -> float:
+def cell_output_close(subject: Subject, example: Example) -> Measure:
     """h' matches nn.RNNCell's (assert_close in float64, else the float64 oracle bound)."""
     reference, impl = build_pair(
         subject, example.config, example.case, example.dtype, example.device
@@ -69,7 +71,7 @@ def cell_output_close(subject: Subject, example: Example) -> float:
     draw={**CELL_DRAW, "with_h0": True},
     kind="cell",
 )
-def cell_gradients(subject: Subject, example: Example) -> float:
+def cell_gradients(subject: Subject, example: Example) -> Measure:
     """Gradients of h' w.r.t. input, hidden state and parameters match nn.RNNCell's."""
     reference, impl = build_pair(
         subject, example.config, example.case, example.dtype, example.device
@@ -88,7 +90,7 @@ def cell_gradients(subject: Subject, example: Example) -> float:
             {k: v if v is not None else torch.zeros_like(leaves[k]) for k, v in zip(leaves, grads)}
         )
     expected, actual = results
-    worst = 0.0
+    worst = ZERO
     for name, e in expected.items():
         if name not in actual:
             raise fail(example, f"parameter {name} is missing")

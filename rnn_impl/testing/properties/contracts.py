@@ -20,7 +20,7 @@ from rnn_impl.testing.errors import (
     outcome,
 )
 from rnn_impl.testing.oracle import Subject, build_pair
-from rnn_impl.testing.properties._core import ANY_DEVICE, fail, register
+from rnn_impl.testing.properties._core import ANY_DEVICE, call, fail, register
 from rnn_impl.testing.strategies import Example, rnn_configs, sizes
 
 
@@ -40,7 +40,7 @@ def _shape_contract(subject: Subject, example: Example) -> None:
     inputs = make_inputs(example.config, example.case, example.dtype, example.device)
     with torch.no_grad():
         expected = reference(*inputs.args())
-        actual = impl(*inputs.args())
+        actual = call(example, impl, *inputs.args())
     if not (isinstance(actual, tuple) and len(actual) == 2):
         raise fail(example, f"forward returned {type(actual).__name__}, not (output, h_n)")
     for what, a, e in zip(("output", "h_n"), actual, expected):

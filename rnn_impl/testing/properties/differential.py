@@ -14,11 +14,14 @@ from torch.nn.utils.rnn import PackedSequence
 from rnn_impl.testing.cases import make_inputs, upstream_grads
 from rnn_impl.testing.oracle import Subject, as_tensors, build_pair
 from rnn_impl.testing.properties._core import (
+    ZERO,
+    Measure,
     PropertyFailure,
     assert_close,
     assert_exact,
     assert_oracle,
     fail,
+    forward,
     register,
 )
 from rnn_impl.testing.strategies import Example, rnn_configs, sizes
@@ -27,6 +30,7 @@ from rnn_impl.testing.tolerances import (
     GRADCHECK_ATOL,
     GRADCHECK_EPS,
     GRADCHECK_RTOL,
+    difference,
     normwise_rel,
     oracle_bound,
 )
@@ -41,7 +45,7 @@ def run(module: nn.Module, example: Example, requires_grad: bool = False, **wher
         where.get("device", example.device),
         requires_grad=requires_grad,
     )
-    output, h_n = as_tensors(module(*inputs.args()))
+    output, h_n = as_tensors(forward(example, module, *inputs.args()))
     return inputs, output, h_n
 
 
@@ -57,7 +61,7 @@ def _judge(example: Example, what: str, actual, reference: Tensor, oracle: Tenso
 
 
 @register("output_exact", "differential", devices=("cpu",))
-def output_exact(subject: Subject, example: Example) -> float:
+def output_exact(subject: Subject, example: Example) -> Measure:
     """output and h_n are bit-identical to nn.RNN's on CPU (torch.equal)."""
     reference, impl = build_pair(subject, example.config, example.case, example.dtype)
     with torch.no_grad():
@@ -67,7 +71,7 @@ def output_exact(subject: Subject, example: Example) -> float:
     return assert_exact(example, "h_n", h_a, h_e)
 
 
-def compare_outputs(example: Example, reference: nn.RNN, impl: nn.Module) -> float:
+def compare_outputs(example: Example, reference: nn.RNN, impl: nn.Module) -> Measure:
     """Run both on the example and judge: assert_close in float64 on CPU, else the float64
     oracle bound. Returns the normalised error."""
     with torch.no_grad():
@@ -85,7 +89,7 @@ def compare_outputs(example: Example, reference: nn.RNN, impl: nn.Module) -> flo
 
 
 @register("output_close", "differential")
-def output_close(subject: Subject, example: Example) -> float:
+def output_close(subject: Subject, example: Example) -> Measure:
     """output and h_n match nn.RNN's: assert_close in float64, else a float64 oracle bound."""
     reference, impl = build_pair(
         subject, example.config, example.case, example.dtype, example.device
@@ -107,7 +111,7 @@ def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, 
 
 
 @register("gradients", "gradients", draw={"with_h0": True})
-def gradients_close(subject: Subject, example: Example) -> float:
+def gradients_close(subject: Subject, example: Example) -> Measure:
     """d(output, h_n) w.r.t. input, h0 and every named parameter match nn.RNN's."""
     reference, impl = build_pair(
         subject, example.config, example.case, example.dtype, example.device
@@ -125,7 +129,7 @@ def gradients_close(subject: Subject, example: Example) -> float:
         oracle = gradients(
             high, dict(high.named_parameters()), example, dtype=torch.float64, device="cpu"
         )
-    worst = 0.0
+    worst = ZERO
     for name, e in expected.items():
         a = actual[name]
         if a.shape != e.shape:
@@ -139,7 +143,9 @@ def gradients_close(subject: Subject, example: Example) -> float:
             detail = f"norm-wise error vs float64 {error:.3g}; nn.RNN's {theirs:.3g}; allowed {bound:.3g}"
         if not (error <= bound or math.isinf(bound)):
             raise fail(example, f"gradient d/d{name} differs from nn.RNN's", detail)
-        worst = max(worst, error / bound if math.isfinite(bound) else 0.0)
+        diff = difference(a, e if oracle is None else oracle[name].to(a.device, a.dtype))
+        normalised = error / bound if math.isfinite(bound) else 0.0
+        worst = max(worst, Measure(normalised, diff.max_abs, diff.eps_units))
     return worst
 
 

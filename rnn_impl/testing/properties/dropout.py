@@ -6,7 +6,7 @@ import hypothesis.strategies as st
 import torch
 
 from rnn_impl.testing.oracle import Subject, build_pair, untouched_rng
-from rnn_impl.testing.properties._core import assert_exact, fail, register
+from rnn_impl.testing.properties._core import ZERO, Measure, assert_exact, fail, register
 from rnn_impl.testing.properties.differential import compare_outputs, run
 from rnn_impl.testing.strategies import Example, rnn_configs
 
@@ -28,7 +28,7 @@ def _rng_state(device: str) -> torch.Tensor:
     dtypes=(torch.float32, torch.float64),
     draw=WITH_DROPOUT,
 )
-def dropout_masks(subject: Subject, example: Example) -> float:
+def dropout_masks(subject: Subject, example: Example) -> Measure:
     """In training mode under the same seed: nn.RNN's masks, outputs and RNG state after."""
     reference, impl = build_pair(subject, example.config, example.case, example.dtype)
     results = []
@@ -42,11 +42,11 @@ def dropout_masks(subject: Subject, example: Example) -> float:
     assert_exact(example, "h_n with dropout", h_a, h_e)
     if not torch.equal(rng_a, rng_e):
         raise fail(example, "the global RNG state after forward differs from nn.RNN's")
-    return 0.0
+    return ZERO
 
 
 @register("dropout_eval", "dropout", draw=WITH_DROPOUT)
-def dropout_eval(subject: Subject, example: Example) -> float:
+def dropout_eval(subject: Subject, example: Example) -> Measure:
     """In eval mode dropout is off: deterministic, no RNG consumed, nn.RNN's eval result."""
     reference, impl = build_pair(
         subject, example.config, example.case, example.dtype, example.device
@@ -71,7 +71,7 @@ def dropout_eval(subject: Subject, example: Example) -> float:
         "configs": rnn_configs(num_layers=st.integers(2, 4), dropout=st.sampled_from([0.0, 1.0]))
     },
 )
-def dropout_extremes(subject: Subject, example: Example) -> float:
+def dropout_extremes(subject: Subject, example: Example) -> Measure:
     """p = 0 and p = 1 in training mode: no RNG used, and nn.RNN's results on every device."""
     reference, impl = build_pair(
         subject, example.config, example.case, example.dtype, example.device

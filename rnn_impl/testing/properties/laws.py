@@ -16,14 +16,14 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from rnn_impl.testing.cases import RNNConfig, make_inputs
-from rnn_impl.testing.oracle import Subject, as_tensors, build_from, build_pair, sub_reference
-from rnn_impl.testing.properties._core import assert_close, register
+from rnn_impl.testing.oracle import Subject, build_from, build_pair, sub_reference
+from rnn_impl.testing.properties._core import ZERO, Measure, assert_close, forward, register
 from rnn_impl.testing.strategies import Example, rnn_configs
 
 LAW = {"dtypes": (torch.float64,)}
 
 
-def _close(example: Example, what: str, actual: Tensor, expected: Tensor, law: str) -> float:
+def _close(example: Example, what: str, actual: Tensor, expected: Tensor, law: str) -> Measure:
     return assert_close(example, what, actual, expected, against=law)
 
 
@@ -46,11 +46,8 @@ def _h0(example: Example, inputs) -> Tensor:
 
 
 @torch.no_grad()
-def _call(module: nn.Module, *args):
-    """Forward, insisting on an ``(output, h_n)`` pair; a packed output stays packed."""
-    result = module(*args)
-    as_tensors(result)
-    return result
+def _call(example: Example, module: nn.Module, *args):
+    return forward(example, module, *args)
 
 
 def _layer_names(config: RNNConfig) -> list[str]:
@@ -61,7 +58,7 @@ def _layer_names(config: RNNConfig) -> list[str]:
 
 
 @register("batch_independence", "laws", draw={"layout": "batched"}, **LAW)
-def batch_independence(subject: Subject, example: Example) -> float:
+def batch_independence(subject: Subject, example: Example) -> Measure:
     """Permuting the batch (input and h0) permutes output and h_n the same way."""
     _, impl, inputs = _setup(subject, example)
     bdim = 0 if example.config.batch_first else 1
@@ -70,36 +67,38 @@ def batch_independence(subject: Subject, example: Example) -> float:
     random.Random(example.case.seed).shuffle(perm)
     index = torch.tensor(perm, dtype=torch.long, device=example.device)
     h0 = _h0(example, inputs)
-    out, h_n = _call(impl, inputs.padded, h0)
-    out_p, h_p = _call(impl, inputs.padded.index_select(bdim, index), h0.index_select(1, index))
+    out, h_n = _call(example, impl, inputs.padded, h0)
+    out_p, h_p = _call(
+        example, impl, inputs.padded.index_select(bdim, index), h0.index_select(1, index)
+    )
     law = "the unpermuted run, permuted"
     worst = _close(example, "permuted output", out_p, out.index_select(bdim, index), law)
     return max(worst, _close(example, "permuted h_n", h_p, h_n.index_select(1, index), law))
 
 
 @register("unbatched_is_batch_of_one", "laws", draw={"layout": "unbatched"}, **LAW)
-def unbatched_is_batch_of_one(subject: Subject, example: Example) -> float:
+def unbatched_is_batch_of_one(subject: Subject, example: Example) -> Measure:
     """An unbatched call equals a batch of one, squeezed."""
     _, impl, inputs = _setup(subject, example)
     bdim = 0 if example.config.batch_first else 1
     h0 = _h0(example, inputs)
-    out, h_n = _call(impl, inputs.padded, h0)
-    out_b, h_b = _call(impl, inputs.padded.unsqueeze(bdim), h0.unsqueeze(1))
+    out, h_n = _call(example, impl, inputs.padded, h0)
+    out_b, h_b = _call(example, impl, inputs.padded.unsqueeze(bdim), h0.unsqueeze(1))
     law = "a batch of one"
     worst = _close(example, "unbatched output", out, out_b.squeeze(bdim), law)
     return max(worst, _close(example, "unbatched h_n", h_n, h_b.squeeze(1), law))
 
 
 @register("batch_first_is_transpose", "laws", draw={"layout": "batched"}, **LAW)
-def batch_first_is_transpose(subject: Subject, example: Example) -> float:
+def batch_first_is_transpose(subject: Subject, example: Example) -> Measure:
     """batch_first=True on transposed input equals batch_first=False, transposed back."""
     reference, impl, inputs = _setup(subject, example)
     flipped = replace(example.config, batch_first=not example.config.batch_first)
     same = {name: name for name, _ in reference.named_parameters()}
     other = build_from(subject, sub_reference(reference, flipped, same))
     h0 = _h0(example, inputs)
-    out, h_n = _call(impl, inputs.padded, h0)
-    out_t, h_t = _call(other, inputs.padded.transpose(0, 1), h0)
+    out, h_n = _call(example, impl, inputs.padded, h0)
+    out_t, h_t = _call(example, other, inputs.padded.transpose(0, 1), h0)
     law = f"batch_first={flipped.batch_first} on the transposed input"
     worst = _close(example, "output", out, out_t.transpose(0, 1), law)
     return max(worst, _close(example, "h_n", h_n, h_t, law))
@@ -115,15 +114,15 @@ def batch_first_is_transpose(subject: Subject, example: Example) -> float:
     },
     **LAW,
 )
-def streaming(subject: Subject, example: Example) -> float:
+def streaming(subject: Subject, example: Example) -> Measure:
     """Splitting the sequence at k and carrying h_n over equals one whole run."""
     _, impl, inputs = _setup(subject, example)
     tdim = 1 if example.config.batch_first else 0
     k = random.Random(example.case.seed).randint(1, example.case.seq_len - 1)
     x = inputs.padded
-    out, h_n = _call(impl, x, _h0(example, inputs))
-    first, h_k = _call(impl, x.narrow(tdim, 0, k), _h0(example, inputs))
-    second, h_end = _call(impl, x.narrow(tdim, k, x.size(tdim) - k), h_k)
+    out, h_n = _call(example, impl, x, _h0(example, inputs))
+    first, h_k = _call(example, impl, x.narrow(tdim, 0, k), _h0(example, inputs))
+    second, h_end = _call(example, impl, x.narrow(tdim, k, x.size(tdim) - k), h_k)
     law = f"two runs split at step {k}"
     worst = _close(example, "output", torch.cat([first, second], tdim), out, law)
     return max(worst, _close(example, "h_n", h_end, h_n, law))
@@ -135,7 +134,7 @@ def streaming(subject: Subject, example: Example) -> float:
     draw={"layout": "packed_unsorted"},
     **LAW,
 )
-def packed_is_each_sequence_alone(subject: Subject, example: Example) -> float:
+def packed_is_each_sequence_alone(subject: Subject, example: Example) -> Measure:
     """Each sequence of a PackedSequence gives what it gives alone, unbatched and unpadded.
 
     Drawn unsorted (``enforce_sorted=False``): that is where h0 and h_n must be permuted;
@@ -144,12 +143,12 @@ def packed_is_each_sequence_alone(subject: Subject, example: Example) -> float:
     _, impl, inputs = _setup(subject, example)
     bf = example.config.batch_first
     h0 = _h0(example, inputs)
-    packed_out, h_n = _call(impl, inputs.input, h0)
+    packed_out, h_n = _call(example, impl, inputs.input, h0)
     padded, _ = pad_packed_sequence(packed_out, batch_first=bf)
-    worst = 0.0
+    worst = ZERO
     for b, length in enumerate(example.case.lengths or ()):
         x_b = (inputs.padded[b] if bf else inputs.padded[:, b])[:length]
-        out_b, h_b = _call(impl, x_b, h0[:, b])
+        out_b, h_b = _call(example, impl, x_b, h0[:, b])
         expected = (padded[b] if bf else padded[:, b])[:length]
         law = f"sequence {b} (length {length}) run alone"
         worst = max(worst, _close(example, f"output of sequence {b}", expected, out_b, law))
@@ -163,7 +162,7 @@ def packed_is_each_sequence_alone(subject: Subject, example: Example) -> float:
     draw={"layout": "batched", "configs": rnn_configs(num_layers=1, bidirectional=True)},
     **LAW,
 )
-def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> float:
+def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
     """The reverse direction equals a forward RNN with its weights on the flipped sequence,
     flipped back; the forward direction equals a forward RNN alone."""
     reference, impl, inputs = _setup(subject, example)
@@ -171,13 +170,13 @@ def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> float:
     single = replace(config, bidirectional=False, num_layers=1, dropout=0.0)
     tdim = 1 if config.batch_first else 0
     h0 = _h0(example, inputs)
-    out, h_n = _call(impl, inputs.padded, h0)
-    worst = 0.0
+    out, h_n = _call(example, impl, inputs.padded, h0)
+    worst = ZERO
     for direction, suffix in enumerate(["", "_reverse"]):
         rename = {n: f"{n}{suffix}" for n in _layer_names(single)}
         part = build_from(subject, sub_reference(reference, single, rename))
         x = inputs.padded.flip(tdim) if suffix else inputs.padded
-        out_d, h_d = _call(part, x, h0[direction : direction + 1])
+        out_d, h_d = _call(example, part, x, h0[direction : direction + 1])
         if suffix:
             out_d = out_d.flip(tdim)
         half = out[..., direction * hidden : (direction + 1) * hidden]
@@ -190,20 +189,20 @@ def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> float:
 @register(
     "layers_are_a_chain", "laws", draw={"configs": rnn_configs(num_layers=st.integers(2, 4))}, **LAW
 )
-def layers_are_a_chain(subject: Subject, example: Example) -> float:
+def layers_are_a_chain(subject: Subject, example: Example) -> Measure:
     """L layers equal a chain of L single-layer RNNs, each fed the previous one's output."""
     reference, impl, inputs = _setup(subject, example)
     config = example.config
     directions = config.num_directions
     h0 = _h0(example, inputs)
-    out, h_n = _call(impl, inputs.input, h0)
+    out, h_n = _call(example, impl, inputs.input, h0)
     x, finals = inputs.input, []
     for layer in range(config.num_layers):
         width = config.input_size if layer == 0 else directions * config.hidden_size
         single = replace(config, input_size=width, num_layers=1, dropout=0.0)
         rename = {n: n.replace("_l0", f"_l{layer}") for n in _layer_names(single)}
         part = build_from(subject, sub_reference(reference, single, rename))
-        x, h = _call(part, x, h0[layer * directions : (layer + 1) * directions])
+        x, h = _call(example, part, x, h0[layer * directions : (layer + 1) * directions])
         finals.append(h)
     law = "a chain of single layers"
     chained = x.data if isinstance(x, PackedSequence) else x
@@ -213,12 +212,12 @@ def layers_are_a_chain(subject: Subject, example: Example) -> float:
 
 
 @register("h_n_is_last_valid_step", "laws", **LAW)
-def h_n_is_last_valid_step(subject: Subject, example: Example) -> float:
+def h_n_is_last_valid_step(subject: Subject, example: Example) -> Measure:
     """h_n of the last layer is the output at each sequence's last valid step (forward) and at
     step 0 (reverse)."""
     _, impl, inputs = _setup(subject, example)
     config, case = example.config, example.case
-    out, h_n = _call(impl, *inputs.args())
+    out, h_n = _call(example, impl, *inputs.args())
     if isinstance(out, PackedSequence):
         out, _ = pad_packed_sequence(out, batch_first=False)
     elif not case.batched:
@@ -227,7 +226,7 @@ def h_n_is_last_valid_step(subject: Subject, example: Example) -> float:
         out = out.transpose(0, 1)
     lengths = case.lengths or (case.seq_len,) * out.size(1)
     hidden, d = config.hidden_size, config.num_directions
-    worst = 0.0
+    worst = ZERO
     for b, length in enumerate(lengths):
         law = f"the output at step {length - 1} of sequence {b}"
         worst = max(

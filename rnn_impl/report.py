@@ -1,0 +1,163 @@
+"""rnn-verify's outputs: the result records, the terminal table, JSON, JUnit XML and the
+standalone reproducer written for each failure."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from xml.etree import ElementTree
+
+if TYPE_CHECKING:
+    from rnn_impl.testing.strategies import Example
+
+DTYPE_COLUMNS = ("float32", "float64", "float16", "bfloat16")
+
+
+@dataclass
+class Result:
+    """One property on one device and dtype: ``status`` is pass, fail or skip."""
+
+    property: str
+    group: str
+    device: str
+    dtype: str
+    status: str
+    reason: str = ""
+    examples: int = 0
+    max_abs: float = 0.0
+    eps_units: float = 0.0
+    seconds: float = 0.0
+    counterexample: str = ""
+    reproducer: str = ""
+
+
+def cell(result: Result) -> str:
+    """What the table shows for one result."""
+    if result.status == "skip":
+        return "skip"
+    if result.status == "fail":
+        return "FAIL"
+    if result.max_abs == 0.0:
+        return f"pass {result.examples}"
+    return f"pass {result.examples} ({result.eps_units:.3g}eps)"
+
+
+def table(results: list[Result]) -> str:
+    """Property x device rows, one column per dtype; each cell is the result, the examples
+    run and the largest error in units of the dtype's eps."""
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for r in results:
+        rows.setdefault((r.property, r.device), {})[r.dtype] = cell(r)
+    columns = [d for d in DTYPE_COLUMNS if any(r.dtype == d for r in results)]
+    header = ["property", "device", *columns]
+    body = [
+        [prop, device, *[cells.get(c, "-") for c in columns]]
+        for (prop, device), cells in rows.items()
+    ]
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
+
+    def render(line: list[str]) -> str:
+        return "  ".join(str(value).ljust(width) for value, width in zip(line, widths)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([render(header), rule, *[render(line) for line in body]])
+
+
+def largest_errors(results: list[Result]) -> str:
+    """The largest absolute error per dtype, over every property that passed."""
+    lines = []
+    for dtype in DTYPE_COLUMNS:
+        ran = [r for r in results if r.dtype == dtype and r.status == "pass"]
+        if ran:
+            top = max(ran, key=lambda r: r.eps_units)
+            lines.append(
+                f"  {dtype}: max abs error {top.max_abs:.3g} ({top.eps_units:.3g} eps) in {top.property} on {top.device}"
+            )
+    return "\n".join(lines)
+
+
+def write_json(results: list[Result], path: Path, meta: dict[str, object]) -> None:
+    path.write_text(json.dumps({**meta, "results": [asdict(r) for r in results]}, indent=2))
+
+
+def write_junit(results: list[Result], path: Path, name: str) -> None:
+    suite = ElementTree.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(results)),
+        failures=str(sum(r.status == "fail" for r in results)),
+        skipped=str(sum(r.status == "skip" for r in results)),
+    )
+    for r in results:
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=f"rnn_verify.{r.group}",
+            name=f"{r.property}[{r.device}-{r.dtype}]",
+            time=f"{r.seconds:.3f}",
+        )
+        if r.status == "fail":
+            failure = ElementTree.SubElement(
+                case, "failure", message=r.reason.splitlines()[0] if r.reason else ""
+            )
+            failure.text = r.reason + (f"\nreproducer: {r.reproducer}" if r.reproducer else "")
+        elif r.status == "skip":
+            ElementTree.SubElement(case, "skipped", message=r.reason)
+    ElementTree.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
+
+
+REPRODUCER = '''\
+"""rnn-verify reproducer: {property} fails for {impl} on {device}/{dtype}.
+
+Run it with python from the directory rnn-verify ran in; it prints the difference from
+torch.nn.RNN and exits 1 while the implementation still fails.
+"""
+
+import sys
+
+import torch
+
+sys.path.insert(0, {cwd!r})
+
+from rnn_impl.testing.cases import InputCase, RNNConfig  # noqa: E402
+from rnn_impl.testing.oracle import load_subject  # noqa: E402
+from rnn_impl.testing.properties import BY_NAME  # noqa: E402
+from rnn_impl.testing.strategies import Example  # noqa: E402
+
+subject = load_subject({impl!r}, {adapter!r})
+example = {example}
+print("property:", {property!r}, "-", BY_NAME[{property!r}].doc)
+print("case:", example)
+try:
+    BY_NAME[{property!r}].check(subject, example)
+except Exception as failure:
+    print(f"{{type(failure).__name__}}: {{failure}}")
+    sys.exit(1)
+print("the property holds now")
+'''
+
+
+def write_reproducer(
+    directory: Path, result: Result, example: Example, impl: str, adapter: str | None
+) -> Path:
+    """A standalone script that rebuilds ``example`` and shows the failure."""
+    directory.mkdir(parents=True, exist_ok=True)
+    safe = "".join(ch if ch.isalnum() else "-" for ch in impl).strip("-")
+    path = (
+        directory / f"rnn-verify-repro-{safe}-{result.property}-{result.device}-{result.dtype}.py"
+    )
+    path.write_text(
+        REPRODUCER.format(
+            property=result.property,
+            impl=impl,
+            adapter=adapter,
+            device=result.device,
+            dtype=result.dtype,
+            cwd=os.getcwd(),
+            example=repr(example),
+        )
+    )
+    return path

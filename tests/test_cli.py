@@ -1,0 +1,183 @@
+"""rnn-verify end to end, in subprocesses: exit codes, the table, the reproducer, the files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from xml.etree import ElementTree
+
+import pytest
+
+QUICK = ["--device", "cpu", "--dtype", "float32", "--max-examples", "8", "--profile", "ci"]
+
+
+def rnn_verify(*args, cwd=None, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "rnn_impl", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize("impl", ["rnn_impl:RNN", "torch.nn:RNN"])
+def test_a_conforming_implementation_exits_0(impl, tmp_path):
+    run = rnn_verify(
+        "--impl",
+        impl,
+        "--property",
+        "output_close",
+        "--property",
+        "shapes",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--junit-xml",
+        str(tmp_path / "r.xml"),
+        *QUICK,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"{impl} conforms: 2 passed, 0 failed" in run.stdout
+    assert "output_close" in run.stdout and "pass 8" in run.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["implementation"] == impl
+    assert [(r["property"], r["status"], r["examples"]) for r in report["results"]] == [
+        ("output_close", "pass", 8),
+        ("shapes", "pass", 8),
+    ]
+    suite = ElementTree.parse(tmp_path / "r.xml").getroot()
+    assert suite.get("tests") == "2" and suite.get("failures") == "0"
+
+
+@pytest.mark.parametrize(
+    "bug, prop, evidence",
+    [
+        (
+            "rnn_impl.testing.zoo.bugs:MissingBias",
+            "output_close",
+            "further from the float64 result",
+        ),
+        ("rnn_impl.testing.zoo.bugs:H0Ignored", "streaming", "differs from two runs split at step"),
+    ],
+)
+def test_a_zoo_bug_exits_1_with_a_reproducer_that_runs(bug, prop, evidence, tmp_path):
+    run = rnn_verify(
+        "--impl",
+        bug,
+        "--property",
+        prop,
+        "--repro-dir",
+        str(tmp_path),
+        "--junit-xml",
+        str(tmp_path / "r.xml"),
+        "--device",
+        "cpu",
+        "--max-examples",
+        "20",
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "FAIL" in run.stdout and "does not conform" in run.stdout
+    assert "minimal counterexample: Example(" in run.stdout
+    assert evidence in run.stdout
+    scripts = list(tmp_path.glob("rnn-verify-repro-*.py"))
+    assert scripts and all(f"reproducer: python {s}" in run.stdout for s in scripts)
+    for script in scripts:
+        replay = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+        )
+        assert replay.returncode == 1, replay.stdout + replay.stderr
+        assert "PropertyFailure: " in replay.stdout and "config: RNN(" in replay.stdout
+    suite = ElementTree.parse(tmp_path / "r.xml").getroot()
+    assert int(suite.get("failures")) >= 1
+
+
+NOTEBOOK = [
+    "--impl",
+    "rnn_impl.testing.zoo.notebook:notebook_rnn",
+    "--adapter",
+    "rnn_impl.testing.zoo.notebook:NotebookAdapter",
+]
+
+
+@pytest.mark.parametrize(
+    "layout, explanation",
+    [
+        ([], "MyRNN raised ValueError: not enough values to unpack (expected 3, got 2)"),
+        (["--layout", "batched"], "h_n is a list, nn.RNN returns a Tensor"),
+    ],
+)
+def test_the_notebook_rnn_is_explained(layout, explanation, tmp_path):
+    args = [*NOTEBOOK, "--property", "shapes", *layout, "--repro-dir", str(tmp_path), *QUICK]
+    run = rnn_verify(*args)
+    assert run.returncode == 1
+    assert "FAIL shapes on cpu/float32" in run.stdout
+    assert explanation in run.stdout
+
+
+BAD_MODULE = textwrap.dedent(
+    """
+    import torch
+
+    class NoSizes(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+
+    class Exploding:
+        def load(self, impl, reference):
+            raise RuntimeError("boom")
+
+        def named_parameters(self, impl):
+            return {}
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--impl", "no_such_module:RNN"], "cannot import 'no_such_module'"),
+        (["--impl", "rnn_impl:Missing"], "has no attribute 'Missing'"),
+        (["--impl", "rnn_impl"], "expected 'module:attr'"),
+        (["--impl", "user_impls:NoSizes"], "unexpected keyword argument 'input_size'"),
+        (
+            ["--adapter", "user_impls:Exploding"],
+            "the adapter failed to load weights: RuntimeError: boom",
+        ),
+        (["--property", "nope"], "unknown property nope"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--dtype", "float8"], "unknown dtype 'float8'"),
+        (["--max-examples", "0"], "--max-examples must be at least 1"),
+        (["--no-such-flag"], "unrecognized arguments"),
+        (
+            ["--impl", "torch.nn:RNN", "--property", "cell_errors"],
+            "is an RNN; these properties verify an RNNCell",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args, message, tmp_path):
+    (tmp_path / "user_impls.py").write_text(BAD_MODULE)
+    run = rnn_verify(*args, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("rnn-verify: error: ") and message in run.stderr
+
+
+def test_list_names_every_property():
+    from rnn_impl.testing.properties import CATALOGUE
+
+    run = rnn_verify("--list")
+    assert run.returncode == 0
+    assert [line.split()[0] for line in run.stdout.splitlines()] == [p.name for p in CATALOGUE]
+
+
+def test_console_script_is_installed():
+    script = shutil.which("rnn-verify")
+    assert script, "rnn-verify is not on PATH: install the package (pip install -e .)"
+    run = subprocess.run([script, "--list"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0
