@@ -8,6 +8,7 @@ constructor, an adapter that fails). Usage errors are one line on stderr, never 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -114,6 +115,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.max_examples is not None and args.max_examples < 1:
         raise UsageError("--max-examples must be at least 1")
 
+    if os.getcwd() not in sys.path:
+        sys.path.insert(
+            0, os.getcwd()
+        )  # --impl my_module:MyRNN imports from here, as python -m does
     try:
         subject = oracle.load_subject(args.impl, args.adapter)
     except oracle.SubjectError as error:

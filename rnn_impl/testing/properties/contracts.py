@@ -38,9 +38,12 @@ def _shape_contract(subject: Subject, example: Example) -> None:
         subject, example.config, example.case, example.dtype, example.device
     )
     inputs = make_inputs(example.config, example.case, example.dtype, example.device)
+    h0_before = None if inputs.h0 is None else inputs.h0.clone()
     with torch.no_grad():
         expected = reference(*inputs.args())
         actual = call(example, impl, *inputs.args())
+    if h0_before is not None and example.device != "meta" and not torch.equal(inputs.h0, h0_before):
+        raise fail(example, "the caller's h0 was modified in place (nn.RNN never writes to it)")
     if not (isinstance(actual, tuple) and len(actual) == 2):
         raise fail(example, f"forward returned {type(actual).__name__}, not (output, h_n)")
     for what, a, e in zip(("output", "h_n"), actual, expected):

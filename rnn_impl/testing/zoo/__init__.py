@@ -15,7 +15,11 @@ from torch import nn
 from rnn_impl.testing.oracle import Adapter, Subject, kind_of
 from rnn_impl.testing.zoo import bugs, cells
 from rnn_impl.testing.zoo._hooked import HookedRNN
-from rnn_impl.testing.zoo.notebook import NotebookAdapter, notebook_rnn
+from rnn_impl.testing.zoo.notebook import (
+    NotebookAdapter,
+    notebook_rnn,
+    notebook_rnn_stacked_hidden,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,9 @@ class Bug:
 
 ZOO: tuple[Bug, ...] = (
     Bug(notebook_rnn, "shapes", NotebookAdapter(), name="NotebookMyRNN"),
+    Bug(
+        notebook_rnn_stacked_hidden, "shapes", NotebookAdapter(), name="NotebookMyRNNStackedHidden"
+    ),
     Bug(bugs.H0BatchFirst, "forward_errors"),
     Bug(bugs.ReverseNotFlippedBack, "reverse_is_flip_forward_flip"),
     Bug(bugs.ReverseHnWrongStep, "h_n_is_last_valid_step"),

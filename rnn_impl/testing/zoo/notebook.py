@@ -113,3 +113,31 @@ class NotebookAdapter(Adapter):
             named[f"bias_ih_l{k}"] = impl.bh[k]
             named[f"bias_hh_l{k}"] = impl.bh[k]
         return named
+
+
+class MyRNNStackedHidden(MyRNN):
+    """``MyRNN`` after its user fixed the hidden state only: h_n is stacked into a tensor, so
+    the inverted ``first_batch`` handling of the output is what shows next."""
+
+    def forward(self, inputs, hidden=None):
+        if hidden is not None:
+            hidden = list(hidden.clone())
+        outputs, hidden = super().forward(inputs, hidden)
+        return outputs, torch.stack(hidden)
+
+
+def notebook_rnn_stacked_hidden(
+    input_size,
+    hidden_size,
+    num_layers=1,
+    nonlinearity="tanh",
+    bias=True,
+    batch_first=False,
+    dropout=0.0,
+    bidirectional=False,
+    device=None,
+    dtype=None,
+) -> MyRNNStackedHidden:
+    """:class:`MyRNNStackedHidden` from nn.RNN's constructor arguments."""
+    model = MyRNNStackedHidden(input_size, hidden_size, num_layers, first_batch=batch_first)
+    return model.to(device, dtype)
