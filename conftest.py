@@ -13,6 +13,18 @@ from rnn_impl.testing import devices, oracle, profiles
 profiles.register_profiles()
 settings.load_profile(profiles.default_profile())
 
+EXPECT_TORCH_ENV = "RNN_IMPL_EXPECT_TORCH"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    expected = os.environ.get(EXPECT_TORCH_ENV)
+    if expected and torch.__version__.split("+")[0] != expected:
+        pytest.exit(
+            f"{EXPECT_TORCH_ENV}={expected} but torch {torch.__version__} is installed",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // _WORKERS))

@@ -15,6 +15,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
+TORCH_VERSION = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+
+VALIDATES_FLAGS_AND_INPUT_SIZE = TORCH_VERSION >= (2, 11)
+"""torch 2.11 added nn.RNN's bias / batch_first / input_size checks (pytorch#166302) and the
+"RNN input dtype ... Convert input" message; before it the dtype message was
+"input must have the type ..." and those arguments were not validated. This module is the only
+place that mirrors version-dependent behaviour (the tests compare with nn.RNN at run time)."""
+
+CELL_CHECKS_HIDDEN_RANK = TORCH_VERSION >= (2, 15)
+"""torch 2.15's rnn_tanh_cell / rnn_relu_cell reject a hidden state that is not 2-D (after
+RNNCell's unsqueeze) right after the input-size check; earlier releases went on to the batch
+and hidden-size checks."""
+
 
 def reject_extra_kwargs(kwargs: Mapping[str, Any]) -> None:
     """Refuse keywords nn.RNN refuses, in nn.RNN's words (``proj_size`` first)."""
@@ -60,11 +73,12 @@ def check_rnn_args(
             f"num_layers={num_layers}",
             stacklevel=stacklevel + 1,
         )
-    _require_type("bias", bias, bool)
-    _require_type("batch_first", batch_first, bool)
-    _require_type("input_size", input_size, int)
-    if input_size <= 0:
-        raise ValueError("input_size must be greater than zero")
+    if VALIDATES_FLAGS_AND_INPUT_SIZE:
+        _require_type("bias", bias, bool)
+        _require_type("batch_first", batch_first, bool)
+        _require_type("input_size", input_size, int)
+        if input_size <= 0:
+            raise ValueError("input_size must be greater than zero")
     _require_type("hidden_size", hidden_size, int)
     if hidden_size <= 0:
         raise ValueError("hidden_size must be greater than zero")
@@ -100,6 +114,8 @@ def check_hx_rank(hx: Tensor | None, batched: bool) -> None:
 def check_input(input: Tensor, weight_dtype: torch.dtype, input_size: int, packed: bool) -> None:
     """nn.RNN.check_input: dtype (skipped under autocast), then rank, then feature size."""
     if input.dtype != weight_dtype and not torch.is_autocast_enabled(input.device.type):
+        if not VALIDATES_FLAGS_AND_INPUT_SIZE:
+            raise ValueError(f"input must have the type {weight_dtype}, got type {input.dtype}")
         raise ValueError(
             f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight_dtype}). "
             f"Convert input: input.to({weight_dtype}), or convert model: model.to({input.dtype})"
@@ -150,6 +166,8 @@ def check_cell_forward(input: Tensor, hx: Tensor, input_size: int, hidden_size: 
         raise RuntimeError(
             f"input has inconsistent input_size: got {input.size(1)} expected {input_size}"
         )
+    if CELL_CHECKS_HIDDEN_RANK and hx.dim() != 2:
+        raise RuntimeError(f"Expected 2D hidden0 (batch x hidden_size), but got {hx.dim()}D tensor")
     if input.size(0) != hx.size(0):
         raise RuntimeError(
             f"Input batch size {input.size(0)} doesn't match hidden0 batch size {hx.size(0)}"

@@ -83,20 +83,19 @@ def test_each_edge_region_is_reached_under_ci(region, ci_examples):
     assert hits >= 1, f"{region!r} reached 0 times in {len(ci_examples)} ci examples"
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {},
-        {"layout": "packed_unsorted"},
-        {"layout": "unbatched", "dtype": torch.float64},
-        {"configs": strategies.rnn_configs(dropout=st.sampled_from([0.0, 0.5]))},
-        {"dtype": strategies.dtypes("cpu")},
-    ],
-    ids=str,
-)
-def test_every_draw_is_a_valid_nn_rnn_call(kwargs):
+DRAWS = {
+    "default": {},
+    "packed unsorted": {"layout": "packed_unsorted"},
+    "unbatched float64": {"layout": "unbatched", "dtype": torch.float64},
+    "with dropout": {"configs": strategies.rnn_configs(dropout=st.sampled_from([0.0, 0.5]))},
+    "any cpu dtype": {"dtype": strategies.dtypes("cpu")},
+}
+
+
+@pytest.mark.parametrize("name", DRAWS)
+def test_every_draw_is_a_valid_nn_rnn_call(name):
     @settings(settings.get_profile("ci"), database=None, max_examples=25)
-    @given(strategies.examples(**kwargs))
+    @given(strategies.examples(**DRAWS[name]))
     def valid(example):
         case, config = example.case, example.config
         assert case.seq_len >= 1 and case.batch >= 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,19 @@ def assert_same_outcome(expected: Outcome, actual: Outcome, context: str) -> Non
         raise AssertionError(
             f"{context}\n  torch.nn.RNN:       {expected}\n  implementation:     {actual}"
         )
+
+
+def first_difference(
+    calls: Mapping[str, tuple[Callable[[], Any], Callable[[], Any]]],
+) -> tuple[str, AssertionError] | None:
+    """For labelled ``(nn.RNN's call, the implementation's call)`` pairs, the first whose
+    outcomes differ, with the comparison's message; None when all agree."""
+    for label, (expected, actual) in calls.items():
+        try:
+            assert_same_outcome(outcome(expected), outcome(actual), label)
+        except AssertionError as exc:
+            return label, exc
+    return None
 
 
 CONSTRUCTOR_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {

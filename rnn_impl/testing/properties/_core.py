@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
+from rnn_impl.testing.errors import first_difference
 from rnn_impl.testing.oracle import Subject, as_tensors
 from rnn_impl.testing.strategies import Example, examples
 from rnn_impl.testing.tolerances import (
@@ -150,6 +151,17 @@ def forward(example: Example, module: Any, *args: Any) -> Any:
     except AssertionError as exc:
         raise fail(example, str(exc)) from None
     return result
+
+
+def fail_on_difference(
+    example: Example, what: str, pairs: Mapping[str, tuple[Callable[[], Any], Callable[[], Any]]]
+) -> None:
+    """Each labelled ``(nn.RNN's call, the implementation's call)`` must end the same way
+    (same exception type and message, or both returning); the first that does not fails."""
+    found = first_difference(pairs)
+    if found is not None:
+        label, exc = found
+        raise fail(example, f"{what} {label.split(':')[0]} differs from nn.RNN", str(exc))
 
 
 def data(value: Tensor | PackedSequence) -> Tensor:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import hypothesis.strategies as st
 import torch
 from torch import Tensor, nn
 
 from rnn_impl.testing.cases import make_cell_inputs, upstream_grads
-from rnn_impl.testing.errors import CELL_FORWARD_CASES, ErrorSizes, assert_same_outcome, outcome
+from rnn_impl.testing.errors import CELL_FORWARD_CASES, ErrorSizes
 from rnn_impl.testing.oracle import Subject, build_pair
 from rnn_impl.testing.properties._core import (
     ZERO,
@@ -17,6 +19,7 @@ from rnn_impl.testing.properties._core import (
     assert_oracle,
     check_like,
     fail,
+    fail_on_difference,
     register,
 )
 from rnn_impl.testing.strategies import Example, rnn_configs
@@ -106,11 +109,8 @@ def cell_errors(subject: Subject, example: Example) -> None:
     c = example.config
     sizes = ErrorSizes(c.input_size, c.hidden_size, 1, 1, max(example.case.batch, 1))
     reference, impl = build_pair(subject, c, example.case)
+    pairs = {}
     for label, make in CELL_FORWARD_CASES.items():
         args = make(sizes)
-        try:
-            assert_same_outcome(outcome(reference, *args), outcome(impl, *args), label)
-        except AssertionError as exc:
-            raise fail(
-                example, f"invalid cell input '{label}' is reported differently", str(exc)
-            ) from None
+        pairs[f"'{label}'"] = (functools.partial(reference, *args), functools.partial(impl, *args))
+    fail_on_difference(example, "invalid cell input", pairs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import replace
 from typing import Any
@@ -16,11 +17,9 @@ from rnn_impl.testing.errors import (
     CONSTRUCTOR_CASES,
     FORWARD_CASES,
     ErrorSizes,
-    assert_same_outcome,
-    outcome,
 )
 from rnn_impl.testing.oracle import Subject, build_pair
-from rnn_impl.testing.properties._core import ANY_DEVICE, call, fail, register
+from rnn_impl.testing.properties._core import ANY_DEVICE, call, fail, fail_on_difference, register
 from rnn_impl.testing.strategies import Example, rnn_configs, sizes
 
 
@@ -112,15 +111,14 @@ def constructor_errors(subject: Subject, example: Example) -> None:
     calls = {f"generated: planted {planted}": ((), kwargs)}
     calls[f"generated positional: planted {planted}"] = (tuple(kwargs.values()), {})
     calls.update(CONSTRUCTOR_CASES)
-    for label, (args, kw) in calls.items():
-        expected = outcome(nn.RNN, *args, **kw)
-        actual = outcome(subject.factory, *args, **kw)
-        try:
-            assert_same_outcome(expected, actual, f"RNN(*{args!r}, **{kw!r})")
-        except AssertionError as exc:
-            raise fail(
-                example, f"constructor call '{label}' differs from nn.RNN", str(exc)
-            ) from None
+    pairs = {
+        f"'{label}': RNN(*{args!r}, **{kw!r})": (
+            functools.partial(nn.RNN, *args, **kw),
+            functools.partial(subject.factory, *args, **kw),
+        )
+        for label, (args, kw) in calls.items()
+    }
+    fail_on_difference(example, "constructor call", pairs)
 
 
 @register("forward_errors", "errors", devices=("cpu",), dtypes=(torch.float32,))
@@ -138,13 +136,8 @@ def forward_errors(subject: Subject, example: Example) -> None:
     )
     config = replace(sizes_.config(), nonlinearity=config.nonlinearity, bias=config.bias)
     reference, impl = build_pair(subject, config, case)
+    pairs = {}
     for label, make in FORWARD_CASES.items():
         args = make(sizes_)
-        expected = outcome(reference, *args)
-        actual = outcome(impl, *args)
-        try:
-            assert_same_outcome(expected, actual, f"forward: {label}")
-        except AssertionError as exc:
-            raise fail(
-                example, f"invalid input '{label}' is reported differently", str(exc)
-            ) from None
+        pairs[f"'{label}'"] = (functools.partial(reference, *args), functools.partial(impl, *args))
+    fail_on_difference(example, "invalid input", pairs)

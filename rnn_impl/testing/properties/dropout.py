@@ -45,6 +45,16 @@ def dropout_masks(subject: Subject, example: Example) -> Measure:
     return ZERO
 
 
+def _assert_no_rng_use(example: Example, impl, what: str):
+    """Run ``impl`` on the example; it must not consume the RNG. Returns (output, h_n)."""
+    with untouched_rng(example.device), torch.no_grad():
+        before = _rng_state(example.device)
+        _, output, h_n = run(impl, example)
+        if not torch.equal(_rng_state(example.device), before):
+            raise fail(example, f"{what} consumed the RNG")
+    return output, h_n
+
+
 @register("dropout_eval", "dropout", draw=WITH_DROPOUT)
 def dropout_eval(subject: Subject, example: Example) -> Measure:
     """In eval mode dropout is off: deterministic, no RNG consumed, nn.RNN's eval result."""
@@ -53,12 +63,8 @@ def dropout_eval(subject: Subject, example: Example) -> Measure:
     )
     reference.eval()
     impl.eval()
-    with untouched_rng(example.device), torch.no_grad():
-        before = _rng_state(example.device)
-        _, out1, h1 = run(impl, example)
-        if not torch.equal(_rng_state(example.device), before):
-            raise fail(example, "eval-mode forward consumed the RNG")
-        _, out2, h2 = run(impl, example)
+    out1, h1 = _assert_no_rng_use(example, impl, "eval-mode forward")
+    out2, h2 = _assert_no_rng_use(example, impl, "a second eval-mode forward")
     assert_exact(example, "second eval output", out2, out1)
     assert_exact(example, "second eval h_n", h2, h1)
     return compare_outputs(example, reference, impl)
@@ -78,9 +84,5 @@ def dropout_extremes(subject: Subject, example: Example) -> Measure:
     )
     reference.train()
     impl.train()
-    with untouched_rng(example.device), torch.no_grad():
-        before = _rng_state(example.device)
-        run(impl, example)
-        if not torch.equal(_rng_state(example.device), before):
-            raise fail(example, f"dropout={example.config.dropout} consumed the RNG")
+    _assert_no_rng_use(example, impl, f"dropout={example.config.dropout} in training mode")
     return compare_outputs(example, reference, impl)

@@ -74,20 +74,27 @@ class MyRNN(nn.Module):
         return outputs, hidden
 
 
-def notebook_rnn(
-    input_size,
-    hidden_size,
-    num_layers=1,
-    nonlinearity="tanh",
-    bias=True,
-    batch_first=False,
-    dropout=0.0,
-    bidirectional=False,
-    device=None,
-    dtype=None,
-) -> MyRNN:
-    """``MyRNN`` from nn.RNN's constructor arguments (those it has no notion of are dropped)."""
-    return MyRNN(input_size, hidden_size, num_layers, first_batch=batch_first).to(device, dtype)
+def _from_rnn_arguments(cls: type[MyRNN], name: str):
+    """A factory taking nn.RNN's constructor arguments (those ``MyRNN`` has no notion of are
+    dropped)."""
+
+    def factory(
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        device=None,
+        dtype=None,
+    ) -> MyRNN:
+        return cls(input_size, hidden_size, num_layers, first_batch=batch_first).to(device, dtype)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = f"{cls.__name__} from nn.RNN's constructor arguments.\n\n{cls.__doc__ or ''}"
+    return factory
 
 
 class NotebookAdapter(Adapter):
@@ -126,18 +133,5 @@ class MyRNNStackedHidden(MyRNN):
         return outputs, torch.stack(hidden)
 
 
-def notebook_rnn_stacked_hidden(
-    input_size,
-    hidden_size,
-    num_layers=1,
-    nonlinearity="tanh",
-    bias=True,
-    batch_first=False,
-    dropout=0.0,
-    bidirectional=False,
-    device=None,
-    dtype=None,
-) -> MyRNNStackedHidden:
-    """:class:`MyRNNStackedHidden` from nn.RNN's constructor arguments."""
-    model = MyRNNStackedHidden(input_size, hidden_size, num_layers, first_batch=batch_first)
-    return model.to(device, dtype)
+notebook_rnn = _from_rnn_arguments(MyRNN, "notebook_rnn")
+notebook_rnn_stacked_hidden = _from_rnn_arguments(MyRNNStackedHidden, "notebook_rnn_stacked_hidden")
