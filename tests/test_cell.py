@@ -39,7 +39,7 @@ def test_constructor_outcomes(name):
 
 
 @pytest.mark.parametrize(
-    "nonlinearity, bias", itertools.product(["tanh", "relu", "gelu"], [True, False])
+    "nonlinearity, bias", list(itertools.product(["tanh", "relu", "gelu"], [True, False]))
 )
 @pytest.mark.parametrize("name", CELL_FORWARD_CASES)
 def test_forward_outcomes(name, nonlinearity, bias):

@@ -28,7 +28,7 @@ def _cases():
                 yield pytest.param(prop, device, dtype, id=f"{prop.name}-{where.id}")
 
 
-@pytest.mark.parametrize("prop, device, dtype", _cases())
+@pytest.mark.parametrize("prop, device, dtype", list(_cases()))
 def test_property(prop, device: str, dtype: torch.dtype, subject, cell_subject):
     chosen = cell_subject if prop.kind == "cell" else subject
     if chosen.kind != prop.kind:
