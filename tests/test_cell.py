@@ -48,7 +48,9 @@ def test_forward_outcomes(name, nonlinearity, bias):
     assert_same_outcome(outcome(reference, *args), outcome(impl, *args), f"{name}, {nonlinearity}")
 
 
-@pytest.mark.parametrize("args", [(3, 4), (5, 2, False, "relu"), (4, 4, True, "relu")], ids=str)
+@pytest.mark.parametrize(
+    "args", [(3, 4), (5, 2, False, "relu"), (4, 4, True, "relu"), (3, 1), (2, 0)], ids=str
+)
 def test_parameters_init_repr(args):
     reference, impl = both(*args)
     assert [(n, p.shape) for n, p in impl.named_parameters()] == [
@@ -88,3 +90,18 @@ def test_gradgradcheck():
     x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     h = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradgradcheck(impl, (x, h))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("shape", [(5,), (3, 5)], ids=str)
+def test_zero_state_follows_the_input_on_meta(shape, dtype):
+    reference, impl = (
+        cls(5, 7, device="meta", dtype=dtype) for cls in (nn.RNNCell, rnn_impl.RNNCell)
+    )
+    x = torch.empty(shape, device="meta", dtype=dtype)
+    expected, actual = reference(x), impl(x)
+    assert (actual.shape, actual.dtype, actual.device) == (
+        expected.shape,
+        expected.dtype,
+        expected.device,
+    )

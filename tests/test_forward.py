@@ -141,3 +141,15 @@ def test_invalid_input_fails_like_nn_rnn(name, sizes):
     reference, impl = build_pair(RNN, config, InputCase())
     args = FORWARD_CASES[name](sizes)
     assert_same_outcome(outcome(reference, *args), outcome(impl, *args), f"{name} with {config}")
+
+
+@pytest.mark.parametrize("changed", ["weight_hh_l0", "weight_ih_l0", "bias_hh_l1"])
+def test_mixed_dtype_parameters_fail_like_nn_rnn(changed):
+    config = RNNConfig(3, 4, num_layers=2)
+    reference, impl = build_pair(RNN, config, CASES[0])
+    for module in (reference, impl):
+        setattr(module, changed, torch.nn.Parameter(getattr(module, changed).detach().double()))
+    inputs = make_inputs(config, CASES[0])
+    assert_same_outcome(
+        outcome(reference, *inputs.args()), outcome(impl, *inputs.args()), f"{changed} in float64"
+    )
