@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from rnn_impl import _checks
 from rnn_impl.cell import RNNCell
 
 
@@ -65,7 +66,8 @@ class CellFriendlyErrors(RNNCell):
 
 class CellNaiveOrder(RNNCell):
     """``act(x W_ih^T + b_ih + h W_hh^T + b_hh)`` as written in the docs: the right maths, but
-    another rounding than nn.RNNCell's; only the bit-exact property can tell.
+    another rounding than nn.RNNCell's (only the bit-exact property sees it), and ``@`` words a
+    dtype mismatch differently from nn.RNNCell's ``linear`` (error parity sees that).
     Who: everyone who transcribes the formula."""
 
     def forward(self, input, hx=None):
@@ -84,11 +86,15 @@ class CellNaiveOrder(RNNCell):
 
 
 def _step(cell: RNNCell, input, hx, update):
-    """The cell's batching around one ``update(x, h)`` (checks as in rnn_impl.RNNCell)."""
+    """rnn_impl.RNNCell's batching and checks around one ``update(x, h)``, so that each bug
+    differs from a correct cell only in its update."""
+    _checks.check_cell_input_rank(input, hx)
     batched = input.dim() == 2
     x = input if batched else input.unsqueeze(0)
     if hx is None:
-        hx = torch.zeros(x.size(0), cell.hidden_size, dtype=x.dtype, device=x.device)
-    h = hx if batched else hx.unsqueeze(0)
+        h = torch.zeros(x.size(0), cell.hidden_size, dtype=x.dtype, device=x.device)
+    else:
+        h = hx if batched else hx.unsqueeze(0)
+    _checks.check_cell_forward(x, h, cell.weight_ih.size(1), cell.weight_hh.size(1))
     out = update(x, h)
     return out if batched else out.squeeze(0)
