@@ -105,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("hypothesis is not installed: pip install 'rnn-impl[verify]'") from None
     import torch
 
-    from rnn_impl.testing import devices, oracle, profiles
+    from rnn_impl.testing import oracle, profiles
     from rnn_impl.testing.properties import CATALOGUE, select
 
     if args.list:
@@ -135,8 +135,8 @@ def _run(args: argparse.Namespace) -> int:
             f"{kinds[props[0].kind]}: {', '.join(mismatched)}"
         )
 
-    where = _where(args, devices, torch)
-    _smoke_test(subject, oracle)
+    where = _where(args)
+    _smoke_test(subject)
 
     profiles.register_profiles()
     run_settings = hypothesis.settings(
@@ -151,8 +151,10 @@ def _run(args: argparse.Namespace) -> int:
     return _report(results, subject, args)
 
 
-def _where(args, devices, torch) -> list[tuple[str, Any]]:
+def _where(args) -> list[tuple[str, Any]]:
     """The (device, dtype) pairs to run on: available devices, each with its dtypes."""
+    from rnn_impl.testing import devices
+
     available = devices.available_devices()
     chosen = args.device or list(available)
     for device in chosen:
@@ -172,9 +174,10 @@ def _where(args, devices, torch) -> list[tuple[str, Any]]:
     return pairs
 
 
-def _smoke_test(subject, oracle) -> None:
+def _smoke_test(subject) -> None:
     """Build the subject once with a plain configuration: a constructor or adapter that cannot
     work at all is a usage error, not a conformance failure."""
+    from rnn_impl.testing import oracle
     from rnn_impl.testing.cases import InputCase, RNNConfig
 
     try:

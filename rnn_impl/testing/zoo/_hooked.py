@@ -108,11 +108,15 @@ class HookedRNN(RNN):
             steps = steps[::-1]
         outputs = []
         for pre in steps:
-            h = self.step(h, pre, w_hh, b_hh)
-            outputs.append(h)
+            before, h = h, self.step(h, pre, w_hh, b_hh)
+            outputs.append(self.emitted(before, h))
         if reverse:
             outputs = self.restore_order(outputs)
         return torch.stack(outputs, 0), self.last_state(h, outputs, reverse)
+
+    def emitted(self, before: Tensor, after: Tensor) -> Tensor:
+        """What a step contributes to the output: the state after it."""
+        return after
 
     def restore_order(self, outputs: list[Tensor]) -> list[Tensor]:
         return outputs[::-1]

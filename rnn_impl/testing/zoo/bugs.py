@@ -163,18 +163,8 @@ class OffByOneTime(HookedRNN):
 
     Who: someone appending the state at the top of the loop."""
 
-    def direction(self, x, h, weights, reverse):
-        w_ih, w_hh, b_ih, b_hh = weights
-        steps = self.project(x, w_ih, b_ih).unbind(0)
-        if reverse:
-            steps = steps[::-1]
-        outputs = []
-        for pre in steps:
-            outputs.append(h)
-            h = self.step(h, pre, w_hh, b_hh)
-        if reverse:
-            outputs = outputs[::-1]
-        return torch.stack(outputs, 0), h
+    def emitted(self, before, after):
+        return before
 
 
 class H0Ignored(HookedRNN):
