@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnn_impl import _bptt
+
 Activation = Callable[[Tensor], Tensor]
 LayerWeights = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
 """``(W_ih, W_hh, b_ih, b_hh)`` of one layer and direction; biases are None when ``bias=False``."""
@@ -88,6 +90,8 @@ def _padded_direction(
 ) -> tuple[Tensor, Tensor]:
     """``x (T, B, I)``, ``h (B, H)`` -> outputs ``(T, B, H)`` in time order, final ``(B, H)``."""
     w_ih, w_hh, b_ih, b_hh = weights
+    if _bptt.applies(activation, h, w_hh):
+        return _bptt.layer(x, h, weights, activation, reverse)
     steps = F.linear(x, w_ih, b_ih).unbind(0)
     if reverse:
         steps = steps[::-1]

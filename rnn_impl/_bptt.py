@@ -1,0 +1,214 @@
+"""One padded layer and direction as a ``torch.autograd.Function`` with a hand-written
+backward through time (BPTT): the fast path of :mod:`rnn_impl._recurrence`.
+
+Forward, for ``x (T, B, I)`` and ``h[-1] = h0 (B, H)``::
+
+    pre    = linear(x, W_ih, b_ih)                        # one GEMM over all steps
+    out[t] = act((h[t-1] @ W_hh^T + b_hh) + pre[t])       # addmm into a carry, add_, act_
+
+ATen's operations in ATen's order, so the result is bit-identical to nn.RNN on CPU; each step
+is written over ``pre[t]`` (``pre[t] + linear`` equals ``linear + pre[t]`` bit for bit), so
+the output needs no memory of its own and no final ``stack``.
+
+Backward, with ``g[t]`` the gradient reaching ``out[t]`` (and ``h_last``'s added at the last
+step)::
+
+    dz[t]  = act'(out[t]) * (g[t] + dz[t+1] @ W_hh)       # one addmm and one mul per step
+    dx     = dz @ W_ih,  d W_ih = dz^T x,  d W_hh = dz^T [h0, out[:-1]]   # one GEMM each
+    d h0   = dz[0] @ W_hh,  d b_ih = d b_hh = dz.sum((0, 1))
+
+(the reverse direction runs time the other way). The two time loops are TorchScript
+functions, which saves Python's per-operation overhead. When the graph of the backward is
+wanted (``create_graph=True``, double backward) ``dz`` comes from ordinary differentiable
+operations instead of buffers written in place.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Activation = Callable[[Tensor], Tensor]
+LayerWeights = tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor]]
+
+RELU: dict[Activation, bool] = {torch.tanh: False, torch.relu: True}
+"""The activations this path knows, as the ``relu`` flag of its loops."""
+
+SCRIPTED = True
+"""Run the time loops as TorchScript functions (compiled on first use): the same operations,
+without Python's per-operation overhead. False runs them as Python."""
+
+
+def applies(activation: Activation, h0: Tensor, w_hh: Tensor) -> bool:
+    """Whether :func:`layer` may stand in for the step-by-step autograd loop.
+
+    Not when ``h0`` and ``W_hh`` differ in dtype (ordinary operations raise nn.RNN's error
+    for that; ``out=`` variants word it differently); not under ``torch.func`` transforms
+    (their batched tensors cannot be written into plain buffers), ``torch.jit.trace`` (which
+    should record ordinary operations) or forward-mode AD (the Function has no ``jvp``).
+    """
+    if activation not in RELU or h0.dtype != w_hh.dtype or torch.jit.is_tracing():
+        return False
+    if torch._C._functorch.peek_interpreter_stack() is not None:
+        return False
+    return torch.autograd.forward_ad._current_level < 0
+
+
+def layer(
+    x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation, reverse: bool
+) -> tuple[Tensor, Tensor]:
+    """``x (T, B, I)``, ``h0 (B, H)`` -> ``(out (T, B, H), h_last (B, H))``, in time order.
+
+    Through :class:`Layer` when autograd needs a graph, else the bare forward loop.
+    """
+    relu = RELU[activation]
+    if torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, h0, *weights)
+    ):
+        return Layer.apply(x, h0, *weights, relu, reverse)
+    out = _project_and_loop(x, h0, weights, relu, reverse)
+    return out, out[0 if reverse else -1]
+
+
+def _project_and_loop(
+    x: Tensor, h0: Tensor, weights: LayerWeights, relu: bool, reverse: bool
+) -> Tensor:
+    w_ih, w_hh, b_ih, b_hh = weights
+    pre = F.linear(x, w_ih, b_ih).detach().contiguous()
+    return _loop("forward")(pre, h0, w_hh, b_hh, relu, reverse)
+
+
+class Layer(torch.autograd.Function):
+    """``(x, h0, W_ih, W_hh, b_ih, b_hh, relu, reverse) -> (out, h_last)``.
+
+    ``h_last`` is a copy of the last step, so that its gradient arrives on its own rather
+    than as a ``(T, B, H)`` tensor of zeros around one step. See the module docstring.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,
+        h0: Tensor,
+        w_ih: Tensor,
+        w_hh: Tensor,
+        b_ih: Tensor | None,
+        b_hh: Tensor | None,
+        relu: bool,
+        reverse: bool,
+    ) -> tuple[Tensor, Tensor]:
+        out = _project_and_loop(x, h0, (w_ih, w_hh, b_ih, b_hh), relu, reverse)
+        ctx.save_for_backward(x, h0, w_ih, w_hh, out)
+        ctx.relu, ctx.reverse = relu, reverse
+        return out, out[0 if reverse else -1].clone()
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: Any, grad_out: Tensor, grad_last: Tensor
+    ) -> tuple[Tensor | None, ...]:
+        x, h0, w_ih, w_hh, out = ctx.saved_tensors
+        reverse = ctx.reverse
+        # with create_graph=True the loop runs as Python, recorded by autograd
+        run = through_time if torch.is_grad_enabled() else _loop("through_time")
+        dz = run(grad_out, grad_last, out, w_hh, ctx.relu, reverse)
+        needs = ctx.needs_input_grad
+        first, rest = (dz[-1], dz[:-1]) if reverse else (dz[0], dz[1:])
+        flat = dz.flatten(0, 1)
+        grads: list[Tensor | None] = [None] * 8
+        if needs[0]:
+            grads[0] = torch.matmul(dz, w_ih)
+        if needs[1]:
+            grads[1] = first @ w_hh
+        if needs[2]:
+            grads[2] = flat.t() @ x.flatten(0, 1)
+        if needs[3]:
+            before = out[1:] if reverse else out[:-1]
+            grads[3] = torch.addmm(first.t() @ h0, rest.flatten(0, 1).t(), before.flatten(0, 1))
+        if needs[4] or needs[5]:
+            grad_b = dz.sum((0, 1))
+            grads[4] = grad_b if needs[4] else None
+            grads[5] = (grad_b.clone() if needs[4] else grad_b) if needs[5] else None
+        return tuple(grads)
+
+
+def forward(
+    pre: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Optional[Tensor], relu: bool, reverse: bool
+) -> Tensor:
+    """The forward loop, in place over ``pre``: step ``t`` becomes ``act(pre[t] + linear)``,
+    where ``pre[t] + linear == linear + pre[t]`` bit for bit (addition commutes)."""
+    w_t = w_hh.t()
+    h = h0
+    carry = torch.empty_like(h0, memory_format=torch.contiguous_format)
+    steps = pre.size(0)
+    for i in range(steps):
+        t = steps - 1 - i if reverse else i
+        if b_hh is None:
+            torch.mm(h, w_t, out=carry)
+        else:
+            torch.addmm(b_hh, h, w_t, out=carry)
+        o = pre[t].add_(carry)
+        h = o.relu_() if relu else o.tanh_()
+    return pre
+
+
+def through_time(
+    grad_out: Tensor, grad_last: Tensor, out: Tensor, w_hh: Tensor, relu: bool, reverse: bool
+) -> Tensor:
+    """``dz (T, B, H)``, the gradient of each step's pre-activation, from the last step back.
+
+    Per step the operations autograd runs for nn.RNN: ``mm``, the add of the two gradients
+    that reach ``out[t]``, and ATen's ``tanh_backward`` / ``threshold_backward`` (whose
+    rounding, fused multiply-adds included, a hand-written ``1 - out**2`` would not match).
+    All differentiable, so the same loop serves double backward.
+    """
+    steps = out.size(0)
+    dzs: list[Tensor] = []
+    dz = grad_last
+    for i in range(steps):
+        t = i if reverse else steps - 1 - i
+        g = grad_out[t] + (grad_last if i == 0 else torch.mm(dz, w_hh))
+        if relu:
+            dz = torch.ops.aten.threshold_backward(g, out[t], 0.0)
+        else:
+            dz = torch.ops.aten.tanh_backward(g, out[t])
+        dzs.append(dz)
+    if not reverse:
+        dzs.reverse()
+    return torch.stack(dzs)
+
+
+_LOOPS = {"forward": forward, "through_time": through_time}
+_compiled: dict[str, Callable[..., Tensor]] = {}
+
+
+def _loop(name: str) -> Callable[..., Tensor]:
+    """:data:`_LOOPS` ``[name]``, compiled by TorchScript once when :data:`SCRIPTED`.
+
+    torch 2.13 and later warn that ``torch.jit.script`` is deprecated; where it fails or is
+    gone, the Python function runs. An error inside the compiled loop is raised again by the
+    Python one, so that callers see the message torch gives, not TorchScript's wrapping of it.
+    """
+    python = _LOOPS[name]
+    if not SCRIPTED:
+        return python
+    if name not in _compiled:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scripted = torch.jit.script(python)
+        except Exception:
+            scripted = python
+
+        def run(*args: Any) -> Tensor:
+            try:
+                return scripted(*args)
+            except RuntimeError:
+                return python(*args)
+
+        _compiled[name] = run
+    return _compiled[name]
