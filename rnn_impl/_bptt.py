@@ -8,7 +8,9 @@ Forward, for ``x (T, B, I)`` and ``h[-1] = h0 (B, H)``::
 
 ATen's operations in ATen's order, so the result is bit-identical to nn.RNN on CPU; each step
 is written over ``pre[t]`` (``pre[t] + linear`` equals ``linear + pre[t]`` bit for bit), so
-the output needs no memory of its own and no final ``stack``.
+the output needs no memory of its own and no final ``stack``. The output is saved for the
+backward, so the caller of :func:`layer` must not modify it in place (``run_stack`` hands
+its user a copy of the last layer's).
 
 Backward, with ``g[t]`` the gradient reaching ``out[t]`` (and ``h_last``'s added at the last
 step)::
@@ -17,24 +19,26 @@ step)::
     dx     = dz @ W_ih,  d W_ih = dz^T x,  d W_hh = dz^T [h0, out[:-1]]   # one GEMM each
     d h0   = dz[0] @ W_hh,  d b_ih = d b_hh = dz.sum((0, 1))
 
-(the reverse direction runs time the other way). The two time loops are TorchScript
-functions, which saves Python's per-operation overhead. When the graph of the backward is
-wanted (``create_graph=True``, double backward) ``dz`` comes from ordinary differentiable
-operations instead of buffers written in place.
+(the reverse direction runs time the other way). The two time loops run as TorchScript
+functions, without Python's per-operation overhead. The backward is made of differentiable
+operations: with ``create_graph=True`` it runs as plain Python and autograd records it, so
+double backward works.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+if TYPE_CHECKING:
+    from rnn_impl._recurrence import LayerWeights
+
 Activation = Callable[[Tensor], Tensor]
-LayerWeights = tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor]]
 
 RELU: dict[Activation, bool] = {torch.tanh: False, torch.relu: True}
 """The activations this path knows, as the ``relu`` flag of its loops."""
@@ -137,21 +141,26 @@ class Layer(torch.autograd.Function):
 
 
 def forward(
-    pre: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Optional[Tensor], relu: bool, reverse: bool
+    pre: Tensor,
+    h0: Tensor,
+    w_hh: Tensor,
+    b_hh: Optional[Tensor],  # noqa: UP045 (TorchScript reads this annotation)
+    relu: bool,
+    reverse: bool,
 ) -> Tensor:
     """The forward loop, in place over ``pre``: step ``t`` becomes ``act(pre[t] + linear)``,
     where ``pre[t] + linear == linear + pre[t]`` bit for bit (addition commutes)."""
     w_t = w_hh.t()
     h = h0
     carry = torch.empty_like(h0, memory_format=torch.contiguous_format)
-    steps = pre.size(0)
-    for i in range(steps):
-        t = steps - 1 - i if reverse else i
+    steps = pre.unbind(0)
+    for i in range(len(steps)):
+        o = steps[len(steps) - 1 - i if reverse else i]
         if b_hh is None:
             torch.mm(h, w_t, out=carry)
         else:
             torch.addmm(b_hh, h, w_t, out=carry)
-        o = pre[t].add_(carry)
+        o.add_(carry)
         h = o.relu_() if relu else o.tanh_()
     return pre
 
@@ -161,17 +170,17 @@ def through_time(
 ) -> Tensor:
     """``dz (T, B, H)``, the gradient of each step's pre-activation, from the last step back.
 
-    Per step the operations autograd runs for nn.RNN: ``mm``, the add of the two gradients
-    that reach ``out[t]``, and ATen's ``tanh_backward`` / ``threshold_backward`` (whose
-    rounding, fused multiply-adds included, a hand-written ``1 - out**2`` would not match).
-    All differentiable, so the same loop serves double backward.
+    Per step an ``addmm`` (the gradient reaching ``out[t]`` from above plus the one from step
+    ``t+1``), then ATen's ``tanh_backward`` / ``threshold_backward``, the derivative autograd
+    uses for nn.RNN (a hand-written ``1 - out**2`` rounds differently where ATen's kernel
+    fuses multiply-adds). All differentiable, so the same loop serves double backward.
     """
     steps = out.size(0)
     dzs: list[Tensor] = []
     dz = grad_last
     for i in range(steps):
         t = i if reverse else steps - 1 - i
-        g = grad_out[t] + (grad_last if i == 0 else torch.mm(dz, w_hh))
+        g = grad_out[t] + grad_last if i == 0 else torch.addmm(grad_out[t], dz, w_hh)
         if relu:
             dz = torch.ops.aten.threshold_backward(g, out[t], 0.0)
         else:
@@ -197,6 +206,7 @@ def _loop(name: str) -> Callable[..., Tensor]:
     if not SCRIPTED:
         return python
     if name not in _compiled:
+        scripted: Callable[..., Tensor]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -76,6 +76,9 @@ def run_stack(
         layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, -1)
         if dropout != 0 and training and layer < num_layers - 1:
             layer_input = torch.dropout(layer_input, dropout, True)
+    if num_directions == 1 and batch_sizes is None and layer_input.requires_grad:
+        # the fast path saves its output for backward, and nn.RNN's may be modified in place
+        layer_input = layer_input.clone()
     return layer_input, torch.stack(finals, 0)
 
 

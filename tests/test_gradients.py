@@ -25,10 +25,14 @@ CASES = [
 ]
 
 
-def gradients(module, config, case, dtype):
-    """Gradients of a random linear function of (output, h_n) w.r.t. input, h0, parameters."""
+def gradients(module, config, case, dtype, in_place=False):
+    """Gradients of a random linear function of (output, h_n) w.r.t. input, h0, parameters;
+    with ``in_place``, after the caller has scaled both results in place (nn.RNN allows it)."""
     inputs = make_inputs(config, case, dtype, requires_grad=True)
     output, h_n = as_tensors(module(*inputs.args()))
+    if in_place:
+        output.mul_(2)
+        h_n.add_(1)
     g_out, g_h = upstream_grads(output, h_n, case)
     loss = (output * g_out).sum() + (h_n * g_h).sum()
     names = [n for n, _ in module.named_parameters()]
@@ -50,6 +54,16 @@ def test_gradients_match(config, case, dtype):
             assert error <= GRAD_RTOL_FLOAT64, f"d/d{name}: norm-wise relative error {error:.3g}"
         else:
             torch.testing.assert_close(actual[name], expected[name], msg=f"d/d{name}")
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_results_modified_in_place_before_backward(config):
+    case = CASES[0]
+    reference, impl = build_pair(RNN, config, case, torch.float64)
+    expected = gradients(reference, config, case, torch.float64, in_place=True)
+    actual = gradients(impl, config, case, torch.float64, in_place=True)
+    for name in expected:
+        assert normwise_rel(actual[name], expected[name]) <= GRAD_RTOL_FLOAT64, f"d/d{name}"
 
 
 @pytest.mark.parametrize("config", CONFIGS[:2], ids=str)
