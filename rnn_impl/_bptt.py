@@ -43,24 +43,41 @@ Activation = Callable[[Tensor], Tensor]
 RELU: dict[Activation, bool] = {torch.tanh: False, torch.relu: True}
 """The activations this path knows, as the ``relu`` flag of its loops."""
 
+ENABLED = True
+"""False: every layer runs :mod:`rnn_impl._recurrence`'s step-by-step autograd loop instead
+(for comparison in the benchmarks)."""
+
 SCRIPTED = True
 """Run the time loops as TorchScript functions (compiled on first use): the same operations,
 without Python's per-operation overhead. False runs them as Python."""
 
 
-def applies(activation: Activation, h0: Tensor, w_hh: Tensor) -> bool:
+def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation) -> bool:
     """Whether :func:`layer` may stand in for the step-by-step autograd loop.
 
     Not when ``h0`` and ``W_hh`` differ in dtype (ordinary operations raise nn.RNN's error
-    for that; ``out=`` variants word it differently); not under ``torch.func`` transforms
-    (their batched tensors cannot be written into plain buffers), ``torch.jit.trace`` (which
-    should record ordinary operations) or forward-mode AD (the Function has no ``jvp``).
+    for that; ``out=`` variants word it differently); not for gradients in float16 / bfloat16,
+    where every rounding shows and the step-by-step loop reproduces nn.RNN's gradients
+    operation for operation (a sum over all steps at once rounds differently from autograd's
+    step-by-step accumulation); not under ``torch.func`` transforms (their batched tensors
+    cannot be written into plain buffers), ``torch.jit.trace`` (which should record ordinary
+    operations) or forward-mode AD (the Function has no ``jvp``).
     """
-    if activation not in RELU or h0.dtype != w_hh.dtype or torch.jit.is_tracing():
-        return False
-    if torch._C._functorch.peek_interpreter_stack() is not None:
-        return False
-    return torch.autograd.forward_ad._current_level < 0
+    return (
+        ENABLED
+        and activation in RELU
+        and h0.dtype == weights[1].dtype
+        and not (x.dtype in (torch.float16, torch.bfloat16) and _needs_graph(x, h0, weights))
+        and not torch.jit.is_tracing()
+        and torch._C._functorch.peek_interpreter_stack() is None
+        and torch.autograd.forward_ad._current_level < 0
+    )
+
+
+def _needs_graph(x: Tensor, h0: Tensor, weights: LayerWeights) -> bool:
+    return torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, h0, *weights)
+    )
 
 
 def layer(
@@ -71,9 +88,7 @@ def layer(
     Through :class:`Layer` when autograd needs a graph, else the bare forward loop.
     """
     relu = RELU[activation]
-    if torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (x, h0, *weights)
-    ):
+    if _needs_graph(x, h0, weights):
         return Layer.apply(x, h0, *weights, relu, reverse)
     out = _project_and_loop(x, h0, weights, relu, reverse)
     return out, out[0 if reverse else -1]

@@ -93,7 +93,7 @@ def _padded_direction(
 ) -> tuple[Tensor, Tensor]:
     """``x (T, B, I)``, ``h (B, H)`` -> outputs ``(T, B, H)`` in time order, final ``(B, H)``."""
     w_ih, w_hh, b_ih, b_hh = weights
-    if _bptt.applies(activation, h, w_hh):
+    if _bptt.applies(x, h, weights, activation):
         return _bptt.layer(x, h, weights, activation, reverse)
     steps = F.linear(x, w_ih, b_ih).unbind(0)
     if reverse:

@@ -1,15 +1,31 @@
-"""Benchmark shapes and the builders shared by the benchmark tests."""
+"""What the benchmarks run: shapes, targets, variants, and FLOP counts.
+
+A variant is a callable ``x -> (output, h_n)`` with the same weights as nn.RNN's:
+
+* ``nn.RNN``: torch's own (C++ time loop, autograd backward);
+* ``rnn_impl``: the drop-in with its fast path (hand-written BPTT, TorchScript loops);
+* ``notebook``: the seed notebook's loop (time outer, layers inner, projection inside);
+* ``rnn_impl[autograd]`` and ``rnn_impl[python]``: the drop-in with the fast path off
+  (step-by-step autograd over a hoisted projection) and with its loops run as Python, to show
+  what each technique buys.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
 import pytest
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 import rnn_impl
+from rnn_impl import _bptt
 from rnn_impl.baselines import notebook_loop
 
-SHAPES = {
+SHAPES: dict[str, dict] = {
     "tiny": dict(batch=1, seq_len=100, input_size=32, hidden_size=32, num_layers=1),
     "mid": dict(batch=32, seq_len=100, input_size=64, hidden_size=128, num_layers=2),
     "bidirectional": dict(
@@ -20,23 +36,139 @@ SHAPES = {
 }
 """(batch, seq_len, input, hidden, layers[, bidirectional]), as in the performance issue."""
 
+TARGETS: dict[str, dict[str, float]] = {
+    "tiny": {"forward": 0.85, "forward+backward": 0.40},
+    "mid": {"forward": 0.85, "forward+backward": 0.60},
+    "bidirectional": {"forward": 0.90, "forward+backward": 0.65},
+    "large": {"forward": 0.95, "forward+backward": 0.90},
+    "huge": {"forward": 1.05, "forward+backward": 1.00},
+}
+"""rnn_impl's median time over nn.RNN's (forward without grad; forward + backward)."""
 
-def build(variant: str, shape: str, dtype=torch.float32):
-    """A callable ``(x, h0) -> (output, h_n)`` and its inputs, with identical weights."""
-    spec = dict(SHAPES[shape])
+SLACK = 0.10
+"""The ratio check fails when a measured ratio exceeds its target by more than this fraction:
+interleaved medians on a shared 2-core machine still move by a few percent between runs."""
+
+SCALING_BASE = dict(batch=32, seq_len=100, input_size=64, hidden_size=128, num_layers=1)
+SCALING = {
+    "seq_len": [25, 50, 100, 200, 400],
+    "batch": [8, 16, 32, 64, 128],
+    "hidden_size": [32, 64, 128, 256, 512],
+}
+"""One-axis sweeps around ``SCALING_BASE`` (forward + backward), for the scaling plot."""
+
+VARIANTS = ["nn.RNN", "rnn_impl", "notebook"]
+TECHNIQUES = ["rnn_impl[autograd]", "rnn_impl[python]", "rnn_impl"]
+
+
+@dataclass(frozen=True)
+class Bench:
+    """A variant ready to run: ``run(x)`` returns ``(output, h_n)``."""
+
+    run: Callable[[Tensor], tuple[Tensor, Tensor]]
+    x: Tensor
+
+
+def call(mode: str, bench: Bench) -> Callable[[], object]:
+    """One timed call: forward without grad, forward with grad, or forward + backward."""
+    if mode == "forward":
+
+        def forward() -> object:
+            with torch.no_grad():
+                return bench.run(bench.x)
+
+        return forward
+    if mode == "forward-with-grad":
+        return lambda: bench.run(bench.x)
+    x = bench.x.detach().requires_grad_()
+
+    def forward_backward() -> object:
+        output, h_n = bench.run(x)
+        (output.sum() + h_n.sum()).backward()
+        return x.grad
+
+    return forward_backward
+
+
+def interleaved(
+    runs: dict[str, Callable[[], object]],
+    times: dict[str, list[float]],
+    sync: Callable[[], None] = lambda: None,
+) -> Callable[[], None]:
+    """A round that calls every run once, in alternating order from round to round, and
+    appends each one's wall time (``sync`` waits for the device) to ``times``."""
+    order = list(runs)
+
+    def round_() -> None:
+        order.reverse()
+        for name in order:
+            sync()
+            start = time.perf_counter()
+            runs[name]()
+            sync()
+            times[name].append(time.perf_counter() - start)
+
+    return round_
+
+
+def spec_of(shape: str | dict) -> dict:
+    return dict(SHAPES[shape]) if isinstance(shape, str) else dict(shape)
+
+
+def build(
+    variant: str, shape: str | dict, dtype: torch.dtype = torch.float32, device: str = "cpu"
+) -> Bench:
+    """``variant`` on ``shape`` (a name in :data:`SHAPES` or a spec), weights from seed 0."""
+    spec = spec_of(shape)
     batch, seq_len = spec.pop("batch"), spec.pop("seq_len")
     torch.manual_seed(0)
-    reference = nn.RNN(**spec, dtype=dtype)
+    reference = nn.RNN(**spec, dtype=dtype, device=device)
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(seq_len, batch, spec["input_size"], generator=g, dtype=dtype)
+    x = torch.randn(seq_len, batch, spec["input_size"], generator=g, dtype=dtype).to(device)
     if variant == "nn.RNN":
-        return reference, x
-    if variant == "rnn_impl":
-        impl = rnn_impl.RNN(**spec, dtype=dtype)
-        impl.load_state_dict(reference.state_dict())
-        return impl, x
+        return Bench(reference, x)
     if variant == "notebook":
         if spec.get("bidirectional"):
             pytest.skip("the notebook-style loop is unidirectional")
-        return (lambda inp: notebook_loop(reference, inp)), x
-    raise ValueError(variant)
+        return Bench(lambda inp: notebook_loop(reference, inp), x)
+    impl = rnn_impl.RNN(**spec, dtype=dtype, device=device)
+    impl.load_state_dict(reference.state_dict())
+    switches = {
+        "rnn_impl": {},
+        "rnn_impl[autograd]": {"ENABLED": False},
+        "rnn_impl[python]": {"SCRIPTED": False},
+    }[variant]
+    if not switches:
+        return Bench(impl, x)
+
+    def run(inp: Tensor) -> tuple[Tensor, Tensor]:
+        with _bptt_switches(**switches):
+            return impl(inp)
+
+    return Bench(run, x)
+
+
+@contextlib.contextmanager
+def _bptt_switches(**values: bool) -> Iterator[None]:
+    saved = {name: getattr(_bptt, name) for name in values}
+    for name, value in values.items():
+        setattr(_bptt, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(_bptt, name, value)
+
+
+def flops(shape: str | dict, backward: bool) -> float:
+    """Floating-point operations of the matrix products (2 per multiply-add): per layer and
+    direction ``2 T B H (I_l + H)``, ``I_l`` the layer's input width; backward does twice that
+    (the gradients of the inputs and of the weights)."""
+    spec = spec_of(shape)
+    t, b, h = spec["seq_len"], spec["batch"], spec["hidden_size"]
+    directions = 2 if spec.get("bidirectional") else 1
+    total = 0.0
+    for layer in range(spec["num_layers"]):
+        width = spec["input_size"] if layer == 0 else directions * h
+        total += directions * 2.0 * t * b * h * (width + h)
+    return total * (3 if backward else 1)

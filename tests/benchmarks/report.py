@@ -1,0 +1,288 @@
+"""Turn a benchmark run's JSON into ``docs/benchmarks.md``, ``docs/benchmarks.svg`` and the
+README's benchmark section.
+
+    python -m tests.benchmarks.report [--json .benchmarks/bench.json] [--docs docs]
+                                      [--readme README.md]
+
+Every number comes from the JSON that ``tox -e bench`` writes; the README section between
+``<!-- benchmarks:start -->`` and ``<!-- benchmarks:end -->`` is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from tests.benchmarks.shapes import SCALING, SCALING_BASE, SHAPES, SLACK, TARGETS, flops
+
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+PLOTTED = ["nn.RNN", "rnn_impl", "notebook"]
+TECHNIQUE_COLUMNS = ["nn.RNN", "notebook", "rnn_impl[autograd]", "rnn_impl[python]", "rnn_impl"]
+
+
+class Run:
+    """One benchmark JSON: medians (seconds) by group and variant, GEMM rates by threads."""
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+        self.median: dict[str, dict[str, float]] = defaultdict(dict)
+        self.extra: dict[str, list[dict]] = defaultdict(list)
+        self.gemm: dict[int, float] = {}
+        for bench in data["benchmarks"]:
+            group, info, median = bench["group"], bench["extra_info"], bench["stats"]["median"]
+            self.extra[group].append(info)
+            if group == "gemm-peak":
+                self.gemm[info["threads"]] = info["flops"] / median / 1e9
+            elif "value" in info:
+                self.median[group][f"{info['variant']}@{info['value']}"] = median
+            elif "variant" in info:
+                self.median[group][info["variant"]] = median
+
+    def gemm_peak(self) -> tuple[int, float]:
+        """``(threads, GFLOP/s)`` of the float32 GEMM benchmark with the most threads."""
+        threads = max(self.gemm)
+        return threads, self.gemm[threads]
+
+    def ratios(self) -> dict[tuple[str, str, str], float]:
+        """``(shape, mode, threads label) -> ratio`` from the interleaved checks."""
+        return {
+            (info["shape"], info["mode"], info["threads"]): info["ratio"]
+            for group, infos in self.extra.items()
+            if group.startswith("ratio/")
+            for info in infos
+        }
+
+
+def ratio_table(run: Run) -> str:
+    ratios = run.ratios()
+    labels = sorted({label for _, _, label in ratios}, key=lambda s: s.startswith("1"))
+    head = "| shape | " + " | ".join(
+        f"{mode} ({label})" for label in labels for mode in ("forward", "forward+backward")
+    )
+    lines = [head + " |", "|---" * (1 + 2 * len(labels)) + "|"]
+    for shape in SHAPES:
+        cells = []
+        for label in labels:
+            for mode in ("forward", "forward+backward"):
+                ratio, target = ratios.get((shape, mode, label)), TARGETS[shape][mode]
+                if ratio is None:
+                    cells.append("-")
+                    continue
+                mark = "met" if ratio <= target else "within slack"
+                if ratio > target * (1 + SLACK):
+                    mark = "MISSED"
+                cells.append(f"{ratio:.2f} (target {target}, {mark})")
+        lines.append(f"| {shape} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.3g}"
+
+
+def technique_table(run: Run) -> str:
+    lines = [
+        "| shape | mode | " + " | ".join(TECHNIQUE_COLUMNS) + " |",
+        "|---|---|" + "---|" * len(TECHNIQUE_COLUMNS),
+    ]
+    for shape in SHAPES:
+        for mode in ("forward", "forward+backward"):
+            medians = {**run.median[f"{shape}/{mode}/float32"]}
+            medians.update(run.median[f"techniques/{shape}/{mode}"])
+            base = medians.get("nn.RNN")
+            cells = []
+            for variant in TECHNIQUE_COLUMNS:
+                value = medians.get(variant)
+                ratio = f" ({value / base:.2f}x)" if value and base else ""
+                cells.append(_ms(value) + ratio)
+            lines.append(f"| {shape} | {mode} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def floor_table(run: Run) -> str:
+    threads, peak = run.gemm_peak()
+    lines = [
+        f"GEMM peak (float32 {2048}x{2048} `torch.mm`, {threads} threads): **{peak:.0f} GFLOP/s**.",
+        "",
+        "| shape | mode | GEMM FLOPs | floor (ms) | "
+        + " | ".join(f"{v} ms (x floor, GFLOP/s)" for v in PLOTTED)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(PLOTTED),
+    ]
+    for shape in SHAPES:
+        for mode in ("forward", "forward+backward"):
+            work = flops(shape, backward=mode == "forward+backward")
+            floor = work / (peak * 1e9)
+            cells = []
+            for variant in PLOTTED:
+                t = run.median[f"{shape}/{mode}/float32"].get(variant)
+                cells.append(
+                    "-" if t is None else f"{t * 1e3:.3g} ({t / floor:.1f}x, {work / t / 1e9:.0f})"
+                )
+            lines.append(
+                f"| {shape} | {mode} | {work / 1e6:.0f} M | {floor * 1e3:.3g} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    return "\n".join(lines)
+
+
+def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least squares ``y = a + b x``: ``(a, b, R^2)``."""
+    slope, intercept = statistics.linear_regression(xs, ys)
+    mean = statistics.fmean(ys)
+    total = sum((y - mean) ** 2 for y in ys)
+    residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys))
+    return intercept, slope, 1 - residual / total if total else 1.0
+
+
+def scaling_series(run: Run, axis: str, variant: str) -> tuple[list[float], list[float]]:
+    medians = run.median[f"scaling/{axis}"]
+    points = [(v, medians.get(f"{variant}@{v}")) for v in SCALING[axis]]
+    present = [(v, t) for v, t in points if t is not None]
+    return [float(v) for v, _ in present], [t for _, t in present]
+
+
+def scaling_table(run: Run) -> str:
+    base = ", ".join(f"{k}={v}" for k, v in SCALING_BASE.items())
+    lines = [
+        f"Forward + backward around {base}; least-squares line `time = a + b * n`.",
+        "",
+        "| axis | variant | a (ms) | b (ms per unit) | R^2 | time ratio last/first | n ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for axis in ("seq_len", "batch"):
+        for variant in PLOTTED:
+            xs, ys = scaling_series(run, axis, variant)
+            if len(xs) < 3:
+                continue
+            a, b, r2 = linear_fit(xs, ys)
+            lines.append(
+                f"| {axis} | {variant} | {a * 1e3:.3g} | {b * 1e3:.3g} | {r2:.4f} | "
+                f"{ys[-1] / ys[0]:.1f} | {xs[-1] / xs[0]:.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(run: Run, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
+    for ax, axis in zip(axes.flat, ("seq_len", "batch", "hidden_size")):
+        for variant in PLOTTED:
+            xs, ys = scaling_series(run, axis, variant)
+            ax.plot(xs, [y * 1e3 for y in ys], marker="o", label=variant)
+        ax.set_xlabel(axis)
+        ax.set_ylabel("forward + backward, median ms")
+        ax.set_title(f"time against {axis}")
+        if axis == "hidden_size":
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    ax = axes.flat[3]
+    threads, peak = run.gemm_peak()
+    width = 0.27
+    for k, variant in enumerate(PLOTTED):
+        rates = []
+        for shape in SHAPES:
+            t = run.median[f"{shape}/forward+backward/float32"].get(variant)
+            rates.append(flops(shape, backward=True) / t / 1e9 if t else 0.0)
+        ax.bar([i + (k - 1) * width for i in range(len(SHAPES))], rates, width, label=variant)
+    ax.axhline(peak, color="black", linestyle="--", label=f"GEMM peak ({threads} threads)")
+    ax.set_xticks(range(len(SHAPES)), list(SHAPES))
+    ax.set_ylabel("GFLOP/s (matrix products only)")
+    ax.set_title("forward + backward, achieved rate")
+    ax.legend(fontsize="small")
+    machine = run.data.get("machine_info", {})
+    fig.suptitle(
+        f"rnn_impl vs nn.RNN vs notebook loop, float32 CPU "
+        f"({machine.get('cpu', {}).get('brand_raw', 'cpu')}, {threads} threads)",
+        fontsize="medium",
+    )
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Date": None})
+    plt.close(fig)
+
+
+def markdown(run: Run, json_path: str) -> str:
+    machine = run.data.get("machine_info", {})
+    cpu = machine.get("cpu", {})
+    return "\n\n".join(
+        [
+            "# Benchmarks",
+            f"Generated by `python -m tests.benchmarks.report --json {json_path}` from a "
+            f"`tox -e bench` run of {run.data.get('datetime', '?')} on "
+            f"{cpu.get('brand_raw', '?')} ({cpu.get('count', '?')} logical CPUs), "
+            f"Python {machine.get('python_version', '?')}. Medians; ratios are rnn_impl's time "
+            f"over nn.RNN's, interleaved round by round (`test_ratio`). Do not edit by hand.",
+            "![benchmarks](benchmarks.svg)",
+            "## Ratios against the targets",
+            ratio_table(run),
+            f"The bench run fails when a default-threads ratio exceeds its target by more than "
+            f"{SLACK:.0%} (`SLACK` in `tests/benchmarks/shapes.py`).",
+            "## What each technique buys (median ms, ratio to nn.RNN)",
+            "`notebook`: the seed's loop. `rnn_impl[autograd]`: projection hoisted out of the "
+            "loop, step-by-step autograd. `rnn_impl[python]`: plus the hand-written BPTT "
+            "Function and outputs written in place, loops in Python. `rnn_impl`: plus "
+            "TorchScript loops (the default).",
+            technique_table(run),
+            "## Distance from the GEMM-bound floor",
+            "Floor: the shape's matrix-product FLOPs at the measured GEMM peak.",
+            floor_table(run),
+            "## Scaling",
+            scaling_table(run),
+        ]
+    )
+
+
+def update_readme(readme: Path, run: Run) -> None:
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"report: {readme} has no {START} ... {END} section")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    body = "\n".join(
+        [
+            "",
+            "![benchmarks](docs/benchmarks.svg)",
+            "",
+            ratio_table(run),
+            "",
+            "Full tables (techniques, GEMM floor, scaling): [docs/benchmarks.md]"
+            "(docs/benchmarks.md).",
+            "",
+        ]
+    )
+    readme.write_text(head + START + body + END + tail)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.report")
+    parser.add_argument("--json", default=".benchmarks/bench.json")
+    parser.add_argument("--docs", default="docs")
+    parser.add_argument("--readme", default="README.md")
+    args = parser.parse_args(argv)
+    try:
+        run = Run(json.loads(Path(args.json).read_text()))
+    except (OSError, ValueError, KeyError) as error:
+        print(f"report: cannot read {args.json}: {error}", file=sys.stderr)
+        return 2
+    docs = Path(args.docs)
+    docs.mkdir(exist_ok=True)
+    plot(run, docs / "benchmarks.svg")
+    (docs / "benchmarks.md").write_text(markdown(run, args.json) + "\n")
+    update_readme(Path(args.readme), run)
+    print(f"wrote {docs / 'benchmarks.md'}, {docs / 'benchmarks.svg'}, {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
