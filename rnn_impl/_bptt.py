@@ -8,9 +8,7 @@ Forward, for ``x (T, B, I)`` and ``h[-1] = h0 (B, H)``::
 
 ATen's operations in ATen's order, so the result is bit-identical to nn.RNN on CPU; each step
 is written over ``pre[t]`` (``pre[t] + linear`` equals ``linear + pre[t]`` bit for bit), so
-the output needs no memory of its own and no final ``stack``. The output is saved for the
-backward, so the caller of :func:`layer` must not modify it in place (``run_stack`` hands
-its user a copy of the last layer's).
+the output needs no memory of its own and no final ``stack``.
 
 Backward, with ``g[t]`` the gradient reaching ``out[t]`` (and ``h_last``'s added at the last
 step)::
@@ -20,9 +18,9 @@ step)::
     d h0   = dz[0] @ W_hh,  d b_ih = d b_hh = dz.sum((0, 1))
 
 (the reverse direction runs time the other way). The two time loops run as TorchScript
-functions, without Python's per-operation overhead. The backward is made of differentiable
-operations: with ``create_graph=True`` it runs as plain Python and autograd records it, so
-double backward works.
+functions, without Python's per-operation overhead, writing into preallocated buffers. With
+``create_graph=True`` the backward runs the same steps as ordinary differentiable operations
+instead, which autograd records, so double backward works.
 """
 
 from __future__ import annotations
@@ -106,7 +104,11 @@ class Layer(torch.autograd.Function):
     """``(x, h0, W_ih, W_hh, b_ih, b_hh, relu, reverse) -> (out, h_last)``.
 
     ``h_last`` is a copy of the last step, so that its gradient arrives on its own rather
-    than as a ``(T, B, H)`` tensor of zeros around one step. See the module docstring.
+    than as a ``(T, B, H)`` tensor of zeros around one step. ``out`` is kept for the backward
+    without ``save_for_backward``'s version check: nn.RNN's output may be modified in place
+    before ``backward()``, and when it was, the backward recomputes it (as it does, through
+    differentiable operations, when ``create_graph=True`` asks for double backward).
+    See the module docstring.
     """
 
     @staticmethod
@@ -122,7 +124,8 @@ class Layer(torch.autograd.Function):
         reverse: bool,
     ) -> tuple[Tensor, Tensor]:
         out = _project_and_loop(x, h0, (w_ih, w_hh, b_ih, b_hh), relu, reverse)
-        ctx.save_for_backward(x, h0, w_ih, w_hh, out)
+        ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh)
+        ctx.out, ctx.version = out.detach(), out._version
         ctx.relu, ctx.reverse = relu, reverse
         return out, out[0 if reverse else -1].clone()
 
@@ -130,11 +133,19 @@ class Layer(torch.autograd.Function):
     def backward(  # type: ignore[override]
         ctx: Any, grad_out: Tensor, grad_last: Tensor
     ) -> tuple[Tensor | None, ...]:
-        x, h0, w_ih, w_hh, out = ctx.saved_tensors
-        reverse = ctx.reverse
-        # with create_graph=True the loop runs as Python, recorded by autograd
-        run = through_time if torch.is_grad_enabled() else _loop("through_time")
-        dz = run(grad_out, grad_last, out, w_hh, ctx.relu, reverse)
+        x, h0, w_ih, w_hh, b_ih, b_hh = ctx.saved_tensors
+        weights, relu, reverse = (w_ih, w_hh, b_ih, b_hh), ctx.relu, ctx.reverse
+        if torch.is_grad_enabled():
+            from rnn_impl._recurrence import padded_steps
+
+            activation = torch.relu if relu else torch.tanh
+            out = padded_steps(x, h0, weights, activation, reverse)[0]
+            dz = through_time_graph(grad_out, grad_last, out, w_hh, relu, reverse)
+        else:
+            out = ctx.out
+            if out._version != ctx.version:
+                out = _project_and_loop(x, h0, weights, relu, reverse)
+            dz = _loop("through_time")(grad_out, grad_last, out, w_hh, relu, reverse)
         needs = ctx.needs_input_grad
         first, rest = (dz[-1], dz[:-1]) if reverse else (dz[0], dz[1:])
         flat = dz.flatten(0, 1)
@@ -186,10 +197,31 @@ def through_time(
     """``dz (T, B, H)``, the gradient of each step's pre-activation, from the last step back.
 
     Per step an ``addmm`` (the gradient reaching ``out[t]`` from above plus the one from step
-    ``t+1``), then ATen's ``tanh_backward`` / ``threshold_backward``, the derivative autograd
-    uses for nn.RNN (a hand-written ``1 - out**2`` rounds differently where ATen's kernel
-    fuses multiply-adds). All differentiable, so the same loop serves double backward.
+    ``t+1``) into a carry buffer, then ATen's ``tanh_backward`` / ``threshold_backward``, the
+    derivative autograd uses for nn.RNN (a hand-written ``1 - out**2`` rounds differently
+    where ATen's kernel fuses multiply-adds), written into ``dz[t]``.
     """
+    dz = torch.empty_like(out, memory_format=torch.contiguous_format)
+    carry = torch.empty_like(grad_last, memory_format=torch.contiguous_format)
+    grads, outs, dzs = grad_out.unbind(0), out.unbind(0), dz.unbind(0)
+    prev = grad_last
+    for i in range(len(outs)):
+        t = i if reverse else len(outs) - 1 - i
+        if i == 0:
+            g = torch.add(grads[t], grad_last, out=carry)
+        else:
+            g = torch.addmm(grads[t], prev, w_hh, out=carry)
+        if relu:
+            prev = torch.ops.aten.threshold_backward(g, outs[t], 0.0, grad_input=dzs[t])
+        else:
+            prev = torch.ops.aten.tanh_backward(g, outs[t], grad_input=dzs[t])
+    return dz
+
+
+def through_time_graph(
+    grad_out: Tensor, grad_last: Tensor, out: Tensor, w_hh: Tensor, relu: bool, reverse: bool
+) -> Tensor:
+    """:func:`through_time` in differentiable operations (no ``out=``), for double backward."""
     steps = out.size(0)
     dzs: list[Tensor] = []
     dz = grad_last

@@ -76,9 +76,6 @@ def run_stack(
         layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, -1)
         if dropout != 0 and training and layer < num_layers - 1:
             layer_input = torch.dropout(layer_input, dropout, True)
-    if num_directions == 1 and batch_sizes is None and layer_input.requires_grad:
-        # the fast path saves its output for backward, and nn.RNN's may be modified in place
-        layer_input = layer_input.clone()
     return layer_input, torch.stack(finals, 0)
 
 
@@ -92,9 +89,16 @@ def _padded_direction(
     x: Tensor, h: Tensor, weights: LayerWeights, activation: Activation, reverse: bool
 ) -> tuple[Tensor, Tensor]:
     """``x (T, B, I)``, ``h (B, H)`` -> outputs ``(T, B, H)`` in time order, final ``(B, H)``."""
-    w_ih, w_hh, b_ih, b_hh = weights
     if _bptt.applies(x, h, weights, activation):
         return _bptt.layer(x, h, weights, activation, reverse)
+    return padded_steps(x, h, weights, activation, reverse)
+
+
+def padded_steps(
+    x: Tensor, h: Tensor, weights: LayerWeights, activation: Activation, reverse: bool
+) -> tuple[Tensor, Tensor]:
+    """:func:`_padded_direction` step by step in ordinary differentiable operations."""
+    w_ih, w_hh, b_ih, b_hh = weights
     steps = F.linear(x, w_ih, b_ih).unbind(0)
     if reverse:
         steps = steps[::-1]
