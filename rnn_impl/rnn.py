@@ -140,10 +140,12 @@ class RNN(nn.Module):
 
     def _layer_weights(self) -> list[LayerWeights]:
         """``(W_ih, W_hh, b_ih, b_hh)`` per (layer, direction), read now (so that
-        ``torch.func.functional_call`` and reassigned parameters take effect)."""
+        ``torch.func.functional_call`` and reassigned parameters take effect). A name no
+        longer among the parameters is looked up as an attribute, with Python's error."""
+        params = self._parameters
         weights = []
         for names in self._all_weights:
-            tensors = [getattr(self, name) for name in names]
+            tensors = [params[n] if n in params else getattr(self, n) for n in names]
             if len(tensors) == 2:
                 tensors += [None, None]
             weights.append(tuple(tensors))

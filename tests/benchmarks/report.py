@@ -243,6 +243,29 @@ def markdown(run: Run, json_path: str) -> str:
     )
 
 
+def summary(run: Run) -> str:
+    """One line each on the GEMM-bound floor and on linear scaling, for the README."""
+    threads, peak = run.gemm_peak()
+    floors = []
+    for shape in SHAPES:
+        t = run.median[f"{shape}/forward+backward/float32"].get("rnn_impl")
+        if t:
+            floor = flops(shape, backward=True) / (peak * 1e9)
+            floors.append(f"{shape} {t / floor:.1f}x")
+    fits = []
+    for axis in ("seq_len", "batch"):
+        r2 = [linear_fit(*scaling_series(run, axis, v))[2] for v in PLOTTED]
+        fits.append(f"{axis} R^2 >= {min(r2):.3f}")
+    return (
+        f"Forward + backward of rnn_impl against the GEMM-bound floor (the shape's matrix "
+        f"products at the measured {peak:.0f} GFLOP/s, {threads} threads): "
+        + ", ".join(floors)
+        + ". Time against a straight line in n, all three variants: "
+        + "; ".join(fits)
+        + "."
+    )
+
+
 def update_readme(readme: Path, run: Run) -> None:
     text = readme.read_text()
     if START not in text or END not in text:
@@ -254,7 +277,11 @@ def update_readme(readme: Path, run: Run) -> None:
             "",
             "![benchmarks](docs/benchmarks.svg)",
             "",
+            "Ratios (rnn_impl's median time over nn.RNN's, interleaved):",
+            "",
             ratio_table(run),
+            "",
+            summary(run),
             "",
             "Full tables (techniques, GEMM floor, scaling): [docs/benchmarks.md]"
             "(docs/benchmarks.md).",
