@@ -54,10 +54,11 @@ def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation
     """Whether :func:`layer` may stand in for the step-by-step autograd loop.
 
     Not when ``h0`` and ``W_hh`` differ in dtype (ordinary operations raise nn.RNN's error
-    for that; ``out=`` variants word it differently); not for gradients in float16 / bfloat16,
-    where every rounding shows and the step-by-step loop reproduces nn.RNN's gradients
-    operation for operation (a sum over all steps at once rounds differently from autograd's
-    step-by-step accumulation); not under ``torch.func`` transforms (their batched tensors
+    for that; ``out=`` variants word it differently); not for gradients in float16 / bfloat16
+    on the CPU, where every rounding shows and the step-by-step loop reproduces nn.RNN's
+    gradients operation for operation (a sum over all steps at once rounds differently from
+    autograd's step-by-step accumulation; on CUDA, nn.RNN is cuDNN, which accumulates over
+    steps in float32 as this path's single GEMMs do); not under ``torch.func`` transforms (their batched tensors
     cannot be written into plain buffers), ``torch.jit.trace`` (which should record ordinary
     operations) or forward-mode AD (the Function has no ``jvp``).
     """
@@ -65,7 +66,11 @@ def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation
         ENABLED
         and activation in RELU
         and h0.dtype == weights[1].dtype
-        and not (x.dtype in (torch.float16, torch.bfloat16) and _needs_graph(x, h0, weights))
+        and not (
+            x.device.type == "cpu"
+            and x.dtype in (torch.float16, torch.bfloat16)
+            and _needs_graph(x, h0, weights)
+        )
         and not torch.jit.is_tracing()
         and torch._C._functorch.peek_interpreter_stack() is None
         and torch.autograd.forward_ad._current_level < 0
