@@ -1,0 +1,82 @@
+"""Where the fast path (rnn_impl._bptt) runs and where the step-by-step loop does.
+
+Both give nn.RNN's results, so the correctness tests cannot tell them apart; these tests pin
+the choice itself, which decides speed (and, in float16 / bfloat16 on the CPU, that gradients
+follow nn.RNN's operation order).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.autograd import forward_ad
+from torch.func import vmap
+
+import rnn_impl
+from rnn_impl import _bptt
+
+CASES = {
+    # name: (dtype, requires_grad, h0 dtype, expected)
+    "float32 with grad": (torch.float32, True, None, True),
+    "float32 no grad": (torch.float32, False, None, True),
+    "float64 with grad": (torch.float64, True, None, True),
+    "float16 no grad": (torch.float16, False, None, True),
+    "float16 with grad": (torch.float16, True, None, False),
+    "bfloat16 with grad": (torch.bfloat16, True, None, False),
+    "h0 of another dtype": (torch.float32, False, torch.float64, False),
+}
+
+
+def layer_args(dtype, requires_grad, h0_dtype=None):
+    x = torch.randn(5, 2, 3, dtype=dtype, requires_grad=requires_grad)
+    h0 = torch.zeros(2, 4, dtype=h0_dtype or dtype)
+    weights = (torch.randn(4, 3, dtype=dtype), torch.randn(4, 4, dtype=dtype), None, None)
+    return x, h0, weights
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_applies(name):
+    dtype, requires_grad, h0_dtype, expected = CASES[name]
+    x, h0, weights = layer_args(dtype, requires_grad, h0_dtype)
+    assert _bptt.applies(x, h0, weights, torch.tanh) is expected
+    assert _bptt.applies(x, h0, weights, torch.relu) is expected
+
+
+def test_not_for_other_activations_or_when_disabled(monkeypatch):
+    x, h0, weights = layer_args(torch.float32, True)
+    assert not _bptt.applies(x, h0, weights, torch.sigmoid)
+    monkeypatch.setattr(_bptt, "ENABLED", False)
+    assert not _bptt.applies(x, h0, weights, torch.tanh)
+
+
+def test_not_under_transforms_tracing_or_forward_ad():
+    x, h0, weights = layer_args(torch.float32, True)
+    seen = []
+
+    def probe(t):
+        seen.append(_bptt.applies(t, h0, weights, torch.tanh))
+        return t
+
+    vmap(probe)(x.unsqueeze(0))
+    torch.jit.trace(probe, (x,), check_trace=False)
+    with forward_ad.dual_level():
+        probe(x)
+    assert seen == [False, False, False]
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_training_graph_goes_through_the_function(nonlinearity, bidirectional):
+    rnn = rnn_impl.RNN(3, 4, num_layers=2, nonlinearity=nonlinearity, bidirectional=bidirectional)
+    x = torch.randn(5, 2, 3, requires_grad=True)
+    output, h_n = rnn(x)
+    nodes, seen, stack = set(), set(), [output.grad_fn, h_n.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        nodes.add(type(node).__name__)
+        stack.extend(next_fn for next_fn, _ in node.next_functions)
+    assert "LayerBackward" in nodes
+    assert "TanhBackward0" not in nodes and "ReluBackward0" not in nodes
