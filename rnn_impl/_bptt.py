@@ -165,9 +165,8 @@ class Layer(torch.autograd.Function):
             before = out[1:] if reverse else out[:-1]
             grads[3] = torch.addmm(first.t() @ h0, rest.flatten(0, 1).t(), before.flatten(0, 1))
         if needs[4] or needs[5]:
-            grad_b = dz.sum((0, 1))
-            grads[4] = grad_b if needs[4] else None
-            grads[5] = (grad_b.clone() if needs[4] else grad_b) if needs[5] else None
+            # one tensor for both: autograd copies a gradient it is handed twice
+            grads[4] = grads[5] = dz.sum((0, 1))
         return tuple(grads)
 
 

@@ -25,19 +25,36 @@ CASES = [
 ]
 
 
-def gradients(module, config, case, dtype, in_place=False):
-    """Gradients of a random linear function of (output, h_n) w.r.t. input, h0, parameters;
-    with ``in_place``, after the caller has scaled both results in place (nn.RNN allows it)."""
-    inputs = make_inputs(config, case, dtype, requires_grad=True)
+def gradients(
+    module, config, case, dtype, in_place=False, create_graph=False, frozen=(), inputs_grad=True
+):
+    """Gradients of a random linear function of (output, h_n) w.r.t. input, h0, parameters.
+
+    ``in_place``: after the caller has scaled both results in place (nn.RNN allows it).
+    ``create_graph``: as for double backward. ``frozen``: name prefixes of parameters that do
+    not require grad; ``inputs_grad=False``: neither do input and h0. Only the leaves that
+    require grad get a gradient (and must).
+    """
+    for name, param in module.named_parameters():
+        param.requires_grad_(not name.startswith(tuple(frozen)))
+    inputs = make_inputs(config, case, dtype, requires_grad=inputs_grad)
     output, h_n = as_tensors(module(*inputs.args()))
     if in_place:
         output.mul_(2)
         h_n.add_(1)
     g_out, g_h = upstream_grads(output, h_n, case)
     loss = (output * g_out).sum() + (h_n * g_h).sum()
-    names = [n for n, _ in module.named_parameters()]
-    leaves = [inputs.padded, inputs.h0, *module.parameters()]
-    return dict(zip(["input", "h0", *names], torch.autograd.grad(loss, leaves)))
+    leaves = {"input": inputs.padded, "h0": inputs.h0, **dict(module.named_parameters())}
+    wanted = {name: leaf for name, leaf in leaves.items() if leaf.requires_grad}
+    grads = torch.autograd.grad(loss, list(wanted.values()), create_graph=create_graph)
+    return dict(zip(wanted, grads))
+
+
+def assert_gradients_match(actual, expected):
+    assert list(actual) == list(expected)
+    for name in expected:
+        error = normwise_rel(actual[name], expected[name])
+        assert error <= GRAD_RTOL_FLOAT64, f"d/d{name}: norm-wise relative error {error:.3g}"
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
@@ -47,23 +64,44 @@ def test_gradients_match(config, case, dtype):
     reference, impl = build_pair(RNN, config, case, dtype)
     expected = gradients(reference, config, case, dtype)
     actual = gradients(impl, config, case, dtype)
+    if dtype == torch.float64:
+        assert_gradients_match(actual, expected)
+        return
     assert list(actual) == list(expected)
     for name in expected:
-        error = normwise_rel(actual[name], expected[name])
-        if dtype == torch.float64:
-            assert error <= GRAD_RTOL_FLOAT64, f"d/d{name}: norm-wise relative error {error:.3g}"
-        else:
-            torch.testing.assert_close(actual[name], expected[name], msg=f"d/d{name}")
+        torch.testing.assert_close(actual[name], expected[name], msg=f"d/d{name}")
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=str)
-def test_results_modified_in_place_before_backward(config):
+VARIANTS = {
+    "results modified in place": dict(in_place=True),
+    "create_graph": dict(create_graph=True),
+    "parameters frozen": dict(frozen=("weight", "bias")),
+    "input and h0 constant": dict(inputs_grad=False),
+    "W_hh frozen": dict(frozen=("weight_hh",)),
+    "b_ih frozen": dict(frozen=("bias_ih",)),
+    "b_hh frozen": dict(frozen=("bias_hh",)),
+}
+"""Ways of asking for gradients that take other paths through a hand-written backward."""
+
+VARIANT_CONFIGS = CONFIGS + [RNNConfig(3, 4, num_layers=2, nonlinearity="relu")]
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("config", VARIANT_CONFIGS, ids=str)
+def test_gradient_variants_match(config, variant):
     case = CASES[0]
     reference, impl = build_pair(RNN, config, case, torch.float64)
-    expected = gradients(reference, config, case, torch.float64, in_place=True)
-    actual = gradients(impl, config, case, torch.float64, in_place=True)
-    for name in expected:
-        assert normwise_rel(actual[name], expected[name]) <= GRAD_RTOL_FLOAT64, f"d/d{name}"
+    expected = gradients(reference, config, case, torch.float64, **VARIANTS[variant])
+    actual = gradients(impl, config, case, torch.float64, **VARIANTS[variant])
+    assert_gradients_match(actual, expected)
+
+
+def test_bias_gradients_are_distinct_tensors():
+    config, case = CONFIGS[0], CASES[0]
+    _, impl = build_pair(RNN, config, case, torch.float64)
+    output, h_n = impl(*make_inputs(config, case, torch.float64).args())
+    (output.sum() + h_n.sum()).backward()
+    assert impl.bias_ih_l0.grad.data_ptr() != impl.bias_hh_l0.grad.data_ptr()
 
 
 @pytest.mark.parametrize("config", CONFIGS[:2], ids=str)
