@@ -80,3 +80,11 @@ def test_training_graph_goes_through_the_function(nonlinearity, bidirectional):
         stack.extend(next_fn for next_fn, _ in node.next_functions)
     assert "LayerBackward" in nodes
     assert "TanhBackward0" not in nodes and "ReluBackward0" not in nodes
+
+
+@pytest.mark.parametrize("leaf", ["x", "h0", "W_ih"])
+def test_graph_when_any_one_leaf_requires_grad(leaf):
+    x, h0, weights = layer_args(torch.float32, False)
+    {"x": x, "h0": h0, "W_ih": weights[0]}[leaf].requires_grad_()
+    out, h_last = _bptt.layer(x, h0, weights, torch.tanh, False)
+    assert out.requires_grad and h_last.requires_grad
