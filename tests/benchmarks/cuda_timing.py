@@ -14,7 +14,7 @@ import sys
 
 import torch
 
-from tests.benchmarks.shapes import SHAPES, build, call, interleaved
+from tests.benchmarks.shapes import SHAPES, build, call, interleaved, warm_up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,10 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = {v: call(mode, build(v, shape, device="cuda")) for v in ("nn.RNN", "rnn_impl")}
             times: dict[str, list[float]] = {v: [] for v in runs}
             round_ = interleaved(runs, times, torch.cuda.synchronize)
-            for _ in range(3):
-                round_()
-            for samples in times.values():
-                samples.clear()
+            warm_up(round_, times)
             for _ in range(args.rounds):
                 round_()
             nn_ms, impl_ms = (statistics.median(times[v]) * 1e3 for v in runs)

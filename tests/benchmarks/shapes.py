@@ -57,6 +57,9 @@ SCALING = {
 }
 """One-axis sweeps around ``SCALING_BASE`` (forward + backward), for the scaling plot."""
 
+GEMM_SIZE = 2048
+"""Side of the square float32 ``torch.mm`` whose rate stands for the machine's GEMM peak."""
+
 VARIANTS = ["nn.RNN", "rnn_impl", "notebook"]
 TECHNIQUES = ["rnn_impl[autograd]", "rnn_impl[python]", "rnn_impl"]
 
@@ -109,6 +112,16 @@ def interleaved(
             times[name].append(time.perf_counter() - start)
 
     return round_
+
+
+def warm_up(round_: Callable[[], None], times: dict[str, list[float]], count: int = 3) -> float:
+    """Run ``count`` rounds, forget their samples, and return how long the last one took."""
+    for _ in range(count):
+        round_()
+    last = sum(samples[-1] for samples in times.values())
+    for samples in times.values():
+        samples.clear()
+    return last
 
 
 def spec_of(shape: str | dict) -> dict:

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from tests.benchmarks.shapes import (
+    GEMM_SIZE,
     SCALING,
     SCALING_BASE,
     SHAPES,
@@ -30,6 +31,7 @@ from tests.benchmarks.shapes import (
     build,
     call,
     interleaved,
+    warm_up,
 )
 
 MODES = ["forward", "forward-with-grad", "forward+backward"]
@@ -86,9 +88,6 @@ def test_scaling(benchmark, axis, value, variant):
     assert benchmark(call("forward+backward", build(variant, shape))) is not None
 
 
-GEMM_SIZE = 2048
-
-
 @pytest.mark.parametrize("count", [None, 1], ids=["default-threads", "1-thread"])
 def test_gemm_peak(benchmark, count):
     """The machine's float32 GEMM rate, the floor the recurrence is compared with."""
@@ -117,11 +116,7 @@ def test_ratio(benchmark, shape, mode, count):
     with threads(count):
         label = "1-thread" if count == 1 else f"default-threads ({torch.get_num_threads()})"
         benchmark.group = f"ratio/{mode}/{label}"
-        for _ in range(3):
-            interleaved_round()
-        rounds = max(MIN_ROUNDS, int(ROUND_BUDGET_S / sum(t[-1] for t in times.values())))
-        for samples in times.values():
-            samples.clear()
+        rounds = max(MIN_ROUNDS, int(ROUND_BUDGET_S / warm_up(interleaved_round, times)))
         benchmark.pedantic(interleaved_round, rounds=rounds)
     medians = {v: statistics.median(t) for v, t in times.items()}
     ratio = medians["rnn_impl"] / medians["nn.RNN"]
