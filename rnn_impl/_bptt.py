@@ -13,7 +13,7 @@ the output needs no memory of its own and no final ``stack``.
 Backward, with ``g[t]`` the gradient reaching ``out[t]`` (and ``h_last``'s added at the last
 step)::
 
-    dz[t]  = act'(out[t]) * (g[t] + dz[t+1] @ W_hh)       # one addmm and one mul per step
+    dz[t]  = act'(out[t]) * (g[t] + dz[t+1] @ W_hh)       # one addmm, one *_backward per step
     dx     = dz @ W_ih,  d W_ih = dz^T x,  d W_hh = dz^T [h0, out[:-1]]   # one GEMM each
     d h0   = dz[0] @ W_hh,  d b_ih = d b_hh = dz.sum((0, 1))
 
@@ -58,9 +58,9 @@ def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation
     on the CPU, where every rounding shows and the step-by-step loop reproduces nn.RNN's
     gradients operation for operation (a sum over all steps at once rounds differently from
     autograd's step-by-step accumulation; on CUDA, nn.RNN is cuDNN, which accumulates over
-    steps in float32 as this path's single GEMMs do); not under ``torch.func`` transforms (their batched tensors
-    cannot be written into plain buffers), ``torch.jit.trace`` (which should record ordinary
-    operations) or forward-mode AD (the Function has no ``jvp``).
+    steps in float32 as this path's single GEMMs do); not under ``torch.func`` transforms
+    (their batched tensors cannot be written into plain buffers), ``torch.jit.trace`` (which
+    should record ordinary operations) or forward-mode AD (the Function has no ``jvp``).
     """
     return (
         ENABLED
@@ -251,7 +251,9 @@ def _loop(name: str) -> Callable[..., Tensor]:
 
     torch 2.13 and later warn that ``torch.jit.script`` is deprecated; where it fails or is
     gone, the Python function runs. An error inside the compiled loop is raised again by the
-    Python one, so that callers see the message torch gives, not TorchScript's wrapping of it.
+    Python one, so that callers see the message torch gives, not TorchScript's wrapping of it;
+    should the Python one not fail, the compiled loop's error stands (``forward`` writes over
+    its input, so a result computed after a failure part-way through could be wrong).
     """
     python = _LOOPS[name]
     if not SCRIPTED:
@@ -269,7 +271,8 @@ def _loop(name: str) -> Callable[..., Tensor]:
             try:
                 return scripted(*args)
             except RuntimeError:
-                return python(*args)
+                python(*args)
+                raise
 
         _compiled[name] = run
     return _compiled[name]
