@@ -17,10 +17,12 @@ step)::
     dx     = dz @ W_ih,  d W_ih = dz^T x,  d W_hh = dz^T [h0, out[:-1]]   # one GEMM each
     d h0   = dz[0] @ W_hh,  d b_ih = d b_hh = dz.sum((0, 1))
 
-(the reverse direction runs time the other way). The two time loops run as TorchScript
-functions, without Python's per-operation overhead, writing into preallocated buffers. With
-``create_graph=True`` the backward runs the same steps as ordinary differentiable operations
-instead, which autograd records, so double backward works.
+(the reverse direction runs time the other way; the backward's loop works in place over
+``dz``, which starts as a copy of ``g``). The two time loops run as TorchScript functions,
+without Python's per-operation overhead, under ``torch.inference_mode()``, which skips
+autograd's per-operation bookkeeping; every buffer they write is allocated outside it, so no
+inference tensor escapes. With ``create_graph=True`` the backward runs the same steps as
+ordinary differentiable operations instead, which autograd records, so double backward works.
 """
 
 from __future__ import annotations
@@ -100,9 +102,11 @@ def layer(
 def _project_and_loop(
     x: Tensor, h0: Tensor, weights: LayerWeights, relu: bool, reverse: bool
 ) -> Tensor:
+    """The forward of one layer and direction, ``out (T, B, H)``; see the module docstring."""
     w_ih, w_hh, b_ih, b_hh = weights
     pre = F.linear(x, w_ih, b_ih).detach().contiguous()
-    return _loop("forward")(pre, h0, w_hh, b_hh, relu, reverse)
+    with torch.inference_mode():
+        return _loop("forward")(pre, h0, w_hh, b_hh, relu, reverse)
 
 
 class Layer(torch.autograd.Function):
@@ -150,7 +154,9 @@ class Layer(torch.autograd.Function):
             out = ctx.out
             if out._version != ctx.version:
                 out = _project_and_loop(x, h0, weights, relu, reverse)
-            dz = _loop("through_time")(grad_out, grad_last, out, w_hh, relu, reverse)
+            dz = torch.empty_like(out, memory_format=torch.contiguous_format).copy_(grad_out)
+            with torch.inference_mode():
+                _loop("through_time")(dz, grad_last, out, w_hh, relu, reverse)
         needs = ctx.needs_input_grad
         first, rest = (dz[-1], dz[:-1]) if reverse else (dz[0], dz[1:])
         flat = dz.flatten(0, 1)
@@ -179,46 +185,49 @@ def forward(
     reverse: bool,
 ) -> Tensor:
     """The forward loop, in place over ``pre``: step ``t`` becomes ``act(pre[t] + linear)``,
-    where ``pre[t] + linear == linear + pre[t]`` bit for bit (addition commutes)."""
+    where ``pre[t] + linear == linear + pre[t]`` bit for bit (addition commutes). ``b_hh`` is
+    expanded to ``(B, H)`` once, so that the copy ``addmm`` makes of it into the carry before
+    the GEMM (as it does in nn.RNN's ``linear``) is a plain one rather than a broadcast."""
     w_t = w_hh.t()
     h = h0
     carry = torch.empty_like(h0, memory_format=torch.contiguous_format)
+    bias = None if b_hh is None else b_hh.expand_as(carry).contiguous()
     steps = pre.unbind(0)
     for i in range(len(steps)):
         o = steps[len(steps) - 1 - i if reverse else i]
-        if b_hh is None:
+        if bias is None:
             torch.mm(h, w_t, out=carry)
         else:
-            torch.addmm(b_hh, h, w_t, out=carry)
+            torch.addmm(bias, h, w_t, out=carry)
         o.add_(carry)
         h = o.relu_() if relu else o.tanh_()
     return pre
 
 
 def through_time(
-    grad_out: Tensor, grad_last: Tensor, out: Tensor, w_hh: Tensor, relu: bool, reverse: bool
+    dz: Tensor, grad_last: Tensor, out: Tensor, w_hh: Tensor, relu: bool, reverse: bool
 ) -> Tensor:
-    """``dz (T, B, H)``, the gradient of each step's pre-activation, from the last step back.
+    """``dz (T, B, H)``, which holds the gradient reaching each ``out[t]`` from above, becomes
+    the gradient of each step's pre-activation, from the last step back; returns ``dz``.
 
-    Per step an ``addmm`` (the gradient reaching ``out[t]`` from above plus the one from step
-    ``t+1``) into a carry buffer, then ATen's ``tanh_backward`` / ``threshold_backward``, the
+    Per step, in place over ``dz[t]``: an ``addmm`` adds the gradient from step ``t+1`` (at
+    the last step, ``grad_last``), then ATen's ``tanh_backward`` / ``threshold_backward``, the
     derivative autograd uses for nn.RNN (a hand-written ``1 - out**2`` rounds differently
-    where ATen's kernel fuses multiply-adds), written into ``dz[t]``.
+    where ATen's kernel fuses multiply-adds).
     """
-    dz = torch.empty_like(out, memory_format=torch.contiguous_format)
-    carry = torch.empty_like(grad_last, memory_format=torch.contiguous_format)
-    grads, outs, dzs = grad_out.unbind(0), out.unbind(0), dz.unbind(0)
+    outs, dzs = out.unbind(0), dz.unbind(0)
     prev = grad_last
     for i in range(len(outs)):
         t = i if reverse else len(outs) - 1 - i
+        g = dzs[t]
         if i == 0:
-            g = torch.add(grads[t], grad_last, out=carry)
+            g.add_(grad_last)
         else:
-            g = torch.addmm(grads[t], prev, w_hh, out=carry)
+            g.addmm_(prev, w_hh)
         if relu:
-            prev = torch.ops.aten.threshold_backward(g, outs[t], 0.0, grad_input=dzs[t])
+            prev = torch.ops.aten.threshold_backward(g, outs[t], 0.0, grad_input=g)
         else:
-            prev = torch.ops.aten.tanh_backward(g, outs[t], grad_input=dzs[t])
+            prev = torch.ops.aten.tanh_backward(g, outs[t], grad_input=g)
     return dz
 
 
