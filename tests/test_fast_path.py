@@ -88,3 +88,20 @@ def test_graph_when_any_one_leaf_requires_grad(leaf):
     {"x": x, "h0": h0, "W_ih": weights[0]}[leaf].requires_grad_()
     out, h_last = _bptt.layer(x, h0, weights, torch.tanh, False)
     assert out.requires_grad and h_last.requires_grad
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["no-grad", "with-grad"])
+def test_no_inference_tensor_escapes(grad):
+    """The loops run under inference_mode; what they return must still serve autograd later
+    (an inference tensor cannot be saved for backward) and take in-place updates."""
+    rnn = rnn_impl.RNN(3, 4, num_layers=2, bidirectional=True)
+    x = torch.randn(5, 2, 3, requires_grad=grad)
+    with torch.set_grad_enabled(grad):
+        output, h_n = rnn(x)
+    assert not output.is_inference() and not h_n.is_inference()
+    weight = torch.randn(output.shape, requires_grad=True)
+    ((output * weight).sum() + (h_n * h_n).sum()).backward()
+    grads = [weight.grad, *(p.grad for p in rnn.parameters() if p.grad is not None)]
+    grads += [x.grad] if grad else []
+    assert grads[0] is not None and not any(g.is_inference() for g in grads)
+    output.add_(1)
