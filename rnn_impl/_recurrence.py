@@ -73,6 +73,7 @@ def run_stack(
                 )
             outputs.append(out)
             finals.append(h_last)
+        del layer_input  # every direction has read it: its memory can hold the next one
         layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, -1)
         if dropout != 0 and training and layer < num_layers - 1:
             layer_input = torch.dropout(layer_input, dropout, True)
