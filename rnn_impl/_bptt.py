@@ -27,6 +27,7 @@ ordinary differentiable operations instead, which autograd records, so double ba
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
@@ -51,6 +52,10 @@ SCRIPTED = True
 """Run the time loops as TorchScript functions (compiled on first use): the same operations,
 without Python's per-operation overhead. False runs them as Python."""
 
+INFERENCE_MODE = True
+"""Run the time loops under ``torch.inference_mode()``. False runs them in the caller's grad
+mode (for comparison in the benchmarks)."""
+
 
 def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation) -> bool:
     """Whether :func:`layer` may stand in for the step-by-step autograd loop.
@@ -62,12 +67,15 @@ def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation
     autograd's step-by-step accumulation; on CUDA, nn.RNN is cuDNN, which accumulates over
     steps in float32 as this path's single GEMMs do); not under ``torch.func`` transforms
     (their batched tensors cannot be written into plain buffers), ``torch.jit.trace`` (which
-    should record ordinary operations) or forward-mode AD (the Function has no ``jvp``).
+    should record ordinary operations), forward-mode AD (the Function has no ``jvp``) or
+    autocast (which casts the operands of ``linear`` but not of ``out=`` operations; the
+    step-by-step loop runs ATen's ``linear`` per step, so autocast treats it as nn.RNN).
     """
     return (
         ENABLED
         and activation in RELU
         and h0.dtype == weights[1].dtype
+        and not torch.is_autocast_enabled(x.device.type)
         and not (
             x.device.type == "cpu"
             and x.dtype in (torch.float16, torch.bfloat16)
@@ -105,7 +113,7 @@ def _project_and_loop(
     """The forward of one layer and direction, ``out (T, B, H)``; see the module docstring."""
     w_ih, w_hh, b_ih, b_hh = weights
     pre = F.linear(x, w_ih, b_ih).detach().contiguous()
-    with torch.inference_mode():
+    with _loop_mode():
         return _loop("forward")(pre, h0, w_hh, b_hh, relu, reverse)
 
 
@@ -155,7 +163,7 @@ class Layer(torch.autograd.Function):
             if out._version != ctx.version:
                 out = _project_and_loop(x, h0, weights, relu, reverse)
             dz = torch.empty_like(out, memory_format=torch.contiguous_format).copy_(grad_out)
-            with torch.inference_mode():
+            with _loop_mode():
                 _loop("through_time")(dz, grad_last, out, w_hh, relu, reverse)
         needs = ctx.needs_input_grad
         first, rest = (dz[-1], dz[:-1]) if reverse else (dz[0], dz[1:])
@@ -249,6 +257,12 @@ def through_time_graph(
     if not reverse:
         dzs.reverse()
     return torch.stack(dzs)
+
+
+def _loop_mode() -> contextlib.AbstractContextManager[Any]:
+    """``torch.inference_mode()`` when :data:`INFERENCE_MODE`, else nothing
+    (``inference_mode(False)`` would turn grad mode on)."""
+    return torch.inference_mode() if INFERENCE_MODE else contextlib.nullcontext()
 
 
 _LOOPS = {"forward": forward, "through_time": through_time}

@@ -49,7 +49,7 @@ def test_not_for_other_activations_or_when_disabled(monkeypatch):
     assert not _bptt.applies(x, h0, weights, torch.tanh)
 
 
-def test_not_under_transforms_tracing_or_forward_ad():
+def test_not_under_transforms_tracing_forward_ad_or_autocast():
     x, h0, weights = layer_args(torch.float32, True)
     seen = []
 
@@ -61,7 +61,9 @@ def test_not_under_transforms_tracing_or_forward_ad():
     torch.jit.trace(probe, (x,), check_trace=False)
     with forward_ad.dual_level():
         probe(x)
-    assert seen == [False, False, False]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        probe(x)
+    assert seen == [False, False, False, False]
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])

@@ -65,6 +65,28 @@ def test_bit_exact_on_cpu(config, case, dtype):
         assert_identical(run(reference, inputs), run(impl, inputs))
 
 
+@pytest.mark.parametrize("autocast_dtype", [torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+@pytest.mark.parametrize("case", [CASES[0], CASES[4], CASES[7]], ids=lambda c: c.layout)
+def test_bit_exact_under_cpu_autocast(config, case, autocast_dtype):
+    """nn.RNN under autocast runs its linears in the lower precision (h0 and the rest
+    follow); outputs and every gradient must be nn.RNN's, bit for bit."""
+    reference, impl = build_pair(RNN, config, case)
+    results = []
+    for module in (reference, impl):
+        inputs = make_inputs(config, case, requires_grad=True)
+        with torch.autocast("cpu", dtype=autocast_dtype):
+            output, h_n = run(module, inputs)[:2]
+        data = output.data if isinstance(output, PackedSequence) else output
+        (data.float().sum() + h_n.float().pow(2).sum()).backward()
+        grads = [inputs.padded.grad, inputs.h0.grad, *(p.grad for p in module.parameters())]
+        results.append((data, h_n, grads))
+    (out_e, h_e, grads_e), (out_a, h_a, grads_a) = results
+    assert out_a.dtype == out_e.dtype == autocast_dtype
+    assert torch.equal(out_a, out_e) and torch.equal(h_a, h_e)
+    assert all(torch.equal(a, e) for a, e in zip(grads_a, grads_e, strict=True))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 @pytest.mark.parametrize(
     "p, case",

@@ -24,12 +24,13 @@ from tests.benchmarks.shapes import (
     SHAPES,
     SLACK,
     TARGETS,
+    TECHNIQUES,
     flops,
 )
 
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 PLOTTED = ["nn.RNN", "rnn_impl", "notebook"]
-TECHNIQUE_COLUMNS = ["nn.RNN", "notebook", "rnn_impl[autograd]", "rnn_impl[python]", "rnn_impl"]
+TECHNIQUE_COLUMNS = ["nn.RNN", "notebook", *TECHNIQUES]
 
 
 class Run:
@@ -240,8 +241,9 @@ def markdown(run: Run, json_path: str) -> str:
             "## What each technique buys (median ms, ratio to nn.RNN)",
             "`notebook`: the seed's loop. `rnn_impl[autograd]`: projection hoisted out of the "
             "loop, step-by-step autograd. `rnn_impl[python]`: plus the hand-written BPTT "
-            "Function and outputs written in place, loops in Python. `rnn_impl`: plus "
-            "TorchScript loops (the default).",
+            "Function and outputs written in place, loops in Python. `rnn_impl[scripted]`: "
+            "plus TorchScript loops. `rnn_impl`: plus `inference_mode` around the loops "
+            "(the default).",
             technique_table(run),
             "## Distance from the GEMM-bound floor",
             "Floor: the shape's matrix-product FLOPs at the measured GEMM peak.",

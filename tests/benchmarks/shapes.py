@@ -5,9 +5,9 @@ A variant is a callable ``x -> (output, h_n)`` with the same weights as nn.RNN's
 * ``nn.RNN``: torch's own (C++ time loop, autograd backward);
 * ``rnn_impl``: the drop-in with its fast path (hand-written BPTT, TorchScript loops);
 * ``notebook``: the seed notebook's loop (time outer, layers inner, projection inside);
-* ``rnn_impl[autograd]`` and ``rnn_impl[python]``: the drop-in with the fast path off
-  (step-by-step autograd over a hoisted projection) and with its loops run as Python, to show
-  what each technique buys.
+* ``rnn_impl[autograd]``, ``rnn_impl[python]``, ``rnn_impl[scripted]``: the drop-in with the
+  fast path off (step-by-step autograd over a hoisted projection), with its loops run as Python,
+  and run by TorchScript but not under ``inference_mode``, to show what each technique buys.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ GEMM_SIZE = 2048
 """Side of the square float32 ``torch.mm`` whose rate stands for the machine's GEMM peak."""
 
 VARIANTS = ["nn.RNN", "rnn_impl", "notebook"]
-TECHNIQUES = ["rnn_impl[autograd]", "rnn_impl[python]", "rnn_impl"]
+TECHNIQUES = ["rnn_impl[autograd]", "rnn_impl[python]", "rnn_impl[scripted]", "rnn_impl"]
+"""Each adds one technique to the one before (see :func:`build`)."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,8 @@ def build(
     switches = {
         "rnn_impl": {},
         "rnn_impl[autograd]": {"ENABLED": False},
-        "rnn_impl[python]": {"SCRIPTED": False},
+        "rnn_impl[python]": {"SCRIPTED": False, "INFERENCE_MODE": False},
+        "rnn_impl[scripted]": {"INFERENCE_MODE": False},
     }[variant]
     if not switches:
         return Bench(impl, x)
