@@ -75,7 +75,7 @@ def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation
         ENABLED
         and activation in RELU
         and h0.dtype == weights[1].dtype
-        and not torch.is_autocast_enabled(x.device.type)
+        and not torch._C._is_any_autocast_enabled()
         and not (
             x.device.type == "cpu"
             and x.dtype in (torch.float16, torch.bfloat16)

@@ -113,7 +113,7 @@ def check_hx_rank(hx: Tensor | None, batched: bool) -> None:
 
 def check_input(input: Tensor, weight_dtype: torch.dtype, input_size: int, packed: bool) -> None:
     """nn.RNN.check_input: dtype (skipped under autocast), then rank, then feature size."""
-    if input.dtype != weight_dtype and not torch.is_autocast_enabled(input.device.type):
+    if input.dtype != weight_dtype and not torch._C._is_any_autocast_enabled():
         if not VALIDATES_FLAGS_AND_INPUT_SIZE:
             raise ValueError(f"input must have the type {weight_dtype}, got type {input.dtype}")
         raise ValueError(

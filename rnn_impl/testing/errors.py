@@ -210,6 +210,7 @@ FORWARD_CASES: dict[str, Callable[[ErrorSizes], tuple[Any, ...]]] = {
     "h0 on meta": lambda s: (_x(s), _h(s).to("meta")),
     "input on meta": lambda s: (_x(s).to("meta"),),
     "input on meta with cpu h0": lambda s: (_x(s).to("meta"), _h(s)),
+    "input float64 on meta": lambda s: (_x(s).double().to("meta"),),
     "packed wrong features": lambda s: (_packed(s, s.input_size + 2),),
     "packed with 2-D h0": lambda s: (_packed(s), _h(s, s.states, s.hidden_size)),
     "packed h0 wrong hidden": lambda s: (_packed(s), _h(s, s.states, s.batch, s.hidden_size + 1)),
