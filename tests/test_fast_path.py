@@ -84,6 +84,17 @@ def test_training_graph_goes_through_the_function(nonlinearity, bidirectional):
     assert "TanhBackward0" not in nodes and "ReluBackward0" not in nodes
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("leaf", ["x", "h0", "W_hh", "b_hh"])
+def test_half_precision_cpu_gradients_for_any_one_leaf_take_the_step_by_step_loop(dtype, leaf):
+    x, h0, (w_ih, w_hh, _, _) = layer_args(dtype, False)
+    weights = (w_ih, w_hh, torch.zeros(4, dtype=dtype), torch.zeros(4, dtype=dtype))
+    {"x": x, "h0": h0, "W_hh": weights[1], "b_hh": weights[3]}[leaf].requires_grad_()
+    assert not _bptt.applies(x, h0, weights, torch.tanh)
+    with torch.no_grad():
+        assert _bptt.applies(x, h0, weights, torch.tanh)
+
+
 @pytest.mark.parametrize("leaf", ["x", "h0", "W_ih"])
 def test_graph_when_any_one_leaf_requires_grad(leaf):
     x, h0, weights = layer_args(torch.float32, False)
