@@ -98,6 +98,25 @@ def output_close(subject: Subject, example: Example) -> Measure:
     return compare_outputs(example, reference, impl)
 
 
+AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
+
+
+@register("autocast", "differential", devices=("cpu",), dtypes=(torch.float32,))
+def autocast(subject: Subject, example: Example) -> Measure:
+    """Under ``torch.autocast`` on the CPU (bfloat16, then float16) output and h_n have
+    nn.RNN's dtype and values, bit for bit: nn.RNN runs its ``linear``s in the lower precision
+    and everything after them follows."""
+    reference, impl = build_pair(subject, example.config, example.case, example.dtype)
+    for low in AUTOCAST_DTYPES:
+        with torch.no_grad(), torch.autocast("cpu", dtype=low):
+            _, out_e, h_e = run(reference, example)
+            _, out_a, h_a = run(impl, example)
+        where = f"under {str(low).removeprefix('torch.')} autocast"
+        assert_exact(example, f"output {where}", out_a, out_e)
+        assert_exact(example, f"h_n {where}", h_a, h_e)
+    return ZERO
+
+
 def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, **where):
     """Gradients of ``<g_out, output> + <g_h, h_n>`` with respect to input, h0 and ``names``."""
     inputs, output, h_n = run(module, example, requires_grad=True, **where)

@@ -74,6 +74,7 @@ ZOO: tuple[Bug, ...] = (
     Bug(bugs.FirstOrderOnlyBackward, "gradcheck"),
     Bug(bugs.SilentUpcast, "shapes"),
     Bug(bugs.LowPrecisionAccumulation, "output_close"),
+    Bug(bugs.AutocastOff, "autocast"),
     Bug(bugs.LayoutGuessing, "batch_first_is_transpose"),
     Bug(bugs.UnbatchedWrongAxis, "unbatched_is_batch_of_one"),
     Bug(bugs.WrongInitDistribution, "initialisation"),

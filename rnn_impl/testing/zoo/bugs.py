@@ -230,6 +230,17 @@ class SilentUpcast(HookedRNN):
         return super().results(layout, output.double(), h_n.double())
 
 
+class AutocastOff(HookedRNN):
+    """Autocast switched off around the recurrence: under ``torch.autocast`` the results come
+    back in float32, not in the autocast dtype nn.RNN returns.
+
+    Who: someone keeping the recurrence in float32 "for stability" under mixed precision."""
+
+    def forward(self, input, hx=None):  # type: ignore[override]
+        with torch.autocast("cpu", enabled=False):
+            return super().forward(input, hx)
+
+
 class LowPrecisionAccumulation(HookedRNN):
     """Matrix products are accumulated in bfloat16 and cast back.
 
