@@ -9,6 +9,7 @@ import torch
 from hypothesis import settings
 
 from rnn_impl.testing import devices, oracle, profiles
+from rnn_impl.testing.cases import parse_fixed
 
 profiles.register_profiles()
 settings.load_profile(profiles.default_profile())
@@ -17,6 +18,10 @@ EXPECT_TORCH_ENV = "RNN_IMPL_EXPECT_TORCH"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        parse_fixed(config.getoption("--rnn-fix"))
+    except ValueError as error:
+        raise pytest.UsageError(f"--rnn-fix: {error}") from None
     expected = os.environ.get(EXPECT_TORCH_ENV)
     if expected and torch.__version__.split("+")[0] != expected:
         pytest.exit(
@@ -43,6 +48,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=f"RNNCell under test for the cell properties (default ${oracle.CELL_IMPL_ENV} or "
         f"{oracle.DEFAULT_CELL_IMPL})",
+    )
+    group.addoption(
+        "--rnn-fix",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="hold an nn.RNN constructor argument fixed in the drawn configurations "
+        "(repeatable); properties that draw their own are skipped",
     )
     group.addoption(
         "--rnn-adapter",
@@ -86,3 +99,9 @@ def cell_subject(pytestconfig: pytest.Config) -> oracle.Subject:
         or oracle.DEFAULT_CELL_IMPL
     )
     return oracle.load_subject(spec)
+
+
+@pytest.fixture(scope="session")
+def fixed_config(pytestconfig: pytest.Config) -> dict:
+    """Constructor arguments held fixed (``--rnn-fix NAME=VALUE``)."""
+    return parse_fixed(pytestconfig.getoption("--rnn-fix"))

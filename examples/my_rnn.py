@@ -2,11 +2,13 @@
 rnn-verify check it against torch.nn.RNN.
 
     rnn-verify --impl examples.my_rnn:MyRNN --adapter examples.my_rnn:MyAdapter --layout batched
+    rnn-verify ... --layout batched --fix batch_first=false --fix bidirectional=false
 
 (run from the repository root). Its parameters have its own names (``cells.0.w_x``, ...) and it
 only takes batched, time-major input, which is what ``--layout batched`` says. The report
 shows it right in output and gradients, and what it lacks: bit-exactness, nn.RNN's errors,
-parameter names and initialisation, batch_first, bidirectional, dropout.
+parameter names and initialisation, batch_first, bidirectional, dropout. With ``--fix`` the
+configurations stay within what it was written for, so what remains is what it gets wrong.
 """
 
 from __future__ import annotations

@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="only inputs of this layout (repeatable), for implementations that support fewer",
     )
     parser.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="hold a constructor argument fixed, e.g. bidirectional=false (repeatable), for "
+        "implementations that support less; properties that draw their own are skipped",
+    )
+    parser.add_argument(
         "--max-examples",
         type=int,
         default=None,
@@ -106,6 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     import torch
 
     from rnn_impl.testing import oracle, profiles
+    from rnn_impl.testing.cases import parse_fixed
     from rnn_impl.testing.properties import CATALOGUE, select
 
     if args.list:
@@ -136,7 +145,11 @@ def _run(args: argparse.Namespace) -> int:
         )
 
     where = _where(args)
-    _smoke_test(subject)
+    try:
+        fixed = parse_fixed(args.fix)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _smoke_test(subject, fixed)
 
     profiles.register_profiles()
     run_settings = hypothesis.settings(
@@ -147,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
     print(
         f"rnn-verify: {subject.name} against torch.nn.RNN (torch {torch.__version__}), profile {args.profile}"
     )
-    results = _verify_all(props, subject, where, run_settings, args)
+    results = _verify_all(props, subject, where, run_settings, args, fixed)
     return _report(results, subject, args)
 
 
@@ -174,33 +187,42 @@ def _where(args) -> list[tuple[str, Any]]:
     return pairs
 
 
-def _smoke_test(subject) -> None:
-    """Build the subject once with a plain configuration: a constructor or adapter that cannot
-    work at all is a usage error, not a conformance failure."""
+def _smoke_test(subject, fixed) -> None:
+    """Build the subject once with a plain configuration (and the ``--fix`` arguments): a
+    constructor or adapter that cannot work at all is a usage error, not a conformance
+    failure."""
+    from dataclasses import replace
+
     from rnn_impl.testing import oracle
     from rnn_impl.testing.cases import InputCase, RNNConfig
 
     try:
-        oracle.build_pair(subject, RNNConfig(3, 4), InputCase())
+        oracle.build_pair(subject, replace(RNNConfig(3, 4), **fixed), InputCase())
     except oracle.SubjectError as error:
         raise UsageError(str(error)) from None
 
 
-def _verify_all(props, subject, where, run_settings, args):
+def _verify_all(props, subject, where, run_settings, args, fixed):
     from rnn_impl.report import Result, write_reproducer
     from rnn_impl.testing import devices
     from rnn_impl.testing.runner import verify
 
     available = devices.available_devices()
     layouts = tuple(args.layout) if args.layout else None
-    jobs = [(p, d, t) for p in props for d, t in where if p.skip_reason(d, t, layouts) is None]
+    # where a property applies, --layout and --fix can still rule it out: a skip with a reason
+    jobs = [
+        (p, d, t, p.skip_reason(d, t, layouts, fixed))
+        for p in props
+        for d, t in where
+        if p.skip_reason(d, t) is None
+    ]
     results = []
-    for index, (prop, device, dtype) in enumerate(jobs, 1):
+    for index, (prop, device, dtype, narrowed) in enumerate(jobs, 1):
         name = str(dtype).removeprefix("torch.")
         result = Result(prop.name, prop.group, device, name, "skip")
         prefix = f"[{index:>{len(str(len(jobs)))}}/{len(jobs)}] {prop.name} {device}/{name}"
-        if device not in available:
-            result.reason = f"no {device} device on this machine"
+        if narrowed is not None or device not in available:
+            result.reason = narrowed or f"no {device} device on this machine"
             results.append(result)
             continue
         print(f"{prefix} ...", end="", flush=True)
@@ -214,6 +236,7 @@ def _verify_all(props, subject, where, run_settings, args):
             seed=args.seed,
             collect=True,
             layouts=layouts,
+            fixed=fixed,
         )
         result.seconds = time.perf_counter() - start
         result.examples = tally.examples

@@ -152,6 +152,8 @@ BAD_MODULE = textwrap.dedent(
         (["--device", "tpu"], "unknown device 'tpu'"),
         (["--dtype", "float8"], "unknown dtype 'float8'"),
         (["--max-examples", "0"], "--max-examples must be at least 1"),
+        (["--fix", "num_layers=two"], "fix num_layers: 'two' is not a valid int"),
+        (["--fix", "dropout=0.5"], "fix dropout: only 0"),
         (["--no-such-flag"], "unrecognized arguments"),
         (
             ["--impl", "torch.nn:RNN", "--property", "cell_errors"],
@@ -166,6 +168,36 @@ def test_usage_errors_are_one_line_and_exit_2(args, message, tmp_path):
     assert run.stdout == ""
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert run.stderr.startswith("rnn-verify: error: ") and message in run.stderr
+
+
+ONE_FORWARD_LAYER = textwrap.dedent(
+    """
+    import rnn_impl
+
+    class OneForwardLayer(rnn_impl.RNN):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if self.bidirectional or self.num_layers != 1:
+                raise NotImplementedError("one forward layer only")
+    """
+)
+
+
+def test_fix_narrows_the_configs_for_a_partial_implementation(tmp_path):
+    (tmp_path / "partial.py").write_text(ONE_FORWARD_LAYER)
+    args = ["--impl", "partial:OneForwardLayer", "--property", "shapes"]
+    args += ["--property", "dropout_eval", *QUICK, "--repro-dir", str(tmp_path)]
+    env = {"PYTHONPATH": str(tmp_path)}
+    unfixed = rnn_verify(*args, cwd=tmp_path, env=env)
+    assert (
+        unfixed.returncode == 1 and "NotImplementedError: one forward layer only" in unfixed.stdout
+    )
+    fixed = rnn_verify(
+        *args, "--fix", "bidirectional=false", "--fix", "num_layers=1", cwd=tmp_path, env=env
+    )
+    assert fixed.returncode == 0, fixed.stdout
+    assert "skipped (1): dropout_eval draws its own num_layers" in fixed.stdout
+    assert "1 passed, 0 failed, 1 skipped" in fixed.stdout
 
 
 def test_list_names_every_property():

@@ -19,7 +19,7 @@ from torch import nn
 
 import rnn_impl
 from rnn_impl.testing import strategies
-from rnn_impl.testing.cases import make_inputs
+from rnn_impl.testing.cases import make_inputs, parse_fixed
 from rnn_impl.testing.oracle import Subject, build_pair
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
 from rnn_impl.testing.runner import verify
@@ -157,3 +157,72 @@ def test_importing_the_package_initialises_no_cuda_and_no_hypothesis():
         "assert not torch.cuda.is_initialized(), 'cuda initialised'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+
+
+FIXED = {"num_layers": 1, "bidirectional": False, "nonlinearity": "relu", "bias": False}
+
+
+def _home(prop):
+    return ("cpu" if "cpu" in prop.devices else prop.devices[0]), prop.dtypes[0]
+
+
+@pytest.mark.parametrize(
+    "prop",
+    [p for p in CATALOGUE if p.skip_reason(*_home(p), fixed=FIXED) is None],
+    ids=lambda p: p.name,
+)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_fixed_arguments_hold_in_every_drawn_config(prop, data):
+    example = data.draw(prop.strategy(*_home(prop), fixed=FIXED))
+    assert {name: getattr(example.config, name) for name in FIXED} == FIXED
+
+
+def test_properties_that_draw_a_fixed_argument_themselves_are_skipped():
+    skipped = {
+        p.name: p.skip_reason(*_home(p), fixed={"num_layers": 1})
+        for p in CATALOGUE
+        if p.skip_reason(*_home(p), fixed={"num_layers": 1}) is not None
+    }
+    # these need several layers (or, for gradcheck, draw their own small range of them);
+    # the cell properties and reverse_is_flip_forward_flip need exactly one, so they run
+    expected = {
+        "gradcheck",
+        "layers_are_a_chain",
+        "dropout_masks_exact",
+        "dropout_eval",
+        "dropout_extremes",
+    }
+    assert set(skipped) == expected
+    assert all(reason.endswith("draws its own num_layers") for reason in skipped.values())
+
+
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (["num_layers"], "fix takes NAME=VALUE"),
+        (["size=3"], "unknown argument 'size'"),
+        (["bias=1", "bias=0"], "bias given twice"),
+        (["num_layers=two"], "'two' is not a valid int"),
+        (["bidirectional=maybe"], "'maybe' is not a valid bool"),
+        (["nonlinearity=gelu"], "neither tanh nor relu"),
+        (["hidden_size=0"], "must be at least 1"),
+        (["dropout=0.5"], "only 0"),
+    ],
+)
+def test_parse_fixed_rejects_with_one_line(items, message):
+    with pytest.raises(ValueError, match=message) as caught:
+        parse_fixed(items)
+    assert "\n" not in str(caught.value)
+
+
+def test_parse_fixed_reads_each_type():
+    assert parse_fixed(
+        ["input_size=3", "nonlinearity=relu", "batch_first=true", "bias=0", "dropout=0"]
+    ) == {
+        "input_size": 3,
+        "nonlinearity": "relu",
+        "batch_first": True,
+        "bias": False,
+        "dropout": 0.0,
+    }

@@ -45,6 +45,45 @@ class RNNConfig:
         return f"RNN({args})"
 
 
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def parse_fixed(items: list[str]) -> dict[str, Any]:
+    """``["num_layers=1", "bidirectional=false"]`` -> ``{"num_layers": 1, "bidirectional":
+    False}``: constructor arguments to hold fixed while the rest of a configuration is drawn.
+
+    Dropout may only be fixed at 0: the properties about dropout draw their own.
+
+    Raises:
+        ValueError: a one-line message for a malformed, repeated or unknown name, or a value
+            that is not of the argument's type.
+    """
+    types = {name: type(getattr(RNNConfig(1, 1), name)) for name in RNNConfig.__dataclass_fields__}
+    fixed: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name or not text:
+            raise ValueError(f"fix takes NAME=VALUE, got {item!r}")
+        if name not in types:
+            raise ValueError(f"fix: unknown argument {name!r} (choose from {', '.join(types)})")
+        if name in fixed:
+            raise ValueError(f"fix: {name} given twice")
+        kind = types[name]
+        try:
+            value = _BOOLEANS[text.lower()] if kind is bool else kind(text)
+        except (KeyError, ValueError):
+            raise ValueError(f"fix {name}: {text!r} is not a valid {kind.__name__}") from None
+        if name == "nonlinearity" and value not in ("tanh", "relu"):
+            raise ValueError(f"fix nonlinearity: {text!r} is neither tanh nor relu")
+        if name in ("input_size", "hidden_size", "num_layers") and value < 1:
+            raise ValueError(f"fix {name}: must be at least 1, got {value}")
+        if name == "dropout" and value != 0:
+            raise ValueError("fix dropout: only 0 (the dropout properties draw their own)")
+        fixed[name] = value
+    return fixed
+
+
 @dataclass(frozen=True)
 class InputCase:
     """One forward call's input, described by sizes and a seed.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import hypothesis
 import hypothesis.reporting
@@ -36,8 +38,10 @@ def verify(
     seed: int | None = None,
     collect: bool = False,
     layouts: tuple[str, ...] | None = None,
+    fixed: Mapping[str, Any] | None = None,
 ) -> Tally:
-    """Check ``prop`` on examples drawn by Hypothesis.
+    """Check ``prop`` on examples drawn by Hypothesis (only ``layouts``, and configurations
+    with the constructor arguments ``fixed``, when given).
 
     The minimal failure found is raised, or with ``collect`` recorded in the returned tally
     (``failure``, and ``last``: the example it failed on) with Hypothesis' own report muted.
@@ -54,7 +58,7 @@ def verify(
             target(measure.normalised, label=f"{prop.name} normalised error")
             tally.worst = max(tally.worst, measure)
 
-    test = given(prop.strategy(device, dtype, layouts))(check)
+    test = given(prop.strategy(device, dtype, layouts, fixed))(check)
     if run_settings is not None:
         test = run_settings(test)
     if seed is not None:

@@ -20,7 +20,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl.testing.errors import first_difference
 from rnn_impl.testing.oracle import Subject, as_tensors
-from rnn_impl.testing.strategies import Example, examples
+from rnn_impl.testing.strategies import Example, examples, rnn_configs
 from rnn_impl.testing.tolerances import (
     ASSERT_CLOSE_DEFAULTS,
     Difference,
@@ -63,6 +63,8 @@ class Property:
         check: the function that verifies one example.
         devices / dtypes: where it applies; elsewhere it is skipped with a reason.
         draw: keyword arguments for :func:`rnn_impl.testing.strategies.examples`.
+        config: keyword arguments for :func:`rnn_impl.testing.strategies.rnn_configs`, the
+            configurations the property needs (values or strategies).
         kind: ``"rnn"`` (verifies an nn.RNN look-alike) or ``"cell"`` (an nn.RNNCell one).
     """
 
@@ -72,6 +74,7 @@ class Property:
     devices: tuple[str, ...] = COMPUTE_DEVICES
     dtypes: tuple[torch.dtype, ...] = ALL_DTYPES
     draw: Mapping[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "rnn"
 
     @property
@@ -84,27 +87,41 @@ class Property:
         return self.name.endswith("_exact")
 
     def skip_reason(
-        self, device: str, dtype: torch.dtype, layouts: tuple[str, ...] | None = None
+        self,
+        device: str,
+        dtype: torch.dtype,
+        layouts: tuple[str, ...] | None = None,
+        fixed: Mapping[str, Any] | None = None,
     ) -> str | None:
-        """Why this property does not run on ``device``/``dtype`` with only ``layouts``
-        (None if it does)."""
+        """Why this property does not run on ``device``/``dtype`` with only ``layouts`` and
+        the constructor arguments ``fixed`` (None if it does)."""
         if device not in self.devices:
             return f"{self.name} does not apply to {device}"
         if dtype not in self.dtypes:
             return f"{self.name} does not apply to {str(dtype).removeprefix('torch.')}"
-        fixed = self.draw.get("layout")
-        if layouts and isinstance(fixed, str) and fixed not in layouts:
-            return f"{self.name} needs the {fixed} layout"
+        layout = self.draw.get("layout")
+        if layouts and isinstance(layout, str) and layout not in layouts:
+            return f"{self.name} needs the {layout} layout"
+        for name, value in (fixed or {}).items():
+            own = self.config.get(name, value)
+            if isinstance(own, st.SearchStrategy) or own != value:
+                return f"{self.name} draws its own {name}"
         return None
 
     def strategy(
-        self, device: str, dtype: torch.dtype, layouts: tuple[str, ...] | None = None
+        self,
+        device: str,
+        dtype: torch.dtype,
+        layouts: tuple[str, ...] | None = None,
+        fixed: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Examples for this property; ``layouts`` narrows the layouts it may draw."""
+        """Examples for this property; ``layouts`` narrows the layouts it may draw and
+        ``fixed`` holds constructor arguments (where :meth:`skip_reason` allows)."""
         draw = dict(self.draw)
         if layouts and not isinstance(draw.get("layout"), str):
             draw["layout"] = st.sampled_from(layouts)
-        return examples(device=device, dtype=dtype, **draw)
+        configs = rnn_configs(**{**self.config, **(fixed or {})})
+        return examples(device=device, dtype=dtype, configs=configs, **draw)
 
 
 REGISTRY: list[Property] = []

@@ -22,12 +22,10 @@ from rnn_impl.testing.properties._core import (
     fail_on_difference,
     register,
 )
-from rnn_impl.testing.strategies import Example, rnn_configs
+from rnn_impl.testing.strategies import Example
 
-CELL_DRAW = {
-    "configs": rnn_configs(num_layers=1, bidirectional=False, batch_first=False),
-    "layout": st.sampled_from(["batched", "unbatched"]),
-}
+CELL_CONFIG = {"num_layers": 1, "bidirectional": False, "batch_first": False}
+CELL_DRAW = {"layout": st.sampled_from(["batched", "unbatched"])}
 
 
 def _step(module: nn.Module, example: Example, requires_grad: bool = False, **where):
@@ -41,7 +39,9 @@ def _step(module: nn.Module, example: Example, requires_grad: bool = False, **wh
     return inputs, module(*inputs.args())
 
 
-@register("cell_output_exact", "cell", devices=("cpu",), draw=CELL_DRAW, kind="cell")
+@register(
+    "cell_output_exact", "cell", devices=("cpu",), draw=CELL_DRAW, config=CELL_CONFIG, kind="cell"
+)
 def cell_output_exact(subject: Subject, example: Example) -> Measure:
     """h' is bit-identical to nn.RNNCell's on CPU."""
     reference, impl = build_pair(subject, example.config, example.case, example.dtype)
@@ -51,7 +51,7 @@ def cell_output_exact(subject: Subject, example: Example) -> Measure:
     return assert_exact(example, "h'", actual, expected)
 
 
-@register("cell_output_close", "cell", draw=CELL_DRAW, kind="cell")
+@register("cell_output_close", "cell", draw=CELL_DRAW, config=CELL_CONFIG, kind="cell")
 def cell_output_close(subject: Subject, example: Example) -> Measure:
     """h' matches nn.RNNCell's (assert_close in float64, else the float64 oracle bound)."""
     reference, impl = build_pair(
@@ -72,6 +72,7 @@ def cell_output_close(subject: Subject, example: Example) -> Measure:
     "cell",
     dtypes=(torch.float64,),
     draw={**CELL_DRAW, "with_h0": True},
+    config=CELL_CONFIG,
     kind="cell",
 )
 def cell_gradients(subject: Subject, example: Example) -> Measure:
@@ -102,7 +103,13 @@ def cell_gradients(subject: Subject, example: Example) -> Measure:
 
 
 @register(
-    "cell_errors", "cell", devices=("cpu",), dtypes=(torch.float32,), draw=CELL_DRAW, kind="cell"
+    "cell_errors",
+    "cell",
+    devices=("cpu",),
+    dtypes=(torch.float32,),
+    draw=CELL_DRAW,
+    config=CELL_CONFIG,
+    kind="cell",
 )
 def cell_errors(subject: Subject, example: Example) -> None:
     """Invalid RNNCell inputs raise nn.RNNCell's exception type and message."""

@@ -20,7 +20,7 @@ from rnn_impl.testing.errors import (
 )
 from rnn_impl.testing.oracle import Subject, build_pair
 from rnn_impl.testing.properties._core import ANY_DEVICE, call, fail, fail_on_difference, register
-from rnn_impl.testing.strategies import Example, rnn_configs, sizes
+from rnn_impl.testing.strategies import Example, sizes
 
 
 def _same_index(x: torch.Tensor | None, y: torch.Tensor | None) -> bool:
@@ -76,8 +76,8 @@ def shapes(subject: Subject, example: Example) -> None:
     "shapes_large_meta",
     "contracts",
     devices=("meta",),
+    config={"input_size": sizes(max_value=1024), "hidden_size": sizes(max_value=1024)},
     draw={
-        "configs": rnn_configs(input_size=sizes(max_value=1024), hidden_size=sizes(max_value=1024)),
         "seq_len": st.integers(1, 32),
         "batch": st.integers(1, 512),
         "budget": 10**12,

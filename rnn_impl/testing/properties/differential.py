@@ -24,7 +24,7 @@ from rnn_impl.testing.properties._core import (
     forward,
     register,
 )
-from rnn_impl.testing.strategies import Example, rnn_configs, sizes
+from rnn_impl.testing.strategies import Example, sizes
 from rnn_impl.testing.tolerances import (
     GRAD_RTOL_FLOAT64,
     GRADCHECK_ATOL,
@@ -176,12 +176,12 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
     "gradcheck",
     "gradients",
     dtypes=(torch.float64,),
+    config={
+        "input_size": sizes(max_value=3),
+        "hidden_size": sizes(max_value=3),
+        "num_layers": st.integers(1, 3),
+    },
     draw={
-        "configs": rnn_configs(
-            input_size=sizes(max_value=3),
-            hidden_size=sizes(max_value=3),
-            num_layers=st.integers(1, 3),
-        ),
         "with_h0": True,
         "batch": st.integers(1, 2),
         "seq_len": st.integers(1, 3),

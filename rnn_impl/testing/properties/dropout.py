@@ -8,11 +8,9 @@ import torch
 from rnn_impl.testing.oracle import Subject, build_pair, untouched_rng
 from rnn_impl.testing.properties._core import ZERO, Measure, assert_exact, fail, register
 from rnn_impl.testing.properties.differential import compare_outputs, run
-from rnn_impl.testing.strategies import Example, rnn_configs
+from rnn_impl.testing.strategies import Example
 
-WITH_DROPOUT = {
-    "configs": rnn_configs(num_layers=st.integers(2, 4), dropout=st.sampled_from([0.2, 0.5, 0.9]))
-}
+WITH_DROPOUT = {"num_layers": st.integers(2, 4), "dropout": st.sampled_from([0.2, 0.5, 0.9])}
 
 
 def _rng_state(device: str) -> torch.Tensor:
@@ -26,7 +24,7 @@ def _rng_state(device: str) -> torch.Tensor:
     "dropout",
     devices=("cpu",),
     dtypes=(torch.float32, torch.float64),
-    draw=WITH_DROPOUT,
+    config=WITH_DROPOUT,
 )
 def dropout_masks(subject: Subject, example: Example) -> Measure:
     """In training mode under the same seed: nn.RNN's masks, outputs and RNG state after."""
@@ -55,7 +53,7 @@ def _assert_no_rng_use(example: Example, impl, what: str):
     return output, h_n
 
 
-@register("dropout_eval", "dropout", draw=WITH_DROPOUT)
+@register("dropout_eval", "dropout", config=WITH_DROPOUT)
 def dropout_eval(subject: Subject, example: Example) -> Measure:
     """In eval mode dropout is off: deterministic, no RNG consumed, nn.RNN's eval result."""
     reference, impl = build_pair(
@@ -73,9 +71,7 @@ def dropout_eval(subject: Subject, example: Example) -> Measure:
 @register(
     "dropout_extremes",
     "dropout",
-    draw={
-        "configs": rnn_configs(num_layers=st.integers(2, 4), dropout=st.sampled_from([0.0, 1.0]))
-    },
+    config={"num_layers": st.integers(2, 4), "dropout": st.sampled_from([0.0, 1.0])},
 )
 def dropout_extremes(subject: Subject, example: Example) -> Measure:
     """p = 0 and p = 1 in training mode: no RNG used, and nn.RNN's results on every device."""

@@ -18,7 +18,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from rnn_impl.testing.cases import RNNConfig, make_inputs
 from rnn_impl.testing.oracle import Subject, build_from, build_pair, sub_reference
 from rnn_impl.testing.properties._core import ZERO, Measure, assert_close, forward, register
-from rnn_impl.testing.strategies import Example, rnn_configs
+from rnn_impl.testing.strategies import Example
 
 LAW = {"dtypes": (torch.float64,)}
 
@@ -107,11 +107,8 @@ def batch_first_is_transpose(subject: Subject, example: Example) -> Measure:
 @register(
     "streaming",
     "laws",
-    draw={
-        "layout": "batched",
-        "configs": rnn_configs(bidirectional=False),
-        "seq_len": st.integers(2, 12),
-    },
+    config={"bidirectional": False},
+    draw={"layout": "batched", "seq_len": st.integers(2, 12)},
     **LAW,
 )
 def streaming(subject: Subject, example: Example) -> Measure:
@@ -159,7 +156,8 @@ def packed_is_each_sequence_alone(subject: Subject, example: Example) -> Measure
 @register(
     "reverse_is_flip_forward_flip",
     "laws",
-    draw={"layout": "batched", "configs": rnn_configs(num_layers=1, bidirectional=True)},
+    config={"num_layers": 1, "bidirectional": True},
+    draw={"layout": "batched"},
     **LAW,
 )
 def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
@@ -186,9 +184,7 @@ def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
     return worst
 
 
-@register(
-    "layers_are_a_chain", "laws", draw={"configs": rnn_configs(num_layers=st.integers(2, 4))}, **LAW
-)
+@register("layers_are_a_chain", "laws", config={"num_layers": st.integers(2, 4)}, **LAW)
 def layers_are_a_chain(subject: Subject, example: Example) -> Measure:
     """L layers equal a chain of L single-layer RNNs, each fed the previous one's output."""
     reference, impl, inputs = _setup(subject, example)
