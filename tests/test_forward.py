@@ -65,6 +65,32 @@ def test_bit_exact_on_cpu(config, case, dtype):
         assert_identical(run(reference, inputs), run(impl, inputs))
 
 
+NON_CONTIGUOUS_H0 = {
+    # (L*D, B, H) views of other memory, as callers make them by transposing or slicing
+    "column-major": lambda states, batch, hidden: torch.randn(hidden, batch, states).permute(
+        2, 1, 0
+    ),
+    "every other row": lambda states, batch, hidden: torch.randn(states, 2 * batch, hidden)[:, ::2],
+    "expanded": lambda states, batch, hidden: torch.randn(states, 1, hidden).expand(
+        states, batch, hidden
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", NON_CONTIGUOUS_H0)
+@pytest.mark.parametrize(
+    "config", [RNNConfig(6, 5), RNNConfig(6, 5, num_layers=2, bidirectional=True)], ids=str
+)
+def test_bit_exact_with_non_contiguous_h0(layout, config):
+    reference, impl = build_pair(RNN, config, CASES[0])
+    x = torch.randn(7, 3, 6)
+    hx = NON_CONTIGUOUS_H0[layout](config.num_layers * config.num_directions, 3, 5)
+    assert not hx.is_contiguous()
+    with torch.no_grad():
+        expected, actual = reference(x, hx), impl(x, hx)
+    assert all(torch.equal(a, e) for a, e in zip(actual, expected, strict=True))
+
+
 @pytest.mark.parametrize("autocast_dtype", [torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
 @pytest.mark.parametrize("case", [CASES[0], CASES[4], CASES[7]], ids=lambda c: c.layout)
