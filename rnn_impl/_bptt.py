@@ -266,29 +266,38 @@ def _loop_mode() -> contextlib.AbstractContextManager[Any]:
 
 
 _LOOPS = {"forward": forward, "through_time": through_time}
+_scripted: dict[str, Callable[..., Tensor]] = {}
+"""What TorchScript made of each loop: a ``ScriptFunction``, or the Python function where
+scripting failed or is gone."""
 _compiled: dict[str, Callable[..., Tensor]] = {}
 
 
-def _loop(name: str) -> Callable[..., Tensor]:
-    """:data:`_LOOPS` ``[name]``, compiled by TorchScript once when :data:`SCRIPTED`.
+def _script(name: str) -> Callable[..., Tensor]:
+    """:data:`_LOOPS` ``[name]`` compiled by TorchScript, once, without its deprecation warning
+    (torch 2.13 and later); the Python function where that fails."""
+    if name not in _scripted:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _scripted[name] = torch.jit.script(_LOOPS[name])
+        except Exception:
+            _scripted[name] = _LOOPS[name]
+    return _scripted[name]
 
-    torch 2.13 and later warn that ``torch.jit.script`` is deprecated; where it fails or is
-    gone, the Python function runs. An error inside the compiled loop is raised again by the
-    Python one, so that callers see the message torch gives, not TorchScript's wrapping of it;
-    should the Python one not fail, the compiled loop's error stands (``forward`` writes over
-    its input, so a result computed after a failure part-way through could be wrong).
+
+def _loop(name: str) -> Callable[..., Tensor]:
+    """:data:`_LOOPS` ``[name]``, through :func:`_script` when :data:`SCRIPTED`.
+
+    An error inside the compiled loop is raised again by the Python one, so that callers see
+    the message torch gives, not TorchScript's wrapping of it; should the Python one not fail,
+    the compiled loop's error stands (``forward`` writes over its input, so a result computed
+    after a failure part-way through could be wrong).
     """
     python = _LOOPS[name]
     if not SCRIPTED:
         return python
     if name not in _compiled:
-        scripted: Callable[..., Tensor]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                scripted = torch.jit.script(python)
-        except Exception:
-            scripted = python
+        scripted = _script(name)
 
         def run(*args: Any) -> Tensor:
             try:

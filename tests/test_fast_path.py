@@ -7,6 +7,8 @@ follow nn.RNN's operation order).
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch.autograd import forward_ad
@@ -118,3 +120,15 @@ def test_no_inference_tensor_escapes(grad):
     grads += [x.grad] if grad else []
     assert grads[0] is not None and not any(g.is_inference() for g in grads)
     output.add_(1)
+
+
+@pytest.mark.parametrize("name", ["forward", "through_time"])
+def test_the_loops_compile_without_a_warning(name, monkeypatch):
+    """The speed of the fast path rests on TorchScript; torch 2.13+ warns on every script."""
+    monkeypatch.setattr(_bptt, "_scripted", {})
+    monkeypatch.setattr(_bptt, "_compiled", {})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _bptt._loop(name)
+    assert isinstance(_bptt._scripted[name], torch.jit.ScriptFunction)
+    assert [str(w.message) for w in caught] == []
