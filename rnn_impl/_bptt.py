@@ -221,15 +221,21 @@ def through_time(
     Per step, in place over ``dz[t]``: an ``addmm`` adds the gradient from step ``t+1`` (at
     the last step, ``grad_last``), then ATen's ``tanh_backward`` / ``threshold_backward``, the
     derivative autograd uses for nn.RNN (a hand-written ``1 - out**2`` rounds differently
-    where ATen's kernel fuses multiply-adds).
+    where ATen's kernel fuses multiply-adds). That ``addmm`` rounds as autograd's ``mm`` and
+    then ``add`` do, except for a batch of one, where BLAS accumulates into the addend term by
+    term; there the two run apart, so ``dz`` stays nn.RNN's bit for bit.
     """
     outs, dzs = out.unbind(0), dz.unbind(0)
     prev = grad_last
+    carry = torch.empty_like(grad_last, memory_format=torch.contiguous_format)
+    single_row = dz.size(1) == 1
     for i in range(len(outs)):
         t = i if reverse else len(outs) - 1 - i
         g = dzs[t]
         if i == 0:
             g.add_(grad_last)
+        elif single_row:
+            g.add_(torch.mm(prev, w_hh, out=carry))
         else:
             g.addmm_(prev, w_hh)
         if relu:
