@@ -162,7 +162,7 @@ class Layer(torch.autograd.Function):
             out = ctx.out
             if out._version != ctx.version:
                 out = _project_and_loop(x, h0, weights, relu, reverse)
-            dz = torch.empty_like(out, memory_format=torch.contiguous_format).copy_(grad_out)
+            dz = grad_out.clone(memory_format=torch.contiguous_format)
             with _loop_mode():
                 _loop("through_time")(dz, grad_last, out, w_hh, relu, reverse)
         needs = ctx.needs_input_grad
