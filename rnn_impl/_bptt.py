@@ -4,7 +4,7 @@ backward through time (BPTT): the fast path of :mod:`rnn_impl._recurrence`.
 Forward, for ``x (T, B, I)`` and ``h[-1] = h0 (B, H)``::
 
     pre    = linear(x, W_ih, b_ih)                        # one GEMM over all steps
-    out[t] = act((h[t-1] @ W_hh^T + b_hh) + pre[t])       # addmm into a carry, add_, act_
+    out[t] = act((h[t-1] @ W_hh^T + b_hh) + pre[t])       # addmm into a carry, add_, act
 
 ATen's operations in ATen's order, so the result is bit-identical to nn.RNN on CPU; each step
 is written over ``pre[t]`` (``pre[t] + linear`` equals ``linear + pre[t]`` bit for bit), so
@@ -13,7 +13,7 @@ the output needs no memory of its own and no final ``stack``.
 Backward, with ``g[t]`` the gradient reaching ``out[t]`` (and ``h_last``'s added at the last
 step)::
 
-    dz[t]  = act'(out[t]) * (g[t] + dz[t+1] @ W_hh)       # one addmm, one *_backward per step
+    dz[t]  = act'(out[t]) * (g[t] + dz[t+1] @ W_hh)       # mm, add_, *_backward per step
     dx     = dz @ W_ih,  d W_ih = dz^T x,  d W_hh = dz^T [h0, out[:-1]]   # one GEMM each
     d h0   = dz[0] @ W_hh,  d b_ih = d b_hh = dz.sum((0, 1))
 
@@ -110,11 +110,48 @@ def layer(
 def _project_and_loop(
     x: Tensor, h0: Tensor, weights: LayerWeights, relu: bool, reverse: bool
 ) -> Tensor:
-    """The forward of one layer and direction, ``out (T, B, H)``; see the module docstring."""
+    """The forward of one layer and direction, ``out (T, B, H)`` contiguous; see the module
+    docstring. The steps are written over the projection where its steps are aligned, else
+    into :func:`aligned_steps` and copied out once at the end."""
     w_ih, w_hh, b_ih, b_hh = weights
     pre = F.linear(x, w_ih, b_ih).detach().contiguous()
+    out = pre if steps_aligned(pre) else aligned_steps(pre)
     with _loop_mode():
-        return _loop("forward")(pre, h0, w_hh, b_hh, relu, reverse)
+        _loop("forward")(pre, out, h0, w_hh, b_hh, relu, reverse)
+    return out.contiguous()
+
+
+ALIGNMENT = 64
+"""Bytes. ATen's CPU allocator starts every tensor at a multiple of 64 bytes, so each step's
+state in nn.RNN's loop is a fresh, aligned tensor. MKL's GEMM may round differently for
+operands that start elsewhere (seen on AMD EPYC with AVX-512: a view at a byte offset that is
+not a multiple of 16), so every operand this path hands BLAS starts at a multiple of it too."""
+
+
+def is_aligned(t: Tensor) -> bool:
+    """Whether ``t``'s data starts at a multiple of :data:`ALIGNMENT` bytes."""
+    return t.data_ptr() % ALIGNMENT == 0
+
+
+def steps_aligned(t: Tensor) -> bool:
+    """Whether every step ``t[i]`` of a contiguous ``(T, B, H)`` tensor starts aligned."""
+    return is_aligned(t) and (t.size(1) * t.size(2) * t.element_size()) % ALIGNMENT == 0
+
+
+def aligned_steps(like: Tensor) -> Tensor:
+    """An uninitialised ``(T, B, H)`` view shaped like ``like`` whose every step starts at a
+    multiple of :data:`ALIGNMENT` bytes: steps of a ``(T, S)`` buffer, ``S >= B*H`` rounded up
+    to the alignment. Not contiguous when ``S > B*H``."""
+    size = like.size(1) * like.size(2)
+    per = ALIGNMENT // like.element_size()
+    padded = -(-size // per) * per
+    buffer = like.new_empty((like.size(0), padded))
+    return buffer.narrow(1, 0, size).view(like.shape)
+
+
+def aligned(t: Tensor) -> Tensor:
+    """``t`` where it starts aligned, else an aligned copy of it."""
+    return t if is_aligned(t) else t.clone(memory_format=torch.contiguous_format)
 
 
 class Layer(torch.autograd.Function):
@@ -162,11 +199,15 @@ class Layer(torch.autograd.Function):
             out = ctx.out
             if out._version != ctx.version:
                 out = _project_and_loop(x, h0, weights, relu, reverse)
-            dz = grad_out.clone(memory_format=torch.contiguous_format)
+            steps = aligned_steps(grad_out)
+            steps.copy_(grad_out)
             with _loop_mode():
-                _loop("through_time")(dz, grad_last, out, w_hh, relu, reverse)
+                _loop("through_time")(steps, grad_last, out, w_hh, relu, reverse)
+            dz = steps.contiguous()
         needs = ctx.needs_input_grad
+        # every GEMM operand aligned (see ALIGNMENT): a step of dz or out at an offset is copied
         first, rest = (dz[-1], dz[:-1]) if reverse else (dz[0], dz[1:])
+        first = aligned(first)
         flat = dz.flatten(0, 1)
         grads: list[Tensor | None] = [None] * 8
         if needs[0]:
@@ -176,7 +217,8 @@ class Layer(torch.autograd.Function):
         if needs[2]:
             grads[2] = flat.t() @ x.flatten(0, 1)
         if needs[3]:
-            before = out[1:] if reverse else out[:-1]
+            before = aligned(out[1:] if reverse else out[:-1])
+            rest = aligned(rest)
             grads[3] = torch.addmm(first.t() @ h0, rest.flatten(0, 1).t(), before.flatten(0, 1))
         if needs[4] or needs[5]:
             # one tensor for both: autograd copies a gradient it is handed twice
@@ -186,30 +228,36 @@ class Layer(torch.autograd.Function):
 
 def forward(
     pre: Tensor,
+    out: Tensor,
     h0: Tensor,
     w_hh: Tensor,
     b_hh: Optional[Tensor],  # noqa: UP045 (TorchScript reads this annotation)
     relu: bool,
     reverse: bool,
 ) -> Tensor:
-    """The forward loop, in place over ``pre``: step ``t`` becomes ``act(pre[t] + linear)``,
-    where ``pre[t] + linear == linear + pre[t]`` bit for bit (addition commutes). ``b_hh`` is
-    expanded to ``(B, H)`` once, so that the copy ``addmm`` makes of it into the carry before
-    the GEMM (as it does in nn.RNN's ``linear``) is a plain one rather than a broadcast."""
+    """The forward loop: ``out[t] = act(linear(h, W_hh, b_hh).add_(pre[t]))``, ATen's cell
+    op for op, with ``linear`` an ``addmm`` into an aligned carry. ``out`` may be ``pre``
+    itself (each step is read before it is written). ``b_hh`` is expanded to ``(B, H)`` once,
+    so that the copy ``addmm`` makes of it into the carry before the GEMM (as it does in
+    nn.RNN's ``linear``) is a plain one rather than a broadcast. ``relu`` is ATen's
+    ``clamp_min(0)``, the function ``aten::relu`` calls."""
     w_t = w_hh.t()
     h = h0
     carry = torch.empty_like(h0, memory_format=torch.contiguous_format)
     bias = None if b_hh is None else b_hh.expand_as(carry).contiguous()
-    steps = pre.unbind(0)
+    steps, outs = pre.unbind(0), out.unbind(0)
     for i in range(len(steps)):
-        o = steps[len(steps) - 1 - i if reverse else i]
+        t = len(steps) - 1 - i if reverse else i
         if bias is None:
             torch.mm(h, w_t, out=carry)
         else:
             torch.addmm(bias, h, w_t, out=carry)
-        o.add_(carry)
-        h = o.relu_() if relu else o.tanh_()
-    return pre
+        carry.add_(steps[t])
+        if relu:
+            h = torch.clamp_min(carry, 0.0, out=outs[t])
+        else:
+            h = torch.tanh(carry, out=outs[t])
+    return out
 
 
 def through_time(
@@ -218,26 +266,23 @@ def through_time(
     """``dz (T, B, H)``, which holds the gradient reaching each ``out[t]`` from above, becomes
     the gradient of each step's pre-activation, from the last step back; returns ``dz``.
 
-    Per step, in place over ``dz[t]``: an ``addmm`` adds the gradient from step ``t+1`` (at
-    the last step, ``grad_last``), then ATen's ``tanh_backward`` / ``threshold_backward``, the
-    derivative autograd uses for nn.RNN (a hand-written ``1 - out**2`` rounds differently
-    where ATen's kernel fuses multiply-adds). That ``addmm`` rounds as autograd's ``mm`` and
-    then ``add`` do, except for a batch of one, where BLAS accumulates into the addend term by
-    term; there the two run apart, so ``dz`` stays nn.RNN's bit for bit.
+    Per step, in place over ``dz[t]``: the gradient from step ``t+1`` (at the last step,
+    ``grad_last``) is added, as autograd does: ``mm`` into an aligned carry, then ``add_``
+    (an ``addmm_`` would round differently: BLAS may accumulate into its addend inside the
+    product); then ATen's ``tanh_backward`` / ``threshold_backward``, the derivative autograd
+    uses for nn.RNN (a hand-written ``1 - out**2`` rounds differently where ATen's kernel
+    fuses multiply-adds). So ``dz`` is nn.RNN's bit for bit.
     """
     outs, dzs = out.unbind(0), dz.unbind(0)
     prev = grad_last
     carry = torch.empty_like(grad_last, memory_format=torch.contiguous_format)
-    single_row = dz.size(1) == 1
     for i in range(len(outs)):
         t = i if reverse else len(outs) - 1 - i
         g = dzs[t]
         if i == 0:
             g.add_(grad_last)
-        elif single_row:
-            g.add_(torch.mm(prev, w_hh, out=carry))
         else:
-            g.addmm_(prev, w_hh)
+            g.add_(torch.mm(prev, w_hh, out=carry))
         if relu:
             prev = torch.ops.aten.threshold_backward(g, outs[t], 0.0, grad_input=g)
         else:
@@ -254,7 +299,7 @@ def through_time_graph(
     dz = grad_last
     for i in range(steps):
         t = i if reverse else steps - 1 - i
-        g = grad_out[t] + grad_last if i == 0 else torch.addmm(grad_out[t], dz, w_hh)
+        g = grad_out[t] + (grad_last if i == 0 else torch.mm(dz, w_hh))
         if relu:
             dz = torch.ops.aten.threshold_backward(g, out[t], 0.0)
         else:
