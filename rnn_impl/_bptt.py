@@ -8,7 +8,10 @@ Forward, for ``x (T, B, I)`` and ``h[-1] = h0 (B, H)``::
 
 ATen's operations in ATen's order, so the result is bit-identical to nn.RNN on CPU; each step
 is written over ``pre[t]`` (``pre[t] + linear`` equals ``linear + pre[t]`` bit for bit), so
-the output needs no memory of its own and no final ``stack``.
+the output needs no memory of its own and no final ``stack``. Every operand handed to BLAS
+starts at a multiple of :data:`ALIGNMENT` bytes, as ATen's fresh per-step tensors do: where a
+step of ``B*H`` elements is not a multiple of it, the steps go to a padded buffer instead
+(:func:`aligned_steps`), copied out once at the end.
 
 Backward, with ``g[t]`` the gradient reaching ``out[t]`` (and ``h_last``'s added at the last
 step)::
@@ -18,10 +21,12 @@ step)::
     d h0   = dz[0] @ W_hh,  d b_ih = d b_hh = dz.sum((0, 1))
 
 (the reverse direction runs time the other way; the backward's loop works in place over
-``dz``, which starts as a copy of ``g``). The two time loops run as TorchScript functions,
-without Python's per-operation overhead, under ``torch.inference_mode()``, which skips
-autograd's per-operation bookkeeping; every buffer they write is allocated outside it, so no
-inference tensor escapes. With ``create_graph=True`` the backward runs the same steps as
+``dz``, which starts as a copy of ``g`` in aligned steps). Each step's ``dz`` is autograd's
+bit for bit, so d/dx and d/dh0 are nn.RNN's too; the weight gradients sum over steps in
+another order. The two time loops run as TorchScript functions, without Python's
+per-operation overhead, under ``torch.inference_mode()``, which skips autograd's
+per-operation bookkeeping; every buffer they write is allocated outside it, so no inference
+tensor escapes. With ``create_graph=True`` the backward runs the same steps as
 ordinary differentiable operations instead, which autograd records, so double backward works.
 """
 
@@ -115,9 +120,10 @@ def _project_and_loop(
     into :func:`aligned_steps` and copied out once at the end."""
     w_ih, w_hh, b_ih, b_hh = weights
     pre = F.linear(x, w_ih, b_ih).detach().contiguous()
-    out = pre if steps_aligned(pre) else aligned_steps(pre)
+    in_place = steps_aligned(pre)
+    out = pre if in_place else aligned_steps(pre)
     with _loop_mode():
-        _loop("forward")(pre, out, h0, w_hh, b_hh, relu, reverse)
+        _loop("forward")(pre, out, h0, w_hh, b_hh, relu, reverse, in_place)
     return out.contiguous()
 
 
@@ -234,29 +240,32 @@ def forward(
     b_hh: Optional[Tensor],  # noqa: UP045 (TorchScript reads this annotation)
     relu: bool,
     reverse: bool,
+    in_place: bool,
 ) -> Tensor:
-    """The forward loop: ``out[t] = act(linear(h, W_hh, b_hh).add_(pre[t]))``, ATen's cell
-    op for op, with ``linear`` an ``addmm`` into an aligned carry. ``out`` may be ``pre``
-    itself (each step is read before it is written). ``b_hh`` is expanded to ``(B, H)`` once,
-    so that the copy ``addmm`` makes of it into the carry before the GEMM (as it does in
-    nn.RNN's ``linear``) is a plain one rather than a broadcast. ``relu`` is ATen's
-    ``clamp_min(0)``, the function ``aten::relu`` calls."""
+    """The forward loop: ``out[t] = act(pre[t] + linear(h, W_hh, b_hh))``, with ``linear``
+    an ``addmm`` into a carry; ``pre[t] + linear == linear + pre[t]`` bit for bit (addition
+    commutes), which is ATen's cell. ``in_place``: ``out`` is ``pre``, each step written over
+    its own projection. ``b_hh`` is expanded to ``(B, H)`` once, so that the copy ``addmm``
+    makes of it into the carry before the GEMM (as it does in nn.RNN's ``linear``) is a plain
+    one rather than a broadcast."""
     w_t = w_hh.t()
     h = h0
     carry = torch.empty_like(h0, memory_format=torch.contiguous_format)
     bias = None if b_hh is None else b_hh.expand_as(carry).contiguous()
-    steps, outs = pre.unbind(0), out.unbind(0)
+    steps = pre.unbind(0)
+    outs = steps if in_place else out.unbind(0)
     for i in range(len(steps)):
         t = len(steps) - 1 - i if reverse else i
+        o = outs[t]
         if bias is None:
             torch.mm(h, w_t, out=carry)
         else:
             torch.addmm(bias, h, w_t, out=carry)
-        carry.add_(steps[t])
-        if relu:
-            h = torch.clamp_min(carry, 0.0, out=outs[t])
+        if in_place:
+            o.add_(carry)
         else:
-            h = torch.tanh(carry, out=outs[t])
+            torch.add(steps[t], carry, out=o)
+        h = o.relu_() if relu else o.tanh_()
     return out
 
 
@@ -316,7 +325,7 @@ def _loop_mode() -> contextlib.AbstractContextManager[Any]:
     return torch.inference_mode() if INFERENCE_MODE else contextlib.nullcontext()
 
 
-_LOOPS = {"forward": forward, "through_time": through_time}
+_LOOPS: dict[str, Callable[..., Tensor]] = {"forward": forward, "through_time": through_time}
 _scripted: dict[str, Callable[..., Tensor]] = {}
 """What TorchScript made of each loop: a ``ScriptFunction``, or the Python function where
 scripting failed or is gone."""

@@ -203,7 +203,7 @@ def _smoke_test(subject, fixed) -> None:
 
 
 def _verify_all(props, subject, where, run_settings, args, fixed):
-    from rnn_impl.report import Result, write_reproducer
+    from rnn_impl.report import Result, classify, write_reproducer
     from rnn_impl.testing import devices
     from rnn_impl.testing.runner import verify
 
@@ -253,6 +253,8 @@ def _verify_all(props, subject, where, run_settings, args, fixed):
                     args.repro_dir, result, tally.last, subject.name, args.adapter
                 )
                 result.reproducer = str(path)
+                if prop.exact and device == "cpu":
+                    result.cause = classify(path)
             print(f" FAIL ({tally.examples} examples, {result.seconds:.1f}s)", flush=True)
         results.append(result)
     return results
@@ -281,6 +283,8 @@ def _report(results, subject, args) -> int:
         print("  " + r.reason.replace("\n", "\n  "))
         if r.counterexample:
             print(f"  minimal counterexample: {r.counterexample}")
+        if r.cause:
+            print(f"  cause: {r.cause}")
         if r.reproducer:
             print(f"  reproducer: python {r.reproducer}")
     meta = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +34,7 @@ class Result:
     seconds: float = 0.0
     counterexample: str = ""
     reproducer: str = ""
+    cause: str = ""
 
 
 def cell(result: Result) -> str:
@@ -103,7 +106,11 @@ def write_junit(results: list[Result], path: Path, name: str) -> None:
             failure = ElementTree.SubElement(
                 case, "failure", message=r.reason.splitlines()[0] if r.reason else ""
             )
-            failure.text = r.reason + (f"\nreproducer: {r.reproducer}" if r.reproducer else "")
+            failure.text = r.reason + "".join(
+                f"\n{label}: {value}"
+                for label, value in (("cause", r.cause), ("reproducer", r.reproducer))
+                if value
+            )
         elif r.status == "skip":
             ElementTree.SubElement(case, "skipped", message=r.reason)
     ElementTree.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
@@ -161,3 +168,48 @@ def write_reproducer(
         )
     )
     return path
+
+
+STRICT_BLAS = {"MKL_CBWR": "AUTO,STRICT"}
+"""MKL's conditional numerical reproducibility: results that do not depend on where the
+operands sit in memory (nor on the CPU's ISA)."""
+
+
+def classify(reproducer: Path) -> str:
+    """Why an exact property failed: the reproducer rerun in a subprocess under
+    :data:`STRICT_BLAS`.
+
+    Returns:
+        ``"BLAS alignment: ..."`` when it then holds: the implementation hands BLAS operands
+        at other memory offsets than ATen does (results differ only where MKL rounds by
+        alignment, as on AMD EPYC); ``"operation order: ..."`` when it still fails: another
+        sequence of operations, or a real mistake; ``"not classified: ..."`` otherwise.
+    """
+    import torch
+
+    if not torch.backends.mkl.is_available():
+        return "not classified: this torch is not built with MKL"
+    try:
+        run = subprocess.run(
+            [sys.executable, str(reproducer)],
+            env={**os.environ, **STRICT_BLAS},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except subprocess.TimeoutExpired:
+        return "not classified: the reproducer ran for over 600 s under MKL_CBWR=AUTO,STRICT"
+    ran = "case:" in run.stdout
+    if run.returncode == 0 and ran:
+        return (
+            "BLAS alignment: the minimal example holds under MKL_CBWR=AUTO,STRICT, where MKL "
+            "rounds independently of memory alignment; give BLAS operands at the offsets "
+            "ATen's own calls have (fresh, 64-byte aligned tensors), not views into a buffer"
+        )
+    if run.returncode == 1 and ran:
+        return (
+            "operation order: the minimal example fails under MKL_CBWR=AUTO,STRICT too; the "
+            "implementation computes something else, or in another order, than ATen"
+        )
+    last = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
+    return f"not classified: the reproducer exited {run.returncode}: {last[0]}"

@@ -89,7 +89,10 @@ def test_every_gemm_operand_is_aligned(batch, hidden, bidirectional, grad, dtype
     reference, impl = build_pair(RNN, config, case, dtype)
     for module in (reference, impl):
         inputs = make_inputs(config, case, dtype, requires_grad=grad)
-        caller = {inputs.padded.untyped_storage().data_ptr(), inputs.h0.untyped_storage().data_ptr()}
+        caller = {
+            inputs.padded.untyped_storage().data_ptr(),
+            inputs.h0.untyped_storage().data_ptr(),
+        }
         caller |= {p.untyped_storage().data_ptr() for p in module.parameters()}
         operands, fast = run_fast_path(module, inputs.padded, inputs.h0, grad, monkeypatch)
         assert operands, "no GEMM was recorded"
@@ -137,7 +140,11 @@ def grid_case(row, index):
     )
     layout = "unbatched" if row["layout"] == "unbatched" else "batched"
     case = InputCase(
-        layout, seq_len=row["seq_len"], batch=row["batch"], with_h0=row["h0"] != "omitted", seed=index
+        layout,
+        seq_len=row["seq_len"],
+        batch=row["batch"],
+        with_h0=row["h0"] != "omitted",
+        seed=index,
     )
     return config, case
 
@@ -181,4 +188,6 @@ def test_exact_parity_grid(index, monkeypatch):
     for name, e in expected.items():
         a = actual[name]
         assert a.shape == e.shape and a.dtype == e.dtype, name
-        assert torch.equal(a, e), f"{name} differs: max abs {(a.double() - e.double()).abs().max():.3g}"
+        assert torch.equal(a, e), (
+            f"{name} differs: max abs {(a.double() - e.double()).abs().max():.3g}"
+        )

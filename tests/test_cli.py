@@ -213,3 +213,82 @@ def test_console_script_is_installed():
     assert script, "rnn-verify is not on PATH: install the package (pip install -e .)"
     run = subprocess.run([script, "--list"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0
+
+
+def reproducer_for(impl, tmp_path, config, case):
+    """The reproducer rnn-verify writes for an output_exact failure of ``impl``."""
+    import torch
+
+    from rnn_impl.report import Result, write_reproducer
+    from rnn_impl.testing.strategies import Example
+
+    result = Result("output_exact", "differential", "cpu", "float32", "fail")
+    example = Example(config, case, "cpu", torch.float32)
+    return write_reproducer(tmp_path, result, example, impl, None)
+
+
+def test_an_operation_order_failure_is_classified_so(tmp_path):
+    from rnn_impl.report import classify
+    from rnn_impl.testing.cases import InputCase, RNNConfig
+
+    script = reproducer_for(
+        "rnn_impl.testing.zoo.bugs:MissingBias", tmp_path, RNNConfig(2, 3), InputCase()
+    )
+    assert classify(script).startswith("operation order: ")
+
+
+def test_a_blas_alignment_failure_is_classified_so(tmp_path):
+    """The step's state read from a view at an odd offset: exact only where MKL does not
+    round by alignment, so the example holds under MKL_CBWR=AUTO,STRICT."""
+    from rnn_impl.report import classify
+    from rnn_impl.testing.cases import InputCase, RNNConfig
+    from tests.misaligned import blas_rounds_by_alignment
+
+    if not blas_rounds_by_alignment():
+        pytest.skip("this machine's BLAS rounds the same at every alignment")
+    script = reproducer_for(
+        "tests.misaligned:MisalignedRNN",
+        tmp_path,
+        RNNConfig(1, 5, bias=False),
+        InputCase(seq_len=3, batch=2, with_h0=False),
+    )
+    assert subprocess.run([sys.executable, str(script)], capture_output=True).returncode == 1
+    assert classify(script).startswith("BLAS alignment: ")
+
+
+@pytest.mark.parametrize(
+    "body, cause",
+    [
+        (
+            "import os, sys\nprint('case:')\nsys.exit(os.environ.get('MKL_CBWR') != 'AUTO,STRICT')",
+            "BLAS alignment: ",
+        ),
+        ("import sys\nprint('case:')\nsys.exit(1)", "operation order: "),
+        ("import no_such_module", "not classified: the reproducer exited 1: ModuleNotFoundError"),
+    ],
+    ids=["holds-under-strict-blas", "fails-under-strict-blas", "does-not-run"],
+)
+def test_classify_reads_the_rerun(body, cause, tmp_path):
+    from rnn_impl.report import classify
+
+    script = tmp_path / "repro.py"
+    script.write_text(body)
+    assert classify(script).startswith(cause)
+
+
+def test_an_exact_failure_shows_its_cause(tmp_path):
+    run = rnn_verify(
+        "--impl",
+        "rnn_impl.testing.zoo.bugs:MissingBias",
+        "--property",
+        "output_exact",
+        "--repro-dir",
+        str(tmp_path),
+        "--json",
+        str(tmp_path / "r.json"),
+        *QUICK,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "  cause: operation order: " in run.stdout
+    [result] = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert result["cause"].startswith("operation order: ")

@@ -129,8 +129,9 @@ def test_gradcheck_and_gradgradcheck(config, case):
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_float32_pre_activation_gradients_are_nn_rnns_bit_for_bit(batch, nonlinearity):
-    """The hand-written BPTT rounds each step as autograd does, batch of one included (where
-    BLAS's addmm accumulates differently from mm then add). d/dh0 of one layer is dz[0] W_hh,
+    """The hand-written BPTT rounds each step as autograd does: mm, then add (BLAS's addmm_
+    accumulates into its addend differently, on AMD EPYC at every batch size, on Intel Xeons
+    at a batch of one). d/dh0 of one layer is dz[0] W_hh,
     the same product nn.RNN computes, so it shows dz exactly; weight gradients are sums over
     steps in another order and only close. Large weights make any rounding difference grow."""
     config = RNNConfig(3, 5, nonlinearity=nonlinearity)

@@ -70,8 +70,7 @@ def _pairwise_indices(sizes: tuple[int, ...]) -> list[tuple[int, ...]]:
 
             def gain(level: int, k: int = k, fixed: list[tuple[int, int]] = fixed) -> int:
                 return sum(
-                    ((m, v, k, level) if m < k else (k, level, m, v)) in uncovered
-                    for m, v in fixed
+                    ((m, v, k, level) if m < k else (k, level, m, v)) in uncovered for m, v in fixed
                 )
 
             row[k] = max(range(sizes[k]), key=lambda level: (gain(level), -used[k][level]))
