@@ -16,7 +16,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import rnn_impl
 from rnn_impl import _bptt
-from rnn_impl.testing.cases import InputCase, RNNConfig, make_inputs, upstream_grads
+from rnn_impl.testing.cases import (
+    InputCase,
+    RNNConfig,
+    make_cell_inputs,
+    make_inputs,
+    upstream_grads,
+)
 from rnn_impl.testing.covering import pairwise
 from rnn_impl.testing.oracle import Subject, build_pair
 
@@ -100,7 +106,17 @@ def test_every_gemm_operand_is_aligned(batch, hidden, bidirectional, grad, dtype
     assert fast == config.num_layers * config.num_directions, "the fast path did not run"
 
 
-NON_CONTIGUOUS = "column-major"
+NON_CONTIGUOUS = "every-other-element"
+
+
+def strided_copy(t):
+    """A copy of ``t`` that is every other element of a buffer twice as long: not contiguous,
+    and its rows start at other offsets than a contiguous tensor's."""
+    buffer = torch.empty((*t.shape[:-1], 2 * t.shape[-1]), dtype=t.dtype)
+    return buffer[..., ::2].copy_(t.detach()).requires_grad_(t.requires_grad)
+
+
+HALF = (torch.float16, torch.bfloat16)
 GRID = pairwise(
     {
         "hidden_size": range(1, 34),
@@ -109,23 +125,27 @@ GRID = pairwise(
         "batch": range(1, 10),
         "num_layers": (1, 2, 3),
         "bidirectional": (False, True),
-        "dtype": (torch.float32, torch.float64),
+        "nonlinearity": ("tanh", "relu"),
+        "bias": (True, False),
+        "dtype": (torch.float32, torch.float64, *HALF),
         "grad": (False, True),
         "dropout": (0.0, 0.4),
         "h0": ("given", "omitted", NON_CONTIGUOUS),
-        "layout": ("batched", "batch_first", "unbatched"),
+        "layout": ("batched", "batch_first", "unbatched", "packed_sorted", "packed_unsorted"),
     }
 )
 """The exact-parity grid: a pairwise covering array over these levels (about 1100 rows), so
-every hidden size meets every input size, sequence length and batch size at least once."""
+every hidden size meets every input size, sequence length, batch size, dtype and layout at
+least once, and every other two levels meet too."""
 
 
 def grid_id(row):
     return (
         f"H{row['hidden_size']}-I{row['input_size']}-T{row['seq_len']}-B{row['batch']}"
-        f"-L{row['num_layers']}{'-bi' if row['bidirectional'] else ''}"
-        f"-{str(row['dtype']).removeprefix('torch.')}{'-grad' if row['grad'] else ''}"
-        f"{'-dropout' if row['dropout'] else ''}-h0{row['h0']}-{row['layout']}"
+        f"-L{row['num_layers']}{'-bi' if row['bidirectional'] else ''}-{row['nonlinearity']}"
+        f"{'' if row['bias'] else '-nobias'}-{str(row['dtype']).removeprefix('torch.')}"
+        f"{'-grad' if row['grad'] else ''}{'-dropout' if row['dropout'] else ''}"
+        f"-h0{row['h0']}-{row['layout']}"
     )
 
 
@@ -134,19 +154,37 @@ def grid_case(row, index):
         row["input_size"],
         row["hidden_size"],
         num_layers=row["num_layers"],
+        nonlinearity=row["nonlinearity"],
+        bias=row["bias"],
         bidirectional=row["bidirectional"],
         batch_first=row["layout"] == "batch_first",
         dropout=row["dropout"],
     )
-    layout = "unbatched" if row["layout"] == "unbatched" else "batched"
+    layout = {"batch_first": "batched"}.get(row["layout"], row["layout"])
+    seq_len, batch = row["seq_len"], row["batch"]
+    lengths = None
+    if layout.startswith("packed"):
+        # the longest is seq_len; the others spread over [1, seq_len], in the caller's order
+        lengths = tuple(seq_len if b == 0 else 1 + (index + 5 * b) % seq_len for b in range(batch))
+        if layout == "packed_sorted":
+            lengths = tuple(sorted(lengths, reverse=True))
     case = InputCase(
         layout,
-        seq_len=row["seq_len"],
-        batch=row["batch"],
+        seq_len=seq_len,
+        batch=batch,
+        lengths=lengths,
         with_h0=row["h0"] != "omitted",
         seed=index,
     )
     return config, case
+
+
+def fast_path_layers(config, case, row):
+    """How many layer-directions the fast path runs for: every one of padded input, except
+    for half-precision gradients (the step-by-step loop follows nn.RNN's rounding there)."""
+    if case.packed or (row["dtype"] in HALF and row["grad"]):
+        return 0
+    return config.num_layers * config.num_directions
 
 
 def grid_run(module, config, case, row):
@@ -154,11 +192,12 @@ def grid_run(module, config, case, row):
     inputs = make_inputs(config, case, row["dtype"], requires_grad=row["grad"])
     h0 = inputs.h0
     if row["h0"] == NON_CONTIGUOUS:
-        h0 = h0.detach().transpose(0, -1).contiguous().transpose(0, -1)
-        h0.requires_grad_(row["grad"])
+        h0 = strided_copy(h0)
     torch.manual_seed(case.seed)
     with torch.set_grad_enabled(row["grad"]):
-        output, h_n = module(*((inputs.padded,) if h0 is None else (inputs.padded, h0)))
+        output, h_n = module(*((inputs.input,) if h0 is None else (inputs.input, h0)))
+    if case.packed:
+        output = output.data
     results = {"output": output, "h_n": h_n, "rng": torch.get_rng_state()}
     if row["grad"]:
         g_out, g_h = upstream_grads(output, h_n, case)
@@ -172,9 +211,9 @@ def grid_run(module, config, case, row):
 @pytest.mark.parametrize("index", range(len(GRID)), ids=[grid_id(row) for row in GRID])
 def test_exact_parity_grid(index, monkeypatch):
     """Output, h_n and the RNG state (dropout's masks) bit for bit with nn.RNN; with grad,
-    d/dinput and d/dh0 too (the per-step gradients and the GEMMs after them are autograd's
-    own; only weight gradients sum over steps in another order). The fast path runs in
-    every row."""
+    d/dinput and d/dh0 too (each step's gradient and the GEMMs after it are autograd's own;
+    only weight gradients sum over steps in another order). The fast path runs wherever it
+    ran before the alignment fix (:func:`fast_path_layers`)."""
     row = GRID[index]
     config, case = grid_case(row, index)
     reference, impl = build_pair(RNN, config, case, row["dtype"])
@@ -183,7 +222,7 @@ def test_exact_parity_grid(index, monkeypatch):
     layer = _bptt.layer
     monkeypatch.setattr(_bptt, "layer", lambda *a: ran.append(1) or layer(*a))
     actual = grid_run(impl, config, case, row)
-    assert len(ran) == config.num_layers * config.num_directions, "the fast path did not run"
+    assert len(ran) == fast_path_layers(config, case, row), "the fast path ran elsewhere"
     assert actual.keys() == expected.keys()
     for name, e in expected.items():
         a = actual[name]
@@ -191,3 +230,60 @@ def test_exact_parity_grid(index, monkeypatch):
         assert torch.equal(a, e), (
             f"{name} differs: max abs {(a.double() - e.double()).abs().max():.3g}"
         )
+
+
+CELL = Subject("rnn_impl:RNNCell", rnn_impl.RNNCell, kind="cell")
+CELL_GRID = pairwise(
+    {
+        "hidden_size": range(1, 34),
+        "input_size": range(1, 34),
+        "batch": range(10),
+        "nonlinearity": ("tanh", "relu"),
+        "bias": (True, False),
+        "dtype": (torch.float32, torch.float64, *HALF),
+        "grad": (False, True),
+        "hx": ("given", "omitted", NON_CONTIGUOUS),
+        "layout": ("batched", "unbatched"),
+    }
+)
+"""The RNNCell's grid: the same levels where they apply (a cell has no sequence, layers or
+directions; batch 0 included)."""
+
+
+@pytest.mark.parametrize(
+    "row",
+    CELL_GRID,
+    ids=[
+        f"H{r['hidden_size']}-I{r['input_size']}-B{r['batch']}-{r['nonlinearity']}"
+        f"{'' if r['bias'] else '-nobias'}-{str(r['dtype']).removeprefix('torch.')}"
+        f"{'-grad' if r['grad'] else ''}-hx{r['hx']}-{r['layout']}"
+        for r in CELL_GRID
+    ],
+)
+def test_exact_parity_grid_cell(row):
+    """h' and, with grad, d/dinput and d/dhx bit for bit with nn.RNNCell."""
+    config = RNNConfig(
+        row["input_size"], row["hidden_size"], nonlinearity=row["nonlinearity"], bias=row["bias"]
+    )
+    case = InputCase(row["layout"], seq_len=1, batch=row["batch"], with_h0=row["hx"] != "omitted")
+    reference, impl = build_pair(CELL, config, case, row["dtype"])
+    results = []
+    for module in (reference, impl):
+        inputs = make_cell_inputs(config, case, row["dtype"], requires_grad=row["grad"])
+        hx = inputs.h0
+        if row["hx"] == NON_CONTIGUOUS:
+            hx = strided_copy(hx)
+        with torch.set_grad_enabled(row["grad"]):
+            h = module(*((inputs.input,) if hx is None else (inputs.input, hx)))
+        found = {"h'": h}
+        if row["grad"]:
+            h.backward(upstream_grads(h, h, case)[0])
+            found["input.grad"] = inputs.input.grad
+            if hx is not None:
+                found["hx.grad"] = hx.grad
+        results.append(found)
+    expected, actual = results
+    assert actual.keys() == expected.keys()
+    for name, e in expected.items():
+        a = actual[name]
+        assert a.shape == e.shape and a.dtype == e.dtype and torch.equal(a, e), name
