@@ -117,6 +117,12 @@ class InputCase:
         return self.layout != "unbatched"
 
 
+def case_size(config: RNNConfig, case: InputCase) -> int:
+    """``T * max(B, 1) * max(I, H) * L * D``: the measure size budgets cap."""
+    width = max(config.input_size, config.hidden_size) * config.num_layers
+    return case.seq_len * max(case.batch, 1) * width * config.num_directions
+
+
 @dataclass
 class Inputs:
     """The tensors of a case: ``input`` (Tensor or PackedSequence) and ``h0`` (or None)."""

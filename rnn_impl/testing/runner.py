@@ -9,7 +9,7 @@ from typing import Any
 import hypothesis
 import hypothesis.reporting
 import torch
-from hypothesis import given, settings, target
+from hypothesis import example, given, settings, target
 
 from rnn_impl.testing import devices
 from rnn_impl.testing.oracle import Subject
@@ -40,8 +40,9 @@ def verify(
     layouts: tuple[str, ...] | None = None,
     fixed: Mapping[str, Any] | None = None,
 ) -> Tally:
-    """Check ``prop`` on examples drawn by Hypothesis (only ``layouts``, and configurations
-    with the constructor arguments ``fixed``, when given).
+    """Check ``prop`` on its covering set (:meth:`Property.covering`, explicit examples that
+    Hypothesis runs first, in every profile), then on examples drawn by Hypothesis (only
+    ``layouts``, and configurations with the constructor arguments ``fixed``, when given).
 
     The minimal failure found is raised, or with ``collect`` recorded in the returned tally
     (``failure``, and ``last``: the example it failed on) with Hypothesis' own report muted.
@@ -59,6 +60,8 @@ def verify(
             tally.worst = max(tally.worst, measure)
 
     test = given(prop.strategy(device, dtype, layouts, fixed))(check)
+    for row in reversed(prop.covering(device, dtype, layouts, fixed)):
+        test = example(row)(test)
     if run_settings is not None:
         test = run_settings(test)
     if seed is not None:

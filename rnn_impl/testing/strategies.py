@@ -67,6 +67,17 @@ def _sometimes(draw: st.DrawFn, label: str, chance: int = 4) -> bool:
     return hit
 
 
+def _one_of(draw: st.DrawFn, labels: list[str], share: int = 3) -> str | None:
+    """One of ``labels`` in about one draw in ``share`` (each equally likely, and then
+    labelled), else None: forced coincidences stay a bounded share of the examples. Shrinks
+    towards None."""
+    pick = draw(st.integers(0, share * len(labels) - 1)) - (share - 1) * len(labels)
+    if pick < 0:
+        return None
+    event(f"coincidence: {labels[pick]}")
+    return labels[pick]
+
+
 def sizes(*, min_value: int = 1, max_value: int = 8) -> st.SearchStrategy[int]:
     """Feature sizes (input_size, hidden_size)."""
     return st.integers(min_value, max_value)
@@ -159,7 +170,8 @@ def input_cases(
     [1, T] (sorted lengths include duplicates sometimes), h0 or not, a seed and scales.
 
     ``seq_len`` and ``batch`` default to ranges sized by the budget; with ``coincidences``,
-    sometimes ``batch == seq_len``, ``T == 1``, ``B == 1`` or ``B == 0``.
+    in about one draw in three one of ``batch == seq_len``, ``T == 1``, ``B == 1`` or
+    ``B == 0`` is forced.
     """
     budget = size_budget() if budget is None else budget
     chosen = draw(_strategy(layout))
@@ -173,14 +185,18 @@ def input_cases(
     if chosen == "unbatched":
         b = 1
     elif coincidences and batch is None and seq_len is None:
-        if t <= max_b and _sometimes(draw, "batch == seq_len"):
+        forced = _one_of(
+            draw,
+            ["batch == seq_len"] * (t <= max_b)
+            + ["seq_len == 1", "batch == 1"]
+            + ["batch == 0"] * (min_b == 0),
+        )
+        if forced == "batch == seq_len":
             b = t
-        elif _sometimes(draw, "seq_len == 1"):
+        elif forced == "seq_len == 1":
             t = 1
-        elif _sometimes(draw, "batch == 1"):
-            b = 1
-        elif min_b == 0 and _sometimes(draw, "batch == 0"):
-            b = 0
+        elif forced is not None:
+            b = 1 if forced == "batch == 1" else 0
     lengths = None
     if chosen.startswith("packed"):
         lengths = tuple(draw(st.lists(st.integers(1, t), min_size=b, max_size=b)))

@@ -18,6 +18,9 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
+from rnn_impl.testing import devices as _devices
+from rnn_impl.testing.cases import InputCase, RNNConfig, case_size
+from rnn_impl.testing.covering import COVERING_BUDGET, LEVELS, META_SEQ_LEN, pairwise
 from rnn_impl.testing.errors import first_difference
 from rnn_impl.testing.oracle import Subject, as_tensors
 from rnn_impl.testing.strategies import Example, examples, rnn_configs
@@ -66,6 +69,8 @@ class Property:
         config: keyword arguments for :func:`rnn_impl.testing.strategies.rnn_configs`, the
             configurations the property needs (values or strategies).
         kind: ``"rnn"`` (verifies an nn.RNN look-alike) or ``"cell"`` (an nn.RNNCell one).
+        levels: covering levels of the factors it narrows (see :meth:`covering`); needed for
+            every factor its ``config`` or ``draw`` gives as a strategy.
     """
 
     name: str
@@ -76,6 +81,7 @@ class Property:
     draw: Mapping[str, Any] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "rnn"
+    levels: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def doc(self) -> str:
@@ -122,6 +128,98 @@ class Property:
             draw["layout"] = st.sampled_from(layouts)
         configs = rnn_configs(**{**self.config, **(fixed or {})})
         return examples(device=device, dtype=dtype, configs=configs, **draw)
+
+    def covering_levels(
+        self,
+        device: str,
+        layouts: tuple[str, ...] | None = None,
+        fixed: Mapping[str, Any] | None = None,
+    ) -> dict[str, tuple[Any, ...]]:
+        """The factors of this property's covering array on ``device`` and their levels: the
+        defaults of :data:`~rnn_impl.testing.covering.LEVELS`, the values its ``config`` and
+        ``draw`` fix, its own ``levels``, then ``fixed`` and ``layouts``; ``dtype`` (every
+        dtype it runs in on ``device``) is a factor too. On the meta device, which computes
+        nothing, sequences stop at :data:`~rnn_impl.testing.covering.META_SEQ_LEN` steps:
+        more would only repeat Python's per-step work.
+
+        Raises:
+            ValueError: ``config`` or ``draw`` gives a factor as a strategy and ``levels``
+                does not say which of its values to cover.
+        """
+        dtypes = tuple(t for t in self.dtypes if t in _devices.dtypes_for(device))
+        chosen: dict[str, tuple[Any, ...]] = {**LEVELS, "dtype": dtypes}
+        for name, value in {**self.config, **self.draw}.items():
+            if name == "budget" or name in self.levels:
+                continue
+            if isinstance(value, st.SearchStrategy):
+                raise ValueError(
+                    f"{self.name} draws {name} from a strategy: give its covering levels in "
+                    f"Property.levels"
+                )
+            chosen[name] = (value,)
+        chosen.update(self.levels)
+        chosen.update({name: (value,) for name, value in (fixed or {}).items()})
+        if layouts:
+            chosen["layout"] = tuple(x for x in chosen["layout"] if x in layouts) or layouts
+        if device == "meta":
+            chosen["seq_len"] = tuple(t for t in chosen["seq_len"] if t <= META_SEQ_LEN)
+        return chosen
+
+    def covering(
+        self,
+        device: str,
+        dtype: torch.dtype,
+        layouts: tuple[str, ...] | None = None,
+        fixed: Mapping[str, Any] | None = None,
+    ) -> list[Example]:
+        """The explicit examples run before the random search on ``device`` in ``dtype``.
+
+        One pairwise covering array over :meth:`covering_levels` spans every dtype the
+        property runs in on ``device`` (each dtype meets every level; every two levels of
+        other factors meet in some dtype); these are its rows in ``dtype``, smallest first
+        (explicit examples are not shrunk: the first failure reported is the smallest
+        failing row). Every row fits
+        the size budget (:func:`~rnn_impl.testing.cases.case_size` at most ``draw["budget"]``,
+        else :data:`~rnn_impl.testing.covering.COVERING_BUDGET`); pairs that cannot fit
+        (256 steps of the widest stack) are left out.
+        """
+        rows = self.covering_rows(device, layouts, fixed)
+        chosen = [
+            Example(*covering_case(row, index), device, dtype)
+            for index, row in enumerate(rows)
+            if row["dtype"] == dtype
+        ]
+        return sorted(chosen, key=lambda e: (case_size(e.config, e.case), e.case.seed))
+
+    def covering_rows(
+        self,
+        device: str,
+        layouts: tuple[str, ...] | None = None,
+        fixed: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The whole covering array on ``device`` (every dtype), as rows of levels."""
+        return pairwise(self.covering_levels(device, layouts, fixed), self.fits)
+
+    def fits(self, row: Mapping[str, Any]) -> bool:
+        """Whether a covering row's case is within the size budget."""
+        budget = int(self.draw.get("budget", COVERING_BUDGET))
+        return case_size(*covering_case(row, 0)) <= budget
+
+
+def covering_case(row: Mapping[str, Any], seed: int) -> tuple[RNNConfig, InputCase]:
+    """A covering row as a configuration and an input case, seeded with ``seed``: unbatched
+    input has one row and packed input at least one (whatever the row's ``batch``); packed
+    lengths spread over ``[1, T]``, the longest ``T``."""
+    config = RNNConfig(**{k: v for k, v in row.items() if k in RNNConfig.__dataclass_fields__})
+    layout, seq_len = row["layout"], row["seq_len"]
+    packed = layout.startswith("packed")
+    batch = 1 if layout == "unbatched" else max(row["batch"], 1 if packed else 0)
+    lengths = None
+    if packed:
+        lengths = tuple(seq_len if b == 0 else 1 + (seed + 5 * b) % seq_len for b in range(batch))
+        if layout == "packed_sorted":
+            lengths = tuple(sorted(lengths, reverse=True))
+    return config, InputCase(layout, seq_len, batch, lengths, with_h0=row["with_h0"], seed=seed)
 
 
 REGISTRY: list[Property] = []

@@ -26,6 +26,8 @@ from rnn_impl.testing.strategies import Example
 
 CELL_CONFIG = {"num_layers": 1, "bidirectional": False, "batch_first": False}
 CELL_DRAW = {"layout": st.sampled_from(["batched", "unbatched"])}
+CELL_LEVELS = {"layout": ("batched", "unbatched"), "seq_len": (1,)}
+"""A cell's covering levels: it takes one step of batched or unbatched input."""
 
 
 def _step(module: nn.Module, example: Example, requires_grad: bool = False, **where):
@@ -40,7 +42,13 @@ def _step(module: nn.Module, example: Example, requires_grad: bool = False, **wh
 
 
 @register(
-    "cell_output_exact", "cell", devices=("cpu",), draw=CELL_DRAW, config=CELL_CONFIG, kind="cell"
+    "cell_output_exact",
+    "cell",
+    devices=("cpu",),
+    draw=CELL_DRAW,
+    config=CELL_CONFIG,
+    levels=CELL_LEVELS,
+    kind="cell",
 )
 def cell_output_exact(subject: Subject, example: Example) -> Measure:
     """h' is bit-identical to nn.RNNCell's on CPU."""
@@ -51,7 +59,9 @@ def cell_output_exact(subject: Subject, example: Example) -> Measure:
     return assert_exact(example, "h'", actual, expected)
 
 
-@register("cell_output_close", "cell", draw=CELL_DRAW, config=CELL_CONFIG, kind="cell")
+@register(
+    "cell_output_close", "cell", draw=CELL_DRAW, config=CELL_CONFIG, levels=CELL_LEVELS, kind="cell"
+)
 def cell_output_close(subject: Subject, example: Example) -> Measure:
     """h' matches nn.RNNCell's (assert_close in float64, else the float64 oracle bound)."""
     reference, impl = build_pair(
@@ -73,6 +83,7 @@ def cell_output_close(subject: Subject, example: Example) -> Measure:
     dtypes=(torch.float64,),
     draw={**CELL_DRAW, "with_h0": True},
     config=CELL_CONFIG,
+    levels=CELL_LEVELS,
     kind="cell",
 )
 def cell_gradients(subject: Subject, example: Example) -> Measure:
@@ -109,6 +120,7 @@ def cell_gradients(subject: Subject, example: Example) -> Measure:
     dtypes=(torch.float32,),
     draw=CELL_DRAW,
     config=CELL_CONFIG,
+    levels=CELL_LEVELS,
     kind="cell",
 )
 def cell_errors(subject: Subject, example: Example) -> None:

@@ -82,6 +82,12 @@ def shapes(subject: Subject, example: Example) -> None:
         "batch": st.integers(1, 512),
         "budget": 10**12,
     },
+    levels={
+        "input_size": (1, 7, 64, 1021, 1024),
+        "hidden_size": (1, 7, 64, 1021, 1024),
+        "seq_len": (1, 32),
+        "batch": (1, 2, 512),
+    },
 )
 def shapes_large_meta(subject: Subject, example: Example) -> None:
     """On the meta device, large sizes give nn.RNN's shapes without computing anything."""

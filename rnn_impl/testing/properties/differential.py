@@ -186,6 +186,13 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
         "batch": st.integers(1, 2),
         "seq_len": st.integers(1, 3),
     },
+    levels={
+        "input_size": (1, 2, 3),
+        "hidden_size": (1, 2, 3),
+        "num_layers": (1, 2, 3),
+        "batch": (1, 2),
+        "seq_len": (1, 3),
+    },
 )
 def gradcheck(subject: Subject, example: Example) -> None:
     """gradcheck and gradgradcheck pass in float64 (input, h0 and parameters).

@@ -11,6 +11,7 @@ from rnn_impl.testing.properties.differential import compare_outputs, run
 from rnn_impl.testing.strategies import Example
 
 WITH_DROPOUT = {"num_layers": st.integers(2, 4), "dropout": st.sampled_from([0.2, 0.5, 0.9])}
+DROPOUT_LEVELS = {"num_layers": (2, 4), "dropout": (0.2, 0.5, 0.9)}
 
 
 def _rng_state(device: str) -> torch.Tensor:
@@ -25,6 +26,7 @@ def _rng_state(device: str) -> torch.Tensor:
     devices=("cpu",),
     dtypes=(torch.float32, torch.float64),
     config=WITH_DROPOUT,
+    levels=DROPOUT_LEVELS,
 )
 def dropout_masks(subject: Subject, example: Example) -> Measure:
     """In training mode under the same seed: nn.RNN's masks, outputs and RNG state after."""
@@ -53,7 +55,7 @@ def _assert_no_rng_use(example: Example, impl, what: str):
     return output, h_n
 
 
-@register("dropout_eval", "dropout", config=WITH_DROPOUT)
+@register("dropout_eval", "dropout", config=WITH_DROPOUT, levels=DROPOUT_LEVELS)
 def dropout_eval(subject: Subject, example: Example) -> Measure:
     """In eval mode dropout is off: deterministic, no RNG consumed, nn.RNN's eval result."""
     reference, impl = build_pair(
@@ -72,6 +74,7 @@ def dropout_eval(subject: Subject, example: Example) -> Measure:
     "dropout_extremes",
     "dropout",
     config={"num_layers": st.integers(2, 4), "dropout": st.sampled_from([0.0, 1.0])},
+    levels={"num_layers": (2, 4), "dropout": (0.0, 1.0)},
 )
 def dropout_extremes(subject: Subject, example: Example) -> Measure:
     """p = 0 and p = 1 in training mode: no RNG used, and nn.RNN's results on every device."""

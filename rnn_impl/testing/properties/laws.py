@@ -109,6 +109,7 @@ def batch_first_is_transpose(subject: Subject, example: Example) -> Measure:
     "laws",
     config={"bidirectional": False},
     draw={"layout": "batched", "seq_len": st.integers(2, 12)},
+    levels={"seq_len": (2, 5, 256)},
     **LAW,
 )
 def streaming(subject: Subject, example: Example) -> Measure:
@@ -184,7 +185,13 @@ def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
     return worst
 
 
-@register("layers_are_a_chain", "laws", config={"num_layers": st.integers(2, 4)}, **LAW)
+@register(
+    "layers_are_a_chain",
+    "laws",
+    config={"num_layers": st.integers(2, 4)},
+    levels={"num_layers": (2, 4)},
+    **LAW,
+)
 def layers_are_a_chain(subject: Subject, example: Example) -> Measure:
     """L layers equal a chain of L single-layer RNNs, each fed the previous one's output."""
     reference, impl, inputs = _setup(subject, example)

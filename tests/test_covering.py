@@ -1,0 +1,152 @@
+"""The covering sets: pairwise arrays that reach every level and pair of levels by construction.
+
+What a ``ci`` run reaches is, first, each property's covering set (deterministic, run in every
+profile before the random search); these tests measure it: every level, and every two levels
+of every two factors that fit the property's size budget, occur.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations, product
+
+import pytest
+
+from rnn_impl.testing import devices
+from rnn_impl.testing.covering import LEVELS, SIZE_LEVELS, pairwise
+from rnn_impl.testing.properties import CATALOGUE
+from rnn_impl.testing.properties._core import covering_case
+
+
+def missing_pairs(rows, factors, valid=lambda row: True):
+    """Pairs of levels that some allowed row (the pair, every other factor at its first level)
+    could hold but no row does."""
+    names = list(factors)
+    seen = {(a, row[a], b, row[b]) for row in rows for a, b in combinations(names, 2)}
+    missing = []
+    for a, b in combinations(names, 2):
+        for x, y in product(factors[a], factors[b]):
+            cheapest = {name: levels[0] for name, levels in factors.items()}
+            if (a, x, b, y) not in seen and valid({**cheapest, a: x, b: y}):
+                missing.append((a, x, b, y))
+    return missing
+
+
+FACTOR_SETS = {
+    "two": {"a": [1, 2, 3], "b": "xyz"},
+    "one": {"a": [1, 2, 3, 4]},
+    "mixed": {"a": range(7), "b": range(5), "c": [True, False], "d": "pqr", "e": [0]},
+    "wide": {name: range(6) for name in "abcdefgh"},
+}
+
+
+@pytest.mark.parametrize("name", FACTOR_SETS)
+def test_pairwise_covers_every_pair_and_level(name):
+    factors = {k: list(v) for k, v in FACTOR_SETS[name].items()}
+    rows = pairwise(factors)
+    assert missing_pairs(rows, factors) == []
+    for factor, levels in factors.items():
+        assert {row[factor] for row in rows} == set(levels), factor
+    assert rows == pairwise(factors), "not deterministic"
+    first, second = [*sorted((len(v) for v in factors.values()), reverse=True), 1][:2]
+    assert len(rows) <= 2 * first * second, "far from the n1 * n2 lower bound"
+
+
+def test_pairwise_keeps_to_valid_rows_and_leaves_out_impossible_pairs():
+    factors = {"a": [1, 2, 4, 8], "b": [1, 2, 4, 8], "c": [1, 3]}
+
+    def small(row):
+        return row["a"] * row["b"] * row["c"] <= 8
+
+    rows = pairwise(factors, small)
+    assert all(small(row) for row in rows)
+    assert missing_pairs(rows, factors, small) == []
+    assert not any(row["a"] == 8 and row["b"] == 8 for row in rows)
+
+
+@pytest.mark.parametrize(
+    "factors, valid, message",
+    [
+        ({"a": [1], "b": []}, None, "factor 'b' has no levels"),
+        ({"a": [1, 2]}, lambda row: row["a"] > 1, "rules out the row of first levels"),
+    ],
+)
+def test_pairwise_rejects(factors, valid, message):
+    with pytest.raises(ValueError, match=message):
+        pairwise(factors, valid)
+
+
+def test_size_levels_reach_every_residue_small_and_large():
+    assert {size % 8 for size in SIZE_LEVELS} == set(range(8))
+    assert min(SIZE_LEVELS) == 1 and max(SIZE_LEVELS) >= 64
+    assert max(LEVELS["seq_len"]) >= 256 and 0 in LEVELS["batch"]
+
+
+WHERE = [
+    pytest.param(prop, device, id=f"{prop.name}-{device}")
+    for prop in CATALOGUE
+    for device in ("cpu", "meta")
+    if any(prop.skip_reason(device, dtype) is None for dtype in devices.FLOAT_DTYPES)
+]
+
+
+@pytest.mark.parametrize("prop, device", WHERE)
+def test_each_property_reaches_every_level_and_pair(prop, device):
+    """Every level, and every pair of levels that fits the size budget, is in the property's
+    covering set on ``device``, and each dtype it runs in has rows of its own."""
+    dtypes = tuple(t for t in prop.dtypes if t in devices.dtypes_for(device))
+    factors = prop.covering_levels(device)
+    rows = prop.covering_rows(device)
+    assert missing_pairs(rows, factors, prop.fits) == []
+    for factor, levels in factors.items():
+        assert {row[factor] for row in rows} == set(levels), factor
+    for dtype in dtypes:
+        assert prop.covering(device, dtype), dtype
+    assert all(prop.fits(row) for row in rows)
+
+
+@pytest.mark.parametrize("prop, device", WHERE)
+def test_covering_examples_are_what_the_rows_say(prop, device):
+    """A row's example has its levels (batch aside: one row unbatched, at least one packed),
+    and 256 steps are reached where the property draws sequences of any length (off the
+    meta device)."""
+    for index, row in enumerate(prop.covering_rows(device)):
+        config, case = covering_case(row, index)
+        assert config.kwargs() == {k: row[k] for k in config.kwargs()}
+        assert (case.layout, case.seq_len, case.with_h0) == (
+            row["layout"],
+            row["seq_len"],
+            row["with_h0"],
+        )
+        if case.layout == "batched":
+            assert case.batch == row["batch"]
+    if 256 in prop.covering_levels(device)["seq_len"]:
+        assert max(row["seq_len"] for row in prop.covering_rows(device)) == 256
+
+
+def test_a_factor_drawn_from_a_strategy_needs_its_levels():
+    import hypothesis.strategies as st
+
+    from rnn_impl.testing.properties._core import Property
+
+    prop = Property("p", "laws", lambda subject, example: None, config={"num_layers": st.just(2)})
+    with pytest.raises(ValueError, match="give its covering levels in Property.levels"):
+        prop.covering("cpu", devices.FLOAT_DTYPES[0])
+
+
+@pytest.mark.parametrize("profile", ["dev", "ci"])
+def test_verify_runs_the_covering_set_first(profile):
+    import torch
+    from hypothesis import settings
+
+    from rnn_impl.testing.oracle import load_subject
+    from rnn_impl.testing.properties._core import Property
+    from rnn_impl.testing.runner import verify
+
+    seen = []
+    prop = Property("spy", "laws", lambda subject, example: seen.append(example))
+    tally = verify(
+        prop, load_subject("torch.nn:RNN"), "cpu", torch.float64, settings.get_profile(profile)
+    )
+    covering = prop.covering("cpu", torch.float64)
+    assert seen[: len(covering)] == covering
+    assert tally.examples == len(seen) > len(covering), "the random search did not run"
