@@ -92,7 +92,7 @@ WHERE = [
 @pytest.mark.parametrize("prop, device", WHERE)
 def test_each_property_reaches_every_level_and_pair(prop, device):
     """Every level, and every pair of levels that fits the size budget, is in the property's
-    covering set on ``device``, and each dtype it runs in has rows of its own."""
+    covering set on ``device``, in each dtype it runs in."""
     dtypes = tuple(t for t in prop.dtypes if t in devices.dtypes_for(device))
     factors = prop.covering_levels(device)
     rows = prop.covering_rows(device)
@@ -100,7 +100,7 @@ def test_each_property_reaches_every_level_and_pair(prop, device):
     for factor, levels in factors.items():
         assert {row[factor] for row in rows} == set(levels), factor
     for dtype in dtypes:
-        assert prop.covering(device, dtype), dtype
+        assert len(prop.covering(device, dtype)) == len(rows), dtype
     assert all(prop.fits(row) for row in rows)
 
 

@@ -16,7 +16,7 @@ import os
 
 PROFILE_ENV = "RNN_IMPL_PROFILE"
 PROFILES = ("dev", "ci", "thorough")
-MAX_EXAMPLES = {"dev": 8, "ci": 40, "thorough": 1000}
+MAX_EXAMPLES = {"dev": 8, "ci": 30, "thorough": 1000}
 
 
 def register_profiles() -> None:

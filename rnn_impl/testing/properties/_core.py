@@ -18,7 +18,6 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl.testing import devices as _devices
 from rnn_impl.testing.cases import InputCase, RNNConfig, case_size
 from rnn_impl.testing.covering import COVERING_BUDGET, LEVELS, META_SEQ_LEN, pairwise
 from rnn_impl.testing.errors import first_difference
@@ -137,8 +136,7 @@ class Property:
     ) -> dict[str, tuple[Any, ...]]:
         """The factors of this property's covering array on ``device`` and their levels: the
         defaults of :data:`~rnn_impl.testing.covering.LEVELS`, the values its ``config`` and
-        ``draw`` fix, its own ``levels``, then ``fixed`` and ``layouts``; ``dtype`` (every
-        dtype it runs in on ``device``) is a factor too. On the meta device, which computes
+        ``draw`` fix, its own ``levels``, then ``fixed`` and ``layouts``. On the meta device, which computes
         nothing, sequences stop at :data:`~rnn_impl.testing.covering.META_SEQ_LEN` steps:
         more would only repeat Python's per-step work.
 
@@ -146,8 +144,7 @@ class Property:
             ValueError: ``config`` or ``draw`` gives a factor as a strategy and ``levels``
                 does not say which of its values to cover.
         """
-        dtypes = tuple(t for t in self.dtypes if t in _devices.dtypes_for(device))
-        chosen: dict[str, tuple[Any, ...]] = {**LEVELS, "dtype": dtypes}
+        chosen: dict[str, tuple[Any, ...]] = dict(LEVELS)
         for name, value in {**self.config, **self.draw}.items():
             if name == "budget" or name in self.levels:
                 continue
@@ -174,21 +171,15 @@ class Property:
     ) -> list[Example]:
         """The explicit examples run before the random search on ``device`` in ``dtype``.
 
-        One pairwise covering array over :meth:`covering_levels` spans every dtype the
-        property runs in on ``device`` (each dtype meets every level; every two levels of
-        other factors meet in some dtype); these are its rows in ``dtype``, smallest first
-        (explicit examples are not shrunk: the first failure reported is the smallest
-        failing row). Every row fits
-        the size budget (:func:`~rnn_impl.testing.cases.case_size` at most ``draw["budget"]``,
-        else :data:`~rnn_impl.testing.covering.COVERING_BUDGET`); pairs that cannot fit
-        (256 steps of the widest stack) are left out.
+        The rows of a pairwise covering array over :meth:`covering_levels` (every level, and
+        every two levels of any two factors, occur in each dtype), smallest first: explicit
+        examples are not shrunk, so the first failure reported is the smallest failing row.
+        Every row fits the size budget (:func:`~rnn_impl.testing.cases.case_size` at most
+        ``draw["budget"]``, else :data:`~rnn_impl.testing.covering.COVERING_BUDGET`); pairs
+        that cannot fit (256 steps of the widest stack) are left out.
         """
         rows = self.covering_rows(device, layouts, fixed)
-        chosen = [
-            Example(*covering_case(row, index), device, dtype)
-            for index, row in enumerate(rows)
-            if row["dtype"] == dtype
-        ]
+        chosen = [Example(*covering_case(row, i), device, dtype) for i, row in enumerate(rows)]
         return sorted(chosen, key=lambda e: (case_size(e.config, e.case), e.case.seed))
 
     def covering_rows(
@@ -197,7 +188,7 @@ class Property:
         layouts: tuple[str, ...] | None = None,
         fixed: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """The whole covering array on ``device`` (every dtype), as rows of levels."""
+        """The covering array on ``device`` (the same in every dtype), as rows of levels."""
         return pairwise(self.covering_levels(device, layouts, fixed), self.fits)
 
     def fits(self, row: Mapping[str, Any]) -> bool:

@@ -425,3 +425,130 @@ CONTROL = HookedRNN
 __all__ = [
     name for name, value in globals().items() if isinstance(value, type) and issubclass(value, RNN)
 ]
+
+
+# Subtle bugs: each shows in only part of the input space, as the bugs people ship do.
+
+
+class MisalignedStepState(HookedRNN):
+    """Each step's state lives in one preallocated ``(T, B, H)`` buffer; where a step's slice
+    does not start on a 16-byte boundary the step takes another kernel (``h @ W^T + b``, not
+    ``addmm``), a few ulp off for some data. The bug rnn_impl's own fast path had on AMD
+    EPYC, here on any CPU: only when ``B*H*itemsize`` is not a multiple of 16, from step 2.
+
+    Who: anyone writing a fast loop over one output buffer whose BLAS rounds by alignment."""
+
+    def direction(self, x, h, weights, reverse):
+        w_ih, w_hh, b_ih, b_hh = weights
+        pre = self.project(x, w_ih, b_ih)
+        out = torch.empty_like(pre)
+        for t in reversed(range(pre.size(0))) if reverse else range(pre.size(0)):
+            if h.data_ptr() % 16 and b_hh is not None:
+                linear = h @ w_hh.t() + b_hh
+            else:
+                linear = F.linear(h, w_hh, b_hh)
+            out[t] = self.activation(linear + pre[t])
+            h = out[t]
+        return out, h
+
+
+class TruncatedBackward(HookedRNN):
+    """Backpropagation through time stops every 32 steps (the state is detached): outputs are
+    right, gradients differ only for sequences longer than 32 steps.
+
+    Who: truncated BPTT left on inside the module after training on long sequences."""
+
+    EVERY = 32
+
+    def direction(self, x, h, weights, reverse):
+        self._steps = 0
+        return super().direction(x, h, weights, reverse)
+
+    def step(self, h, pre, w_hh, b_hh):
+        self._steps += 1
+        if self._steps % self.EVERY == 0:
+            h = h.detach()
+        return super().step(h, pre, w_hh, b_hh)
+
+
+class LongSequenceChunks(HookedRNN):
+    """Inputs of more than 100 steps (or packed rows) are projected in chunks of 64 steps,
+    each accumulated in float64 and cast back "against drift": a few ulp off, only for long
+    sequences.
+
+    Who: someone bounding the projection's memory and error for long sequences."""
+
+    def project(self, x, w_ih, b_ih):
+        if x.size(0) <= 100 or x.dtype == torch.float64:
+            return super().project(x, w_ih, b_ih)
+        bias = None if b_ih is None else b_ih.double()
+        chunks = [F.linear(c.double(), w_ih.double(), bias).to(x.dtype) for c in x.split(64)]
+        return torch.cat(chunks)
+
+
+class WideLayerBlocked(HookedRNN):
+    """For hidden sizes above 48 the recurrent product is blocked over its inner dimension
+    (two half products added): another summation order, a few ulp off, only in wide layers.
+
+    Who: someone hand-tiling the matrix product for cache size."""
+
+    def step(self, h, pre, w_hh, b_hh):
+        if self.hidden_size <= 48:
+            return super().step(h, pre, w_hh, b_hh)
+        k = self.hidden_size // 2
+        linear = F.linear(h[..., :k], w_hh[:, :k], b_hh) + F.linear(h[..., k:], w_hh[:, k:])
+        return self.activation(linear + pre)
+
+
+class ReverseDeepStateDropped(HookedRNN):
+    """In stacks of three or more layers, the reverse direction of every layer after the
+    second starts from zeros instead of its h0 when the batch has two or more rows.
+
+    Who: an index into h0 computed with the batch size in it, tested on shallow stacks."""
+
+    def stack(self, x, hx, weights, batch_sizes):
+        if self.num_layers >= 3 and self.bidirectional and hx.size(1) >= 2:
+            hx = hx.clone()
+            hx[5::2] = 0  # layer >= 2, reverse direction
+        return super().stack(x, hx, weights, batch_sizes)
+
+
+class TiedPackedLengths(HookedRNN):
+    """For packed input, the final states of sequences with tied lengths come back in the
+    wrong order (an unstable sort of the lengths): h_n is wrong only where lengths tie.
+
+    Who: someone restoring the caller's order with their own sort."""
+
+    def results(self, layout, output, h_n):
+        output, h_n = super().results(layout, output, h_n)
+        if isinstance(output, PackedSequence) and h_n.size(1) >= 2:
+            sizes = output.batch_sizes
+            order = output.unsorted_indices
+            lengths = [int((sizes > i).sum()) for i in range(int(sizes[0]))]
+            if order is not None:
+                lengths = [lengths[int(i)] for i in order]
+            tied = [
+                (i, j) for i in range(len(lengths)) for j in range(i) if lengths[i] == lengths[j]
+            ]
+            if tied:
+                i, j = tied[0]
+                h_n = h_n.index_select(1, _swap(h_n.size(1), i, j, h_n.device))
+        return output, h_n
+
+
+def _swap(n: int, i: int, j: int, device: torch.device) -> Tensor:
+    index = list(range(n))
+    index[i], index[j] = j, i
+    return torch.tensor(index, device=device)
+
+
+class ReluNoBiasLeaky(HookedRNN):
+    """With ``nonlinearity='relu'`` and ``bias=False`` the activation is a leaky ReLU (slope
+    0.01): right in every other configuration.
+
+    Who: a port from a framework whose bias-free ReLU layer defaults to leaky."""
+
+    def activation(self, x):
+        if self.mode == "RNN_RELU" and not self.bias:
+            return F.leaky_relu(x, 0.01)
+        return super().activation(x)
