@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Verify the seed notebook's MyRNN (ported in rnn_impl/testing/zoo/notebook.py) with its
-# adapter: on all layouts, on batched input only, and once more after its hidden state is
+# adapter: on all layouts, on unbatched input only, and once more after its hidden state is
 # fixed (what its user would try next). Writes docs/notebook-report.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +11,8 @@ common=(--device cpu --dtype float32 --profile ci --repro-dir "$repro")
   echo "\$ rnn-verify ${impl[*]} --device cpu --dtype float32 --profile ci"
   rnn-verify "${impl[@]}" "${common[@]}" | grep -v '^\[' | sed "s|$repro/||g"
   echo
-  echo "\$ rnn-verify ${impl[*]} --device cpu --dtype float32 --profile ci --layout batched"
-  rnn-verify "${impl[@]}" "${common[@]}" --layout batched | grep -v '^\[' | sed "s|$repro/||g"
+  echo "\$ rnn-verify ${impl[*]} --device cpu --dtype float32 --profile ci --layout unbatched"
+  rnn-verify "${impl[@]}" "${common[@]}" --layout unbatched | grep -v '^\[' | sed "s|$repro/||g"
   echo
   fixed=(--impl rnn_impl.testing.zoo.notebook:notebook_rnn_stacked_hidden --adapter rnn_impl.testing.zoo.notebook:NotebookAdapter)
   echo "\$ rnn-verify ${fixed[*]} --device cpu --dtype float32 --profile ci --layout batched --property shapes --property output_close"
