@@ -1,4 +1,7 @@
-"""``python -m rnn_impl.testing.zoo [--out PATH] [--profile NAME]``: write the kill matrix."""
+"""``python -m rnn_impl.testing.zoo [--out PATH] [--profile NAME]``: write the kill matrix.
+
+``python -m rnn_impl.testing.zoo --power --seeds N [--profile NAME ...] [--out PATH]``: write
+the detection-power table instead (:mod:`rnn_impl.testing.zoo.power`)."""
 
 from __future__ import annotations
 
@@ -16,9 +19,17 @@ from rnn_impl.testing.zoo.matrix import kill_matrix, to_markdown
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rnn_impl.testing.zoo", description=__doc__)
     parser.add_argument("--out", type=Path, default=None, help="markdown file (default: stdout)")
-    parser.add_argument("--profile", choices=profiles.PROFILES, default="ci")
+    parser.add_argument(
+        "--profile", choices=profiles.PROFILES, action="append", help="default: ci (repeatable)"
+    )
+    parser.add_argument("--power", action="store_true", help="the detection-power table")
+    parser.add_argument("--seeds", type=int, default=50, help="seeded runs per bug (--power)")
     args = parser.parse_args(argv)
     profiles.register_profiles()
+    chosen = args.profile or ["ci"]
+    if args.power:
+        return _power(chosen, args.seeds, args.out, argv)
+    args.profile = chosen[0]
     bugs = ZOO + CONTROLS
     matrix = kill_matrix(bugs, settings.get_profile(args.profile))
     text = to_markdown(matrix, bugs, args.profile)
@@ -34,6 +45,25 @@ def main(argv: list[str] | None = None) -> int:
     for label in false_alarms:
         print(f"control killed: {label}", file=sys.stderr)
     return 1 if survivors or false_alarms else 0
+
+
+def _power(chosen: list[str], seeds: int, out: Path | None, argv: list[str] | None) -> int:
+    from rnn_impl.testing.zoo.power import measure, to_markdown
+
+    rows = []
+    for profile in chosen:
+        for bug in ZOO:
+            row = measure(bug, profile, seeds)
+            print(f"{profile} {bug.label}: {row.kills}/{row.runs}", file=sys.stderr, flush=True)
+            rows.append(row)
+    words = sys.argv[1:] if argv is None else argv
+    text = to_markdown(rows, " ".join(["python -m rnn_impl.testing.zoo", *words]))
+    if out:
+        out.write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 1 if any(r.kills < r.runs or not r.as_ci for r in rows) else 0
 
 
 if __name__ == "__main__":
