@@ -47,9 +47,9 @@ class GemmOperands(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
-def run_fast_path(module, x, h0, grad, monkeypatch):
-    """Forward (and backward when ``grad``) of ``module``, returning the GEMM operands and
-    how many layer-directions the fast path ran."""
+@pytest.fixture
+def fast_path_runs(monkeypatch):
+    """A list that gets one entry per layer-direction the fast path (``_bptt.layer``) runs."""
     ran = []
     layer = _bptt.layer
 
@@ -58,12 +58,18 @@ def run_fast_path(module, x, h0, grad, monkeypatch):
         return layer(*args, **kwargs)
 
     monkeypatch.setattr(_bptt, "layer", counting)
+    return ran
+
+
+def gemm_operands(module, x, h0, grad):
+    """Every tensor handed to a GEMM by the forward (and backward when ``grad``) of
+    ``module``."""
     recorder = GemmOperands()
     with recorder, torch.set_grad_enabled(grad):
         output, h_n = module(x, h0)
         if grad:
             (output.sum() + h_n.sum()).backward()
-    return recorder.operands, len(ran)
+    return recorder.operands
 
 
 def misaligned(operands, caller_memory):
@@ -84,7 +90,7 @@ ODD = [(3, 5), (1, 7), (2, 3), (5, 9)]
 @pytest.mark.parametrize("grad", [False, True], ids=["no-grad", "with-grad"])
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("batch,hidden", ODD, ids=lambda v: str(v))
-def test_every_gemm_operand_is_aligned(batch, hidden, bidirectional, grad, dtype, monkeypatch):
+def test_every_gemm_operand_is_aligned(batch, hidden, bidirectional, grad, dtype, fast_path_runs):
     """Every operand the fast path hands BLAS, forward and backward, starts at a multiple of
     64 bytes, as ATen's fresh per-step tensors do; only the caller's own memory (``hx``'s
     per-layer views, the input, the parameters) starts wherever the caller put it, for
@@ -100,10 +106,10 @@ def test_every_gemm_operand_is_aligned(batch, hidden, bidirectional, grad, dtype
             inputs.h0.untyped_storage().data_ptr(),
         }
         caller |= {p.untyped_storage().data_ptr() for p in module.parameters()}
-        operands, fast = run_fast_path(module, inputs.padded, inputs.h0, grad, monkeypatch)
+        operands = gemm_operands(module, inputs.padded, inputs.h0, grad)
         assert operands, "no GEMM was recorded"
         assert misaligned(operands, caller) == [], type(module).__module__
-    assert fast == config.num_layers * config.num_directions, "the fast path did not run"
+    assert len(fast_path_runs) == config.num_layers * config.num_directions, "no fast path"
 
 
 NON_CONTIGUOUS = "every-other-element"
@@ -209,7 +215,7 @@ def grid_run(module, config, case, row):
 
 
 @pytest.mark.parametrize("index", range(len(GRID)), ids=[grid_id(row) for row in GRID])
-def test_exact_parity_grid(index, monkeypatch):
+def test_exact_parity_grid(index, fast_path_runs):
     """Output, h_n and the RNG state (dropout's masks) bit for bit with nn.RNN; with grad,
     d/dinput and d/dh0 too (each step's gradient and the GEMMs after it are autograd's own;
     only weight gradients sum over steps in another order). The fast path runs wherever it
@@ -218,11 +224,8 @@ def test_exact_parity_grid(index, monkeypatch):
     config, case = grid_case(row, index)
     reference, impl = build_pair(RNN, config, case, row["dtype"])
     expected = grid_run(reference, config, case, row)
-    ran = []
-    layer = _bptt.layer
-    monkeypatch.setattr(_bptt, "layer", lambda *a: ran.append(1) or layer(*a))
     actual = grid_run(impl, config, case, row)
-    assert len(ran) == fast_path_layers(config, case, row), "the fast path ran elsewhere"
+    assert len(fast_path_runs) == fast_path_layers(config, case, row), "the fast path ran elsewhere"
     assert actual.keys() == expected.keys()
     for name, e in expected.items():
         a = actual[name]

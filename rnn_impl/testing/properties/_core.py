@@ -136,9 +136,10 @@ class Property:
     ) -> dict[str, tuple[Any, ...]]:
         """The factors of this property's covering array on ``device`` and their levels: the
         defaults of :data:`~rnn_impl.testing.covering.LEVELS`, the values its ``config`` and
-        ``draw`` fix, its own ``levels``, then ``fixed`` and ``layouts``. On the meta device, which computes
-        nothing, sequences stop at :data:`~rnn_impl.testing.covering.META_SEQ_LEN` steps:
-        more would only repeat Python's per-step work.
+        ``draw`` fix, its own ``levels``, then ``fixed`` and ``layouts``. On the meta device,
+        which computes nothing, sequences stop at
+        :data:`~rnn_impl.testing.covering.META_SEQ_LEN` steps: more would only repeat
+        Python's per-step work.
 
         Raises:
             ValueError: ``config`` or ``draw`` gives a factor as a strategy and ``levels``

@@ -25,19 +25,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--power", action="store_true", help="the detection-power table")
     parser.add_argument("--seeds", type=int, default=50, help="seeded runs per bug (--power)")
     args = parser.parse_args(argv)
-    profiles.register_profiles()
     chosen = args.profile or ["ci"]
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
+    if not args.power and len(chosen) > 1:
+        parser.error("the kill matrix takes one --profile (--power takes several)")
+    profiles.register_profiles()
     if args.power:
         return _power(chosen, args.seeds, args.out, argv)
-    args.profile = chosen[0]
     bugs = ZOO + CONTROLS
-    matrix = kill_matrix(bugs, settings.get_profile(args.profile))
-    text = to_markdown(matrix, bugs, args.profile)
-    if args.out:
-        args.out.write_text(text)
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    matrix = kill_matrix(bugs, settings.get_profile(chosen[0]))
+    _write(to_markdown(matrix, bugs, chosen[0]), args.out)
     survivors = [b.label for b in ZOO if not any(v.killed for v in matrix[b.label].values())]
     false_alarms = [b.label for b in CONTROLS if any(v.killed for v in matrix[b.label].values())]
     for label in survivors:
@@ -48,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _power(chosen: list[str], seeds: int, out: Path | None, argv: list[str] | None) -> int:
-    from rnn_impl.testing.zoo.power import measure, to_markdown
+    from rnn_impl.testing.zoo.power import measure
+    from rnn_impl.testing.zoo.power import to_markdown as power_markdown
 
     rows = []
     for profile in chosen:
@@ -57,13 +56,17 @@ def _power(chosen: list[str], seeds: int, out: Path | None, argv: list[str] | No
             print(f"{profile} {bug.label}: {row.kills}/{row.runs}", file=sys.stderr, flush=True)
             rows.append(row)
     words = sys.argv[1:] if argv is None else argv
-    text = to_markdown(rows, " ".join(["python -m rnn_impl.testing.zoo", *words]))
+    _write(power_markdown(rows, " ".join(["python -m rnn_impl.testing.zoo", *words])), out)
+    return 1 if any(r.kills < r.runs or not r.as_ci for r in rows) else 0
+
+
+def _write(text: str, out: Path | None) -> None:
+    """``text`` to ``out``, or to stdout."""
     if out:
         out.write_text(text)
         print(f"wrote {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return 1 if any(r.kills < r.runs or not r.as_ci for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -15,12 +15,12 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from hypothesis import Phase, settings
+from hypothesis import settings
 
 from rnn_impl.testing.properties import BY_NAME
 from rnn_impl.testing.runner import verify
 from rnn_impl.testing.zoo import Bug
-from rnn_impl.testing.zoo.matrix import home
+from rnn_impl.testing.zoo.matrix import home, hunting
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,16 @@ def measure(bug: Bug, profile: str, runs: int) -> Power:
     prop = BY_NAME[bug.caught_by]
     device, dtype = home(prop)
     subject = bug.subject()
-    base = settings.get_profile(profile)
-    hunt = settings(base, derandomize=False, database=None, phases=[Phase.explicit, Phase.generate])
+    as_ci = hunting(settings.get_profile(profile))
+    seeded = settings(as_ci, derandomize=False)
     kills, examples, seconds = 0, [], []
     for seed in range(runs):
         start = time.perf_counter()
-        tally = verify(prop, subject, device, dtype, hunt, seed=seed, collect=True)
+        tally = verify(prop, subject, device, dtype, seeded, seed=seed, collect=True)
         if tally.failure is not None:
             kills += 1
             examples.append(tally.examples)
             seconds.append(time.perf_counter() - start)
-    as_ci = settings(base, database=None, phases=[Phase.explicit, Phase.generate])
     ci_tally = verify(prop, subject, device, dtype, as_ci, collect=True)
     return Power(
         bug.label,
