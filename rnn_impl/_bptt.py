@@ -1,5 +1,5 @@
 """One padded layer and direction as a ``torch.autograd.Function`` with a hand-written
-backward through time (BPTT): the fast path of :mod:`rnn_impl._recurrence`.
+backward through time (BPTT): the fast path of :mod:`rnn_impl._recurrence`, for padded input.
 
 Forward, for ``x (T, B, I)`` and ``h[-1] = h0 (B, H)``::
 
@@ -35,22 +35,20 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from rnn_impl._recurrence import LayerWeights
-
-Activation = Callable[[Tensor], Tensor]
+from rnn_impl._steps import Activation, LayerWeights, padded_steps
 
 RELU: dict[Activation, bool] = {torch.tanh: False, torch.relu: True}
 """The activations this path knows, as the ``relu`` flag of its loops."""
 
 ENABLED = True
-"""False: every layer runs :mod:`rnn_impl._recurrence`'s step-by-step autograd loop instead
+"""False: every layer runs :func:`rnn_impl._steps.padded_steps`, the step-by-step autograd loop,
+instead
 (for comparison in the benchmarks)."""
 
 SCRIPTED = True
@@ -63,7 +61,7 @@ mode (for comparison in the benchmarks)."""
 
 
 def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation) -> bool:
-    """Whether :func:`layer` may stand in for the step-by-step autograd loop.
+    """Whether :func:`padded_layer` may stand in for the step-by-step autograd loop.
 
     Not when ``h0`` and ``W_hh`` differ in dtype (ordinary operations raise nn.RNN's error
     for that; ``out=`` variants word it differently); not for gradients in float16 / bfloat16
@@ -98,16 +96,16 @@ def _needs_graph(x: Tensor, h0: Tensor, weights: LayerWeights) -> bool:
     )
 
 
-def layer(
+def padded_layer(
     x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation, reverse: bool
 ) -> tuple[Tensor, Tensor]:
     """``x (T, B, I)``, ``h0 (B, H)`` -> ``(out (T, B, H), h_last (B, H))``, in time order.
 
-    Through :class:`Layer` when autograd needs a graph, else the bare forward loop.
+    Through :class:`LayerFunction` when autograd needs a graph, else the bare forward loop.
     """
     relu = RELU[activation]
     if _needs_graph(x, h0, weights):
-        return Layer.apply(x, h0, *weights, relu, reverse)
+        return LayerFunction.apply(x, h0, *weights, relu, reverse)
     out = _project_and_loop(x, h0, weights, relu, reverse)
     return out, out[0 if reverse else -1]
 
@@ -123,7 +121,7 @@ def _project_and_loop(
     in_place = steps_aligned(pre)
     out = pre if in_place else aligned_steps(pre)
     with _loop_mode():
-        _loop("forward")(pre, out, h0, w_hh, b_hh, relu, reverse, in_place)
+        _loop(forward_steps)(pre, out, h0, w_hh, b_hh, relu, reverse, in_place)
     return out.contiguous()
 
 
@@ -160,7 +158,7 @@ def aligned(t: Tensor) -> Tensor:
     return t if is_aligned(t) else t.clone(memory_format=torch.contiguous_format)
 
 
-class Layer(torch.autograd.Function):
+class LayerFunction(torch.autograd.Function):
     """``(x, h0, W_ih, W_hh, b_ih, b_hh, relu, reverse) -> (out, h_last)``.
 
     ``h_last`` is a copy of the last step, so that its gradient arrives on its own rather
@@ -196,11 +194,9 @@ class Layer(torch.autograd.Function):
         x, h0, w_ih, w_hh, b_ih, b_hh = ctx.saved_tensors
         weights, relu, reverse = (w_ih, w_hh, b_ih, b_hh), ctx.relu, ctx.reverse
         if torch.is_grad_enabled():
-            from rnn_impl._recurrence import padded_steps
-
             activation = torch.relu if relu else torch.tanh
             out = padded_steps(x, h0, weights, activation, reverse)[0]
-            dz = through_time_graph(grad_out, grad_last, out, w_hh, relu, reverse)
+            dz = backward_steps_graph(grad_out, grad_last, out, w_hh, relu, reverse)
         else:
             out = ctx.out
             if out._version != ctx.version:
@@ -208,7 +204,7 @@ class Layer(torch.autograd.Function):
             steps = aligned_steps(grad_out)
             steps.copy_(grad_out)
             with _loop_mode():
-                _loop("through_time")(steps, grad_last, out, w_hh, relu, reverse)
+                _loop(backward_steps)(steps, grad_last, out, w_hh, relu, reverse)
             dz = steps.contiguous()
         needs = ctx.needs_input_grad
         # every GEMM operand aligned (see ALIGNMENT): a step of dz or out at an offset is copied
@@ -232,7 +228,7 @@ class Layer(torch.autograd.Function):
         return tuple(grads)
 
 
-def forward(
+def forward_steps(
     pre: Tensor,
     out: Tensor,
     h0: Tensor,
@@ -269,7 +265,7 @@ def forward(
     return out
 
 
-def through_time(
+def backward_steps(
     dz: Tensor, grad_last: Tensor, out: Tensor, w_hh: Tensor, relu: bool, reverse: bool
 ) -> Tensor:
     """``dz (T, B, H)``, which holds the gradient reaching each ``out[t]`` from above, becomes
@@ -299,10 +295,10 @@ def through_time(
     return dz
 
 
-def through_time_graph(
+def backward_steps_graph(
     grad_out: Tensor, grad_last: Tensor, out: Tensor, w_hh: Tensor, relu: bool, reverse: bool
 ) -> Tensor:
-    """:func:`through_time` in differentiable operations (no ``out=``), for double backward."""
+    """:func:`backward_steps` in differentiable operations (no ``out=``), for double backward."""
     steps = out.size(0)
     dzs: list[Tensor] = []
     dz = grad_last
@@ -325,46 +321,44 @@ def _loop_mode() -> contextlib.AbstractContextManager[Any]:
     return torch.inference_mode() if INFERENCE_MODE else contextlib.nullcontext()
 
 
-_LOOPS: dict[str, Callable[..., Tensor]] = {"forward": forward, "through_time": through_time}
-_scripted: dict[str, Callable[..., Tensor]] = {}
-"""What TorchScript made of each loop: a ``ScriptFunction``, or the Python function where
-scripting failed or is gone."""
-_compiled: dict[str, Callable[..., Tensor]] = {}
+_scripted: dict[Callable[..., Tensor], Callable[..., Tensor]] = {}
+"""What TorchScript made of each loop (:func:`forward_steps`, :func:`backward_steps`): a
+``ScriptFunction``, or the Python function where scripting failed or is gone."""
+_compiled: dict[Callable[..., Tensor], Callable[..., Tensor]] = {}
 
 
-def _script(name: str) -> Callable[..., Tensor]:
-    """:data:`_LOOPS` ``[name]`` compiled by TorchScript, once, without its deprecation warning
-    (torch 2.13 and later); the Python function where that fails."""
-    if name not in _scripted:
+def _script(loop: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``loop`` compiled by TorchScript, once, without its deprecation warning (torch 2.13 and
+    later); the Python function where that fails."""
+    if loop not in _scripted:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _scripted[name] = torch.jit.script(_LOOPS[name])
+                _scripted[loop] = torch.jit.script(loop)
         except Exception:
-            _scripted[name] = _LOOPS[name]
-    return _scripted[name]
+            _scripted[loop] = loop
+    return _scripted[loop]
 
 
-def _loop(name: str) -> Callable[..., Tensor]:
-    """:data:`_LOOPS` ``[name]``, through :func:`_script` when :data:`SCRIPTED`.
+def _loop(loop: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``loop``, through :func:`_script` when :data:`SCRIPTED`.
 
     An error inside the compiled loop is raised again by the Python one, so that callers see
     the message torch gives, not TorchScript's wrapping of it; should the Python one not fail,
-    the compiled loop's error stands (``forward`` writes over its input, so a result computed
-    after a failure part-way through could be wrong).
+    the compiled loop's error stands (:func:`forward_steps` writes over its input, so a result
+    computed after a failure part-way through could be wrong).
     """
-    python = _LOOPS[name]
     if not SCRIPTED:
-        return python
-    if name not in _compiled:
-        scripted = _script(name)
+        return loop
+    if loop not in _compiled:
+        scripted = _script(loop)
 
         def run(*args: Any) -> Tensor:
             try:
                 return scripted(*args)
             except RuntimeError:
-                python(*args)
+                loop(*args)
                 raise
 
-        _compiled[name] = run
-    return _compiled[name]
+        _compiled[loop] = run
+    return _compiled[loop]

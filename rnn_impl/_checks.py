@@ -130,10 +130,12 @@ def check_input(input: Tensor, weight_dtype: torch.dtype, input_size: int, packe
         )
 
 
-def check_hidden_size(hx: Tensor, expected: tuple[int, int, int]) -> None:
+def check_hidden_size(
+    hx: Tensor, expected: tuple[int, int, int], msg: str = "Expected hidden size {}, got {}"
+) -> None:
     """The expected size prints as a tuple, the actual one as a list, as in nn.RNN."""
     if hx.size() != expected:
-        raise RuntimeError(f"Expected hidden size {expected}, got {list(hx.size())}")
+        raise RuntimeError(msg.format(expected, list(hx.size())))
 
 
 def check_devices(input: Tensor, hx: Tensor, weights: list[Tensor]) -> None:

@@ -3,7 +3,8 @@
 The caller may pass a batched ``(T, B, I)`` / ``(B, T, I)`` tensor, an unbatched ``(T, I)``
 tensor or a ``PackedSequence``; h0 and h_n are always ``(L*D, B, H)`` (``(L*D, H)`` when
 unbatched) and never batch-first. :func:`from_caller` runs nn.RNN's rank checks in its order
-and returns a :class:`Layout`; :meth:`Layout.to_caller` puts the results back.
+and returns a :class:`Layout`; :meth:`Layout.to_caller` puts the results back. Reordering h0
+and h_n for packed input is the module's (``RNN.permute_hidden``, as in nn.RNN).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Layout:
     Attributes:
         data: batched ``(T, B, I)`` / ``(B, T, I)`` as given (unbatched input gains a batch
             dimension of 1), or packed ``data`` ``(sum(batch_sizes), I)``.
-        hx: the caller's h0 as ``(L*D, B, H)``, in the recurrence's batch order; None if omitted.
+        hx: the caller's h0 as ``(L*D, B, H)``, in the caller's batch order; None if omitted.
         batch_sizes: the packed batch sizes (CPU int64), or None for padded input.
     """
 
@@ -53,9 +54,8 @@ class Layout:
         return self.data
 
     def to_caller(self, output: Tensor, h_n: Tensor) -> tuple[Tensor | PackedSequence, Tensor]:
-        """Time-major ``output`` and ``h_n`` (recurrence batch order) -> the caller's layout."""
-        if self.unsorted_indices is not None:
-            h_n = h_n.index_select(1, self.unsorted_indices)
+        """Time-major ``output`` -> the caller's layout (``h_n`` stays in the recurrence's
+        batch order: the caller's module permutes it back)."""
         if self.packed:
             packed = PackedSequence(
                 output, self.batch_sizes, self.sorted_indices, self.unsorted_indices
@@ -73,8 +73,6 @@ def from_caller(input: Tensor | PackedSequence, hx: Tensor | None, batch_first: 
     """Normalise a forward call's arguments, raising nn.RNN's rank errors in nn.RNN's order."""
     if isinstance(input, PackedSequence):
         data, batch_sizes, sorted_indices, unsorted_indices = input
-        if hx is not None and sorted_indices is not None:
-            hx = hx.index_select(1, sorted_indices)
         return Layout(data, hx, batch_first, True, batch_sizes, sorted_indices, unsorted_indices)
     _checks.check_input_rank(input)
     batched = input.dim() == 3

@@ -1,34 +1,21 @@
-"""The Elman recurrence, layer by layer and direction by direction, in ATen's operation order.
+"""The whole stack: every layer and direction, in ATen's order, each padded direction on the
+fast path (:mod:`rnn_impl._bptt`) where it applies, else step by step (:mod:`rnn_impl._steps`).
 
-Bit-exactness with ``torch.nn.RNN`` on CPU comes from doing exactly what ATen's
-``_rnn_impl_with_concat`` does, op for op:
-
-* per layer and direction, the input projection ``F.linear(x, W_ih, b_ih)`` over the whole
-  time-major sequence (or the whole packed ``data``), then split into steps;
-* per step ``h = act(F.linear(h, W_hh, b_hh) + pre_t)``;
-* step outputs joined with ``torch.stack`` (padded) or ``torch.cat`` (packed), the two
-  directions with ``torch.cat(..., -1)``, final states with ``torch.stack(..., 0)``;
-* ``torch.dropout`` on every layer's time-major output except the last, in training mode.
-
-Everything is an ordinary differentiable op, so autograd gives gradients, double backward,
-forward-mode AD and ``torch.func`` transforms for free.
+Bit-exactness with ``torch.nn.RNN`` on CPU comes from doing what ATen's
+``_rnn_impl_with_concat`` does: the two directions joined with ``torch.cat(..., -1)``, final
+states with ``torch.stack(..., 0)``, ``torch.dropout`` on every layer's time-major output
+except the last, in training mode.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from rnn_impl import _bptt
-
-Activation = Callable[[Tensor], Tensor]
-LayerWeights = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
-"""``(W_ih, W_hh, b_ih, b_hh)`` of one layer and direction; biases are None when ``bias=False``."""
-
-ACTIVATIONS: dict[str, Activation] = {"RNN_TANH": torch.tanh, "RNN_RELU": torch.relu}
+from rnn_impl._steps import Activation, LayerWeights, packed_steps, padded_steps
 
 
 def run_stack(
@@ -68,7 +55,7 @@ def run_stack(
                     layer_input, initial[index], weights[index], activation, reverse
                 )
             else:
-                out, h_last = _packed_direction(
+                out, h_last = packed_steps(
                     layer_input, batch_sizes, initial[index], weights[index], activation, reverse
                 )
             outputs.append(out)
@@ -80,76 +67,10 @@ def run_stack(
     return layer_input, torch.stack(finals, 0)
 
 
-def cell_step(input: Tensor, h: Tensor, weights: LayerWeights, activation: Activation) -> Tensor:
-    """One RNNCell step, ATen's order: ``act(linear(h, W_hh, b_hh) + linear(x, W_ih, b_ih))``."""
-    w_ih, w_hh, b_ih, b_hh = weights
-    return activation(F.linear(h, w_hh, b_hh) + F.linear(input, w_ih, b_ih))
-
-
 def _padded_direction(
     x: Tensor, h: Tensor, weights: LayerWeights, activation: Activation, reverse: bool
 ) -> tuple[Tensor, Tensor]:
     """``x (T, B, I)``, ``h (B, H)`` -> outputs ``(T, B, H)`` in time order, final ``(B, H)``."""
     if _bptt.applies(x, h, weights, activation):
-        return _bptt.layer(x, h, weights, activation, reverse)
+        return _bptt.padded_layer(x, h, weights, activation, reverse)
     return padded_steps(x, h, weights, activation, reverse)
-
-
-def padded_steps(
-    x: Tensor, h: Tensor, weights: LayerWeights, activation: Activation, reverse: bool
-) -> tuple[Tensor, Tensor]:
-    """:func:`_padded_direction` step by step in ordinary differentiable operations."""
-    w_ih, w_hh, b_ih, b_hh = weights
-    steps = F.linear(x, w_ih, b_ih).unbind(0)
-    if reverse:
-        steps = steps[::-1]
-    outputs = []
-    for pre in steps:
-        h = activation(F.linear(h, w_hh, b_hh) + pre)
-        outputs.append(h)
-    if reverse:
-        outputs.reverse()
-    return torch.stack(outputs, 0), h
-
-
-def _packed_direction(
-    data: Tensor,
-    batch_sizes: Sequence[int],
-    h0: Tensor,
-    weights: LayerWeights,
-    activation: Activation,
-    reverse: bool,
-) -> tuple[Tensor, Tensor]:
-    """Packed ``data`` -> packed outputs and final states ``(B, H)`` in sorted batch order.
-
-    Forward: sequences end in descending-length order, so the rows of finished sequences are
-    set aside as the batch shrinks. Reverse: it starts from the shortest batch and takes fresh
-    rows of ``h0`` as the batch grows.
-    """
-    w_ih, w_hh, b_ih, b_hh = weights
-    steps = F.linear(data, w_ih, b_ih).split(list(batch_sizes))
-    outputs = []
-    if not reverse:
-        finished: list[Tensor] = []
-        last = batch_sizes[0]
-        h = h0.narrow(0, 0, last)
-        for pre, size in zip(steps, batch_sizes):
-            if size < last:
-                finished.append(h.narrow(0, size, last - size))
-                h = h.narrow(0, 0, size)
-            h = activation(F.linear(h, w_hh, b_hh) + pre)
-            outputs.append(h)
-            last = size
-        finished.append(h)
-        finished.reverse()
-        return torch.cat(outputs, 0), torch.cat(finished, 0)
-    last = batch_sizes[-1]
-    h = h0.narrow(0, 0, last)
-    for pre, size in zip(reversed(steps), reversed(batch_sizes)):
-        if size > last:
-            h = torch.cat((h, h0.narrow(0, last, size - last)), 0)
-        h = activation(F.linear(h, w_hh, b_hh) + pre)
-        outputs.append(h)
-        last = size
-    outputs.reverse()
-    return torch.cat(outputs, 0), h

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch.nn import Parameter, init
 
 from rnn_impl import _checks
-from rnn_impl._recurrence import ACTIVATIONS, cell_step
+from rnn_impl._steps import ACTIVATIONS, cell_step
 
 
 class RNNCell(nn.Module):
@@ -28,6 +28,8 @@ class RNNCell(nn.Module):
     """
 
     __constants__ = ["input_size", "hidden_size", "bias", "nonlinearity"]
+    rnn_verify_kind = "cell"
+    """What :mod:`rnn_impl.testing` verifies it as: an nn.RNNCell look-alike."""
 
     input_size: int
     hidden_size: int

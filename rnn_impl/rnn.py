@@ -11,17 +11,26 @@ from torch.nn import Parameter, init
 from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl import _checks, _layout
-from rnn_impl._recurrence import ACTIVATIONS, LayerWeights, run_stack
+from rnn_impl._recurrence import run_stack
+from rnn_impl._steps import ACTIVATIONS, LayerWeights
 
 
 class RNN(nn.Module):
     r"""A multi-layer Elman RNN with tanh or ReLU, written from primitive ops.
 
     For each element of the input sequence, each layer computes
-    :math:`h_t = \tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})`.
+
+    .. math::
+        h_t = \tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})
+
+    where :math:`h_t` is the hidden state at time ``t``, :math:`x_t` the input at time ``t``
+    (for layers after the first, the previous layer's output, dropped out in training mode
+    when ``dropout > 0``) and :math:`h_{t-1}` the layer's state at ``t-1`` or its initial
+    state at time 0; ``relu`` replaces :math:`\tanh` when ``nonlinearity='relu'``.
 
     Constructor, parameters (names, shapes, registration order, initialisation), ``repr``,
-    errors and results are those of ``torch.nn.RNN``; outputs are bit-identical on CPU.
+    check methods, errors and results are those of ``torch.nn.RNN``; outputs are
+    bit-identical on CPU.
 
     Args:
         input_size: features in the input ``x``.
@@ -29,23 +38,57 @@ class RNN(nn.Module):
         num_layers: stacked recurrent layers. Default: 1
         nonlinearity: ``'tanh'`` or ``'relu'``. Default: ``'tanh'``
         bias: if ``False``, no ``b_ih`` / ``b_hh``. Default: ``True``
-        batch_first: input and output are ``(B, T, *)``; h0 / h_n never are. Default: ``False``
+        batch_first: input and output are ``(N, L, *)``; h0 / h_n never are. Default: ``False``
         dropout: dropout probability on each layer's output except the last, in training
             mode. Default: 0
         bidirectional: if truthy, a reverse direction per layer. Default: ``False``
+        device: where the parameters are created. Default: the default device
+        dtype: the parameters' dtype. Default: the default dtype
 
     Inputs: input, hx
-        - **input**: ``(T, I)`` unbatched, ``(T, B, I)``, ``(B, T, I)`` when ``batch_first``,
-          or a ``PackedSequence``.
-        - **hx**: ``(D * num_layers, H)`` unbatched or ``(D * num_layers, B, H)``, in the
-          caller's batch order; zeros if omitted.
+        - **input**: ``(L, H_in)`` unbatched, ``(L, N, H_in)``, ``(N, L, H_in)`` when
+          ``batch_first``, or a ``PackedSequence``.
+        - **hx**: ``(D * num_layers, H_out)`` unbatched or ``(D * num_layers, N, H_out)``, in
+          the caller's batch order; zeros if omitted.
 
     Outputs: output, h_n
-        - **output**: ``(T, D * H)``, ``(T, B, D * H)``, ``(B, T, D * H)``, or a
+        - **output**: ``(L, D * H_out)``, ``(L, N, D * H_out)``, ``(N, L, D * H_out)``, or a
           ``PackedSequence`` like the input's; the two directions are concatenated on the
           last dimension, forward first.
-        - **h_n**: ``(D * num_layers, [B,] H)``, the final state of each layer and direction
-          (layer-major, forward then reverse); the reverse direction's is that of step 0.
+        - **h_n**: ``(D * num_layers, H_out)`` or ``(D * num_layers, N, H_out)``, the final
+          state of each layer and direction (layer-major, forward then reverse); the reverse
+          direction's is that of step 0.
+
+    where:
+
+    .. math::
+        \begin{aligned}
+            N ={} & \text{batch size} \\
+            L ={} & \text{sequence length} \\
+            D ={} & 2 \text{ if bidirectional else } 1 \\
+            H_{in} ={} & \text{input\_size} \\
+            H_{out} ={} & \text{hidden\_size}
+        \end{aligned}
+
+    Attributes:
+        weight_ih_l[k]: ``(hidden_size, input_size)`` for ``k = 0``, else
+            ``(hidden_size, D * hidden_size)``: the input-hidden weights of layer ``k``.
+        weight_hh_l[k]: ``(hidden_size, hidden_size)``: the hidden-hidden weights of layer ``k``.
+        bias_ih_l[k], bias_hh_l[k]: ``(hidden_size)``: the biases of layer ``k`` (when ``bias``).
+        ``*_reverse``: the same for the reverse direction (when ``bidirectional``).
+        num_directions: ``D`` (read-only; not an nn.RNN attribute).
+
+    All weights and biases are initialised from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`,
+    :math:`k = 1 / \text{hidden\_size}`, in registration order, as nn.RNN does.
+
+    Examples::
+
+        >>> rnn = RNN(10, 20, 2)
+        >>> input = torch.randn(5, 3, 10)
+        >>> h0 = torch.randn(2, 3, 20)
+        >>> output, hn = rnn(input, h0)
+        >>> output.shape, hn.shape
+        (torch.Size([5, 3, 20]), torch.Size([2, 3, 20]))
     """
 
     __constants__ = [
@@ -102,7 +145,7 @@ class RNN(nn.Module):
         )
 
         factory = {"device": device, "dtype": dtype}
-        num_directions = 2 if bidirectional else 1
+        num_directions = self.num_directions
         self._flat_weights_names: list[str] = []
         self._all_weights: list[list[str]] = []
         for layer in range(num_layers):
@@ -151,34 +194,48 @@ class RNN(nn.Module):
             weights.append(tuple(tensors))
         return weights  # type: ignore[return-value]
 
+    @property
+    def num_directions(self) -> int:
+        """2 when bidirectional, else 1."""
+        return 2 if self.bidirectional else 1
+
     def forward(
         self, input: Tensor | PackedSequence, hx: Tensor | None = None
     ) -> tuple[Tensor | PackedSequence, Tensor]:
+        """Run the stack over ``input`` from ``hx`` (zeros if omitted): ``(output, h_n)``.
+
+        nn.RNN's order: rank checks, :meth:`permute_hidden` of ``hx`` into the packed order,
+        :meth:`check_forward_args`, the recurrence, then :meth:`permute_hidden` of ``h_n``
+        back; a subclass that overrides one of these changes behaviour as on nn.RNN.
+        """
         layout = _layout.from_caller(input, hx, self.batch_first)
-        weights = self._layer_weights()
-        num_directions = 2 if self.bidirectional else 1
-        data = layout.data
-        hx = layout.hx
-        if hx is None:
-            hx = torch.zeros(
-                self.num_layers * num_directions,
-                layout.batch_size,
-                self.hidden_size,
-                dtype=data.dtype,
-                device=data.device,
-            )
-        _checks.check_input(data, weights[0][0].dtype, self.input_size, layout.packed)
-        expected = (self.num_layers * num_directions, layout.batch_size, self.hidden_size)
-        _checks.check_hidden_size(hx, expected)
-        x = layout.time_major()
-        batch_sizes = None
-        if layout.batch_sizes is not None:
-            batch_sizes = layout.batch_sizes.tolist()
+        data, batch_sizes = layout.data, layout.batch_sizes
+        if layout.hx is None:
+            hx = self._zero_state(layout.batch_size, data)
         else:
+            hx = self.permute_hidden(layout.hx, layout.sorted_indices)
+        self.check_forward_args(data, hx, batch_sizes)
+        weights = self._layer_weights()
+        x = layout.time_major()
+        if batch_sizes is None:
             flat = [w for layer in weights for w in layer if w is not None]
             _checks.check_devices(x, hx, flat)
             _checks.check_seq_len(x.size(0))
-        output, h_n = run_stack(
+        sizes = None if batch_sizes is None else batch_sizes.tolist()
+        output, h_n = self._stack(x, hx, weights, sizes)
+        output, h_n = layout.to_caller(output, h_n)
+        return output, self.permute_hidden(h_n, layout.unsorted_indices)
+
+    def _zero_state(self, batch_size: int, like: Tensor) -> Tensor:
+        """The initial state when ``hx`` is omitted: zeros ``(D * num_layers, N, H_out)``."""
+        shape = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
+        return torch.zeros(shape, dtype=like.dtype, device=like.device)
+
+    def _stack(
+        self, x: Tensor, hx: Tensor, weights: list[LayerWeights], batch_sizes: list[int] | None
+    ) -> tuple[Tensor, Tensor]:
+        """The recurrence over time-major ``x`` (or packed data) from ``hx`` in packed order."""
+        return run_stack(
             x,
             hx,
             weights,
@@ -189,7 +246,42 @@ class RNN(nn.Module):
             self.training,
             batch_sizes,
         )
-        return layout.to_caller(output, h_n)
+
+    def check_input(self, input: Tensor, batch_sizes: Tensor | None) -> None:
+        """nn.RNN's: the dtype (but under autocast), rank and feature size of ``input``."""
+        dtype = self._layer_weights()[0][0].dtype
+        _checks.check_input(input, dtype, self.input_size, batch_sizes is not None)
+
+    def get_expected_hidden_size(
+        self, input: Tensor, batch_sizes: Tensor | None
+    ) -> tuple[int, int, int]:
+        """``(D * num_layers, N, H_out)`` for ``input`` (batch-major when ``batch_first``)."""
+        if batch_sizes is not None:
+            mini_batch = int(batch_sizes[0])
+        else:
+            mini_batch = input.size(0) if self.batch_first else input.size(1)
+        return (self.num_layers * self.num_directions, mini_batch, self.hidden_size)
+
+    def check_hidden_size(
+        self,
+        hx: Tensor,
+        expected_hidden_size: tuple[int, int, int],
+        msg: str = "Expected hidden size {}, got {}",
+    ) -> None:
+        """nn.RNN's: ``hx`` must have ``expected_hidden_size`` (RuntimeError with ``msg``)."""
+        _checks.check_hidden_size(hx, expected_hidden_size, msg)
+
+    def check_forward_args(self, input: Tensor, hidden: Tensor, batch_sizes: Tensor | None) -> None:
+        """nn.RNN's: :meth:`check_input`, then :meth:`check_hidden_size` against
+        :meth:`get_expected_hidden_size`."""
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
+
+    def permute_hidden(self, hx: Tensor, permutation: Tensor | None) -> Tensor:
+        """nn.RNN's: ``hx`` with its batch dimension (1) reordered by ``permutation``."""
+        if permutation is None:
+            return hx
+        return hx.index_select(1, permutation)
 
     def extra_repr(self) -> str:
         s = "{input_size}, {hidden_size}"

@@ -23,7 +23,7 @@ from rnn_impl.testing.cases import (
     make_inputs,
     upstream_grads,
 )
-from rnn_impl.testing.covering import pairwise
+from rnn_impl.testing.covering import covering_array
 from rnn_impl.testing.oracle import Subject, build_pair
 
 RNN = Subject("rnn_impl:RNN", rnn_impl.RNN)
@@ -49,15 +49,15 @@ class GemmOperands(TorchDispatchMode):
 
 @pytest.fixture
 def fast_path_runs(monkeypatch):
-    """A list that gets one entry per layer-direction the fast path (``_bptt.layer``) runs."""
+    """A list that gets one entry per layer-direction the fast path runs (``padded_layer``)."""
     ran = []
-    layer = _bptt.layer
+    layer = _bptt.padded_layer
 
     def counting(*args, **kwargs):
         ran.append(1)
         return layer(*args, **kwargs)
 
-    monkeypatch.setattr(_bptt, "layer", counting)
+    monkeypatch.setattr(_bptt, "padded_layer", counting)
     return ran
 
 
@@ -123,7 +123,7 @@ def strided_copy(t):
 
 
 HALF = (torch.float16, torch.bfloat16)
-GRID = pairwise(
+GRID = covering_array(
     {
         "hidden_size": range(1, 34),
         "input_size": range(1, 34),
@@ -236,7 +236,7 @@ def test_exact_parity_grid(index, fast_path_runs):
 
 
 CELL = Subject("rnn_impl:RNNCell", rnn_impl.RNNCell, kind="cell")
-CELL_GRID = pairwise(
+CELL_GRID = covering_array(
     {
         "hidden_size": range(1, 34),
         "input_size": range(1, 34),

@@ -227,7 +227,7 @@ def reproducer_for(impl, tmp_path, config, case):
     """The reproducer rnn-verify writes for an output_exact failure of ``impl``."""
     import torch
 
-    from rnn_impl.report import Result, write_reproducer
+    from rnn_impl.testing.report import Result, write_reproducer
     from rnn_impl.testing.strategies import Example
 
     result = Result("output_exact", "differential", "cpu", "float32", "fail")
@@ -236,8 +236,8 @@ def reproducer_for(impl, tmp_path, config, case):
 
 
 def test_an_operation_order_failure_is_classified_so(tmp_path):
-    from rnn_impl.report import classify
     from rnn_impl.testing.cases import InputCase, RNNConfig
+    from rnn_impl.testing.report import classify
 
     script = reproducer_for(
         "rnn_impl.testing.zoo.bugs:MissingBias", tmp_path, RNNConfig(2, 3), InputCase()
@@ -248,8 +248,8 @@ def test_an_operation_order_failure_is_classified_so(tmp_path):
 def test_a_blas_alignment_failure_is_classified_so(tmp_path):
     """The step's state read from a view at an odd offset: exact only where MKL does not
     round by alignment, so the example holds under MKL_CBWR=AUTO,STRICT."""
-    from rnn_impl.report import classify
     from rnn_impl.testing.cases import InputCase, RNNConfig
+    from rnn_impl.testing.report import classify
     from tests.misaligned import blas_rounds_by_alignment
 
     if not blas_rounds_by_alignment():
@@ -277,7 +277,7 @@ def test_a_blas_alignment_failure_is_classified_so(tmp_path):
     ids=["holds-under-strict-blas", "fails-under-strict-blas", "does-not-run"],
 )
 def test_classify_reads_the_rerun(body, cause, tmp_path):
-    from rnn_impl.report import classify
+    from rnn_impl.testing.report import classify
 
     script = tmp_path / "repro.py"
     script.write_text(body)

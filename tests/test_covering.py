@@ -1,8 +1,9 @@
-"""The covering sets: pairwise arrays that reach every level and pair of levels by construction.
+"""The covering sets: arrays that reach every level, pair of levels and crossed combination by
+construction.
 
 What a ``ci`` run reaches is, first, each property's covering set (deterministic, run in every
-profile before the random search); these tests measure it: every level, and every two levels
-of every two factors that fit the property's size budget, occur.
+profile before the random search); these tests measure it: every level, every two levels of
+every two factors, and every combination of the crossed factors that a row can hold, occur.
 """
 
 from __future__ import annotations
@@ -12,23 +13,27 @@ from itertools import combinations, product
 import pytest
 
 from rnn_impl.testing import devices
-from rnn_impl.testing.covering import LEVELS, SIZE_LEVELS, pairwise
+from rnn_impl.testing.covering import CROSSED, LEVELS, SIZE_LEVELS, covering_array
 from rnn_impl.testing.properties import CATALOGUE
 from rnn_impl.testing.properties._core import covering_case
 
 
-def missing_pairs(rows, factors, valid=lambda row: True):
-    """Pairs of levels that some allowed row (the pair, every other factor at its first level)
-    could hold but no row does."""
+def missing(rows, factors, valid=lambda row: True, crossed=()):
+    """Pairs of levels, and combinations of levels of the ``crossed`` factors, that some
+    allowed row (those levels, every other factor at its first level) could hold but no row
+    does."""
     names = list(factors)
-    seen = {(a, row[a], b, row[b]) for row in rows for a, b in combinations(names, 2)}
-    missing = []
-    for a, b in combinations(names, 2):
-        for x, y in product(factors[a], factors[b]):
-            cheapest = {name: levels[0] for name, levels in factors.items()}
-            if (a, x, b, y) not in seen and valid({**cheapest, a: x, b: y}):
-                missing.append((a, x, b, y))
-    return missing
+    groups = list(combinations(names, 2))
+    if len(crossed) > 2:
+        groups.append(tuple(crossed))
+    cheapest = {name: levels[0] for name, levels in factors.items()}
+    found = []
+    for group in groups:
+        seen = {tuple(row[name] for name in group) for row in rows}
+        for chosen in product(*(factors[name] for name in group)):
+            if chosen not in seen and valid({**cheapest, **dict(zip(group, chosen))}):
+                found.append(dict(zip(group, chosen)))
+    return found
 
 
 FACTOR_SETS = {
@@ -40,26 +45,34 @@ FACTOR_SETS = {
 
 
 @pytest.mark.parametrize("name", FACTOR_SETS)
-def test_pairwise_covers_every_pair_and_level(name):
+def test_covering_array_covers_every_pair_and_level(name):
     factors = {k: list(v) for k, v in FACTOR_SETS[name].items()}
-    rows = pairwise(factors)
-    assert missing_pairs(rows, factors) == []
+    rows = covering_array(factors)
+    assert missing(rows, factors) == []
     for factor, levels in factors.items():
         assert {row[factor] for row in rows} == set(levels), factor
-    assert rows == pairwise(factors), "not deterministic"
+    assert rows == covering_array(factors), "not deterministic"
     first, second = [*sorted((len(v) for v in factors.values()), reverse=True), 1][:2]
     assert len(rows) <= 2 * first * second, "far from the n1 * n2 lower bound"
 
 
-def test_pairwise_keeps_to_valid_rows_and_leaves_out_impossible_pairs():
+def test_covering_array_crosses_the_crossed_factors_in_full():
+    factors = {k: list(v) for k, v in FACTOR_SETS["wide"].items()}
+    crossed = ("b", "d", "e")
+    rows = covering_array(factors, crossed=crossed)
+    assert missing(rows, factors, crossed=crossed) == []
+    assert len({(row["b"], row["d"], row["e"]) for row in rows}) == 6**3
+
+
+def test_covering_array_keeps_to_valid_rows_and_leaves_out_impossible_pairs():
     factors = {"a": [1, 2, 4, 8], "b": [1, 2, 4, 8], "c": [1, 3]}
 
     def small(row):
         return row["a"] * row["b"] * row["c"] <= 8
 
-    rows = pairwise(factors, small)
+    rows = covering_array(factors, small)
     assert all(small(row) for row in rows)
-    assert missing_pairs(rows, factors, small) == []
+    assert missing(rows, factors, small) == []
     assert not any(row["a"] == 8 and row["b"] == 8 for row in rows)
 
 
@@ -70,9 +83,9 @@ def test_pairwise_keeps_to_valid_rows_and_leaves_out_impossible_pairs():
         ({"a": [1, 2]}, lambda row: row["a"] > 1, "rules out the row of first levels"),
     ],
 )
-def test_pairwise_rejects(factors, valid, message):
+def test_covering_array_rejects(factors, valid, message):
     with pytest.raises(ValueError, match=message):
-        pairwise(factors, valid)
+        covering_array(factors, valid)
 
 
 def test_size_levels_reach_every_residue_small_and_large():
@@ -91,34 +104,34 @@ WHERE = [
 
 @pytest.mark.parametrize("prop, device", WHERE)
 def test_each_property_reaches_every_level_and_pair(prop, device):
-    """Every level, and every pair of levels that fits the size budget, is in the property's
-    covering set on ``device``, in each dtype it runs in."""
+    """Every level, every pair of levels, and every combination of the crossed factors that a
+    row can hold (within the size budget) is in the property's covering set on ``device``, in
+    each dtype it runs in."""
     dtypes = tuple(t for t in prop.dtypes if t in devices.dtypes_for(device))
     factors = prop.covering_levels(device)
     rows = prop.covering_rows(device)
-    assert missing_pairs(rows, factors, prop.fits) == []
+    crossed = [name for name in CROSSED if name in factors]
+    assert missing(rows, factors, prop.allows, crossed) == []
     for factor, levels in factors.items():
         assert {row[factor] for row in rows} == set(levels), factor
     for dtype in dtypes:
         assert len(prop.covering(device, dtype)) == len(rows), dtype
-    assert all(prop.fits(row) for row in rows)
+    assert all(prop.allows(row) for row in rows)
 
 
 @pytest.mark.parametrize("prop, device", WHERE)
 def test_covering_examples_are_what_the_rows_say(prop, device):
-    """A row's example has its levels (batch aside: one row unbatched, at least one packed),
-    and 256 steps are reached where the property draws sequences of any length (off the
+    """A row's example has its levels, and 256 steps are reached where the property draws sequences of any length (off the
     meta device)."""
     for index, row in enumerate(prop.covering_rows(device)):
         config, case = covering_case(row, index)
         assert config.kwargs() == {k: row[k] for k in config.kwargs()}
-        assert (case.layout, case.seq_len, case.with_h0) == (
+        assert (case.layout, case.seq_len, case.batch, case.with_h0) == (
             row["layout"],
             row["seq_len"],
+            row["batch"],
             row["with_h0"],
         )
-        if case.layout == "batched":
-            assert case.batch == row["batch"]
     if 256 in prop.covering_levels(device)["seq_len"]:
         assert max(row["seq_len"] for row in prop.covering_rows(device)) == 256
 

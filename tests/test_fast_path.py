@@ -82,7 +82,7 @@ def test_training_graph_goes_through_the_function(nonlinearity, bidirectional):
         seen.add(node)
         nodes.add(type(node).__name__)
         stack.extend(next_fn for next_fn, _ in node.next_functions)
-    assert "LayerBackward" in nodes
+    assert "LayerFunctionBackward" in nodes
     assert "TanhBackward0" not in nodes and "ReluBackward0" not in nodes
 
 
@@ -101,7 +101,7 @@ def test_half_precision_cpu_gradients_for_any_one_leaf_take_the_step_by_step_loo
 def test_graph_when_any_one_leaf_requires_grad(leaf):
     x, h0, weights = layer_args(torch.float32, False)
     {"x": x, "h0": h0, "W_ih": weights[0]}[leaf].requires_grad_()
-    out, h_last = _bptt.layer(x, h0, weights, torch.tanh, False)
+    out, h_last = _bptt.padded_layer(x, h0, weights, torch.tanh, False)
     assert out.requires_grad and h_last.requires_grad
 
 
@@ -122,13 +122,13 @@ def test_no_inference_tensor_escapes(grad):
     output.add_(1)
 
 
-@pytest.mark.parametrize("name", ["forward", "through_time"])
-def test_the_loops_compile_without_a_warning(name, monkeypatch):
+@pytest.mark.parametrize("loop", [_bptt.forward_steps, _bptt.backward_steps])
+def test_the_loops_compile_without_a_warning(loop, monkeypatch):
     """The speed of the fast path rests on TorchScript; torch 2.13+ warns on every script."""
     monkeypatch.setattr(_bptt, "_scripted", {})
     monkeypatch.setattr(_bptt, "_compiled", {})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _bptt._loop(name)
-    assert isinstance(_bptt._scripted[name], torch.jit.ScriptFunction)
+        _bptt._loop(loop)
+    assert isinstance(_bptt._scripted[loop], torch.jit.ScriptFunction)
     assert [str(w.message) for w in caught] == []

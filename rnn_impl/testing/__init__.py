@@ -1,15 +1,69 @@
 """Verify any RNN implementation against ``torch.nn.RNN``.
 
+The public API, importable from here (each name is imported on first use):
+
+* the implementation under test: :class:`Adapter`, :class:`Subject`, :func:`load_subject`,
+  :class:`SubjectError` (:mod:`~rnn_impl.testing.oracle`);
+* Hypothesis strategies: :func:`rnn_configs`, :func:`input_cases`, :func:`examples`,
+  :func:`sizes`, :func:`weight_scales` (:mod:`~rnn_impl.testing.strategies`);
+* the catalogue and running it: :data:`CATALOGUE`, :class:`Property`,
+  :class:`PropertyFailure` (:mod:`~rnn_impl.testing.properties`), :func:`verify`
+  (:mod:`~rnn_impl.testing.runner`);
+* the front ends: ``rnn-verify`` (:mod:`~rnn_impl.testing.cli`, ``python -m rnn_impl.testing``)
+  and the pytest plugin (:mod:`~rnn_impl.testing.pytest_plugin`).
+
+The modules, from the bottom up:
+
+* :mod:`~rnn_impl.testing.environment`, :mod:`~rnn_impl.testing.profiles`: the environment
+  variables and Hypothesis profiles (torch-free).
+* :mod:`~rnn_impl.testing.devices`: devices and dtypes.
 * :mod:`~rnn_impl.testing.cases`: what a case is, and its tensors from a seed.
 * :mod:`~rnn_impl.testing.oracle`: the implementation under test next to nn.RNN.
 * :mod:`~rnn_impl.testing.errors`: the catalogue of invalid calls, compared by outcome.
 * :mod:`~rnn_impl.testing.tolerances`: every tolerance, with its reason.
-* :mod:`~rnn_impl.testing.covering`: pairwise covering arrays and the covering levels.
+* :mod:`~rnn_impl.testing.covering`: covering arrays (pairwise, some factors crossed in full)
+  and the covering levels.
 * :mod:`~rnn_impl.testing.strategies`: public Hypothesis strategies.
 * :mod:`~rnn_impl.testing.properties`: the property catalogue.
-* :mod:`~rnn_impl.testing.runner`: one property through Hypothesis (pytest and rnn-verify).
-* :mod:`~rnn_impl.testing.zoo`: planted bugs the catalogue must catch, and the kill matrix.
+* :mod:`~rnn_impl.testing.runner`: one property through Hypothesis.
+* :mod:`~rnn_impl.testing.plan`: which property runs on which device and dtype, and why not.
+* :mod:`~rnn_impl.testing.report`, :mod:`~rnn_impl.testing.cli`,
+  :mod:`~rnn_impl.testing.pytest_plugin`: the front ends.
+* :mod:`~rnn_impl.testing.zoo`: planted bugs the catalogue must catch, the kill matrix,
+  detection power and false alarms.
 
-Importing this package, ``cases``, ``oracle``, ``errors``, ``tolerances``, ``covering`` or
-``devices`` does not import Hypothesis; the strategies, properties, runner and zoo do.
+Importing this package, ``environment``, ``profiles`` or the pytest plugin imports neither
+torch nor Hypothesis; ``cases``, ``oracle``, ``errors``, ``tolerances``, ``covering`` and
+``devices`` import torch but not Hypothesis; the strategies, properties, runner and zoo import
+both.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Adapter": "oracle",
+    "Subject": "oracle",
+    "SubjectError": "oracle",
+    "load_subject": "oracle",
+    "rnn_configs": "strategies",
+    "input_cases": "strategies",
+    "examples": "strategies",
+    "sizes": "strategies",
+    "weight_scales": "strategies",
+    "CATALOGUE": "properties",
+    "Property": "properties",
+    "PropertyFailure": "properties",
+    "verify": "runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rnn_impl.testing' has no attribute {name!r}")
+    module = importlib.import_module(f"rnn_impl.testing.{_EXPORTS[name]}")
+    return getattr(module, name)

@@ -1,8 +1,9 @@
-"""Pairwise covering arrays: few rows in which every pair of levels of every two factors meets.
+"""Covering arrays: few rows in which every pair of levels of every two factors meets.
 
 A bug that shows only where two settings meet (a hidden size of one residue mod 8 *and*
 a sequence longer than 16 steps) is found by a covering array by construction, where
-independent random draws find it only by luck. For factors of ``n1 >= n2 >= ...`` levels the
+independent random draws find it only by luck; factors crossed in full reach the bugs that
+need three or four settings at once. For factors of ``n1 >= n2 >= ...`` levels the
 array has at least ``n1 * n2`` rows; this greedy construction (in the spirit of AETG) stays
 close to that and is deterministic: the same factors give the same rows on every machine.
 """
@@ -10,21 +11,26 @@ close to that and is deterministic: the same factors give the same rows on every
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from itertools import combinations
+from itertools import combinations, product
 from typing import Any
 
 
-def pairwise(
-    factors: Mapping[str, Sequence[Any]], valid: Callable[[dict[str, Any]], bool] | None = None
+def covering_array(
+    factors: Mapping[str, Sequence[Any]],
+    valid: Callable[[dict[str, Any]], bool] | None = None,
+    crossed: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Rows (``{factor: level}``) in which every level, and every pair of levels of every two
-    factors, occurs, where ``valid`` allows it.
+    """Rows (``{factor: level}``) in which every level, every pair of levels of every two
+    factors, and every combination of levels of the ``crossed`` factors occur, where ``valid``
+    allows them.
 
     Args:
         factors: each factor's levels, at least one each, the cheapest first: a partial row
             is judged by ``valid`` completed with the first level of every unset factor.
         valid: which rows may be used (every row, when None); it must hold for the row of
-            first levels. A pair it rules out even so completed is left out.
+            first levels. A pair or combination it rules out even so completed is left out.
+        crossed: factors crossed in full (a bug that needs three or four of them at once is
+            reached by construction); names missing from ``factors`` are ignored.
 
     Returns:
         The rows, in construction order.
@@ -34,10 +40,14 @@ def pairwise(
 
     Example::
 
-        >>> rows = pairwise({"a": [1, 2], "b": "xy", "c": [True, False]})
+        >>> rows = covering_array({"a": [1, 2], "b": "xy", "c": [True, False]})
         >>> len(rows)
         4
-        >>> small = pairwise({"a": [1, 2, 3], "b": [1, 2, 3]}, valid=lambda r: r["a"] * r["b"] <= 3)
+        >>> len(covering_array({"a": [1, 2], "b": "xy", "c": [True, False]}, crossed="abc"))
+        8
+        >>> small = covering_array(
+        ...     {"a": [1, 2, 3], "b": [1, 2, 3]}, valid=lambda r: r["a"] * r["b"] <= 3
+        ... )
         >>> sorted((r["a"], r["b"]) for r in small)
         [(1, 1), (1, 2), (1, 3), (2, 1), (3, 1)]
     """
@@ -45,7 +55,7 @@ def pairwise(
     levels = [tuple(factors[name]) for name in names]
     for name, values in zip(names, levels):
         if not values:
-            raise ValueError(f"pairwise: factor {name!r} has no levels")
+            raise ValueError(f"covering_array: factor {name!r} has no levels")
 
     def allowed(row: Sequence[int | None]) -> bool:
         if valid is None:
@@ -53,65 +63,85 @@ def pairwise(
         return valid({n: v[0 if i is None else i] for n, v, i in zip(names, levels, row)})
 
     if not allowed([None] * len(names)):
-        raise ValueError("pairwise: valid() rules out the row of first levels")
+        raise ValueError("covering_array: valid() rules out the row of first levels")
+    sizes = tuple(len(v) for v in levels)
+    groups = [(i,) for i in range(len(names))]
+    groups += list(combinations(range(len(names)), 2))
+    group = tuple(i for i, name in enumerate(names) if name in crossed)
+    if len(group) > 2:
+        groups.append(group)
+    wanted = set()
+    for factor_group in groups:
+        for chosen in product(*(range(sizes[i]) for i in factor_group)):
+            wanted.add(tuple(zip(factor_group, chosen)))
+    wanted = {w for w in wanted if allowed(_partial(dict(w), len(names)))}
     return [
         {name: values[i] for name, values, i in zip(names, levels, row)}
-        for row in _greedy(tuple(len(v) for v in levels), allowed)
+        for row in _greedy(sizes, allowed, wanted)
     ]
 
 
+Wanted = tuple[tuple[int, int], ...]
+"""Levels that must meet in some row: ``((factor, level), ...)`` by index, factors ascending."""
+
+
+def _partial(assigned: Mapping[int, int], n: int) -> list[int | None]:
+    return [assigned.get(k) for k in range(n)]
+
+
 def _greedy(
-    sizes: tuple[int, ...], allowed: Callable[[Sequence[int | None]], bool]
+    sizes: tuple[int, ...],
+    allowed: Callable[[Sequence[int | None]], bool],
+    wanted: set[Wanted],
 ) -> list[tuple[int, ...]]:
-    """Rows of level indices (AETG-like): each row starts from the first uncovered pair (or
-    level), then fills the factors, most levels first, each with the allowed level that
-    covers the most uncovered pairs (ties: the level used least so far)."""
+    """Rows of level indices (AETG-like): each row starts from the widest uncovered
+    combination (ties: the smallest), then fills the factors, most levels first, each with
+    the allowed level that completes the most uncovered combinations (ties: the level used
+    least so far)."""
     n = len(sizes)
-
-    def partial(assigned: dict[int, int]) -> list[int | None]:
-        return [assigned.get(k) for k in range(n)]
-
-    singles = {(i, a) for i in range(n) for a in range(sizes[i]) if allowed(partial({i: a}))}
-    pairs = {
-        (i, a, j, b)
-        for i, j in combinations(range(n), 2)
-        for a in range(sizes[i])
-        for b in range(sizes[j])
-        if allowed(partial({i: a, j: b}))
-    }
+    by_level: dict[tuple[int, int], list[Wanted]] = {}
+    for combination in wanted:
+        for member in combination:
+            by_level.setdefault(member, []).append(combination)
+    open_ = set(wanted)
     order = sorted(range(n), key=lambda k: -sizes[k])
     used = [[0] * size for size in sizes]
     rows: list[tuple[int, ...]] = []
-    while pairs or singles or not rows:
+    while open_ or not rows:
         row: list[int | None] = [None] * n
-        if pairs:
-            i, a, j, b = min(pairs)
-            row[i], row[j] = a, b
-        elif singles:
-            i, a = min(singles)
-            row[i] = a
+        if open_:
+            for k, level in min(open_, key=lambda w: (-len(w), w)):
+                row[k] = level
         for k in order:
             if row[k] is not None:
                 continue
-            fixed = [(m, level) for m, level in enumerate(row) if level is not None]
-
-            def gain(level: int, k: int = k, fixed: list[tuple[int, int]] = fixed) -> int:
-                return sum(
-                    ((m, v, k, level) if m < k else (k, level, m, v)) in pairs for m, v in fixed
-                )
-
-            options = [
-                level for level in range(sizes[k]) if allowed([*row[:k], level, *row[k + 1 :]])
-            ]
-            row[k] = max(options, key=lambda level: (gain(level), -used[k][level]))
+            scores = {
+                level: (_completed(row, k, level, by_level, open_), -used[k][level])
+                for level in range(sizes[k])
+                if allowed([*row[:k], level, *row[k + 1 :]])
+            }
+            row[k] = max(scores, key=scores.__getitem__)
         final = tuple(level for level in row if level is not None)
-        for i, j in combinations(range(n), 2):
-            pairs.discard((i, final[i], j, final[j]))
+        open_ = {w for w in open_ if any(final[k] != level for k, level in w)}
         for k, level in enumerate(final):
-            singles.discard((k, level))
             used[k][level] += 1
         rows.append(final)
     return rows
+
+
+def _completed(
+    row: Sequence[int | None],
+    k: int,
+    level: int,
+    by_level: Mapping[tuple[int, int], list[Wanted]],
+    open_: set[Wanted],
+) -> int:
+    """How many open combinations setting factor ``k`` to ``level`` completes in ``row``."""
+    return sum(
+        all(row[m] == v for m, v in combination if m != k)
+        for combination in by_level.get((k, level), ())
+        if combination in open_
+    )
 
 
 SIZE_LEVELS = (1, 2, 3, 4, 13, 22, 63, 64)
@@ -131,9 +161,14 @@ LEVELS: dict[str, tuple[Any, ...]] = {
     "batch": (0, 1, 2, 7),
     "with_h0": (False, True),
 }
-"""The levels a covering set crosses pairwise, at the ends of each range (no planted bug's
+"""The levels a covering set crosses, at the ends of each range (no planted bug's
 threshold in mind): a property narrows them (``Property.levels``, or a fixed value in its
 configuration or draw)."""
+
+CROSSED = ("num_layers", "bidirectional", "batch", "with_h0")
+"""Factors a covering set crosses in full, not only pairwise: which state a layer and
+direction starts from and returns depends on all four at once (the reverse direction of the
+third layer of a batch of two, started from a given h0)."""
 
 META_SEQ_LEN = 32
 """The longest sequence of a covering row on the meta device."""

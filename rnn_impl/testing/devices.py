@@ -6,12 +6,19 @@ import functools
 
 import torch
 
+ALL_DEVICES = ("cpu", "meta", "cuda", "mps")
+"""Every device the suite knows, whether or not this machine has it."""
+
+COMPUTE_DEVICES = tuple(d for d in ALL_DEVICES if d != "meta")
+"""The devices that compute values (meta only propagates shapes and dtypes)."""
+
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 @functools.cache
 def available_devices() -> tuple[str, ...]:
-    """``cpu`` and ``meta`` always; ``cuda`` and ``mps`` when present (asked on first call)."""
+    """Those of :data:`ALL_DEVICES` this machine has: ``cpu`` and ``meta`` always, ``cuda``
+    and ``mps`` when present (asked on first call)."""
     found = ["cpu", "meta"]
     if torch.cuda.is_available():
         found.append("cuda")
@@ -36,3 +43,8 @@ def deterministic_cuda() -> None:
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.float32`` -> ``"float32"``."""
+    return str(dtype).removeprefix("torch.")

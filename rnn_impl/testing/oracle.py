@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,12 +20,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl.testing.cases import InputCase, RNNConfig, draw_weights
-
-DEFAULT_IMPL = "rnn_impl:RNN"
-DEFAULT_CELL_IMPL = "rnn_impl:RNNCell"
-IMPL_ENV = "RNN_IMPL"
-CELL_IMPL_ENV = "RNN_CELL_IMPL"
-ADAPTER_ENV = "RNN_IMPL_ADAPTER"
+from rnn_impl.testing.environment import adapter_spec as _adapter_spec
+from rnn_impl.testing.environment import subject_spec
 
 
 class SubjectError(Exception):
@@ -85,11 +80,19 @@ def load_object(spec: str) -> Any:
     return obj
 
 
-def load_subject(spec: str | None = None, adapter_spec: str | None = None) -> Subject:
-    """The subject named by ``spec`` (else ``$RNN_IMPL``, else ``rnn_impl:RNN``) and adapter
-    (else ``$RNN_IMPL_ADAPTER``, else :class:`Adapter`)."""
-    spec = spec or os.environ.get(IMPL_ENV) or DEFAULT_IMPL
-    adapter_spec = adapter_spec or os.environ.get(ADAPTER_ENV) or None
+def load_subject(
+    spec: str | None = None, adapter_spec: str | None = None, kind: str = "rnn"
+) -> Subject:
+    """The subject named by ``spec`` and its adapter, each else from the environment, else
+    the default (:func:`~rnn_impl.testing.environment.subject_spec` for ``kind``,
+    :func:`~rnn_impl.testing.environment.adapter_spec`).
+
+    Raises:
+        SubjectError: either does not import, the subject is not callable, or the adapter
+            has no ``load()`` and ``named_parameters()``.
+    """
+    spec = subject_spec(spec, kind)
+    adapter_spec = _adapter_spec(adapter_spec)
     factory = load_object(spec)
     if not callable(factory):
         raise SubjectError(f"{spec} is not callable")
@@ -104,15 +107,14 @@ def load_subject(spec: str | None = None, adapter_spec: str | None = None) -> Su
 
 
 def kind_of(factory: Any) -> str:
-    """``"cell"`` for RNNCell classes (or a factory with ``rnn_verify_kind = "cell"``)."""
+    """``"cell"`` for RNNCell classes, or a factory that declares ``rnn_verify_kind = "cell"``
+    (rnn_impl.RNNCell does); else ``"rnn"``."""
     declared = getattr(factory, "rnn_verify_kind", None)
     if declared in ("rnn", "cell"):
         return str(declared)
     if isinstance(factory, type) and issubclass(factory, (nn.RNNCell, nn.RNNCellBase)):
         return "cell"
-    from rnn_impl.cell import RNNCell
-
-    return "cell" if isinstance(factory, type) and issubclass(factory, RNNCell) else "rnn"
+    return "rnn"
 
 
 @contextlib.contextmanager

@@ -43,7 +43,8 @@ ORACLE_ATOL: dict[torch.dtype, float] = {
 that a reference error of exactly 0 (a lucky rounding) does not demand perfection."""
 
 GRAD_RTOL_FLOAT64 = 1e-12
-"""Float64 gradients: norm-wise relative difference to nn.RNN's (the drop-in contract)."""
+"""Float64 gradients: norm-wise relative difference to nn.RNN's (the drop-in contract), or
+:data:`ORACLE_ERROR_FACTOR` times :func:`rounding_floor`, whichever is larger."""
 
 GRADCHECK_EPS, GRADCHECK_ATOL, GRADCHECK_RTOL = 1e-6, 1e-5, 1e-3
 """``torch.autograd.gradcheck`` defaults (float64 finite differences), stated here so that a
@@ -125,6 +126,27 @@ def same_gradient(name: str) -> str | None:
         if name.startswith(own):
             return other + name[len(own) :]
     return None
+
+
+def summed_terms(name: str, seq_len: int, batch: int, hidden_size: int) -> int:
+    """How many rounded terms one element of the gradient ``d/d<name>`` accumulates, at most.
+
+    A weight or bias gradient sums one term per step and batch row (``T * B``); the input and
+    h0 gradients carry the backward recurrence, ``H`` products per step over ``T`` steps
+    (``T * H``).
+    """
+    if name in ("input", "h0"):
+        return max(seq_len * hidden_size, 1)
+    return max(seq_len * batch, 1)
+
+
+def rounding_floor(terms: int, dtype: torch.dtype) -> float:
+    """The first-order bound on the relative rounding error of a sum of ``terms`` terms,
+    ``terms * u`` (``u`` the unit roundoff, half of eps; Higham, *Accuracy and Stability of
+    Numerical Algorithms*, sec. 4.2). nn.RNN's own error on one example can be far below it by
+    luck (a weight gradient of ``hidden_size=1`` summed over 50 terms was, and rejected a
+    correct implementation); the gradient bound never goes below this floor."""
+    return terms * torch.finfo(dtype).eps / 2
 
 
 def oracle_bound(reference_error: float, dtype: torch.dtype) -> float:

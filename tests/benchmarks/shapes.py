@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 import rnn_impl
 from rnn_impl import _bptt
-from rnn_impl.baselines import notebook_loop
+from tests.benchmarks.baselines import notebook_loop
 
 SHAPES: dict[str, dict] = {
     "tiny": dict(batch=1, seq_len=100, input_size=32, hidden_size=32, num_layers=1),

@@ -15,11 +15,6 @@ from rnn_impl.testing.zoo.matrix import attack, home, hunting
 CI_PROFILE = settings.get_profile("ci")
 
 
-BEYOND_PAIRS = {"ReverseDeepStateDropped"}
-"""Bugs that need three settings at once: a pairwise covering set need not reach them, the
-random search must (the ci run does)."""
-
-
 @pytest.mark.parametrize("bug", ZOO, ids=lambda b: b.label)
 def test_bug_is_killed_by_its_property(bug):
     """Killed in the ci run; and, coverage by construction, on one of the property's covering
@@ -27,9 +22,8 @@ def test_bug_is_killed_by_its_property(bug):
     prop = BY_NAME[bug.caught_by]
     tally = verify(prop, bug.subject(), *home(prop), hunting(CI_PROFILE), collect=True)
     assert tally.failure is not None, f"{bug.label} survived {bug.caught_by}: {bug.mistake}"
-    if bug.label not in BEYOND_PAIRS:
-        covering = prop.covering(*home(prop))
-        assert tally.last in covering, f"{bug.label}: only the random search killed it"
+    covering = prop.covering(*home(prop))
+    assert tally.last in covering, f"{bug.label}: only the random search killed it"
 
 
 def test_every_property_is_meant_to_kill_some_bug():

@@ -19,7 +19,14 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl.testing.cases import InputCase, RNNConfig, case_size
-from rnn_impl.testing.covering import COVERING_BUDGET, LEVELS, META_SEQ_LEN, pairwise
+from rnn_impl.testing.covering import (
+    COVERING_BUDGET,
+    CROSSED,
+    LEVELS,
+    META_SEQ_LEN,
+    covering_array,
+)
+from rnn_impl.testing.devices import COMPUTE_DEVICES, FLOAT_DTYPES, dtype_name
 from rnn_impl.testing.errors import first_difference
 from rnn_impl.testing.oracle import Subject, as_tensors
 from rnn_impl.testing.strategies import Example, examples, rnn_configs
@@ -46,9 +53,6 @@ class Measure:
 ZERO = Measure(0.0)
 
 Check = Callable[[Subject, Example], "Measure | None"]
-ANY_DEVICE = ("cpu", "meta", "cuda", "mps")
-COMPUTE_DEVICES = ("cpu", "cuda", "mps")
-ALL_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 class PropertyFailure(AssertionError):
@@ -70,17 +74,20 @@ class Property:
         kind: ``"rnn"`` (verifies an nn.RNN look-alike) or ``"cell"`` (an nn.RNNCell one).
         levels: covering levels of the factors it narrows (see :meth:`covering`); needed for
             every factor its ``config`` or ``draw`` gives as a strategy.
+        tolerance: whether its verdict rests on a tolerance (a rounding could, with a wrong
+            bound, reject a correct implementation; the false-alarm campaign runs these).
     """
 
     name: str
     group: str
     check: Check
     devices: tuple[str, ...] = COMPUTE_DEVICES
-    dtypes: tuple[torch.dtype, ...] = ALL_DTYPES
+    dtypes: tuple[torch.dtype, ...] = FLOAT_DTYPES
     draw: Mapping[str, Any] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "rnn"
     levels: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    tolerance: bool = False
 
     @property
     def doc(self) -> str:
@@ -103,7 +110,7 @@ class Property:
         if device not in self.devices:
             return f"{self.name} does not apply to {device}"
         if dtype not in self.dtypes:
-            return f"{self.name} does not apply to {str(dtype).removeprefix('torch.')}"
+            return f"{self.name} does not apply to {dtype_name(dtype)}"
         layout = self.draw.get("layout")
         if layouts and isinstance(layout, str) and layout not in layouts:
             return f"{self.name} needs the {layout} layout"
@@ -159,6 +166,10 @@ class Property:
         chosen.update({name: (value,) for name, value in (fixed or {}).items()})
         if layouts:
             chosen["layout"] = tuple(x for x in chosen["layout"] if x in layouts) or layouts
+        if "batched" not in chosen["layout"]:  # unbatched: one row; packed: at least one
+            many = tuple(b for b in chosen["batch"] if b >= 1)
+            only_unbatched = set(chosen["layout"]) == {"unbatched"}
+            chosen["batch"] = (1,) if only_unbatched or not many else many
         if device == "meta":
             chosen["seq_len"] = tuple(t for t in chosen["seq_len"] if t <= META_SEQ_LEN)
         return chosen
@@ -172,12 +183,14 @@ class Property:
     ) -> list[Example]:
         """The explicit examples run before the random search on ``device`` in ``dtype``.
 
-        The rows of a pairwise covering array over :meth:`covering_levels` (every level, and
-        every two levels of any two factors, occur in each dtype), smallest first: explicit
+        The rows of a covering array over :meth:`covering_levels` (every level, every two
+        levels of any two factors, and every combination of the
+        :data:`~rnn_impl.testing.covering.CROSSED` factors occur in each dtype, where a row
+        can hold them: see :meth:`allows`), smallest first: explicit
         examples are not shrunk, so the first failure reported is the smallest failing row.
         Every row fits the size budget (:func:`~rnn_impl.testing.cases.case_size` at most
-        ``draw["budget"]``, else :data:`~rnn_impl.testing.covering.COVERING_BUDGET`); pairs
-        that cannot fit (256 steps of the widest stack) are left out.
+        ``draw["budget"]``, else :data:`~rnn_impl.testing.covering.COVERING_BUDGET`); levels
+        that cannot fit together (256 steps of the widest stack) are left out.
         """
         rows = self.covering_rows(device, layouts, fixed)
         chosen = [Example(*covering_case(row, i), device, dtype) for i, row in enumerate(rows)]
@@ -190,24 +203,26 @@ class Property:
         fixed: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """The covering array on ``device`` (the same in every dtype), as rows of levels."""
-        return pairwise(self.covering_levels(device, layouts, fixed), self.fits)
+        levels = self.covering_levels(device, layouts, fixed)
+        return covering_array(levels, self.allows, CROSSED)
 
-    def fits(self, row: Mapping[str, Any]) -> bool:
-        """Whether a covering row's case is within the size budget."""
+    def allows(self, row: Mapping[str, Any]) -> bool:
+        """Whether a covering row can be run as it reads: its batch is the case's (one row
+        unbatched, at least one packed) and its case is within the size budget."""
+        layout, batch = row["layout"], row["batch"]
+        if (layout == "unbatched" and batch != 1) or (layout.startswith("packed") and batch < 1):
+            return False
         budget = int(self.draw.get("budget", COVERING_BUDGET))
         return case_size(*covering_case(row, 0)) <= budget
 
 
 def covering_case(row: Mapping[str, Any], seed: int) -> tuple[RNNConfig, InputCase]:
-    """A covering row as a configuration and an input case, seeded with ``seed``: unbatched
-    input has one row and packed input at least one (whatever the row's ``batch``); packed
+    """A covering row as a configuration and an input case, seeded with ``seed``; packed
     lengths spread over ``[1, T]``, the longest ``T``."""
     config = RNNConfig(**{k: v for k, v in row.items() if k in RNNConfig.__dataclass_fields__})
-    layout, seq_len = row["layout"], row["seq_len"]
-    packed = layout.startswith("packed")
-    batch = 1 if layout == "unbatched" else max(row["batch"], 1 if packed else 0)
+    layout, seq_len, batch = row["layout"], row["seq_len"], row["batch"]
     lengths = None
-    if packed:
+    if layout.startswith("packed"):
         lengths = tuple(seq_len if b == 0 else 1 + (seed + 5 * b) % seq_len for b in range(batch))
         if layout == "packed_sorted":
             lengths = tuple(sorted(lengths, reverse=True))
@@ -232,7 +247,7 @@ def fail(example: Example, headline: str, *details: str) -> PropertyFailure:
         headline,
         f"  config: {example.config}",
         f"  input:  {example.case}",
-        f"  device: {example.device}, dtype: {str(example.dtype).removeprefix('torch.')}",
+        f"  device: {example.device}, dtype: {dtype_name(example.dtype)}",
     ]
     lines += [f"  {d}" for d in details]
     return PropertyFailure("\n".join(lines))

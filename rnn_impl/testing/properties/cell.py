@@ -60,7 +60,13 @@ def cell_output_exact(subject: Subject, example: Example) -> Measure:
 
 
 @register(
-    "cell_output_close", "cell", draw=CELL_DRAW, config=CELL_CONFIG, levels=CELL_LEVELS, kind="cell"
+    "cell_output_close",
+    "cell",
+    draw=CELL_DRAW,
+    config=CELL_CONFIG,
+    levels=CELL_LEVELS,
+    kind="cell",
+    tolerance=True,
 )
 def cell_output_close(subject: Subject, example: Example) -> Measure:
     """h' matches nn.RNNCell's (assert_close in float64, else the float64 oracle bound)."""
@@ -81,6 +87,7 @@ def cell_output_close(subject: Subject, example: Example) -> Measure:
     "cell_gradients",
     "cell",
     dtypes=(torch.float64,),
+    tolerance=True,
     draw={**CELL_DRAW, "with_h0": True},
     config=CELL_CONFIG,
     levels=CELL_LEVELS,

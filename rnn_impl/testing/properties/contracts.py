@@ -13,13 +13,14 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl.testing.cases import make_inputs
+from rnn_impl.testing.devices import ALL_DEVICES
 from rnn_impl.testing.errors import (
     CONSTRUCTOR_CASES,
     FORWARD_CASES,
     ErrorSizes,
 )
 from rnn_impl.testing.oracle import Subject, build_pair
-from rnn_impl.testing.properties._core import ANY_DEVICE, call, fail, fail_on_difference, register
+from rnn_impl.testing.properties._core import call, fail, fail_on_difference, register
 from rnn_impl.testing.strategies import Example, sizes
 
 
@@ -66,7 +67,7 @@ def _shape_contract(subject: Subject, example: Example) -> None:
             raise fail(example, f"{what} is {got} (shape, dtype, device), nn.RNN's is {want}")
 
 
-@register("shapes", "contracts", devices=ANY_DEVICE)
+@register("shapes", "contracts", devices=ALL_DEVICES)
 def shapes(subject: Subject, example: Example) -> None:
     """output and h_n have nn.RNN's type, shape, dtype and device."""
     _shape_contract(subject, example)

@@ -20,7 +20,7 @@ from rnn_impl.testing.oracle import Subject, build_from, build_pair, sub_referen
 from rnn_impl.testing.properties._core import ZERO, Measure, assert_close, forward, register
 from rnn_impl.testing.strategies import Example
 
-LAW = {"dtypes": (torch.float64,)}
+LAW = {"dtypes": (torch.float64,), "tolerance": True}
 
 
 def _close(example: Example, what: str, actual: Tensor, expected: Tensor, law: str) -> Measure:

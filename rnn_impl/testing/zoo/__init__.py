@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+import rnn_impl
 from rnn_impl.testing.oracle import Adapter, Subject, kind_of
 from rnn_impl.testing.zoo import bugs, cells
 from rnn_impl.testing.zoo._hooked import HookedRNN
+from rnn_impl.testing.zoo.controls import StepByStepRNN
 from rnn_impl.testing.zoo.notebook import (
     NotebookAdapter,
     notebook_rnn,
@@ -108,6 +110,15 @@ CONTROLS: tuple[Bug, ...] = (
 )
 """Correct implementations: killed by no property (so the bugs' kills are the bugs')."""
 
+CORRECT: tuple[Bug, ...] = (
+    Bug(nn.RNN, "", name="torch.nn.RNN"),
+    Bug(rnn_impl.RNN, "", name="rnn_impl.RNN"),
+    Bug(StepByStepRNN, "", name="rnn_impl.RNN, step by step"),
+    Bug(nn.RNNCell, "", name="torch.nn.RNNCell"),
+    Bug(rnn_impl.RNNCell, "", name="rnn_impl.RNNCell"),
+)
+"""Correct implementations the false-alarm campaign runs (``--false-alarms``)."""
+
 BY_LABEL: dict[str, Bug] = {bug.label: bug for bug in ZOO}
 
-__all__ = ["BY_LABEL", "Bug", "CONTROLS", "ZOO"]
+__all__ = ["BY_LABEL", "Bug", "CONTROLS", "CORRECT", "ZOO"]

@@ -1,7 +1,8 @@
 """``python -m rnn_impl.testing.zoo [--out PATH] [--profile NAME]``: write the kill matrix.
 
 ``python -m rnn_impl.testing.zoo --power --seeds N [--profile NAME ...] [--out PATH]``: write
-the detection-power table instead (:mod:`rnn_impl.testing.zoo.power`)."""
+the detection-power table instead; ``--false-alarms`` the false-alarm table of the correct
+implementations (:mod:`rnn_impl.testing.zoo.power`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from hypothesis import settings
 
 from rnn_impl.testing import profiles
-from rnn_impl.testing.zoo import CONTROLS, ZOO
+from rnn_impl.testing.zoo import CONTROLS, CORRECT, ZOO
 from rnn_impl.testing.zoo.matrix import kill_matrix, to_markdown
 
 
@@ -22,17 +23,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", choices=profiles.PROFILES, action="append", help="default: ci (repeatable)"
     )
-    parser.add_argument("--power", action="store_true", help="the detection-power table")
-    parser.add_argument("--seeds", type=int, default=50, help="seeded runs per bug (--power)")
+    table = parser.add_mutually_exclusive_group()
+    table.add_argument("--power", action="store_true", help="the detection-power table")
+    table.add_argument(
+        "--false-alarms",
+        action="store_true",
+        help="the false-alarm table of correct implementations",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=50, help="seeded runs per row (--power, --false-alarms)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (--false-alarms; default 1)"
+    )
     args = parser.parse_args(argv)
     chosen = args.profile or ["ci"]
-    if args.seeds < 1:
-        parser.error("--seeds must be at least 1")
-    if not args.power and len(chosen) > 1:
-        parser.error("the kill matrix takes one --profile (--power takes several)")
+    if args.seeds < 1 or args.workers < 1:
+        parser.error("--seeds and --workers must be at least 1")
+    if not (args.power or args.false_alarms) and len(chosen) > 1:
+        parser.error(
+            "the kill matrix takes one --profile (--power and --false-alarms take several)"
+        )
     profiles.register_profiles()
+    command = " ".join(
+        ["python -m rnn_impl.testing.zoo", *(sys.argv[1:] if argv is None else argv)]
+    )
     if args.power:
-        return _power(chosen, args.seeds, args.out, argv)
+        return _power(chosen, args.seeds, args.out, command)
+    if args.false_alarms:
+        return _false_alarms(chosen, args.seeds, args.workers, args.out, command)
     bugs = ZOO + CONTROLS
     matrix = kill_matrix(bugs, settings.get_profile(chosen[0]))
     _write(to_markdown(matrix, bugs, chosen[0]), args.out)
@@ -45,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if survivors or false_alarms else 0
 
 
-def _power(chosen: list[str], seeds: int, out: Path | None, argv: list[str] | None) -> int:
+def _power(chosen: list[str], seeds: int, out: Path | None, command: str) -> int:
     from rnn_impl.testing.zoo.power import measure
     from rnn_impl.testing.zoo.power import to_markdown as power_markdown
 
@@ -55,9 +74,20 @@ def _power(chosen: list[str], seeds: int, out: Path | None, argv: list[str] | No
             row = measure(bug, profile, seeds)
             print(f"{profile} {bug.label}: {row.kills}/{row.runs}", file=sys.stderr, flush=True)
             rows.append(row)
-    words = sys.argv[1:] if argv is None else argv
-    _write(power_markdown(rows, " ".join(["python -m rnn_impl.testing.zoo", *words])), out)
+    _write(power_markdown(rows, command), out)
     return 1 if any(r.kills < r.runs or not r.as_ci for r in rows) else 0
+
+
+def _false_alarms(
+    chosen: list[str], seeds: int, workers: int, out: Path | None, command: str
+) -> int:
+    from rnn_impl.testing.zoo.power import alarms_markdown, false_alarms
+
+    rows = []
+    for profile in chosen:
+        rows += false_alarms(CORRECT, profile, seeds, workers)
+    _write(alarms_markdown(rows, command), out)
+    return 1 if any(r.rejections for r in rows) else 0
 
 
 def _write(text: str, out: Path | None) -> None:

@@ -1,9 +1,11 @@
 """A correct RNN laid out as small overridable steps, so that each zoo bug is one override.
 
-:class:`HookedRNN` keeps rnn_impl.RNN's constructor, parameters and checks, and runs the
-recurrence through the methods below, in ATen's op order (so, unmodified, it is bit-exact
-with nn.RNN: the kill-matrix test verifies it as a control). Padded input only goes through
-``direction``; packed input reuses rnn_impl's packed loop unless a bug overrides ``packed``.
+:class:`HookedRNN` is rnn_impl.RNN (its constructor, parameters, checks and forward) with the
+recurrence (``RNN._stack``) run through the methods below, in ATen's op order (so, unmodified,
+it is bit-exact with nn.RNN: the kill-matrix test verifies it as a control). Bugs override
+these hooks, or the drop-in's own (``check_hidden_size``, ``permute_hidden``,
+``_zero_state``, ...). Padded input goes through ``direction``; packed input through
+:func:`rnn_impl._steps.packed_steps` unless a bug overrides ``packed``.
 """
 
 from __future__ import annotations
@@ -12,56 +14,35 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnn_impl import _checks, _layout, _recurrence
+from rnn_impl._steps import packed_steps
 from rnn_impl.rnn import RNN
 
 
 class HookedRNN(RNN):
-    """rnn_impl.RNN with its forward pass split into hooks (see the module docstring)."""
+    """rnn_impl.RNN with its recurrence split into hooks (see the module docstring)."""
 
     def forward(self, input, hx=None):  # type: ignore[override]
         input, hx = self.arguments(input, hx)
-        layout = _layout.from_caller(input, hx, self.batch_first)
-        weights = self._layer_weights()
-        data = layout.data
-        hx = layout.hx
-        if hx is None:
-            hx = self.zero_state(layout.batch_size, data)
-        _checks.check_input(data, weights[0][0].dtype, self.input_size, layout.packed)
-        directions = 2 if self.bidirectional else 1
-        expected = (self.num_layers * directions, layout.batch_size, self.hidden_size)
-        self.check_hidden(hx, expected)
-        x = self.time_major(layout)
-        if not layout.packed:
-            flat = [w for layer in weights for w in layer if w is not None]
-            _checks.check_devices(x, hx, flat)
-            _checks.check_seq_len(x.size(0))
-        sizes = None if layout.batch_sizes is None else layout.batch_sizes.tolist()
-        output, h_n = self.stack(x, hx, weights, sizes)
-        return self.results(layout, output, h_n)
+        output, h_n = super().forward(input, hx)
+        return self.results(input, output, h_n)
 
     def arguments(self, input, hx):
+        """The forward call's arguments, before anything looks at them."""
         return input, hx
 
-    def zero_state(self, batch: int, like: Tensor) -> Tensor:
-        directions = 2 if self.bidirectional else 1
-        shape = (self.num_layers * directions, batch, self.hidden_size)
-        return torch.zeros(shape, dtype=like.dtype, device=like.device)
-
-    def check_hidden(self, hx: Tensor, expected: tuple[int, int, int]) -> None:
-        _checks.check_hidden_size(hx, expected)
-
-    def time_major(self, layout: _layout.Layout) -> Tensor:
-        return layout.time_major()
-
-    def results(self, layout: _layout.Layout, output: Tensor, h_n: Tensor):
-        return layout.to_caller(output, h_n)
+    def results(self, input, output, h_n):
+        """The forward call's results, in the caller's layout."""
+        return output, h_n
 
     def activation(self, x: Tensor) -> Tensor:
         return torch.tanh(x) if self.mode == "RNN_TANH" else torch.relu(x)
 
+    def _stack(self, x, hx, weights, batch_sizes):
+        return self.stack(x, hx, weights, batch_sizes)
+
     def stack(self, x, hx, weights, batch_sizes):
-        directions = 2 if self.bidirectional else 1
+        """Every layer and direction over time-major ``x`` (or packed data)."""
+        directions = self.num_directions
         initial = hx.unbind(0)
         finals = []
         layer_input = x
@@ -125,6 +106,4 @@ class HookedRNN(RNN):
         return h
 
     def packed(self, data, batch_sizes, h0, weights, reverse):
-        return _recurrence._packed_direction(
-            data, batch_sizes, h0, weights, self.activation, reverse
-        )
+        return packed_steps(data, batch_sizes, h0, weights, self.activation, reverse)

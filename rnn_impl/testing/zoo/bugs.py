@@ -26,9 +26,9 @@ class H0BatchFirst(HookedRNN):
             hx = hx.transpose(0, 1)
         return input, hx
 
-    def results(self, layout, output, h_n):
-        output, h_n = super().results(layout, output, h_n)
-        return output, h_n.transpose(0, 1) if self.batch_first and layout.batched else h_n
+    def results(self, input, output, h_n):
+        batched = isinstance(input, PackedSequence) or input.dim() == 3
+        return output, h_n.transpose(0, 1) if self.batch_first and batched else h_n
 
 
 class ReverseNotFlippedBack(HookedRNN):
@@ -226,8 +226,8 @@ class SilentUpcast(HookedRNN):
 
     Who: someone who computed in double "for accuracy" and forgot to cast back."""
 
-    def results(self, layout, output, h_n):
-        return super().results(layout, output.double(), h_n.double())
+    def results(self, input, output, h_n):
+        return output.double(), h_n.double()
 
 
 class AutocastOff(HookedRNN):
@@ -263,11 +263,10 @@ class LayoutGuessing(HookedRNN):
 
     Who: someone trying to be helpful about layouts."""
 
-    def time_major(self, layout):
-        x = layout.time_major()
-        if not layout.packed and not self.batch_first and x.size(0) == x.size(1):
-            return x.transpose(0, 1)
-        return x
+    def stack(self, x, hx, weights, batch_sizes):
+        if batch_sizes is None and not self.batch_first and x.size(0) == x.size(1):
+            x = x.transpose(0, 1)
+        return super().stack(x, hx, weights, batch_sizes)
 
 
 class UnbatchedWrongAxis(HookedRNN):
@@ -319,7 +318,7 @@ class DifferentErrorMessage(HookedRNN):
 
     Who: someone improving the error messages."""
 
-    def check_hidden(self, hx, expected):
+    def check_hidden_size(self, hx, expected, msg=""):
         if hx.size() != expected:
             raise ValueError(f"bad hidden state: {tuple(hx.shape)}")
 
@@ -414,9 +413,9 @@ class H0OnDefaultDevice(HookedRNN):
 
     Who: everyone's first RNN (the notebook's too); it shows on any other device."""
 
-    def zero_state(self, batch, like):
-        directions = 2 if self.bidirectional else 1
-        return torch.zeros(self.num_layers * directions, batch, self.hidden_size, dtype=like.dtype)
+    def _zero_state(self, batch_size, like):
+        shape = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
+        return torch.zeros(shape, dtype=like.dtype)
 
 
 CONTROL = HookedRNN
@@ -519,8 +518,7 @@ class TiedPackedLengths(HookedRNN):
 
     Who: someone restoring the caller's order with their own sort."""
 
-    def results(self, layout, output, h_n):
-        output, h_n = super().results(layout, output, h_n)
+    def results(self, input, output, h_n):
         if isinstance(output, PackedSequence) and h_n.size(1) >= 2:
             sizes = output.batch_sizes
             order = output.unsorted_indices

@@ -1,4 +1,6 @@
-"""Detection power: how often a profile's run catches each planted bug, over independent seeds.
+"""Detection power and false alarms, over independent seeds.
+
+Detection power: how often a profile's run catches each planted bug.
 
 A kill in one run shows that a bug *can* be caught; power is how often it *is*. For each bug,
 the property designed for it runs at its home device and dtype under ``N`` seeds (the profile
@@ -6,20 +8,31 @@ with ``derandomize`` off, no database, no shrinking), and once as CI runs it (th
 it is: derandomized for ``ci``). Misses out of ``N`` come with a one-sided 95% lower
 confidence bound on the kill rate (Clopper-Pearson), and the examples and seconds to the
 first failure.
+
+False alarms: how often a profile's run rejects a correct implementation
+(:data:`~rnn_impl.testing.zoo.CORRECT`), on every property whose verdict rests on a tolerance
+(``Property.tolerance``), in every dtype it runs in on the CPU. Properties without a tolerance
+(bit identity, exceptions, repr, shapes) cannot reject a correct implementation by a rounding:
+a failure there is a real difference, and the ci gate runs them on rnn_impl and the controls.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+import torch
 from hypothesis import settings
 
-from rnn_impl.testing.properties import BY_NAME
+from rnn_impl.testing import devices
+from rnn_impl.testing.properties import BY_NAME, CATALOGUE
 from rnn_impl.testing.runner import verify
-from rnn_impl.testing.zoo import Bug
+from rnn_impl.testing.zoo import CONTROLS, CORRECT, Bug
 from rnn_impl.testing.zoo.matrix import home, hunting
 
 
@@ -112,4 +125,96 @@ def to_markdown(rows: list[Power], command: str) -> str:
         )
     missed = [r for r in rows if r.kills < r.runs or not r.as_ci]
     lines += ["", f"Rows with a miss: {len(missed)} of {len(rows)}."]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Alarms:
+    """One correct implementation, one property and dtype: rejections in ``runs`` seeded
+    runs, the examples they ran, and the first rejection's headline."""
+
+    subject: str
+    prop: str
+    dtype: str
+    runs: int
+    rejections: int
+    examples: int
+    first: str
+
+
+def false_alarms(
+    controls: tuple[Bug, ...], profile: str, runs: int, workers: int = 1
+) -> list[Alarms]:
+    """Each of ``controls`` against every property with a tolerance, in each CPU dtype,
+    ``runs`` seeded runs of ``profile`` each (no shrinking: one rejection is enough to report),
+    on ``workers`` processes (each with its share of the CPU's threads)."""
+    rows = [
+        (control, prop, str(dtype).removeprefix("torch."))
+        for control in controls
+        for prop in CATALOGUE
+        if prop.tolerance and prop.kind == control.subject().kind and "cpu" in prop.devices
+        for dtype in prop.dtypes
+        if dtype in devices.dtypes_for("cpu")
+    ]
+    tasks = [
+        (control.label, prop.name, dtype, profile, seed)
+        for control, prop, dtype in rows
+        for seed in range(runs)
+    ]
+    if workers > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, context, _share_threads, (workers,)) as pool:
+            outcomes = list(pool.map(_seeded_run, tasks))
+    else:
+        outcomes = [_seeded_run(task) for task in tasks]
+    found = []
+    for i, (control, prop, dtype) in enumerate(rows):
+        mine = outcomes[i * runs : (i + 1) * runs]
+        first = next((headline for headline, _ in mine if headline), "")
+        rejections = sum(bool(headline) for headline, _ in mine)
+        examples = sum(n for _, n in mine)
+        found.append(Alarms(control.label, prop.name, dtype, runs, rejections, examples, first))
+    return found
+
+
+def _share_threads(workers: int) -> None:
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _seeded_run(task: tuple[str, str, str, str, int]) -> tuple[str, int]:
+    """One seeded run of a control against a property: (the rejection's headline or "",
+    examples checked)."""
+    from rnn_impl.testing import profiles
+
+    label, name, dtype, profile, seed = task
+    profiles.register_profiles()
+    control = next(c for c in CORRECT + CONTROLS if c.label == label)
+    seeded = settings(hunting(settings.get_profile(profile)), derandomize=False)
+    tally = verify(
+        BY_NAME[name], control.subject(), "cpu", getattr(torch, dtype), seeded, seed, True
+    )
+    headline = "" if tally.failure is None else str(tally.failure).strip().splitlines()[0]
+    return headline, tally.examples
+
+
+def alarms_markdown(rows: list[Alarms], command: str) -> str:
+    """The false-alarm table, one row per implementation, property and dtype."""
+    lines = [
+        "# False alarms",
+        "",
+        f"Generated by `{command}`. Each correct implementation against every property whose",
+        "verdict rests on a tolerance, in every dtype it runs in on the CPU: rejections in N runs",
+        "with independent seeds (derandomize off, no shrinking), and the examples those runs",
+        "checked. Every rejection is a false alarm: the table must show none.",
+        "",
+        "| implementation | property | dtype | rejections / N | examples |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.subject} | {r.prop} | {r.dtype} | {r.rejections} / {r.runs} | {r.examples} |"
+        )
+    rejected = [r for r in rows if r.rejections]
+    lines += ["", f"Rows with a false alarm: {len(rejected)} of {len(rows)}."]
+    lines += [f"- {r.subject}, {r.prop}, {r.dtype}: {r.first}" for r in rejected]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,294 @@
+"""rnn-verify: does an RNN implementation behave like torch.nn.RNN, and if not, where?
+
+Exit status: 0 when every property holds, 1 when one fails, 2 for a usage error (a bad
+option, an import path that does not import, a class that cannot be built with nn.RNN's
+constructor, an adapter that fails). Usage errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn
+
+USAGE_ERROR, NONCONFORMING, CONFORMING = 2, 1, 0
+LEGEND = (
+    "pass N: N examples held; (x eps): the largest error seen, in units of the dtype's eps\n"
+    "(scaled by the value's magnitude above 1)\n"
+    "(float64 against nn.RNN; lower precisions against nn.RNN run in float64, where nn.RNN's\n"
+    "own error is of the same order); -: the property does not apply (see --list)"
+)
+
+
+class UsageError(Exception):
+    """A mistake of the user's: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rnn_impl.testing import profiles
+    from rnn_impl.testing.cases import LAYOUTS
+
+    parser = _Parser(
+        prog="rnn-verify",
+        description="Verify an RNN implementation against torch.nn.RNN with property-based tests.",
+    )
+    parser.add_argument(
+        "--impl",
+        default=None,
+        help="module:attr of the class or factory under test (default rnn_impl:RNN)",
+    )
+    parser.add_argument(
+        "--adapter", default=None, help="module:attr of an Adapter for other parameter names"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=profiles.PROFILES,
+        default=None,
+        help=f"Hypothesis profile (default ${profiles.PROFILE_ENV}, else ci when $CI is set, "
+        "else dev)",
+    )
+    parser.add_argument("--device", action="append", help="only this device (repeatable)")
+    parser.add_argument(
+        "--dtype", action="append", help="only this dtype, e.g. float32 (repeatable)"
+    )
+    parser.add_argument(
+        "--property", action="append", help="only this property (repeatable; see --list)"
+    )
+    parser.add_argument(
+        "--layout",
+        action="append",
+        choices=LAYOUTS,
+        help="only inputs of this layout (repeatable), for implementations that support fewer",
+    )
+    parser.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="hold a constructor argument fixed, e.g. bidirectional=false (repeatable), for "
+        "implementations that support less; properties that draw their own are skipped",
+    )
+    parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=None,
+        help="examples per property, overriding the profile",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="Hypothesis seed (profiles that are not derandomized)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument(
+        "--junit-xml", type=Path, default=None, help="write the results as JUnit XML"
+    )
+    parser.add_argument(
+        "--repro-dir", type=Path, default=Path("."), help="where reproducers go (default .)"
+    )
+    parser.add_argument("--list", action="store_true", help="list the properties and exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(build_parser().parse_args(argv))
+    except UsageError as error:
+        print(f"rnn-verify: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("rnn-verify: interrupted", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError:
+        raise UsageError("hypothesis is not installed: pip install 'rnn-impl[verify]'") from None
+    import torch
+
+    from rnn_impl.testing import devices, oracle, profiles
+    from rnn_impl.testing.cases import parse_fixed
+    from rnn_impl.testing.plan import KINDS, plan
+    from rnn_impl.testing.properties import CATALOGUE, select
+
+    if args.list:
+        for prop in CATALOGUE:
+            print(f"{prop.name:30} {prop.kind:4} {prop.group:12} {prop.doc}")
+        return CONFORMING
+    if args.max_examples is not None and args.max_examples < 1:
+        raise UsageError("--max-examples must be at least 1")
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(
+            0, os.getcwd()
+        )  # --impl my_module:MyRNN imports from here, as python -m does
+    try:
+        subject = oracle.load_subject(args.impl, args.adapter)
+    except oracle.SubjectError as error:
+        raise UsageError(str(error)) from None
+    try:
+        props = select(args.property, kind=subject.kind)
+    except KeyError as error:
+        raise UsageError(f"unknown property {error.args[0]} (see --list)") from None
+    mismatched = [p.name for p in props if p.kind != subject.kind]
+    if mismatched:
+        raise UsageError(
+            f"{subject.name} is an {KINDS[subject.kind]}; these properties verify an "
+            f"{KINDS[props[0].kind]}: {', '.join(mismatched)}"
+        )
+
+    try:
+        fixed = parse_fixed(args.fix)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    layouts = tuple(args.layout) if args.layout else None
+    try:
+        runs = plan(props, args.device or devices.available_devices(), args.dtype, layouts, fixed)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _smoke_test(subject, fixed)
+
+    profiles.register_profiles()
+    args.profile = args.profile or profiles.default_profile()
+    if args.profile not in profiles.PROFILES:
+        raise UsageError(
+            f"${profiles.PROFILE_ENV}={args.profile!r} is not a profile "
+            f"(choose from {', '.join(profiles.PROFILES)})"
+        )
+    run_settings = hypothesis.settings(
+        hypothesis.settings.get_profile(args.profile), report_multiple_bugs=False
+    )
+    if args.max_examples is not None:
+        run_settings = hypothesis.settings(run_settings, max_examples=args.max_examples)
+    print(
+        f"rnn-verify: {subject.name} against torch.nn.RNN (torch {torch.__version__}), profile {args.profile}"
+    )
+    results = _verify_all(runs, subject, run_settings, args, layouts, fixed)
+    return _report(results, subject, args)
+
+
+def _smoke_test(subject, fixed) -> None:
+    """Build the subject once with a plain configuration (and the ``--fix`` arguments): a
+    constructor or adapter that cannot work at all is a usage error, not a conformance
+    failure."""
+    from dataclasses import replace
+
+    from rnn_impl.testing import oracle
+    from rnn_impl.testing.cases import InputCase, RNNConfig
+
+    try:
+        oracle.build_pair(subject, replace(RNNConfig(3, 4), **fixed), InputCase())
+    except oracle.SubjectError as error:
+        raise UsageError(str(error)) from None
+
+
+def _verify_all(runs, subject, run_settings, args, layouts, fixed):
+    from rnn_impl.testing import devices
+    from rnn_impl.testing.report import Result, classify, write_reproducer
+    from rnn_impl.testing.runner import verify
+
+    results = []
+    width = len(str(len(runs)))
+    for index, run in enumerate(runs, 1):
+        prop, device, dtype = run.prop, run.device, run.dtype
+        name = devices.dtype_name(dtype)
+        result = Result(prop.name, prop.group, device, name, "skip")
+        prefix = f"[{index:>{width}}/{len(runs)}] {prop.name} {device}/{name}"
+        if run.skip is not None:
+            result.reason = run.skip
+            results.append(result)
+            continue
+        print(f"{prefix} ...", end="", flush=True)
+        start = time.perf_counter()
+        tally = verify(
+            prop,
+            subject,
+            device,
+            dtype,
+            run_settings,
+            seed=args.seed,
+            collect=True,
+            layouts=layouts,
+            fixed=fixed,
+        )
+        result.seconds = time.perf_counter() - start
+        result.examples = tally.examples
+        result.max_abs, result.eps_units = tally.worst.max_abs, tally.worst.eps_units
+        if tally.failure is None:
+            result.status = "pass"
+            print(f" pass ({tally.examples} examples, {result.seconds:.1f}s)", flush=True)
+        else:
+            result.status = "fail"
+            result.reason = f"{type(tally.failure).__name__}: {tally.failure}".strip()
+            if tally.last is not None:
+                result.counterexample = repr(tally.last)
+                path = write_reproducer(
+                    args.repro_dir, result, tally.last, subject.name, args.adapter
+                )
+                result.reproducer = str(path)
+                if prop.exact and device == "cpu":
+                    result.cause = classify(path)
+            print(f" FAIL ({tally.examples} examples, {result.seconds:.1f}s)", flush=True)
+        results.append(result)
+    return results
+
+
+def _report(results, subject, args) -> int:
+    import torch
+
+    from rnn_impl.testing.report import largest_errors, table, write_json, write_junit
+
+    failures = [r for r in results if r.status == "fail"]
+    print()
+    print(table(results))
+    print(LEGEND)
+    print()
+    errors = largest_errors(results)
+    if errors:
+        print("largest errors among passing properties:")
+        print(errors)
+    skipped = sorted({r.reason for r in results if r.status == "skip"})
+    if skipped:
+        print(f"skipped ({sum(r.status == 'skip' for r in results)}): " + "; ".join(skipped))
+    for r in failures:
+        print()
+        print(f"FAIL {r.property} on {r.device}/{r.dtype}")
+        print("  " + r.reason.replace("\n", "\n  "))
+        if r.counterexample:
+            print(f"  minimal counterexample: {r.counterexample}")
+        if r.cause:
+            print(f"  cause: {r.cause}")
+        if r.reproducer:
+            print(f"  reproducer: python {r.reproducer}")
+    meta = {
+        "implementation": subject.name,
+        "adapter": args.adapter,
+        "profile": args.profile,
+        "torch": torch.__version__,
+    }
+    if args.json:
+        write_json(results, args.json, meta)
+    if args.junit_xml:
+        write_junit(results, args.junit_xml, f"rnn-verify {subject.name}")
+    passed = sum(r.status == "pass" for r in results)
+    verdict = "does not conform" if failures else "conforms"
+    print()
+    print(
+        f"{subject.name} {verdict}: {passed} passed, {len(failures)} failed, {len(results) - passed - len(failures)} skipped"
+    )
+    return NONCONFORMING if failures else CONFORMING
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

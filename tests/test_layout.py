@@ -1,0 +1,97 @@
+"""The house rules: the package root holds the drop-in, the verifier lives under
+rnn_impl.testing with one public API, the plugin loads without torch or Hypothesis, old import
+paths keep working, and no module of the drop-in imports another in a circle."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "rnn_impl"
+
+
+def test_the_plugin_and_the_package_load_without_torch_or_hypothesis():
+    code = (
+        "import sys, rnn_impl, rnn_impl.testing, rnn_impl.testing.pytest_plugin\n"
+        "heavy = sorted({'torch', 'hypothesis'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_public_api_resolves():
+    import rnn_impl.testing as testing
+    from rnn_impl.testing import oracle, runner, strategies
+
+    assert testing.Adapter is oracle.Adapter
+    assert testing.verify is runner.verify
+    assert testing.rnn_configs is strategies.rnn_configs
+    for name in testing.__all__:
+        assert getattr(testing, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        testing.nothing  # noqa: B018
+
+
+def test_old_import_paths_keep_working():
+    from rnn_impl.cli import main
+    from rnn_impl.testing.cli import main as moved
+    from rnn_impl.testing.oracle import Adapter  # noqa: F401
+
+    assert main is moved
+
+
+def test_the_package_root_holds_the_drop_in_only():
+    root = {p.name for p in PACKAGE.glob("*.py")}
+    assert root == {
+        "__init__.py",
+        "__main__.py",
+        "_bptt.py",
+        "_checks.py",
+        "_layout.py",
+        "_recurrence.py",
+        "_steps.py",
+        "cell.py",
+        "cli.py",  # a re-export of rnn_impl.testing.cli.main, for the old entry point
+        "rnn.py",
+    }
+
+
+def imports(path: Path) -> set[str]:
+    """The rnn_impl modules ``path`` imports, at any depth of its code."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rnn_impl"):
+            if node.module == "rnn_impl":
+                found |= {f"rnn_impl.{alias.name}" for alias in node.names}
+            else:
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("rnn_impl")}
+    return found
+
+
+def test_no_import_circle_in_the_drop_in():
+    modules = {f"rnn_impl.{p.stem}": p for p in PACKAGE.glob("_*.py") if p.stem != "__main__"}
+    modules |= {"rnn_impl.rnn": PACKAGE / "rnn.py", "rnn_impl.cell": PACKAGE / "cell.py"}
+    graph = {name: imports(path) & set(modules) for name, path in modules.items()}
+
+    def reaches(start, target, seen=()):
+        return any(
+            n == target or (n not in seen and reaches(n, target, (*seen, n))) for n in graph[start]
+        )
+
+    circles = [name for name in graph if reaches(name, name)]
+    assert not circles, f"import circles through {circles}"
+
+
+def test_the_zoo_reaches_into_no_private_function():
+    zoo = PACKAGE / "testing" / "zoo"
+    for path in zoo.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if node.value.id.startswith("_") and node.attr.startswith("_"):
+                    pytest.fail(f"{path.name} uses {node.value.id}.{node.attr}")
