@@ -14,17 +14,57 @@ from rnn_impl._steps import ACTIVATIONS, cell_step
 
 
 class RNNCell(nn.Module):
-    r"""One Elman step: :math:`h' = \tanh(W_{ih} x + b_{ih} + W_{hh} h + b_{hh})`.
+    r"""One Elman step:
 
-    Like ``torch.nn.RNNCell`` (note ``bias`` is the third positional argument), including its
-    lack of constructor validation: a bad ``nonlinearity`` is reported at forward.
+    .. math::
+        h' = \tanh(x W_{ih}^T + b_{ih} + h W_{hh}^T + b_{hh})
 
-    Inputs: input, hx
-        - **input**: ``(B, I)`` or unbatched ``(I)``.
-        - **hx**: ``(B, H)`` or ``(H)``; zeros if omitted.
+    (``relu`` in place of :math:`\tanh` when ``nonlinearity='relu'``). Like
+    ``torch.nn.RNNCell``, including its lack of constructor validation: a bad
+    ``nonlinearity`` is reported at forward. Results are bit-identical on CPU.
+
+    Args:
+        input_size: features in the input ``x``.
+        hidden_size: features in the hidden state ``h``.
+        bias: if ``False``, no ``b_ih`` / ``b_hh`` (the third positional argument, as in
+            nn.RNNCell). Default: ``True``
+        nonlinearity: ``'tanh'`` or ``'relu'``. Default: ``'tanh'``
+        device: where the parameters are created. Default: the default device
+        dtype: the parameters' dtype. Default: the default dtype
+
+    Inputs: input, hidden
+        - **input**: ``(N, H_in)`` or unbatched ``(H_in)``.
+        - **hidden**: ``(N, H_out)`` or ``(H_out)``; zeros if omitted.
 
     Outputs: h'
-        - **h'**: ``(B, H)`` or ``(H)``.
+        - **h'**: ``(N, H_out)`` or ``(H_out)``, the next hidden state.
+
+    where:
+
+    .. math::
+        \begin{aligned}
+            N ={} & \text{batch size} \\
+            H_{in} ={} & \text{input\_size} \\
+            H_{out} ={} & \text{hidden\_size}
+        \end{aligned}
+
+    Attributes:
+        weight_ih: ``(hidden_size, input_size)``.
+        weight_hh: ``(hidden_size, hidden_size)``.
+        bias_ih, bias_hh: ``(hidden_size)``, or None when ``bias=False``.
+
+    All weights and biases are initialised from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`,
+    :math:`k = 1 / \text{hidden\_size}`.
+
+    Examples::
+
+        >>> cell = RNNCell(10, 20)
+        >>> x = torch.randn(6, 3, 10)
+        >>> hx = torch.randn(3, 20)
+        >>> for i in range(6):
+        ...     hx = cell(x[i], hx)
+        >>> hx.shape
+        torch.Size([3, 20])
     """
 
     __constants__ = ["input_size", "hidden_size", "bias", "nonlinearity"]
@@ -68,6 +108,8 @@ class RNNCell(nn.Module):
             init.uniform_(weight, -stdv, stdv)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """One step from ``hx`` (zeros if omitted): ``h'``, with nn.RNNCell's checks and
+        errors in its order."""
         _checks.check_cell_input_rank(input, hx)
         batched = input.dim() == 2
         if not batched:

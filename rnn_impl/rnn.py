@@ -223,8 +223,8 @@ class RNN(nn.Module):
             _checks.check_seq_len(x.size(0))
         sizes = None if batch_sizes is None else batch_sizes.tolist()
         output, h_n = self._stack(x, hx, weights, sizes)
-        output, h_n = layout.to_caller(output, h_n)
-        return output, self.permute_hidden(h_n, layout.unsorted_indices)
+        result, h_n = layout.to_caller(output, h_n)
+        return result, self.permute_hidden(h_n, layout.unsorted_indices)
 
     def _zero_state(self, batch_size: int, like: Tensor) -> Tensor:
         """The initial state when ``hx`` is omitted: zeros ``(D * num_layers, N, H_out)``."""

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import rnn_impl
-from rnn_impl.testing.errors import (
+from rnn_impl.testing.invalid_calls import (
     CELL_CONSTRUCTOR_CASES,
     CELL_FORWARD_CASES,
     ErrorSizes,

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import rnn_impl
-from rnn_impl.testing.errors import CONSTRUCTOR_CASES, assert_same_outcome, outcome
+from rnn_impl.testing.invalid_calls import CONSTRUCTOR_CASES, assert_same_outcome, outcome
 
 CONFIGS = [
     dict(input_size=3, hidden_size=4),

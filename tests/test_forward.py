@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 import rnn_impl
 from rnn_impl.testing.cases import InputCase, RNNConfig, make_inputs
-from rnn_impl.testing.errors import FORWARD_CASES, ErrorSizes, assert_same_outcome, outcome
+from rnn_impl.testing.invalid_calls import FORWARD_CASES, ErrorSizes, assert_same_outcome, outcome
 from rnn_impl.testing.oracle import Subject, build_pair
 
 RNN = Subject("rnn_impl:RNN", rnn_impl.RNN)

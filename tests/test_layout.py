@@ -95,3 +95,16 @@ def test_the_zoo_reaches_into_no_private_function():
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
                 if node.value.id.startswith("_") and node.attr.startswith("_"):
                     pytest.fail(f"{path.name} uses {node.value.id}.{node.attr}")
+
+
+def test_the_drop_in_docstring_examples_run():
+    import doctest
+
+    import torch
+
+    import rnn_impl.cell
+    import rnn_impl.rnn
+
+    for module in (rnn_impl.rnn, rnn_impl.cell):
+        failed, tried = doctest.testmod(module, extraglobs={"torch": torch})
+        assert tried > 0 and failed == 0, module.__name__

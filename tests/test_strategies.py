@@ -15,11 +15,12 @@ import hypothesis.strategies as st
 import pytest
 import torch
 from hypothesis import given, settings
+from hypothesis.errors import InvalidArgument
 from torch import nn
 
 import rnn_impl
 from rnn_impl.testing import strategies
-from rnn_impl.testing.cases import make_inputs, parse_fixed
+from rnn_impl.testing.cases import RNNConfig, make_inputs, parse_fixed
 from rnn_impl.testing.oracle import Subject, build_pair
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
 from rnn_impl.testing.runner import verify
@@ -237,3 +238,46 @@ def test_each_coincidence_is_a_bounded_share_under_ci(region):
     drawn = collect(strategies.examples(), settings(settings.get_profile("ci"), max_examples=300))
     share = sum(REGIONS[region](e) for e in drawn) / len(drawn)
     assert share <= 0.4, f"{region!r} in {share:.0%} of {len(drawn)} ci examples"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: strategies.rnn_configs(hidden_size=-1), r"hidden_size must be an int >= 1"),
+        (lambda: strategies.rnn_configs(num_layers=True), r"num_layers must be an int >= 1"),
+        (lambda: strategies.rnn_configs(nonlinearity="gelu"), r"'tanh' or 'relu'"),
+        (lambda: strategies.rnn_configs(dropout=1.5), r"dropout must be a number in \[0, 1\]"),
+        (lambda: strategies.rnn_configs(bias="yes"), r"bias must be a bool"),
+        (lambda: strategies.input_cases(RNNConfig(3, 4), layout="bogus"), r"layout must be one"),
+        (lambda: strategies.input_cases({"input_size": 3}), r"config must be an RNNConfig"),
+        (lambda: strategies.input_cases(RNNConfig(3, 4), seq_len=0), r"seq_len must be an int"),
+        (lambda: strategies.input_cases(RNNConfig(3, 4), batch=-1), r"batch must be an int >= 0"),
+        (lambda: strategies.examples(dtype="float32"), r"a floating torch.dtype"),
+        (lambda: strategies.examples(device="tpu"), r"device must be one of"),
+        (lambda: strategies.examples(configs=RNNConfig(3, 4)), r"st.just\(config\)"),
+        (lambda: strategies.sizes(min_value=0), r"min_value must be an int >= 1"),
+        (lambda: strategies.sizes(min_value=4, max_value=2), r"max_value must be an int >= min"),
+    ],
+)
+def test_bad_arguments_are_rejected_with_the_fix_stated(make, message):
+    """As Hypothesis' and xarray's strategies do: at the call, not at the first draw."""
+    with pytest.raises(InvalidArgument, match=message):
+        make()
+
+
+def test_the_docstring_examples_run():
+    """The strategies' and covering arrays' ``Example::`` blocks are doctests."""
+    import doctest
+    import warnings
+
+    from hypothesis.errors import NonInteractiveExampleWarning
+
+    from rnn_impl.testing import covering
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        for module in (strategies, covering):
+            failed, tried = doctest.testmod(
+                module, extraglobs={"RNNConfig": RNNConfig, "torch": torch, "st": st}
+            )
+            assert tried > 0 and failed == 0, module.__name__

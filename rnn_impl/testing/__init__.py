@@ -2,24 +2,26 @@
 
 The public API, importable from here (each name is imported on first use):
 
-* the implementation under test: :class:`Adapter`, :class:`Subject`, :func:`load_subject`,
-  :class:`SubjectError` (:mod:`~rnn_impl.testing.oracle`);
+* the implementation under test: :class:`Adapter`, :class:`Subject`, :func:`load_subject`
+  (:mod:`~rnn_impl.testing.oracle`);
 * Hypothesis strategies: :func:`rnn_configs`, :func:`input_cases`, :func:`examples`,
   :func:`sizes`, :func:`weight_scales` (:mod:`~rnn_impl.testing.strategies`);
-* the catalogue and running it: :data:`CATALOGUE`, :class:`Property`,
-  :class:`PropertyFailure` (:mod:`~rnn_impl.testing.properties`), :func:`verify`
-  (:mod:`~rnn_impl.testing.runner`);
+* the catalogue and running it: :data:`CATALOGUE`, :class:`Property`
+  (:mod:`~rnn_impl.testing.properties`), :func:`verify` (:mod:`~rnn_impl.testing.runner`);
+* the exceptions: :class:`SubjectError`, :class:`PropertyFailure`
+  (:mod:`~rnn_impl.testing.exceptions`);
 * the front ends: ``rnn-verify`` (:mod:`~rnn_impl.testing.cli`, ``python -m rnn_impl.testing``)
   and the pytest plugin (:mod:`~rnn_impl.testing.pytest_plugin`).
 
 The modules, from the bottom up:
 
-* :mod:`~rnn_impl.testing.environment`, :mod:`~rnn_impl.testing.profiles`: the environment
-  variables and Hypothesis profiles (torch-free).
+* :mod:`~rnn_impl.testing.environment`, :mod:`~rnn_impl.testing.profiles`,
+  :mod:`~rnn_impl.testing.exceptions`: the environment variables, Hypothesis profiles and
+  exceptions (torch-free).
 * :mod:`~rnn_impl.testing.devices`: devices and dtypes.
 * :mod:`~rnn_impl.testing.cases`: what a case is, and its tensors from a seed.
 * :mod:`~rnn_impl.testing.oracle`: the implementation under test next to nn.RNN.
-* :mod:`~rnn_impl.testing.errors`: the catalogue of invalid calls, compared by outcome.
+* :mod:`~rnn_impl.testing.invalid_calls`: the catalogue of invalid calls, compared by outcome.
 * :mod:`~rnn_impl.testing.tolerances`: every tolerance, with its reason.
 * :mod:`~rnn_impl.testing.covering`: covering arrays (pairwise, some factors crossed in full)
   and the covering levels.
@@ -46,7 +48,7 @@ from typing import Any
 _EXPORTS = {
     "Adapter": "oracle",
     "Subject": "oracle",
-    "SubjectError": "oracle",
+    "SubjectError": "exceptions",
     "load_subject": "oracle",
     "rnn_configs": "strategies",
     "input_cases": "strategies",
@@ -55,7 +57,7 @@ _EXPORTS = {
     "weight_scales": "strategies",
     "CATALOGUE": "properties",
     "Property": "properties",
-    "PropertyFailure": "properties",
+    "PropertyFailure": "exceptions",
     "verify": "runner",
 }
 

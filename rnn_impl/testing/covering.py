@@ -65,12 +65,12 @@ def covering_array(
     if not allowed([None] * len(names)):
         raise ValueError("covering_array: valid() rules out the row of first levels")
     sizes = tuple(len(v) for v in levels)
-    groups = [(i,) for i in range(len(names))]
-    groups += list(combinations(range(len(names)), 2))
+    groups: list[tuple[int, ...]] = [(i,) for i in range(len(names))]
+    groups += combinations(range(len(names)), 2)
     group = tuple(i for i, name in enumerate(names) if name in crossed)
     if len(group) > 2:
         groups.append(group)
-    wanted = set()
+    wanted: set[Wanted] = set()
     for factor_group in groups:
         for chosen in product(*(range(sizes[i]) for i in factor_group)):
             wanted.add(tuple(zip(factor_group, chosen)))

@@ -22,10 +22,7 @@ from torch.nn.utils.rnn import PackedSequence
 from rnn_impl.testing.cases import InputCase, RNNConfig, draw_weights
 from rnn_impl.testing.environment import adapter_spec as _adapter_spec
 from rnn_impl.testing.environment import subject_spec
-
-
-class SubjectError(Exception):
-    """The implementation or adapter named by the user cannot be loaded or used."""
+from rnn_impl.testing.exceptions import SubjectError
 
 
 class Adapter:

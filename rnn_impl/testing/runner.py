@@ -28,6 +28,18 @@ class Tally:
     last: Example | None = field(default=None, repr=False)
     failure: BaseException | None = field(default=None, repr=False)
 
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
+    @property
+    def headline(self) -> str:
+        """``"ExceptionType: first line of its message"`` of the failure ("" if none)."""
+        if self.failure is None:
+            return ""
+        lines = str(self.failure).strip().splitlines()
+        return f"{type(self.failure).__name__}: {lines[0] if lines else ''}"
+
 
 def verify(
     prop: Property,
@@ -72,8 +84,6 @@ def verify(
     with hypothesis.reporting.with_reporter(lambda _text: None):
         try:
             test()
-        except (
-            Exception
-        ) as exc:  # the property failed: Hypothesis replayed the minimal example last
+        except Exception as exc:  # Hypothesis replayed the failing example last
             tally.failure = exc
     return tally

@@ -20,12 +20,14 @@ Requires the hypothesis package (``pip install rnn-impl[verify]``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, Union
 
 import hypothesis.strategies as st
 import torch
 from hypothesis import event
+from hypothesis.errors import InvalidArgument
 
 from rnn_impl.testing import devices as _devices
 from rnn_impl.testing.cases import LAYOUTS, InputCase, RNNConfig
@@ -59,6 +61,22 @@ def _strategy(value: MaybeStrategy[Any]) -> st.SearchStrategy[Any]:
     return value if isinstance(value, st.SearchStrategy) else st.just(value)
 
 
+def _require(func: str, name: str, value: Any, ok: Callable[[Any], bool], what: str) -> None:
+    """Reject a plain ``value`` (strategies are drawn later) that ``ok`` refuses, saying what
+    is expected: ``InvalidArgument``, as Hypothesis' own strategies do."""
+    if isinstance(value, st.SearchStrategy) or ok(value):
+        return
+    raise InvalidArgument(f"{func}({name}={value!r}): {name} must be {what}, or a strategy of them")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
 def _sometimes(draw: st.DrawFn, label: str, chance: int = 4) -> bool:
     """True about once in ``chance`` draws (and then labelled), biased towards False on shrink."""
     hit = draw(st.integers(0, chance - 1)) == chance - 1
@@ -79,7 +97,19 @@ def _one_of(draw: st.DrawFn, labels: list[str], share: int = 3) -> str | None:
 
 
 def sizes(*, min_value: int = 1, max_value: int = 8) -> st.SearchStrategy[int]:
-    """Feature sizes (input_size, hidden_size)."""
+    """Feature sizes (input_size, hidden_size) in ``[min_value, max_value]``.
+
+    Example::
+
+        >>> sizes(max_value=4).example() in range(1, 5)
+        True
+    """
+    _require("sizes", "min_value", min_value, _positive_int, "an int >= 1")
+    if not (isinstance(max_value, int) and max_value >= min_value):
+        raise InvalidArgument(
+            f"sizes(min_value={min_value!r}, max_value={max_value!r}): max_value must be an "
+            f"int >= min_value"
+        )
     return st.integers(min_value, max_value)
 
 
@@ -98,8 +128,75 @@ class Example:
         )
 
 
-@st.composite
 def rnn_configs(
+    *,
+    input_size: MaybeStrategy[int] = sizes(),
+    hidden_size: MaybeStrategy[int] = sizes(),
+    num_layers: MaybeStrategy[int] = st.integers(1, 4),
+    nonlinearity: MaybeStrategy[str] = st.sampled_from(["tanh", "relu"]),
+    bias: MaybeStrategy[bool] = st.booleans(),
+    batch_first: MaybeStrategy[bool] = st.booleans(),
+    dropout: MaybeStrategy[float] = 0.0,
+    bidirectional: MaybeStrategy[bool] = st.booleans(),
+    coincidences: bool = True,
+) -> st.SearchStrategy[RNNConfig]:
+    """nn.RNN constructor arguments (:class:`~rnn_impl.testing.cases.RNNConfig`); each
+    argument a value or a strategy.
+
+    With ``coincidences``, arguments left to be drawn (given as strategies) sometimes coincide:
+    ``input_size == hidden_size``, and ``num_layers >= 3`` with ``bidirectional``.
+
+    Raises:
+        InvalidArgument: a value nn.RNN would refuse (a size below 1, an unknown
+            nonlinearity, a dropout outside [0, 1], a flag that is not a bool).
+
+    Example::
+
+        >>> config = rnn_configs(hidden_size=4, num_layers=st.integers(2, 3)).example()
+        >>> config.hidden_size, config.num_layers in (2, 3)
+        (4, True)
+    """
+    for name, value in (
+        ("input_size", input_size),
+        ("hidden_size", hidden_size),
+        ("num_layers", num_layers),
+    ):
+        _require("rnn_configs", name, value, _positive_int, "an int >= 1")
+    _require(
+        "rnn_configs",
+        "nonlinearity",
+        nonlinearity,
+        lambda v: v in ("tanh", "relu"),
+        "'tanh' or 'relu'",
+    )
+    for name, value in (
+        ("bias", bias),
+        ("batch_first", batch_first),
+        ("bidirectional", bidirectional),
+    ):
+        _require("rnn_configs", name, value, _is_bool, "a bool")
+    _require(
+        "rnn_configs",
+        "dropout",
+        dropout,
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1,
+        "a number in [0, 1]",
+    )
+    return _rnn_configs(
+        input_size=input_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        nonlinearity=nonlinearity,
+        bias=bias,
+        batch_first=batch_first,
+        dropout=dropout,
+        bidirectional=bidirectional,
+        coincidences=coincidences,
+    )
+
+
+@st.composite
+def _rnn_configs(
     draw: st.DrawFn,
     *,
     input_size: MaybeStrategy[int] = sizes(),
@@ -112,11 +209,6 @@ def rnn_configs(
     bidirectional: MaybeStrategy[bool] = st.booleans(),
     coincidences: bool = True,
 ) -> RNNConfig:
-    """nn.RNN constructor arguments.
-
-    With ``coincidences``, arguments left to be drawn (given as strategies) sometimes coincide:
-    ``input_size == hidden_size``, and ``num_layers >= 3`` with ``bidirectional``.
-    """
     drawn = {
         name: isinstance(value, st.SearchStrategy)
         for name, value in (
@@ -151,8 +243,78 @@ def weight_scales() -> st.SearchStrategy[float]:
     return st.sampled_from([1.0, 0.5, 2.0, 4.0])
 
 
-@st.composite
 def input_cases(
+    config: RNNConfig,
+    *,
+    layout: MaybeStrategy[str] = st.sampled_from(LAYOUTS),
+    seq_len: MaybeStrategy[int] | None = None,
+    batch: MaybeStrategy[int] | None = None,
+    with_h0: MaybeStrategy[bool] = st.booleans(),
+    seed: MaybeStrategy[int] = st.integers(0, 2**32 - 1),
+    input_scale: MaybeStrategy[float] = st.sampled_from([1.0, 0.1, 3.0]),
+    weight_scale: MaybeStrategy[float] = weight_scales(),
+    budget: int | None = None,
+    coincidences: bool = True,
+) -> st.SearchStrategy[InputCase]:
+    """An input for ``config``: layout, T >= 1, B >= 0 (>= 1 when packed), packed lengths in
+    [1, T] (sorted lengths include duplicates sometimes), h0 or not, a seed and scales.
+
+    ``seq_len`` and ``batch`` default to ranges sized by the budget; with ``coincidences``,
+    in about one draw in three one of ``batch == seq_len``, ``T == 1``, ``B == 1`` or
+    ``B == 0`` is forced.
+
+    Raises:
+        InvalidArgument: ``config`` is not an ``RNNConfig``, an unknown layout, ``seq_len``
+            below 1, ``batch`` below 0, a seed below 0, or a budget below 1.
+
+    Example::
+
+        >>> case = input_cases(RNNConfig(3, 4), layout="batched", seq_len=5).example()
+        >>> case.layout, case.seq_len
+        ('batched', 5)
+    """
+    if not isinstance(config, RNNConfig):
+        raise InvalidArgument(
+            f"input_cases(config={config!r}): config must be an RNNConfig "
+            f"(draw one with rnn_configs(), or build RNNConfig(input_size, hidden_size))"
+        )
+    _require("input_cases", "layout", layout, lambda v: v in LAYOUTS, f"one of {LAYOUTS}")
+    if seq_len is not None:
+        _require("input_cases", "seq_len", seq_len, _positive_int, "an int >= 1")
+    if batch is not None:
+        _require(
+            "input_cases",
+            "batch",
+            batch,
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+            "an int >= 0",
+        )
+    _require("input_cases", "with_h0", with_h0, _is_bool, "a bool")
+    _require(
+        "input_cases",
+        "seed",
+        seed,
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "an int >= 0",
+    )
+    if budget is not None and not _positive_int(budget):
+        raise InvalidArgument(f"input_cases(budget={budget!r}): budget must be an int >= 1")
+    return _input_cases(
+        config,
+        layout=layout,
+        seq_len=seq_len,
+        batch=batch,
+        with_h0=with_h0,
+        seed=seed,
+        input_scale=input_scale,
+        weight_scale=weight_scale,
+        budget=budget,
+        coincidences=coincidences,
+    )
+
+
+@st.composite
+def _input_cases(
     draw: st.DrawFn,
     config: RNNConfig,
     *,
@@ -166,13 +328,6 @@ def input_cases(
     budget: int | None = None,
     coincidences: bool = True,
 ) -> InputCase:
-    """An input for ``config``: layout, T >= 1, B >= 0 (>= 1 when packed), packed lengths in
-    [1, T] (sorted lengths include duplicates sometimes), h0 or not, a seed and scales.
-
-    ``seq_len`` and ``batch`` default to ranges sized by the budget; with ``coincidences``,
-    in about one draw in three one of ``batch == seq_len``, ``T == 1``, ``B == 1`` or
-    ``B == 0`` is forced.
-    """
     budget = size_budget() if budget is None else budget
     chosen = draw(_strategy(layout))
     width = max(config.input_size, config.hidden_size) * config.num_layers * config.num_directions
@@ -231,8 +386,52 @@ def dtypes(device: MaybeStrategy[str] = "cpu") -> st.SearchStrategy[torch.dtype]
     return _strategy(device).flatmap(lambda d: st.sampled_from(_devices.dtypes_for(d)))
 
 
-@st.composite
 def examples(
+    *,
+    device: MaybeStrategy[str] = "cpu",
+    dtype: MaybeStrategy[torch.dtype] = torch.float32,
+    configs: st.SearchStrategy[RNNConfig] | None = None,
+    layout: MaybeStrategy[str] = st.sampled_from(LAYOUTS),
+    budget: int | None = None,
+    **case_kwargs: Any,
+) -> st.SearchStrategy[Example]:
+    """A configuration, a matching input case, a device and a dtype.
+
+    ``configs`` defaults to :func:`rnn_configs`; ``case_kwargs`` go to :func:`input_cases`.
+    For float16 / bfloat16, weight and input scales default to at most 1: larger ones
+    overflow the dtype, and two overflowed results compare as nothing.
+
+    Raises:
+        InvalidArgument: an unknown device, a dtype that is not a floating ``torch.dtype``
+            (``"float32"`` rather than ``torch.float32``), or ``configs`` not a strategy.
+
+    Example::
+
+        >>> example = examples(dtype=torch.float64, layout="unbatched").example()
+        >>> example.dtype, example.case.layout
+        (torch.float64, 'unbatched')
+    """
+    known = _devices.ALL_DEVICES
+    _require("examples", "device", device, lambda v: v in known, f"one of {known}")
+    _require(
+        "examples",
+        "dtype",
+        dtype,
+        lambda v: v in _devices.FLOAT_DTYPES,
+        "a floating torch.dtype such as torch.float32",
+    )
+    if configs is not None and not isinstance(configs, st.SearchStrategy):
+        raise InvalidArgument(
+            f"examples(configs={configs!r}): configs must be a strategy of RNNConfig "
+            f"(for one configuration, st.just(config))"
+        )
+    return _examples(
+        device=device, dtype=dtype, configs=configs, layout=layout, budget=budget, **case_kwargs
+    )
+
+
+@st.composite
+def _examples(
     draw: st.DrawFn,
     *,
     device: MaybeStrategy[str] = "cpu",
@@ -242,17 +441,11 @@ def examples(
     budget: int | None = None,
     **case_kwargs: Any,
 ) -> Example:
-    """A configuration, a matching input case, a device and a dtype.
-
-    ``configs`` defaults to :func:`rnn_configs`; ``case_kwargs`` go to :func:`input_cases`.
-    For float16 / bfloat16, weight and input scales default to at most 1: larger ones
-    overflow the dtype, and two overflowed results compare as nothing.
-    """
     where = draw(_strategy(device))
     precision = draw(_strategy(dtype))
     if precision in LOW_PRECISION:
         case_kwargs.setdefault("weight_scale", st.sampled_from([1.0, 0.5]))
         case_kwargs.setdefault("input_scale", st.sampled_from([1.0, 0.1]))
-    config = draw(configs if configs is not None else rnn_configs())
-    case = draw(input_cases(config, layout=layout, budget=budget, **case_kwargs))
+    config = draw(configs if configs is not None else _rnn_configs())
+    case = draw(_input_cases(config, layout=layout, budget=budget, **case_kwargs))
     return Example(config, case, where, precision)

@@ -46,4 +46,4 @@ def test_zoo_is_large_enough():
 )
 def test_controls_are_killed_by_nothing(control, prop):
     verdict = attack(control, prop, CI_PROFILE)
-    assert not verdict.killed, f"{control.label} failed {prop.name}: {verdict.reason}"
+    assert not verdict.failed, f"{control.label} failed {prop.name}: {verdict.headline}"

@@ -3,7 +3,9 @@
 A property is a plain function ``check(subject, example) -> float | None``: it raises
 :class:`PropertyFailure` (an ``AssertionError``) with the configuration, device, dtype, the
 largest error and where it occurred, or returns a normalised error (``<= 1`` passes; the
-runner hands it to ``hypothesis.target`` so deep searches climb towards failures).
+runner hands it to ``hypothesis.target`` so deep searches climb towards failures). The
+helpers that raise hide their own frames from pytest's tracebacks (``__tracebackhide__``),
+so a failure points at the property's line.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from rnn_impl.testing.covering import (
     covering_array,
 )
 from rnn_impl.testing.devices import COMPUTE_DEVICES, FLOAT_DTYPES, dtype_name
-from rnn_impl.testing.errors import first_difference
+from rnn_impl.testing.exceptions import PropertyFailure
+from rnn_impl.testing.invalid_calls import first_difference
 from rnn_impl.testing.oracle import Subject, as_tensors
 from rnn_impl.testing.strategies import Example, examples, rnn_configs
 from rnn_impl.testing.tolerances import (
@@ -53,10 +56,6 @@ class Measure:
 ZERO = Measure(0.0)
 
 Check = Callable[[Subject, Example], "Measure | None"]
-
-
-class PropertyFailure(AssertionError):
-    """A property does not hold; the message says for what, where and by how much."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +254,7 @@ def fail(example: Example, headline: str, *details: str) -> PropertyFailure:
 
 def call(example: Example, module: Any, *args: Any) -> Any:
     """``module(*args)``; an exception becomes a failure that names the module and the case."""
+    __tracebackhide__ = True
     try:
         return module(*args)
     except PropertyFailure:
@@ -267,6 +267,7 @@ def call(example: Example, module: Any, *args: Any) -> Any:
 def forward(example: Example, module: Any, *args: Any) -> Any:
     """:func:`call`, insisting on nn.RNN's ``(output, h_n)`` pair of tensors (a packed output
     stays packed)."""
+    __tracebackhide__ = True
     result = call(example, module, *args)
     try:
         as_tensors(result)
@@ -280,6 +281,7 @@ def fail_on_difference(
 ) -> None:
     """Each labelled ``(nn.RNN's call, the implementation's call)`` must end the same way
     (same exception type and message, or both returning); the first that does not fails."""
+    __tracebackhide__ = True
     found = first_difference(pairs)
     if found is not None:
         label, exc = found
@@ -294,6 +296,7 @@ def check_like(
     example: Example, what: str, actual: Any, expected: Tensor, against: str = "nn.RNN's"
 ) -> Tensor:
     """``actual`` must be a tensor with ``expected``'s shape, dtype and device."""
+    __tracebackhide__ = True
     if not isinstance(actual, Tensor):
         raise fail(example, f"{what} is a {type(actual).__name__}, {against} is a Tensor")
     for attr in ("shape", "dtype", "device"):
@@ -304,6 +307,7 @@ def check_like(
 
 
 def assert_exact(example: Example, what: str, actual: Any, expected: Tensor) -> Measure:
+    __tracebackhide__ = True
     actual = check_like(example, what, actual, expected)
     if not identical(actual, expected):
         raise fail(
@@ -318,6 +322,7 @@ def assert_close(
     example: Example, what: str, actual: Any, expected: Tensor, against: str = "nn.RNN's"
 ) -> Measure:
     """assert_close's default tolerance for the dtype; normalised to units of it."""
+    __tracebackhide__ = True
     actual = check_like(example, what, actual, expected, against)
     rtol, atol = ASSERT_CLOSE_DEFAULTS[expected.dtype]
     if actual.numel() == 0 or actual.device.type == "meta":
@@ -339,6 +344,7 @@ def assert_oracle(
 ) -> Measure:
     """Low precision: the error against the float64 ``oracle`` may be at most a small multiple
     of nn.RNN's own error (see :mod:`rnn_impl.testing.tolerances`)."""
+    __tracebackhide__ = True
     actual = check_like(example, what, actual, reference)
     if actual.numel() == 0 or actual.device.type == "meta":
         return ZERO

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from rnn_impl.testing.cases import make_cell_inputs, upstream_grads
-from rnn_impl.testing.errors import CELL_FORWARD_CASES, ErrorSizes
+from rnn_impl.testing.invalid_calls import CELL_FORWARD_CASES, ErrorSizes
 from rnn_impl.testing.oracle import Subject, build_pair
 from rnn_impl.testing.properties._core import (
     ZERO,

@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl.testing.cases import make_inputs
 from rnn_impl.testing.devices import ALL_DEVICES
-from rnn_impl.testing.errors import (
+from rnn_impl.testing.invalid_calls import (
     CONSTRUCTOR_CASES,
     FORWARD_CASES,
     ErrorSizes,

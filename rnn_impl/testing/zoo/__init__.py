@@ -119,6 +119,4 @@ CORRECT: tuple[Bug, ...] = (
 )
 """Correct implementations the false-alarm campaign runs (``--false-alarms``)."""
 
-BY_LABEL: dict[str, Bug] = {bug.label: bug for bug in ZOO}
-
-__all__ = ["BY_LABEL", "Bug", "CONTROLS", "CORRECT", "ZOO"]
+__all__ = ["Bug", "CONTROLS", "CORRECT", "ZOO"]

@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     bugs = ZOO + CONTROLS
     matrix = kill_matrix(bugs, settings.get_profile(chosen[0]))
     _write(to_markdown(matrix, bugs, chosen[0]), args.out)
-    survivors = [b.label for b in ZOO if not any(v.killed for v in matrix[b.label].values())]
-    false_alarms = [b.label for b in CONTROLS if any(v.killed for v in matrix[b.label].values())]
+    survivors = [b.label for b in ZOO if not any(v.failed for v in matrix[b.label].values())]
+    false_alarms = [b.label for b in CONTROLS if any(v.failed for v in matrix[b.label].values())]
     for label in survivors:
         print(f"not killed: {label}", file=sys.stderr)
     for label in false_alarms:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from hypothesis import Phase, settings
 
 from rnn_impl.testing.properties import CATALOGUE, Property
-from rnn_impl.testing.runner import verify
+from rnn_impl.testing.runner import Tally, verify
 from rnn_impl.testing.zoo import Bug
 
 
@@ -26,29 +24,19 @@ def hunting(base: settings | None = None) -> settings:
     )
 
 
-@dataclass(frozen=True)
-class Verdict:
-    killed: bool
-    reason: str = ""
-
-
-def attack(bug: Bug, prop: Property, run_settings: settings | None = None) -> Verdict:
-    """Run ``prop`` against ``bug`` at its home device and dtype."""
+def attack(bug: Bug, prop: Property, run_settings: settings | None = None) -> Tally:
+    """Run ``prop`` against ``bug`` at its home device and dtype, without shrinking; the
+    tally's ``failed`` says whether it killed it."""
     subject = bug.subject()
     if subject.kind != prop.kind:
         raise ValueError(f"{bug.label} is an {subject.kind}; {prop.name} verifies an {prop.kind}")
     device, dtype = home(prop)
-    try:
-        verify(prop, subject, device, dtype, hunting(run_settings))
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return Verdict(True, f"{type(exc).__name__}: {first}")
-    return Verdict(False)
+    return verify(prop, subject, device, dtype, hunting(run_settings), collect=True)
 
 
 def kill_matrix(
     bugs: tuple[Bug, ...], run_settings: settings | None = None
-) -> dict[str, dict[str, Verdict]]:
+) -> dict[str, dict[str, Tally]]:
     """``{bug label: {property name: verdict}}`` over every property of the bug's kind."""
     return {
         bug.label: {
@@ -60,7 +48,7 @@ def kill_matrix(
     }
 
 
-def to_markdown(matrix: dict[str, dict[str, Verdict]], bugs: tuple[Bug, ...], profile: str) -> str:
+def to_markdown(matrix: dict[str, dict[str, Tally]], bugs: tuple[Bug, ...], profile: str) -> str:
     """One table per kind: bugs as rows, properties as columns, X where the property kills."""
     lines = [
         "# Kill matrix",
@@ -80,14 +68,14 @@ def to_markdown(matrix: dict[str, dict[str, Verdict]], bugs: tuple[Bug, ...], pr
         lines.append("|---|---|" + "---|" * len(props))
         for bug in rows:
             cells = matrix[bug.label]
-            kills = sum(v.killed for v in cells.values())
-            marks = ["X" if cells[p].killed else "" for p in props]
+            kills = sum(v.failed for v in cells.values())
+            marks = ["X" if cells[p].failed else "" for p in props]
             lines.append(f"| {bug.label} | {kills} | " + " | ".join(marks) + " |")
         lines.append("")
         lines.append("| property | bugs it kills |")
         lines.append("|---|---|")
         for p in props:
-            lines.append(f"| {p} | {sum(matrix[b.label][p].killed for b in rows)} |")
+            lines.append(f"| {p} | {sum(matrix[b.label][p].failed for b in rows)} |")
         lines.append("")
     lines += ["## The bugs", ""]
     for bug in bugs:

@@ -193,8 +193,7 @@ def _seeded_run(task: tuple[str, str, str, str, int]) -> tuple[str, int]:
     tally = verify(
         BY_NAME[name], control.subject(), "cpu", getattr(torch, dtype), seeded, seed, True
     )
-    headline = "" if tally.failure is None else str(tally.failure).strip().splitlines()[0]
-    return headline, tally.examples
+    return tally.headline, tally.examples
 
 
 def alarms_markdown(rows: list[Alarms], command: str) -> str:
