@@ -249,7 +249,7 @@ class RNN(nn.Module):
 
     def check_input(self, input: Tensor, batch_sizes: Tensor | None) -> None:
         """nn.RNN's: the dtype (but under autocast), rank and feature size of ``input``."""
-        dtype = self._layer_weights()[0][0].dtype
+        dtype = getattr(self, self._flat_weights_names[0]).dtype
         _checks.check_input(input, dtype, self.input_size, batch_sizes is not None)
 
     def get_expected_hidden_size(

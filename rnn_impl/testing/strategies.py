@@ -199,15 +199,15 @@ def rnn_configs(
 def _rnn_configs(
     draw: st.DrawFn,
     *,
-    input_size: MaybeStrategy[int] = sizes(),
-    hidden_size: MaybeStrategy[int] = sizes(),
-    num_layers: MaybeStrategy[int] = st.integers(1, 4),
-    nonlinearity: MaybeStrategy[str] = st.sampled_from(["tanh", "relu"]),
-    bias: MaybeStrategy[bool] = st.booleans(),
-    batch_first: MaybeStrategy[bool] = st.booleans(),
-    dropout: MaybeStrategy[float] = 0.0,
-    bidirectional: MaybeStrategy[bool] = st.booleans(),
-    coincidences: bool = True,
+    input_size: MaybeStrategy[int],
+    hidden_size: MaybeStrategy[int],
+    num_layers: MaybeStrategy[int],
+    nonlinearity: MaybeStrategy[str],
+    bias: MaybeStrategy[bool],
+    batch_first: MaybeStrategy[bool],
+    dropout: MaybeStrategy[float],
+    bidirectional: MaybeStrategy[bool],
+    coincidences: bool,
 ) -> RNNConfig:
     drawn = {
         name: isinstance(value, st.SearchStrategy)
@@ -318,15 +318,15 @@ def _input_cases(
     draw: st.DrawFn,
     config: RNNConfig,
     *,
-    layout: MaybeStrategy[str] = st.sampled_from(LAYOUTS),
-    seq_len: MaybeStrategy[int] | None = None,
-    batch: MaybeStrategy[int] | None = None,
-    with_h0: MaybeStrategy[bool] = st.booleans(),
-    seed: MaybeStrategy[int] = st.integers(0, 2**32 - 1),
-    input_scale: MaybeStrategy[float] = st.sampled_from([1.0, 0.1, 3.0]),
-    weight_scale: MaybeStrategy[float] = weight_scales(),
-    budget: int | None = None,
-    coincidences: bool = True,
+    layout: MaybeStrategy[str],
+    seq_len: MaybeStrategy[int] | None,
+    batch: MaybeStrategy[int] | None,
+    with_h0: MaybeStrategy[bool],
+    seed: MaybeStrategy[int],
+    input_scale: MaybeStrategy[float],
+    weight_scale: MaybeStrategy[float],
+    budget: int | None,
+    coincidences: bool,
 ) -> InputCase:
     budget = size_budget() if budget is None else budget
     chosen = draw(_strategy(layout))
@@ -446,6 +446,6 @@ def _examples(
     if precision in LOW_PRECISION:
         case_kwargs.setdefault("weight_scale", st.sampled_from([1.0, 0.5]))
         case_kwargs.setdefault("input_scale", st.sampled_from([1.0, 0.1]))
-    config = draw(configs if configs is not None else _rnn_configs())
-    case = draw(_input_cases(config, layout=layout, budget=budget, **case_kwargs))
+    config = draw(configs if configs is not None else rnn_configs())
+    case = draw(input_cases(config, layout=layout, budget=budget, **case_kwargs))
     return Example(config, case, where, precision)
