@@ -4,6 +4,8 @@ The public API, importable from here (each name is imported on first use):
 
 * the implementation under test: :class:`Adapter`, :class:`Subject`, :func:`load_subject`
   (:mod:`~rnn_impl.testing.oracle`);
+* a case: :class:`RNNConfig`, :class:`InputCase` (:mod:`~rnn_impl.testing.cases`),
+  :class:`Example` (:mod:`~rnn_impl.testing.strategies`);
 * Hypothesis strategies: :func:`rnn_configs`, :func:`input_cases`, :func:`examples`,
   :func:`sizes`, :func:`weight_scales` (:mod:`~rnn_impl.testing.strategies`);
 * the catalogue and running it: :data:`CATALOGUE`, :class:`Property`
@@ -50,6 +52,9 @@ _EXPORTS = {
     "Subject": "oracle",
     "SubjectError": "exceptions",
     "load_subject": "oracle",
+    "RNNConfig": "cases",
+    "InputCase": "cases",
+    "Example": "strategies",
     "rnn_configs": "strategies",
     "input_cases": "strategies",
     "examples": "strategies",

@@ -1,8 +1,10 @@
 """rnn-verify: does an RNN implementation behave like torch.nn.RNN, and if not, where?
 
-Exit status: 0 when every property holds, 1 when one fails, 2 for a usage error (a bad
-option, an import path that does not import, a class that cannot be built with nn.RNN's
-constructor, an adapter that fails). Usage errors are one line on stderr, never a traceback.
+Exit status: 0 when every run held, 1 when one failed, 2 for a usage error (a bad option, an
+import path that does not import, a class that cannot be built with nn.RNN's constructor, an
+adapter that fails, or options that leave nothing to verify here), 3 when ``--max-time`` ran
+out before every run was reached (and none failed). Usage errors are one line on stderr, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-USAGE_ERROR, NONCONFORMING, CONFORMING = 2, 1, 0
+CONFORMING, NONCONFORMING, USAGE_ERROR, INCOMPLETE = 0, 1, 2, 3
+REPRO_DIR = "rnn-verify-reproducers"
+EXIT_STATUSES = (
+    "exit status: 0 every run held; 1 a run failed; 2 usage error (including options that "
+    "leave nothing to verify here); 3 --max-time ran out first (no failure)"
+)
 LEGEND = (
     "pass N: N examples held; (x eps): the largest error seen, in units of the dtype's eps\n"
     "(scaled by the value's magnitude above 1)\n"
@@ -39,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="rnn-verify",
         description="Verify an RNN implementation against torch.nn.RNN with property-based tests.",
+        epilog=EXIT_STATUSES,
     )
     parser.add_argument(
         "--impl",
@@ -88,12 +96,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Hypothesis seed (profiles that are not derandomized)",
     )
+    parser.add_argument(
+        "--max-time",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop starting new runs after this long; the runs not reached are reported",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     parser.add_argument(
         "--junit-xml", type=Path, default=None, help="write the results as JUnit XML"
     )
     parser.add_argument(
-        "--repro-dir", type=Path, default=Path("."), help="where reproducers go (default .)"
+        "--repro-dir",
+        type=Path,
+        default=Path(REPRO_DIR),
+        help=f"where reproducers go (default ./{REPRO_DIR})",
     )
     parser.add_argument("--list", action="store_true", help="list the properties and exit")
     return parser
@@ -111,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # --impl my_module:MyRNN imports from the working directory, after the installed packages
+    # (``python -m`` puts it first, where a stray torch.py would shadow torch)
+    here = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", here)] + [here]
     try:
         import hypothesis  # noqa: F401
     except ImportError:
@@ -128,11 +150,9 @@ def _run(args: argparse.Namespace) -> int:
         return CONFORMING
     if args.max_examples is not None and args.max_examples < 1:
         raise UsageError("--max-examples must be at least 1")
+    if args.max_time is not None and args.max_time <= 0:
+        raise UsageError("--max-time must be positive")
 
-    if os.getcwd() not in sys.path:
-        sys.path.insert(
-            0, os.getcwd()
-        )  # --impl my_module:MyRNN imports from here, as python -m does
     try:
         subject = oracle.load_subject(args.impl, args.adapter)
     except oracle.SubjectError as error:
@@ -157,6 +177,14 @@ def _run(args: argparse.Namespace) -> int:
         runs = plan(props, args.device or devices.available_devices(), args.dtype, layouts, fixed)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if not any(run.skip is None for run in runs):
+        reasons = sorted({run.skip for run in runs if run.skip})
+        why = (
+            "; ".join(reasons)
+            if reasons
+            else "no selected property applies to these devices and dtypes"
+        )
+        raise UsageError(f"nothing to verify: {why}")
     _smoke_test(subject, fixed)
 
     profiles.register_profiles()
@@ -172,7 +200,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.max_examples is not None:
         run_settings = hypothesis.settings(run_settings, max_examples=args.max_examples)
     print(
-        f"rnn-verify: {subject.name} against torch.nn.RNN (torch {torch.__version__}), profile {args.profile}"
+        f"rnn-verify: {subject.name} against torch.nn.RNN (torch {torch.__version__}, "
+        f"hypothesis {hypothesis.__version__}), profile {args.profile}"
     )
     results = _verify_all(runs, subject, run_settings, args, layouts, fixed)
     return _report(results, subject, args)
@@ -195,11 +224,13 @@ def _smoke_test(subject, fixed) -> None:
 
 def _verify_all(runs, subject, run_settings, args, layouts, fixed):
     from rnn_impl.testing import devices
+    from rnn_impl.testing.localise import describe
     from rnn_impl.testing.report import Result, classify, write_reproducer
     from rnn_impl.testing.runner import verify
 
     results = []
     width = len(str(len(runs)))
+    deadline = None if args.max_time is None else time.monotonic() + args.max_time
     for index, run in enumerate(runs, 1):
         prop, device, dtype = run.prop, run.device, run.dtype
         name = devices.dtype_name(dtype)
@@ -207,6 +238,10 @@ def _verify_all(runs, subject, run_settings, args, layouts, fixed):
         prefix = f"[{index:>{width}}/{len(runs)}] {prop.name} {device}/{name}"
         if run.skip is not None:
             result.reason = run.skip
+            results.append(result)
+            continue
+        if deadline is not None and time.monotonic() > deadline:
+            result.status, result.reason = "not reached", f"--max-time {args.max_time:g} s ran out"
             results.append(result)
             continue
         print(f"{prefix} ...", end="", flush=True)
@@ -225,14 +260,22 @@ def _verify_all(runs, subject, run_settings, args, layouts, fixed):
         result.seconds = time.perf_counter() - start
         result.examples = tally.examples
         result.max_abs, result.eps_units = tally.worst.max_abs, tally.worst.eps_units
-        if tally.failure is None:
+        if tally.failure is None and tally.examples == 0:
+            result.status, result.reason = "fail", "ran no example"
+            print(" FAIL (ran no example)", flush=True)
+        elif tally.failure is None:
             result.status = "pass"
             print(f" pass ({tally.examples} examples, {result.seconds:.1f}s)", flush=True)
         else:
             result.status = "fail"
             result.reason = f"{type(tally.failure).__name__}: {tally.failure}".strip()
+            measure = getattr(tally.failure, "measure", None)
+            if measure is not None:
+                result.max_abs, result.eps_units = measure.max_abs, measure.eps_units
             if tally.last is not None:
-                result.counterexample = repr(tally.last)
+                result.counterexample = str(tally.last)
+                located = describe(prop, subject, tally.last)
+                result.departs, result.suspects = located["departs"], located["suspects"]
                 path = write_reproducer(
                     args.repro_dir, result, tally.last, subject.name, args.adapter
                 )
@@ -245,9 +288,16 @@ def _verify_all(runs, subject, run_settings, args, layouts, fixed):
 
 
 def _report(results, subject, args) -> int:
+    import hypothesis
     import torch
 
-    from rnn_impl.testing.report import largest_errors, table, write_json, write_junit
+    from rnn_impl.testing.report import (
+        failure_block,
+        largest_errors,
+        table,
+        write_json,
+        write_junit,
+    )
 
     failures = [r for r in results if r.status == "fail"]
     print()
@@ -258,36 +308,49 @@ def _report(results, subject, args) -> int:
     if errors:
         print("largest errors among passing properties:")
         print(errors)
-    skipped = sorted({r.reason for r in results if r.status == "skip"})
-    if skipped:
-        print(f"skipped ({sum(r.status == 'skip' for r in results)}): " + "; ".join(skipped))
+    for kind in ("skip", "not reached"):
+        reasons = sorted({r.reason for r in results if r.status == kind})
+        if reasons:
+            count = sum(r.status == kind for r in results)
+            print(f"{STATUS_WORDS[kind]} ({count}): " + "; ".join(reasons))
     for r in failures:
         print()
-        print(f"FAIL {r.property} on {r.device}/{r.dtype}")
-        print("  " + r.reason.replace("\n", "\n  "))
-        if r.counterexample:
-            print(f"  minimal counterexample: {r.counterexample}")
-        if r.cause:
-            print(f"  cause: {r.cause}")
-        if r.reproducer:
-            print(f"  reproducer: python {r.reproducer}")
+        print(failure_block(r))
+    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
+    if counts["fail"]:
+        verdict, status = "does not conform", NONCONFORMING
+    elif counts["not reached"]:
+        verdict, status = "conforms on what was reached (--max-time ran out)", INCOMPLETE
+    elif counts["skip"]:
+        verdict, status = "conforms on what ran here (some runs skipped, reasons above)", CONFORMING
+    else:
+        verdict, status = "conforms", CONFORMING
     meta = {
         "implementation": subject.name,
         "adapter": args.adapter,
         "profile": args.profile,
         "torch": torch.__version__,
+        "hypothesis": hypothesis.__version__,
+        "verdict": verdict,
+        "exit_status": status,
+        **{f"{name.replace(' ', '_')}": count for name, count in counts.items()},
     }
     if args.json:
         write_json(results, args.json, meta)
     if args.junit_xml:
         write_junit(results, args.junit_xml, f"rnn-verify {subject.name}")
-    passed = sum(r.status == "pass" for r in results)
-    verdict = "does not conform" if failures else "conforms"
     print()
-    print(
-        f"{subject.name} {verdict}: {passed} passed, {len(failures)} failed, {len(results) - passed - len(failures)} skipped"
+    summary = ", ".join(
+        f"{count} {STATUS_WORDS[name]}"
+        for name, count in counts.items()
+        if count or name != "not reached"
     )
-    return NONCONFORMING if failures else CONFORMING
+    print(f"{subject.name} {verdict}: {summary}")
+    return status
+
+
+STATUSES = ("pass", "fail", "skip", "not reached")
+STATUS_WORDS = {"pass": "passed", "fail": "failed", "skip": "skipped", "not reached": "not reached"}
 
 
 if __name__ == "__main__":

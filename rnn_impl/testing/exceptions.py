@@ -8,4 +8,11 @@ class SubjectError(Exception):
 
 
 class PropertyFailure(AssertionError):
-    """A property does not hold; the message says for what, where and by how much."""
+    """A property does not hold; the message says for what, where and by how much.
+
+    Attributes:
+        measure: the error on the failing example (``max_abs``, ``eps_units``), where the
+            property measures one; else None.
+    """
+
+    measure: object = None

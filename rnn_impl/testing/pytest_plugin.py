@@ -11,8 +11,9 @@ A test that takes the ``rnn_run`` argument is parametrised with every run of the
     def test_property(rnn_run):
         rnn_run()
 
-Loading the plugin imports neither torch nor Hypothesis: they are imported when a test asks
-for the catalogue.
+A session in which catalogue runs were collected but none ran (every one skipped) fails with
+one line saying so: a run that checked nothing is not a pass. Loading the plugin imports
+neither torch nor Hypothesis: they are imported when a test asks for the catalogue.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def rnn_run(request: pytest.FixtureRequest, rnn_fixed: dict[str, Any]) -> Any:
 
     def check() -> None:
         reason = run.skip or kind_mismatch(run.prop, chosen)
+        request.node.user_properties.append(("rnn_run", "skipped" if reason else "ran"))
         if reason is not None:
             pytest.skip(reason)
         _load_default_profile()
@@ -138,3 +140,34 @@ def _load_default_profile() -> None:
     profiles.register_profiles()
     if settings.get_current_profile_name() == "default":
         settings.load_profile(profiles.default_profile())
+
+
+_TALLY = {"seen": 0, "ran": 0}
+"""Catalogue runs reported in this session (on xdist's controller: from every worker)."""
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _TALLY.update(seen=0, ran=0)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == "rnn_run":
+            _TALLY["seen"] += 1
+            _TALLY["ran"] += value == "ran"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _TALLY["seen"] and not _TALLY["ran"] and exitstatus == pytest.ExitCode.OK:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        line = (
+            f"rnn_impl: nothing was verified: all {_TALLY['seen']} catalogue runs were skipped "
+            "(see the skip reasons)"
+        )
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(line, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

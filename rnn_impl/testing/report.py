@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree
@@ -20,7 +20,11 @@ DTYPE_COLUMNS = ("float32", "float64", "float16", "bfloat16")
 
 @dataclass
 class Result:
-    """One property on one device and dtype: ``status`` is pass, fail or skip."""
+    """One property on one device and dtype: ``status`` is pass, fail, skip or not reached
+    (``--max-time`` ran out first); ``max_abs`` and ``eps_units`` are the largest error seen,
+    on the failing example for a failure; ``departs`` where the implementation first departs
+    from nn.RNN on it and ``suspects`` the settings it needs
+    (:mod:`rnn_impl.testing.localise`)."""
 
     property: str
     group: str
@@ -35,12 +39,14 @@ class Result:
     counterexample: str = ""
     reproducer: str = ""
     cause: str = ""
+    departs: list[str] = field(default_factory=list)
+    suspects: list[str] = field(default_factory=list)
 
 
 def cell(result: Result) -> str:
     """What the table shows for one result."""
-    if result.status == "skip":
-        return "skip"
+    if result.status in ("skip", "not reached"):
+        return result.status
     if result.status == "fail":
         return "FAIL"
     if result.max_abs == 0.0:
@@ -83,6 +89,7 @@ def largest_errors(results: list[Result]) -> str:
 
 
 def write_json(results: list[Result], path: Path, meta: dict[str, object]) -> None:
+    """``meta`` (the implementation, versions, the verdict and counts), then every result."""
     path.write_text(json.dumps({**meta, "results": [asdict(r) for r in results]}, indent=2))
 
 
@@ -92,7 +99,7 @@ def write_junit(results: list[Result], path: Path, name: str) -> None:
         name=name,
         tests=str(len(results)),
         failures=str(sum(r.status == "fail" for r in results)),
-        skipped=str(sum(r.status == "skip" for r in results)),
+        skipped=str(sum(r.status in ("skip", "not reached") for r in results)),
     )
     for r in results:
         case = ElementTree.SubElement(
@@ -111,7 +118,7 @@ def write_junit(results: list[Result], path: Path, name: str) -> None:
                 for label, value in (("cause", r.cause), ("reproducer", r.reproducer))
                 if value
             )
-        elif r.status == "skip":
+        elif r.status in ("skip", "not reached"):
             ElementTree.SubElement(case, "skipped", message=r.reason)
     ElementTree.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
 
@@ -119,27 +126,26 @@ def write_junit(results: list[Result], path: Path, name: str) -> None:
 REPRODUCER = '''\
 """rnn-verify reproducer: {property} fails for {impl} on {device}/{dtype}.
 
-Run it with python from the directory rnn-verify ran in; it prints the difference from
-torch.nn.RNN and exits 1 while the implementation still fails.
+Run it with python from any directory, in an environment with rnn-impl[verify]; it prints
+the difference from torch.nn.RNN and exits 1 while the implementation still fails.
 """
 
 import sys
 
 import torch
 
-sys.path.insert(0, {cwd!r})
+# where rnn-verify ran (the implementation's module), after the installed packages
+sys.path.append({cwd!r})
 
-from rnn_impl.testing.cases import InputCase, RNNConfig  # noqa: E402
-from rnn_impl.testing.oracle import load_subject  # noqa: E402
-from rnn_impl.testing.properties import BY_NAME  # noqa: E402
-from rnn_impl.testing.strategies import Example  # noqa: E402
+from rnn_impl.testing import CATALOGUE, Example, InputCase, RNNConfig, load_subject  # noqa: E402
 
+prop = next(p for p in CATALOGUE if p.name == {property!r})
 subject = load_subject({impl!r}, {adapter!r})
 example = {example}
-print("property:", {property!r}, "-", BY_NAME[{property!r}].doc)
+print("property:", prop.name, "-", prop.doc)
 print("case:", example)
 try:
-    BY_NAME[{property!r}].check(subject, example)
+    prop.check(subject, example)
 except Exception as failure:
     print(f"{{type(failure).__name__}}: {{failure}}")
     sys.exit(1)
@@ -213,3 +219,30 @@ def classify(reproducer: Path) -> str:
         )
     last = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
     return f"not classified: the reproducer exited {run.returncode}: {last[0]}"
+
+
+EXAMPLE_LINES = ("  config:", "  input:", "  device:")
+"""Lines of a failure's message that the block's ``example:`` line already says."""
+
+
+def failure_block(result: Result) -> str:
+    """One failure for a person: what failed and by how much, the example once, where the
+    implementation departs from nn.RNN, what the failure needs, its cause and reproducer."""
+    lines = [f"FAIL {result.property} on {result.device}/{result.dtype}"]
+    lines += [
+        f"  {line}" if not line.startswith("  ") else line
+        for line in result.reason.splitlines()
+        if not line.startswith(EXAMPLE_LINES)
+    ]
+    if result.counterexample:
+        lines.append(f"  example: {result.counterexample}")
+    for label, values in (("departs", result.departs), ("needs", result.suspects)):
+        if values:
+            lines.append(f"  {label}: " + f"\n  {' ' * len(label)}  ".join(values))
+    if result.suspects:
+        lines.append("  (changing any one of those settings alone makes it pass)")
+    if result.cause:
+        lines.append(f"  cause: {result.cause}")
+    if result.reproducer:
+        lines.append(f"  reproducer: python {result.reproducer}")
+    return "\n".join(lines)

@@ -241,7 +241,10 @@ def register(name: str, group: str, **options: Any) -> Callable[[Check], Check]:
     return add
 
 
-def fail(example: Example, headline: str, *details: str) -> PropertyFailure:
+def fail(
+    example: Example, headline: str, *details: str, measure: Measure | None = None
+) -> PropertyFailure:
+    """The failure to raise: ``headline``, the example, ``details``; ``measure`` the error."""
     lines = [
         headline,
         f"  config: {example.config}",
@@ -249,7 +252,9 @@ def fail(example: Example, headline: str, *details: str) -> PropertyFailure:
         f"  device: {example.device}, dtype: {dtype_name(example.dtype)}",
     ]
     lines += [f"  {d}" for d in details]
-    return PropertyFailure("\n".join(lines))
+    failure = PropertyFailure("\n".join(lines))
+    failure.measure = measure
+    return failure
 
 
 def call(example: Example, module: Any, *args: Any) -> Any:
@@ -285,7 +290,8 @@ def fail_on_difference(
     found = first_difference(pairs)
     if found is not None:
         label, exc = found
-        raise fail(example, f"{what} {label.split(':')[0]} differs from nn.RNN", str(exc))
+        name = label.split("': ", 1)[0] + "'" if label.startswith("'") else label
+        raise fail(example, f"{what} {name} differs from nn.RNN", str(exc))
 
 
 def data(value: Tensor | PackedSequence) -> Tensor:
@@ -310,10 +316,12 @@ def assert_exact(example: Example, what: str, actual: Any, expected: Tensor) -> 
     __tracebackhide__ = True
     actual = check_like(example, what, actual, expected)
     if not identical(actual, expected):
+        diff = difference(actual, expected)
         raise fail(
             example,
             f"{what} is not bit-identical to nn.RNN's",
-            f"{what}: {difference(actual, expected)}",
+            f"{what}: {diff}",
+            measure=Measure(math.inf, diff.max_abs, diff.eps_units),
         )
     return ZERO
 
@@ -329,13 +337,14 @@ def assert_close(
         return ZERO
     a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
     ratio = float(((a - e).abs() / (atol + rtol * e.abs())).nan_to_num(nan=float("inf")).max())
+    diff = difference(actual, expected)
     if not ratio <= 1.0:
         raise fail(
             example,
             f"{what} differs from {against} beyond assert_close(rtol={rtol}, atol={atol})",
-            f"{what}: {difference(actual, expected)}",
+            f"{what}: {diff}",
+            measure=Measure(ratio, diff.max_abs, diff.eps_units),
         )
-    diff = difference(actual, expected)
     return Measure(ratio, diff.max_abs, diff.eps_units)
 
 
@@ -358,6 +367,7 @@ def assert_oracle(
             f"implementation vs float64: {ours}",
             f"nn.RNN vs float64:         {theirs}",
             f"allowed: {bound:.3g}",
+            measure=Measure(math.inf, ours.max_abs, ours.eps_units),
         )
     normalised = ours.max_abs / bound if math.isfinite(bound) else 0.0
     return Measure(normalised, ours.max_abs, ours.eps_units)

@@ -181,10 +181,13 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
                 f"norm-wise error vs float64 {error:.3g}; nn.RNN's {theirs:.3g}; rounding "
                 f"floor of {terms} terms {floor:.3g}; allowed {bound:.3g}"
             )
-        if not (error <= bound or math.isinf(bound)):
-            raise fail(example, f"gradient d/d{name} differs from nn.RNN's", detail)
         diff = difference(a, e if oracle is None else oracle[name].to(a.device, a.dtype))
         normalised = error / bound if math.isfinite(bound) else 0.0
+        if not (error <= bound or math.isinf(bound)):
+            measure = Measure(normalised, diff.max_abs, diff.eps_units)
+            raise fail(
+                example, f"gradient d/d{name} differs from nn.RNN's", detail, measure=measure
+            )
         worst = max(worst, Measure(normalised, diff.max_abs, diff.eps_units))
     return worst
 

@@ -89,7 +89,14 @@ def unbatched_is_batch_of_one(subject: Subject, example: Example) -> Measure:
     return max(worst, _close(example, "unbatched h_n", h_n, h_b.squeeze(1), law))
 
 
-@register("batch_first_is_transpose", "laws", draw={"layout": "batched"}, **LAW)
+@register(
+    "batch_first_is_transpose",
+    "laws",
+    config={"batch_first": st.booleans()},
+    draw={"layout": "batched"},
+    levels={"batch_first": (False, True)},
+    **LAW,
+)
 def batch_first_is_transpose(subject: Subject, example: Example) -> Measure:
     """batch_first=True on transposed input equals batch_first=False, transposed back."""
     reference, impl, inputs = _setup(subject, example)

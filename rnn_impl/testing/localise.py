@@ -1,0 +1,280 @@
+"""Fault localisation for a black box: where an implementation first departs from nn.RNN on a
+failing example, and which of its settings the failure needs.
+
+:func:`departures` runs nn.RNN and the implementation forward on the example and says where
+they first differ: the time step and batch row of the output (for packed input, the
+sequence), the layers and directions of ``h_n``, and which single-layer, single-direction
+sub-model (the same weights, built through the adapter) already differs on its own.
+:func:`suspects` reruns the failing property with one setting of the example changed at a
+time (bias off, one layer, one direction, tanh, ...) and names those whose change makes it pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence
+
+from rnn_impl.testing.cases import InputCase, generator, make_inputs
+from rnn_impl.testing.devices import dtype_name
+from rnn_impl.testing.oracle import Subject, build_from, build_pair, sub_reference
+from rnn_impl.testing.properties import Property
+from rnn_impl.testing.strategies import Example
+from rnn_impl.testing.tolerances import ASSERT_CLOSE_DEFAULTS, normwise_rel
+
+DIRECTIONS = ("forward", "reverse")
+
+
+def departures(subject: Subject, example: Example) -> list[str]:
+    """Where the implementation's forward first departs from nn.RNN's on ``example`` (beyond
+    assert_close's tolerance for the dtype, else the first bit that differs); empty when the
+    forward results agree bit for bit (the failure is elsewhere: gradients, errors, API)."""
+    if subject.kind != "rnn" or example.device == "meta":
+        return []
+    config = example.config
+    reference, impl = build_pair(subject, config, example.case, example.dtype, example.device)
+    inputs = make_inputs(config, example.case, example.dtype, example.device)
+    with torch.no_grad():
+        expected = reference(*inputs.args())
+        try:
+            actual = impl(*inputs.args())
+            output, h_n = actual
+        except Exception as exc:
+            return [f"its forward call fails: {type(exc).__name__}: {exc}"]
+    lines = []
+    out_e, out_a = expected[0], output
+    if isinstance(out_e, PackedSequence) != isinstance(out_a, PackedSequence):
+        return [f"output is a {type(out_a).__name__}, nn.RNN's a {type(out_e).__name__}"]
+    data_e = out_e.data if isinstance(out_e, PackedSequence) else out_e
+    data_a = out_a.data if isinstance(out_a, PackedSequence) else out_a
+    if not isinstance(data_a, Tensor) or data_a.shape != data_e.shape:
+        return [f"output has shape {getattr(data_a, 'shape', None)}, nn.RNN's {data_e.shape}"]
+    found = _differences(data_a, data_e)
+    if len(found):
+        lines.append("output first differs " + _output_place(found, out_e, example))
+    if isinstance(h_n, Tensor) and h_n.shape == expected[1].shape:
+        rows = _differing_rows(h_n, expected[1])
+        if rows:
+            names = [
+                f"layer {r // config.num_directions} {DIRECTIONS[r % config.num_directions]}"
+                for r in rows
+            ]
+            lines.append("h_n differs for " + ", ".join(names))
+    if lines and (config.num_layers > 1 or config.bidirectional):
+        lines.append(_sub_models(subject, reference, example))
+    return lines or _gradient_departures(subject, example)
+
+
+def _gradient_departures(subject: Subject, example: Example) -> list[str]:
+    """Where the forward agrees: which gradients differ from nn.RNN's, worst first (norm-wise
+    relative difference)."""
+    from rnn_impl.testing.properties.differential import gradients
+
+    reference, impl = build_pair(
+        subject, example.config, example.case, example.dtype, example.device
+    )
+    expected_names = dict(reference.named_parameters())
+    actual_names = subject.adapter.named_parameters(impl)
+    if set(expected_names) - set(actual_names):
+        return []
+    expected = gradients(reference, expected_names, example)
+    actual = gradients(impl, {n: actual_names[n] for n in expected_names}, example)
+    errors = sorted(
+        (
+            (normwise_rel(actual[n], e), n)
+            for n, e in expected.items()
+            if actual[n].shape == e.shape
+        ),
+        reverse=True,
+    )
+    differing = [f"d/d{name} ({error:.2g})" for error, name in errors if error > 0][:4]
+    if not differing:
+        return []
+    return ["forward results agree; gradients differ most (norm-wise): " + ", ".join(differing)]
+
+
+def _tolerance_mask(actual: Tensor, expected: Tensor) -> Tensor:
+    rtol, atol = ASSERT_CLOSE_DEFAULTS[expected.dtype]
+    a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
+    both_nan = a.isnan() & e.isnan()
+    beyond = ((a - e).abs() > atol + rtol * e.abs()) | (a.isnan() != e.isnan())
+    return beyond & ~both_nan
+
+
+def _bit_mask(actual: Tensor, expected: Tensor) -> Tensor:
+    a, e = actual.detach().cpu(), expected.detach().cpu()
+    return (a != e) & ~(a.isnan() & e.isnan())
+
+
+def _differences(actual: Tensor, expected: Tensor) -> Tensor:
+    """Indices where the two differ beyond assert_close's tolerance, else where any bit
+    differs (``(n, ndim)``, empty when they are identical)."""
+    mask = _tolerance_mask(actual, expected)
+    if not bool(mask.any()):
+        mask = _bit_mask(actual, expected)
+    return mask.nonzero()
+
+
+def _output_place(found: Tensor, reference_output: Any, example: Example) -> str:
+    """Words for the earliest differing step of the output: step, batch row or sequence,
+    and the direction whose features differ."""
+    config, case = example.config, example.case
+    if isinstance(reference_output, PackedSequence):
+        row, step = int(found[0, 0]), 0  # packed data is time-major: its first row is earliest
+        sizes = reference_output.batch_sizes.tolist()
+        while row >= sizes[step]:
+            row -= sizes[step]
+            step += 1
+        order = reference_output.sorted_indices
+        sequence = int(order[row]) if order is not None else row
+        where, first = f"at step {step} of sequence {sequence}", found[0]
+    elif not case.batched:
+        where, first = f"at step {int(found[0, 0])}", found[0]
+    else:
+        step_dim, row_dim = (1, 0) if config.batch_first else (0, 1)
+        key = found[:, step_dim] * (int(found[:, row_dim].max()) + 1) + found[:, row_dim]
+        first = found[int(key.argmin())]
+        where = f"at step {int(first[step_dim])}, batch row {int(first[row_dim])}"
+    if config.bidirectional:
+        where += f" ({DIRECTIONS[int(first[-1]) // config.hidden_size]} direction's features)"
+    return where
+
+
+def _differing_rows(actual: Tensor, expected: Tensor) -> list[int]:
+    """Which ``(layer, direction)`` rows of ``h_n`` differ (beyond tolerance, else in bits)."""
+    for mask in (_tolerance_mask(actual, expected), _bit_mask(actual, expected)):
+        rows = [r for r in range(mask.size(0)) if bool(mask[r].any())]
+        if rows:
+            return rows
+    return []
+
+
+def _sub_models(subject: Subject, reference: torch.nn.RNN, example: Example) -> str:
+    """Each layer and direction alone, as a one-layer unidirectional model with its weights,
+    on an input of its own: which already differ from nn.RNN."""
+    config = example.config
+    kinds = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if config.bias else [])
+    alone = []
+    for layer in range(config.num_layers):
+        for direction in range(config.num_directions):
+            width = config.input_size if layer == 0 else config.hidden_size * config.num_directions
+            sub = dataclasses.replace(
+                config, input_size=width, num_layers=1, bidirectional=False, dropout=0.0
+            )
+            suffix = "_reverse" if direction else ""
+            rename = {f"{k}_l0": f"{k}_l{layer}{suffix}" for k in kinds}
+            try:
+                ref_sub = sub_reference(reference, sub, rename)
+                impl_sub = build_from(subject, ref_sub, sub)
+                x = _input_for(sub, example)
+                with torch.no_grad():
+                    same = len(_differences(impl_sub(x)[0], ref_sub(x)[0])) == 0
+            except Exception as exc:
+                return f"single-layer sub-models could not be compared: {type(exc).__name__}: {exc}"
+            if not same:
+                alone.append(f"layer {layer} {DIRECTIONS[direction]}")
+    if not alone:
+        return "every layer and direction alone (a one-layer model with its weights) agrees: the difference is in how they are combined"
+    return "alone (a one-layer model with its weights), already differs: " + ", ".join(alone)
+
+
+def _input_for(config: Any, example: Example) -> Tensor:
+    case = example.case
+    batch = max(case.batch, 1) if case.batched else 1
+    shape = (
+        (batch, case.seq_len, config.input_size)
+        if config.batch_first
+        else (case.seq_len, batch, config.input_size)
+    )
+    x = torch.randn(shape, generator=generator(case.seed, 7), dtype=torch.float64)
+    return x.to(example.device, example.dtype)
+
+
+SETTINGS: tuple[tuple[str, Any], ...] = (
+    ("bias", False),
+    ("num_layers", 1),
+    ("bidirectional", False),
+    ("nonlinearity", "tanh"),
+    ("batch_first", False),
+    ("dropout", 0.0),
+    ("with_h0", False),
+    ("seq_len", 1),
+    ("batch", 1),
+    ("layout", "batched"),
+)
+"""The counterfactuals :func:`suspects` tries, one at a time: each a simpler setting."""
+
+
+def suspects(prop: Property, subject: Subject, example: Example) -> list[str]:
+    """The settings of ``example`` whose change, alone, makes ``prop`` hold: ``"bias=True"``
+    when the example passes with ``bias=False``. A setting already at its simple value, or
+    that the property fixes, is not tried."""
+    found = []
+    for name, simple in SETTINGS:
+        changed = _with(example, name, simple)
+        if changed is None or _holds(prop, subject, changed) is not True:
+            continue
+        found.append(f"{name}={_value(example, name)!r}")
+    return found
+
+
+def _value(example: Example, name: str) -> Any:
+    source = example.config if hasattr(example.config, name) else example.case
+    return getattr(source, name)
+
+
+def _with(example: Example, name: str, simple: Any) -> Example | None:
+    """``example`` with one setting changed, or None where it already has that value or the
+    change would make an invalid case."""
+    if _value(example, name) == simple:
+        return None
+    config, case = example.config, example.case
+    if hasattr(config, name):
+        config = dataclasses.replace(config, **{name: simple})
+    elif name == "seq_len":
+        lengths = None if case.lengths is None else tuple(min(n, simple) for n in case.lengths)
+        case = dataclasses.replace(case, seq_len=simple, lengths=lengths)
+    elif name == "batch":
+        if not case.batched:
+            return None
+        lengths = None if case.lengths is None else case.lengths[:simple]
+        case = dataclasses.replace(case, batch=simple, lengths=lengths)
+    elif name == "layout":
+        case = dataclasses.replace(
+            case, layout=simple, lengths=None, batch=case.batch if case.batched else 1
+        )
+    else:
+        case = dataclasses.replace(case, **{name: simple})
+    return Example(config, InputCase(**dataclasses.asdict(case)), example.device, example.dtype)
+
+
+def _holds(prop: Property, subject: Subject, example: Example) -> bool | None:
+    """Whether ``prop`` holds on ``example`` (None: the example cannot be run at all)."""
+    try:
+        prop.check(subject, example)
+    except AssertionError:
+        return False
+    except Exception:
+        return None
+    return True
+
+
+def describe(prop: Property, subject: Subject, example: Example) -> dict[str, list[str]]:
+    """Both, for a report: ``{"departs": [...], "suspects": [...]}`` (a line saying why, if
+    either cannot be worked out)."""
+    result: dict[str, list[str]] = {}
+    for key, work in (
+        ("departs", lambda: departures(subject, example)),
+        ("suspects", lambda: suspects(prop, subject, example)),
+    ):
+        try:
+            result[key] = work()
+        except Exception as exc:
+            result[key] = [f"could not be worked out: {type(exc).__name__}: {exc}"]
+    return result
+
+
+__all__ = ["departures", "describe", "dtype_name", "suspects"]

@@ -1,0 +1,200 @@
+"""rnn-verify and the pytest plugin tell the truth: a run that checked nothing is not a pass,
+narrowing skips what it must, failures carry their numbers, the output reads right, user code
+cannot shadow installed packages, and a time budget bounds a run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rnn_impl.testing.properties import BY_NAME
+from rnn_impl.testing.tolerances import difference
+from tests.test_cli import QUICK, rnn_verify
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a cuda device")
+@pytest.mark.parametrize(
+    "args, why",
+    [
+        (["--device", "cuda"], "nothing to verify: no cuda device on this machine"),
+        (["--property", "streaming", "--dtype", "float32"], "nothing to verify: no selected"),
+        (
+            ["--property", "dropout_masks_exact", "--fix", "num_layers=1"],
+            "nothing to verify: dropout_masks_exact draws its own num_layers",
+        ),
+        (
+            ["--property", "batch_first_is_transpose", "--fix", "batch_first=false"],
+            "nothing to verify: batch_first_is_transpose draws its own batch_first",
+        ),
+    ],
+)
+def test_a_run_that_checks_nothing_exits_2_saying_why(args, why, tmp_path):
+    run = rnn_verify("--impl", "torch.nn:RNN", *args, cwd=tmp_path)
+    assert run.returncode == 2, run.stdout
+    assert run.stderr.count("\n") == 1 and why in run.stderr
+
+
+def test_fixing_batch_first_skips_the_law_that_builds_both():
+    prop = BY_NAME["batch_first_is_transpose"]
+    assert "draws its own batch_first" in prop.skip_reason(
+        "cpu", torch.float64, fixed={"batch_first": False}
+    )
+
+
+def test_a_catalogue_run_where_everything_skips_fails(tmp_path):
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "tests/properties",
+            "-k",
+            "mps",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 1, run.stdout
+    assert "rnn_impl: nothing was verified: all" in run.stdout
+
+
+BUGGY = """
+import torch
+import rnn_impl
+
+
+class OneUlpOff(rnn_impl.RNN):
+    def forward(self, input, hx=None):
+        output, h_n = super().forward(input, hx)
+        return output, torch.nextafter(h_n, torch.full_like(h_n, 2.0))
+"""
+
+
+def test_json_has_a_verdict_and_failures_carry_their_error(tmp_path):
+    (tmp_path / "buggy.py").write_text(BUGGY)
+    out = tmp_path / "report.json"
+    run = rnn_verify(
+        "--impl",
+        "buggy:OneUlpOff",
+        "--property",
+        "output_exact",
+        *QUICK,
+        "--json",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert run.returncode == 1, run.stdout
+    report = json.loads(out.read_text())
+    assert report["verdict"] == "does not conform" and report["exit_status"] == 1
+    assert report["fail"] == 1 and report["hypothesis"] and report["torch"]
+    (failed,) = [r for r in report["results"] if r["status"] == "fail"]
+    assert failed["max_abs"] > 0 and failed["eps_units"] > 0
+    assert (tmp_path / "rnn-verify-reproducers").is_dir(), "reproducers go to their own folder"
+    assert not list(tmp_path.glob("rnn-verify-repro-*.py")), "none in the working directory"
+    (script,) = (tmp_path / "rnn-verify-reproducers").glob("*.py")
+    elsewhere = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd="/", timeout=600
+    )
+    assert elsewhere.returncode == 1 and "is not bit-identical" in elsewhere.stdout
+    assert "rnn_impl.testing import CATALOGUE" in script.read_text()
+
+
+def test_a_relative_error_against_zero_is_called_undefined():
+    text = str(difference(torch.tensor([1e-8]), torch.tensor([0.0])))
+    assert "undefined" in text and "e+" not in text
+
+
+def test_a_constructor_failure_names_its_case_with_balanced_quotes():
+    from rnn_impl.testing.cases import InputCase, RNNConfig
+    from rnn_impl.testing.properties._core import fail_on_difference
+    from rnn_impl.testing.strategies import Example
+
+    example = Example(RNNConfig(3, 4), InputCase(), "cpu", torch.float32)
+    pairs = {"'generated: planted [1]': RNN(3)": (lambda: 1, lambda: 1 / 0)}
+    with pytest.raises(AssertionError) as caught:
+        fail_on_difference(example, "constructor call", pairs)
+    headline = str(caught.value).splitlines()[0]
+    assert headline == "constructor call 'generated: planted [1]' differs from nn.RNN"
+
+
+def test_a_stray_module_in_the_working_directory_does_not_shadow_an_installed_one(tmp_path):
+    (tmp_path / "hypothesis.py").write_text("raise ImportError('the stray hypothesis.py')\n")
+    run = rnn_verify("--impl", "torch.nn:RNN", "--property", "shapes", *QUICK, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_max_time_bounds_a_run_and_reports_what_it_did_not_reach(tmp_path):
+    args = ["--impl", "torch.nn:RNN", "--device", "cpu", "--profile", "dev"]
+    run = rnn_verify(*args, "--max-time", "0.01", cwd=tmp_path)
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "not reached" in run.stdout and "--max-time 0.01 s ran out" in run.stdout
+    assert "conforms on what was reached" in run.stdout
+
+
+def zoo_subject(label):
+    from rnn_impl.testing.zoo import ZOO
+
+    return next(b for b in ZOO if b.label == label).subject()
+
+
+def example_of(device="cpu", dtype=torch.float32, **settings):
+    from rnn_impl.testing.cases import InputCase, RNNConfig
+    from rnn_impl.testing.strategies import Example
+
+    config_fields = set(RNNConfig.__dataclass_fields__)
+    config = RNNConfig(**{k: v for k, v in settings.items() if k in config_fields})
+    case = InputCase(**{k: v for k, v in settings.items() if k not in config_fields})
+    return Example(config, case, device, dtype)
+
+
+@pytest.mark.parametrize(
+    "bug, prop, settings, departs, needs",
+    [
+        (
+            "MissingBias",
+            "output_close",
+            {"input_size": 3, "hidden_size": 3, "seq_len": 5, "batch": 1},
+            ["output first differs at step 0, batch row 0", "h_n differs for layer 0 forward"],
+            ["bias=True"],
+        ),
+        (
+            "ReverseDeepStateDropped",
+            "output_close",
+            {"input_size": 2, "hidden_size": 3, "num_layers": 3, "bidirectional": True},
+            ["h_n differs for layer 2 reverse", "every layer and direction alone"],
+            ["num_layers=3", "bidirectional=True", "with_h0=True", "batch=2"],
+        ),
+        (
+            "ReluNoBiasLeaky",
+            "output_close",
+            {"input_size": 4, "hidden_size": 2, "nonlinearity": "relu", "bias": False},
+            ["output first differs at step 0", "h_n differs for layer 0 forward"],
+            ["nonlinearity='relu'"],
+        ),
+        (
+            "TruncatedBackward",
+            "gradients",
+            {"input_size": 2, "hidden_size": 2, "seq_len": 40, "batch": 1},
+            ["forward results agree; gradients differ most"],
+            ["seq_len=40"],
+        ),
+    ],
+)
+def test_a_failure_is_localised_and_its_needs_named(bug, prop, settings, departs, needs):
+    """Fault localisation on planted bugs: where the implementation departs from nn.RNN, and
+    which settings the failure needs (each alone, changed, makes it pass)."""
+    from rnn_impl.testing.localise import describe
+
+    example = example_of(**settings)
+    located = describe(BY_NAME[prop], zoo_subject(bug), example)
+    text = "\n".join(located["departs"])
+    assert all(part in text for part in departs), located
+    assert located["suspects"] == needs, located
