@@ -154,7 +154,7 @@ BAD_MODULE = textwrap.dedent(
         (["--impl", "user_impls:NoSizes"], "unexpected keyword argument 'input_size'"),
         (
             ["--adapter", "user_impls:Exploding"],
-            "the adapter failed to load weights: RuntimeError: boom",
+            "the adapter failed to load nn.RNN's weights into rnn_impl:RNN built with",
         ),
         (["--property", "nope"], "unknown property nope"),
         (["--device", "tpu"], "unknown device 'tpu'"),

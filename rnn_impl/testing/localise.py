@@ -28,10 +28,15 @@ from rnn_impl.testing.tolerances import ASSERT_CLOSE_DEFAULTS, normwise_rel
 DIRECTIONS = ("forward", "reverse")
 
 
-def departures(subject: Subject, example: Example) -> list[str]:
+LOCATED_GROUPS = ("differential", "gradients", "contracts", "dropout", "laws")
+"""The groups whose failures concern results (errors, API and cell failures are not located)."""
+
+
+def departures(subject: Subject, example: Example, gradients: bool = False) -> list[str]:
     """Where the implementation's forward first departs from nn.RNN's on ``example`` (beyond
-    assert_close's tolerance for the dtype, else the first bit that differs); empty when the
-    forward results agree bit for bit (the failure is elsewhere: gradients, errors, API)."""
+    assert_close's tolerance for the dtype, else the first bit that differs); with
+    ``gradients``, where the forward agrees, which gradients differ most. Empty when nothing
+    differs."""
     if subject.kind != "rnn" or example.device == "meta":
         return []
     config = example.config
@@ -65,7 +70,9 @@ def departures(subject: Subject, example: Example) -> list[str]:
             lines.append("h_n differs for " + ", ".join(names))
     if lines and (config.num_layers > 1 or config.bidirectional):
         lines.append(_sub_models(subject, reference, example))
-    return lines or _gradient_departures(subject, example)
+    if lines or not gradients:
+        return lines
+    return _gradient_departures(subject, example)
 
 
 def _gradient_departures(subject: Subject, example: Example) -> list[str]:
@@ -73,6 +80,7 @@ def _gradient_departures(subject: Subject, example: Example) -> list[str]:
     relative difference)."""
     from rnn_impl.testing.properties.differential import gradients
 
+    example = dataclasses.replace(example, case=dataclasses.replace(example.case, with_h0=True))
     reference, impl = build_pair(
         subject, example.config, example.case, example.dtype, example.device
     )
@@ -265,9 +273,11 @@ def _holds(prop: Property, subject: Subject, example: Example) -> bool | None:
 def describe(prop: Property, subject: Subject, example: Example) -> dict[str, list[str]]:
     """Both, for a report: ``{"departs": [...], "suspects": [...]}`` (a line saying why, if
     either cannot be worked out)."""
-    result: dict[str, list[str]] = {}
+    result: dict[str, list[str]] = {"departs": [], "suspects": []}
+    if prop.group not in LOCATED_GROUPS:
+        return result
     for key, work in (
-        ("departs", lambda: departures(subject, example)),
+        ("departs", lambda: departures(subject, example, prop.group == "gradients")),
         ("suspects", lambda: suspects(prop, subject, example)),
     ):
         try:

@@ -169,7 +169,9 @@ def build_from(
             subject.adapter.load(impl, reference)
     except Exception as exc:
         raise SubjectError(
-            f"the adapter failed to load weights: {type(exc).__name__}: {exc}"
+            f"the adapter failed to load nn.RNN's weights into {subject.name} built with "
+            f"{config}: {type(exc).__name__}: {exc} (if it does not support that "
+            f"configuration, narrow the run: --fix / --rnn-fix NAME=VALUE)"
         ) from exc
     return impl
 

@@ -12,6 +12,7 @@ import torch
 from hypothesis import example, given, settings, target
 
 from rnn_impl.testing import devices
+from rnn_impl.testing.exceptions import PropertyFailure
 from rnn_impl.testing.oracle import Subject
 from rnn_impl.testing.properties import Property
 from rnn_impl.testing.properties._core import ZERO, Measure
@@ -72,7 +73,8 @@ def verify(
             tally.worst = max(tally.worst, measure)
 
     test = given(prop.strategy(device, dtype, layouts, fixed))(check)
-    for row in reversed(prop.covering(device, dtype, layouts, fixed)):
+    covering = prop.covering(device, dtype, layouts, fixed)
+    for row in reversed(covering):
         test = example(row)(test)
     # one failure, the first (smallest) covering row or the shrunk one, reported last
     test = settings(run_settings or settings(), report_multiple_bugs=False)(test)
@@ -80,10 +82,22 @@ def verify(
         test = hypothesis.seed(seed)(test)
     if not collect:
         test()
+        _require_examples(prop, tally, len(covering))
         return tally
     with hypothesis.reporting.with_reporter(lambda _text: None):
         try:
             test()
+            _require_examples(prop, tally, len(covering))
         except Exception as exc:  # Hypothesis replayed the failing example last
             tally.failure = exc
     return tally
+
+
+def _require_examples(prop: Property, tally: Tally, covering: int) -> None:
+    """A run that passed must have run its covering set and at least one drawn example: fewer
+    means something checked nothing (and says what ran)."""
+    if tally.examples < covering + 1:
+        raise PropertyFailure(
+            f"{prop.name} ran {tally.examples} examples: fewer than its covering set "
+            f"({covering}) and one drawn example, so it verified less than it claims"
+        )
