@@ -4,6 +4,7 @@
 # fixed (what its user would try next). Writes docs/notebook-report.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+command -v rnn-verify >/dev/null || { echo "rnn-verify not found: pip install -e '.[verify]'" >&2; exit 2; }
 repro=$(mktemp -d)
 impl=(--impl rnn_impl.testing.zoo.notebook:notebook_rnn --adapter rnn_impl.testing.zoo.notebook:NotebookAdapter)
 common=(--device cpu --dtype float32 --profile ci --repro-dir "$repro")

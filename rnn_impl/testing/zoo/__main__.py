@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes (--false-alarms; default 1)"
     )
+    parser.add_argument(
+        "--property",
+        action="append",
+        dest="properties",
+        help="only this property (--false-alarms; repeatable; default: every one with a tolerance)",
+    )
     args = parser.parse_args(argv)
     chosen = args.profile or ["ci"]
     if args.seeds < 1 or args.workers < 1:
@@ -51,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.power:
         return _power(chosen, args.seeds, args.out, command)
     if args.false_alarms:
-        return _false_alarms(chosen, args.seeds, args.workers, args.out, command)
+        return _false_alarms(chosen, args.seeds, args.workers, args.properties, args.out, command)
     bugs = ZOO + CONTROLS
     matrix = kill_matrix(bugs, settings.get_profile(chosen[0]))
     _write(to_markdown(matrix, bugs, chosen[0]), args.out)
@@ -79,13 +85,18 @@ def _power(chosen: list[str], seeds: int, out: Path | None, command: str) -> int
 
 
 def _false_alarms(
-    chosen: list[str], seeds: int, workers: int, out: Path | None, command: str
+    chosen: list[str],
+    seeds: int,
+    workers: int,
+    properties: list[str] | None,
+    out: Path | None,
+    command: str,
 ) -> int:
     from rnn_impl.testing.zoo.power import alarms_markdown, false_alarms
 
     rows = []
     for profile in chosen:
-        rows += false_alarms(CORRECT, profile, seeds, workers)
+        rows += false_alarms(CORRECT, profile, seeds, workers, properties)
     _write(alarms_markdown(rows, command), out)
     return 1 if any(r.rejections for r in rows) else 0
 

@@ -143,16 +143,23 @@ class Alarms:
 
 
 def false_alarms(
-    controls: tuple[Bug, ...], profile: str, runs: int, workers: int = 1
+    controls: tuple[Bug, ...],
+    profile: str,
+    runs: int,
+    workers: int = 1,
+    properties: list[str] | None = None,
 ) -> list[Alarms]:
-    """Each of ``controls`` against every property with a tolerance, in each CPU dtype,
-    ``runs`` seeded runs of ``profile`` each (no shrinking: one rejection is enough to report),
-    on ``workers`` processes (each with its share of the CPU's threads)."""
+    """Each of ``controls`` against every property with a tolerance (or those named), in each
+    CPU dtype, ``runs`` seeded runs of ``profile`` each (no shrinking: one rejection is enough
+    to report), on ``workers`` processes (each with its share of the CPU's threads)."""
     rows = [
         (control, prop, str(dtype).removeprefix("torch."))
         for control in controls
         for prop in CATALOGUE
-        if prop.tolerance and prop.kind == control.subject().kind and "cpu" in prop.devices
+        if prop.tolerance
+        and prop.name in (properties or [p.name for p in CATALOGUE])
+        and prop.kind == control.subject().kind
+        and "cpu" in prop.devices
         for dtype in prop.dtypes
         if dtype in devices.dtypes_for("cpu")
     ]
