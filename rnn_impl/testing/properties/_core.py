@@ -291,7 +291,7 @@ def fail_on_difference(
     found = first_difference(pairs)
     if found is not None:
         label, exc = found
-        name = label.split("': ", 1)[0] + "'" if label.startswith("'") else label
+        name = label.split("': ", 1)[0] + "'" if "': " in label else label
         raise fail(example, f"{what} {name} differs from nn.RNN", str(exc))
 
 
