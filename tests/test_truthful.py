@@ -223,3 +223,36 @@ def test_the_worked_example_is_right_in_outputs_and_gradients_as_it_says(tmp_pat
         cwd=root,
     )
     assert run.returncode == 0, run.stdout[-3000:]
+
+
+@pytest.mark.parametrize("bug", ["CellOrderConstructor", "WrongParameterNames", "MissingBias"])
+def test_the_reported_example_is_the_smallest_failing_one(bug):
+    """Explicit covering rows run smallest first and are not shrunk: a failure that shows on
+    every configuration is reported on the smallest (it was once input_size=3, num_layers=3,
+    T=6, B=6 for positional_arguments)."""
+    from hypothesis import settings
+
+    from rnn_impl.testing.cases import case_size
+    from rnn_impl.testing.runner import verify
+    from rnn_impl.testing.zoo import ZOO
+    from rnn_impl.testing.zoo.matrix import home
+
+    chosen = next(b for b in ZOO if b.label == bug)
+    prop = BY_NAME[chosen.caught_by]
+    tally = verify(prop, chosen.subject(), *home(prop), settings.get_profile("ci"), collect=True)
+    assert tally.failed
+    covering = prop.covering(*home(prop))
+    assert tally.last == next(e for e in covering if _fails(prop, chosen.subject(), e)), (
+        "not the first (smallest) failing covering row"
+    )
+    assert case_size(tally.last.config, tally.last.case) <= case_size(
+        covering[-1].config, covering[-1].case
+    )
+
+
+def _fails(prop, subject, example):
+    try:
+        prop.check(subject, example)
+    except Exception:
+        return True
+    return False
