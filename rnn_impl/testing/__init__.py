@@ -31,6 +31,8 @@ The modules, from the bottom up:
 * :mod:`~rnn_impl.testing.properties`: the property catalogue.
 * :mod:`~rnn_impl.testing.runner`: one property through Hypothesis.
 * :mod:`~rnn_impl.testing.plan`: which property runs on which device and dtype, and why not.
+* :mod:`~rnn_impl.testing.localise`: where a failing example first departs from nn.RNN, and
+  which of its settings the failure needs.
 * :mod:`~rnn_impl.testing.report`, :mod:`~rnn_impl.testing.cli`,
   :mod:`~rnn_impl.testing.pytest_plugin`: the front ends.
 * :mod:`~rnn_impl.testing.zoo`: planted bugs the catalogue must catch, the kill matrix,
