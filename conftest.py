@@ -1,5 +1,6 @@
-"""This repository's pytest wiring: the rnn_impl plugin (options, fixtures, the catalogue's
-runs), Hypothesis profiles, thread caps under xdist, the torch version a tox leg expects."""
+"""This repository's pytest wiring (the rnn_impl plugin itself loads through its entry point,
+as in any project with the package installed): Hypothesis profiles, thread caps under xdist,
+the torch version a tox leg expects."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import torch
 from hypothesis import settings
 
 from rnn_impl.testing import devices, profiles
-
-pytest_plugins = ("rnn_impl.testing.pytest_plugin",)
 
 profiles.register_profiles()
 settings.load_profile(profiles.default_profile())

@@ -256,3 +256,28 @@ def _fails(prop, subject, example):
     except Exception:
         return True
     return False
+
+
+@pytest.mark.parametrize(
+    "listed, profile, status, words",
+    [
+        ("repr-*  # its own repr\n", "ci", 0, "1 failed as expected"),
+        ("repr-*  # own\nshapes-cpu-float32  # thought to\n", "ci", 1, "but passes: remove it"),
+        ("repr-*  # own\nshapes-cpu-float32  # thought to\n", "dev", 0, "1 passed though expected"),
+        ("repr-*\n", "ci", 2, "has no reason"),
+    ],
+)
+def test_rnn_verify_reads_expected_failures(listed, profile, status, words, tmp_path):
+    (tmp_path / "own.py").write_text(
+        "import rnn_impl\n\n\nclass OwnRepr(rnn_impl.RNN):\n"
+        "    def extra_repr(self):\n        return 'own'\n"
+    )
+    (tmp_path / "xfail.txt").write_text(listed)
+    run = rnn_verify(
+        *("--impl", "own:OwnRepr", "--property", "repr", "--property", "shapes"),
+        *("--device", "cpu", "--dtype", "float32", "--profile", profile, "--max-examples", "4"),
+        *("--expected-failures", str(tmp_path / "xfail.txt"), "--repro-dir", str(tmp_path)),
+        cwd=tmp_path,
+    )
+    assert run.returncode == status, run.stdout + run.stderr
+    assert words in run.stdout + run.stderr

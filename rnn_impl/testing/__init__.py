@@ -13,7 +13,8 @@ The public API, importable from here (each name is imported on first use):
 * the exceptions: :class:`SubjectError`, :class:`PropertyFailure`
   (:mod:`~rnn_impl.testing.exceptions`);
 * the front ends: ``rnn-verify`` (:mod:`~rnn_impl.testing.cli`, ``python -m rnn_impl.testing``)
-  and the pytest plugin (:mod:`~rnn_impl.testing.pytest_plugin`).
+  and the pytest plugin (:mod:`~rnn_impl.testing.pytest_plugin`), with its one-line API
+  :func:`parametrize_catalogue` and expected failures (:mod:`~rnn_impl.testing.expected`).
 
 The modules, from the bottom up:
 
@@ -66,6 +67,7 @@ _EXPORTS = {
     "Property": "properties",
     "PropertyFailure": "exceptions",
     "verify": "runner",
+    "parametrize_catalogue": "pytest_plugin",
 }
 
 __all__ = sorted(_EXPORTS)

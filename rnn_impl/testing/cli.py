@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop starting new runs after this long; the runs not reached are reported",
     )
+    parser.add_argument(
+        "--expected-failures",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="runs known to fail, one per line with '# reason' (rnn_impl.testing.expected)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     parser.add_argument(
         "--junit-xml", type=Path, default=None, help="write the results as JUnit XML"
@@ -139,7 +146,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("hypothesis is not installed: pip install 'rnn-impl[verify]'") from None
     import torch
 
-    from rnn_impl.testing import devices, oracle, profiles
+    from rnn_impl.testing import devices, expected, oracle, profiles
     from rnn_impl.testing.cases import parse_fixed
     from rnn_impl.testing.plan import KINDS, plan
     from rnn_impl.testing.properties import CATALOGUE, select
@@ -203,8 +210,32 @@ def _run(args: argparse.Namespace) -> int:
         f"rnn-verify: {subject.name} against torch.nn.RNN (torch {torch.__version__}, "
         f"hypothesis {hypothesis.__version__}), profile {args.profile}"
     )
+    listed = []
+    if args.expected_failures is not None:
+        try:
+            listed = expected.read(args.expected_failures)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--expected-failures: {error}") from None
     results = _verify_all(runs, subject, run_settings, args, layouts, fixed)
+    for run, result in zip(runs, results):
+        entry = expected.matching(listed, run.id)
+        if entry is not None:
+            _apply_expected(result, entry, args, bool(run_settings.derandomize))
     return _report(results, subject, args)
+
+
+def _apply_expected(result, entry, args, strict: bool) -> None:
+    """A listed run: a failure is expected (xfail); a pass fails under a derandomized profile
+    (the list only shrinks), else it is reported (xpass)."""
+    where = f"{args.expected_failures}:{entry.line}"
+    if result.status == "fail":
+        result.status = "xfail"
+        result.reason = f"expected to fail ({where}: {entry.reason}); {result.reason}"
+    elif result.status == "pass":
+        result.status = "fail" if strict else "xpass"
+        result.reason = (
+            f"listed as expected to fail ({where}: {entry.reason}) but passes: remove it"
+        )
 
 
 def _smoke_test(subject, fixed) -> None:
@@ -308,7 +339,7 @@ def _report(results, subject, args) -> int:
     if errors:
         print("largest errors among passing properties:")
         print(errors)
-    for kind in ("skip", "not reached"):
+    for kind in ("skip", "not reached", "xfail", "xpass"):
         reasons = sorted({r.reason for r in results if r.status == kind})
         if reasons:
             count = sum(r.status == kind for r in results)
@@ -343,14 +374,21 @@ def _report(results, subject, args) -> int:
     summary = ", ".join(
         f"{count} {STATUS_WORDS[name]}"
         for name, count in counts.items()
-        if count or name != "not reached"
+        if count or name in ("pass", "fail", "skip")
     )
     print(f"{subject.name} {verdict}: {summary}")
     return status
 
 
-STATUSES = ("pass", "fail", "skip", "not reached")
-STATUS_WORDS = {"pass": "passed", "fail": "failed", "skip": "skipped", "not reached": "not reached"}
+STATUSES = ("pass", "fail", "skip", "not reached", "xfail", "xpass")
+STATUS_WORDS = {
+    "pass": "passed",
+    "fail": "failed",
+    "skip": "skipped",
+    "not reached": "not reached",
+    "xfail": "failed as expected",
+    "xpass": "passed though expected to fail",
+}
 
 
 if __name__ == "__main__":

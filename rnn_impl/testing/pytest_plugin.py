@@ -1,9 +1,14 @@
 """The pytest plugin: the catalogue as tests, against the implementation under test.
 
+Installed with the package (a ``pytest11`` entry point), so every pytest run of an environment
+with rnn-impl loads it; loading it imports neither torch nor Hypothesis (they are imported when
+a test asks for the catalogue), and it does nothing until one does.
+
 Options: ``--rnn-impl module:attr`` (else ``$RNN_IMPL``, else rnn_impl:RNN), ``--rnn-cell-impl``
 (else ``$RNN_CELL_IMPL``, else rnn_impl:RNNCell) for the cell properties, ``--rnn-adapter``
 (else ``$RNN_IMPL_ADAPTER``), ``--rnn-fix NAME=VALUE`` (repeatable: a constructor argument
-held fixed; properties that draw their own are skipped).
+held fixed; properties that draw their own are skipped), ``--rnn-expected-failures FILE``
+(:mod:`rnn_impl.testing.expected`).
 
 A test that takes the ``rnn_run`` argument is parametrised with every run of the catalogue
 (property x device x dtype, :func:`rnn_impl.testing.plan.plan`) and checks one::
@@ -11,9 +16,18 @@ A test that takes the ``rnn_run`` argument is parametrised with every run of the
     def test_property(rnn_run):
         rnn_run()
 
+:func:`parametrize_catalogue` names the implementation (and adapter, fixed arguments, expected
+failures) in the test file itself, in the spirit of scikit-learn's ``parametrize_with_checks``::
+
+    from rnn_impl.testing import parametrize_catalogue
+
+    @parametrize_catalogue("mypkg.rnn:MyRNN", adapter="mypkg.rnn:MyAdapter",
+                           expected_failures="tests/rnn-expected-failures.txt")
+    def test_my_rnn(rnn_run):
+        rnn_run()
+
 A session in which catalogue runs were collected but none ran (every one skipped) fails with
-one line saying so: a run that checked nothing is not a pass. Loading the plugin imports
-neither torch nor Hypothesis: they are imported when a test asks for the catalogue.
+one line saying so: a run that checked nothing is not a pass.
 """
 
 from __future__ import annotations
@@ -48,19 +62,72 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(repeatable); properties that draw their own are skipped",
     )
     group.addoption(
+        "--rnn-expected-failures",
+        default=None,
+        metavar="FILE",
+        help="runs known to fail, one per line with '# reason' (rnn_impl.testing.expected)",
+    )
+    group.addoption(
         "--rnn-adapter",
         default=None,
         help=f"adapter for its parameter names, module:attr (default ${environment.ADAPTER_ENV})",
     )
 
 
+MARKER = "rnn_catalogue"
+
+
+def parametrize_catalogue(
+    impl: str | None = None,
+    *,
+    adapter: str | None = None,
+    cell_impl: str | None = None,
+    fix: dict[str, Any] | None = None,
+    expected_failures: str | None = None,
+) -> Any:
+    """Decorate a test that takes ``rnn_run``: it gets the whole catalogue, run against
+    ``impl`` (``module:attr``; else the command line's ``--rnn-impl``, the environment or
+    rnn_impl:RNN) with ``adapter``, the constructor arguments ``fix`` held fixed, and the
+    runs listed in the ``expected_failures`` file (relative to the pytest root) expected to
+    fail. Returns a pytest mark; imports nothing."""
+    return getattr(pytest.mark, MARKER)(
+        impl=impl,
+        adapter=adapter,
+        cell_impl=cell_impl,
+        fix=dict(fix or {}),
+        expected_failures=expected_failures,
+    )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the suite's Hypothesis profiles before Hypothesis' plugin loads the one named
-    by ``--hypothesis-profile`` (only when that option is given: otherwise nothing is
-    imported here)."""
+    """Declare the marker; register the suite's Hypothesis profiles before Hypothesis' plugin
+    loads the one named by ``--hypothesis-profile`` (only when that option is given: otherwise
+    nothing is imported here)."""
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(impl, adapter, cell_impl, fix, expected_failures): see "
+        "rnn_impl.testing.parametrize_catalogue",
+    )
     if config.getoption("hypothesis_profile", None) in profiles.PROFILES:
         profiles.register_profiles()
+
+
+def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
+    """The implementation, adapter, fixed arguments and expected-failures file for a test:
+    its ``parametrize_catalogue`` marker first, then the command line."""
+    mark = node.get_closest_marker(MARKER)
+    given = dict(mark.kwargs) if mark is not None else {}
+    fixed_text = config.getoption("--rnn-fix")
+    return {
+        "impl": given.get("impl") or config.getoption("--rnn-impl"),
+        "adapter": given.get("adapter") or config.getoption("--rnn-adapter"),
+        "cell_impl": given.get("cell_impl") or config.getoption("--rnn-cell-impl"),
+        "fix": given.get("fix") or None,
+        "fix_text": fixed_text,
+        "expected_failures": given.get("expected_failures")
+        or config.getoption("--rnn-expected-failures"),
+    }
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -75,8 +142,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from rnn_impl.testing.plan import plan
     from rnn_impl.testing.properties import CATALOGUE
 
+    chosen = _settings(metafunc.definition, metafunc.config)
     try:
-        fixed = parse_fixed(metafunc.config.getoption("--rnn-fix"))
+        fixed = chosen["fix"] or parse_fixed(chosen["fix_text"])
     except ValueError as error:
         raise pytest.UsageError(f"--rnn-fix: {error}") from None
     runs = plan(CATALOGUE, fixed=fixed)
@@ -84,62 +152,70 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def rnn_subject(pytestconfig: pytest.Config) -> Any:
-    """The implementation under test (``--rnn-impl``, ``--rnn-adapter``)."""
-    from rnn_impl.testing.oracle import load_subject
-
-    return load_subject(
-        pytestconfig.getoption("--rnn-impl"), pytestconfig.getoption("--rnn-adapter")
-    )
-
-
-@pytest.fixture(scope="session")
-def rnn_cell_subject(pytestconfig: pytest.Config) -> Any:
-    """The RNNCell under test (``--rnn-cell-impl``)."""
-    from rnn_impl.testing.oracle import load_subject
-
-    return load_subject(pytestconfig.getoption("--rnn-cell-impl"), kind="cell")
-
-
-@pytest.fixture(scope="session")
-def rnn_fixed(pytestconfig: pytest.Config) -> dict[str, Any]:
-    """Constructor arguments held fixed (``--rnn-fix NAME=VALUE``)."""
-    from rnn_impl.testing.cases import parse_fixed
-
-    return parse_fixed(pytestconfig.getoption("--rnn-fix"))
+def rnn_subjects() -> dict[tuple[Any, ...], Any]:
+    """The implementations under test loaded so far, by (spec, adapter, kind)."""
+    return {}
 
 
 @pytest.fixture
-def rnn_run(request: pytest.FixtureRequest, rnn_fixed: dict[str, Any]) -> Any:
-    """A callable that checks this test's run of the catalogue (skipping it with the
-    planner's reason, or where the implementation is of the other kind)."""
+def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], Any]) -> Any:
+    """A callable that checks this test's run of the catalogue: skipped with the planner's
+    reason, or where the implementation is of the other kind; expected to fail where the
+    expected-failures file says so (strictly under a derandomized profile)."""
+    from rnn_impl.testing import expected
+    from rnn_impl.testing.cases import parse_fixed
+    from rnn_impl.testing.oracle import SubjectError, load_subject
     from rnn_impl.testing.plan import kind_mismatch
     from rnn_impl.testing.runner import verify
 
     run = request.param
-    chosen = request.getfixturevalue(
-        "rnn_cell_subject" if run.prop.kind == "cell" else "rnn_subject"
-    )
+    chosen = _settings(request.node, request.config)
+    cell = run.prop.kind == "cell"
+    mark = request.node.get_closest_marker(MARKER)
+    if cell and mark is not None and mark.kwargs.get("impl") and not chosen["cell_impl"]:
+        request.node.user_properties.append(("rnn_run", "skipped"))
+        pytest.skip("no RNNCell under test (parametrize_catalogue(..., cell_impl=...))")
+    key = (chosen["cell_impl"] if cell else chosen["impl"], None if cell else chosen["adapter"])
+    if (*key, cell) not in rnn_subjects:
+        try:
+            rnn_subjects[(*key, cell)] = load_subject(*key, kind="cell" if cell else "rnn")
+        except SubjectError as error:
+            raise pytest.UsageError(f"rnn_impl: {error}") from None
+    subject = rnn_subjects[(*key, cell)]
+    fixed = chosen["fix"] or parse_fixed(chosen["fix_text"])
+    listed = None
+    if chosen["expected_failures"]:
+        path = request.config.rootpath / chosen["expected_failures"]
+        try:
+            listed = expected.matching(expected.read(path), run.id)
+        except (OSError, ValueError) as error:
+            raise pytest.UsageError(f"rnn_impl: expected failures: {error}") from None
 
     def check() -> None:
-        reason = run.skip or kind_mismatch(run.prop, chosen)
+        reason = run.skip or kind_mismatch(run.prop, subject)
         request.node.user_properties.append(("rnn_run", "skipped" if reason else "ran"))
         if reason is not None:
             pytest.skip(reason)
-        _load_default_profile()
-        verify(run.prop, chosen, run.device, run.dtype, fixed=rnn_fixed)
+        strict = _load_default_profile()
+        if listed is not None:
+            note = (
+                f"expected to fail ({chosen['expected_failures']}:{listed.line}: {listed.reason})"
+            )
+            request.applymarker(pytest.mark.xfail(reason=note, strict=strict))
+        verify(run.prop, subject, run.device, run.dtype, fixed=fixed)
 
     return check
 
 
-def _load_default_profile() -> None:
-    """The active Hypothesis profile, unless one was chosen: ``$RNN_IMPL_PROFILE``, else
-    ``ci`` under ``$CI``, else ``dev``."""
+def _load_default_profile() -> bool:
+    """Load the default Hypothesis profile unless one was chosen (``$RNN_IMPL_PROFILE``, else
+    ``ci`` under ``$CI``, else ``dev``); whether the active one is derandomized."""
     from hypothesis import settings
 
     profiles.register_profiles()
     if settings.get_current_profile_name() == "default":
         settings.load_profile(profiles.default_profile())
+    return bool(settings().derandomize)
 
 
 _TALLY = {"seen": 0, "ran": 0}

@@ -20,8 +20,8 @@ DTYPE_COLUMNS = ("float32", "float64", "float16", "bfloat16")
 
 @dataclass
 class Result:
-    """One property on one device and dtype: ``status`` is pass, fail, skip or not reached
-    (``--max-time`` ran out first); ``max_abs`` and ``eps_units`` are the largest error seen,
+    """One property on one device and dtype: ``status`` is pass, fail, skip, not reached
+    (``--max-time`` ran out first), xfail or xpass (listed as an expected failure); ``max_abs`` and ``eps_units`` are the largest error seen,
     on the failing example for a failure; ``departs`` where the implementation first departs
     from nn.RNN on it and ``suspects`` the settings it needs
     (:mod:`rnn_impl.testing.localise`)."""
@@ -45,8 +45,10 @@ class Result:
 
 def cell(result: Result) -> str:
     """What the table shows for one result."""
-    if result.status in ("skip", "not reached"):
+    if result.status in ("skip", "not reached", "xfail"):
         return result.status
+    if result.status == "xpass":
+        return "XPASS"
     if result.status == "fail":
         return "FAIL"
     if result.max_abs == 0.0:
@@ -99,7 +101,7 @@ def write_junit(results: list[Result], path: Path, name: str) -> None:
         name=name,
         tests=str(len(results)),
         failures=str(sum(r.status == "fail" for r in results)),
-        skipped=str(sum(r.status in ("skip", "not reached") for r in results)),
+        skipped=str(sum(r.status in ("skip", "not reached", "xfail", "xpass") for r in results)),
     )
     for r in results:
         case = ElementTree.SubElement(
@@ -118,7 +120,7 @@ def write_junit(results: list[Result], path: Path, name: str) -> None:
                 for label, value in (("cause", r.cause), ("reproducer", r.reproducer))
                 if value
             )
-        elif r.status in ("skip", "not reached"):
+        elif r.status in ("skip", "not reached", "xfail", "xpass"):
             ElementTree.SubElement(case, "skipped", message=r.reason)
     ElementTree.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
 

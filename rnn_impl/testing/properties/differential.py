@@ -104,7 +104,7 @@ def output_close(subject: Subject, example: Example) -> Measure:
 AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
 
 
-@register("autocast", "differential", devices=("cpu",), dtypes=(torch.float32,), tolerance=True)
+@register("autocast", "differential", devices=("cpu",), dtypes=(torch.float32,))
 def autocast(subject: Subject, example: Example) -> Measure:
     """Under ``torch.autocast`` on the CPU (bfloat16, then float16) output and h_n have
     nn.RNN's dtype and values, bit for bit: nn.RNN runs its ``linear``s in the lower precision

@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=1, help="worker processes (--false-alarms; default 1)"
     )
     parser.add_argument(
+        "--dtype",
+        action="append",
+        dest="dtypes",
+        help="only this dtype, e.g. float32 (--false-alarms; repeatable; default: all)",
+    )
+    parser.add_argument(
         "--property",
         action="append",
         dest="properties",
@@ -57,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.power:
         return _power(chosen, args.seeds, args.out, command)
     if args.false_alarms:
-        return _false_alarms(chosen, args.seeds, args.workers, args.properties, args.out, command)
+        return _false_alarms(
+            chosen, args.seeds, args.workers, args.properties, args.dtypes, args.out, command
+        )
     bugs = ZOO + CONTROLS
     matrix = kill_matrix(bugs, settings.get_profile(chosen[0]))
     _write(to_markdown(matrix, bugs, chosen[0]), args.out)
@@ -89,6 +97,7 @@ def _false_alarms(
     seeds: int,
     workers: int,
     properties: list[str] | None,
+    dtypes: list[str] | None,
     out: Path | None,
     command: str,
 ) -> int:
@@ -96,7 +105,7 @@ def _false_alarms(
 
     rows = []
     for profile in chosen:
-        rows += false_alarms(CORRECT, profile, seeds, workers, properties)
+        rows += false_alarms(CORRECT, profile, seeds, workers, properties, dtypes)
     _write(alarms_markdown(rows, command), out)
     return 1 if any(r.rejections for r in rows) else 0
 

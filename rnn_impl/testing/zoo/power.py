@@ -148,12 +148,13 @@ def false_alarms(
     runs: int,
     workers: int = 1,
     properties: list[str] | None = None,
+    dtypes: list[str] | None = None,
 ) -> list[Alarms]:
     """Each of ``controls`` against every property with a tolerance (or those named), in each
-    CPU dtype, ``runs`` seeded runs of ``profile`` each (no shrinking: one rejection is enough
+    CPU dtype (or those named), ``runs`` seeded runs of ``profile`` each (no shrinking: one rejection is enough
     to report), on ``workers`` processes (each with its share of the CPU's threads)."""
     rows = [
-        (control, prop, str(dtype).removeprefix("torch."))
+        (control, prop, devices.dtype_name(dtype))
         for control in controls
         for prop in CATALOGUE
         if prop.tolerance
@@ -162,6 +163,7 @@ def false_alarms(
         and "cpu" in prop.devices
         for dtype in prop.dtypes
         if dtype in devices.dtypes_for("cpu")
+        and devices.dtype_name(dtype) in (dtypes or [devices.dtype_name(t) for t in prop.dtypes])
     ]
     tasks = [
         (control.label, prop.name, dtype, profile, seed)

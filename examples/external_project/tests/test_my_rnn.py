@@ -1,0 +1,8 @@
+"""The whole rnn-impl catalogue against MyRNN, with its known gap expected to fail."""
+
+from rnn_impl.testing import parametrize_catalogue
+
+
+@parametrize_catalogue("myrnn.rnn:MyRNN", expected_failures="tests/rnn-expected-failures.txt")
+def test_my_rnn(rnn_run):
+    rnn_run()

@@ -1,0 +1,122 @@
+"""The pytest plugin the way users meet it: the sample project under examples/external_project
+(its own pyproject, package and tests, the one-line API, an expected-failures file), copied to
+a temporary directory and run with pytest there."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "external_project"
+QUICK = ["-k", "repr-cpu or shapes-cpu-float32 or output_close-cpu-float32 or cell_output_close"]
+
+
+def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(project), "RNN_IMPL_PROFILE": "ci"}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            *args,
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture
+def project(tmp_path):
+    copy = tmp_path / "external_project"
+    shutil.copytree(SAMPLE, copy)
+    return copy
+
+
+def test_the_known_gap_is_an_expected_failure(project):
+    run = run_pytest(project, *QUICK)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "1 xfailed" in run.stdout and "failed" not in run.stdout.replace("xfailed", "")
+    assert "no RNNCell under test" in run_pytest(project, "-rs", *QUICK).stdout
+
+
+def test_a_planted_bug_fails_the_run(project):
+    rnn = project / "myrnn" / "rnn.py"
+    rnn.write_text(
+        rnn.read_text()
+        + "\n    def forward(self, input, hx=None):\n"
+        + "        output, h_n = super().forward(input, hx)\n"
+        + "        return output, h_n * 1.001\n"
+    )
+    run = run_pytest(project, *QUICK)
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert "output_close-cpu-float32" in run.stdout
+
+
+def test_an_expected_failure_that_passes_fails_under_ci(project):
+    listed = project / "tests" / "rnn-expected-failures.txt"
+    listed.write_text(listed.read_text() + "shapes-cpu-float32  # thought to fail\n")
+    run = run_pytest(project, *QUICK)
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert "XPASS(strict)" in run.stdout
+
+
+def test_an_expected_failure_without_a_reason_is_a_usage_error(project):
+    listed = project / "tests" / "rnn-expected-failures.txt"
+    listed.write_text("repr-*\n")
+    run = run_pytest(project, *QUICK)
+    assert run.returncode != 0
+    assert "has no reason" in run.stdout + run.stderr
+
+
+def test_the_plugin_loads_without_hypothesis(tmp_path):
+    """A project that has the package but not the verify extra: pytest still runs."""
+    (tmp_path / "test_plain.py").write_text(
+        "import pytest\n\n\ndef test_hypothesis_is_absent():\n"
+        "    with pytest.raises(ImportError):\n        import hypothesis  # noqa: F401\n"
+    )
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'hypothesis' or name.startswith('hypothesis.'):\n"
+        "            raise ImportError('hypothesis is not installed here')\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:hypothesispytest",
+            "-p",
+            "no:cacheprovider",
+            "test_plain.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
