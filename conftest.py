@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import settings
 
-from rnn_impl.testing import devices, profiles
+from rnn_impl.testing import devices, environment, profiles
 
 profiles.register_profiles()
 settings.load_profile(profiles.default_profile())
@@ -40,5 +40,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"rnn_impl: torch {torch.__version__}, threads {torch.get_num_threads()}",
         f"rnn_impl: devices and dtypes: {pairs}",
-        f"rnn_impl: hypothesis profile {settings.get_current_profile_name()}",
+        f"rnn_impl: hypothesis profile {settings.get_current_profile_name()}, implementation "
+        f"under test {environment.subject_spec(config.getoption('--rnn-impl'))}",
     ]

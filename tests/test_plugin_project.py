@@ -74,12 +74,15 @@ def test_an_expected_failure_that_passes_fails_under_ci(project):
     assert "XPASS(strict)" in run.stdout
 
 
-def test_an_expected_failure_without_a_reason_is_a_usage_error(project):
+def test_an_expected_failure_without_a_reason_stops_the_run(project):
     listed = project / "tests" / "rnn-expected-failures.txt"
     listed.write_text("repr-*\n")
-    run = run_pytest(project, *QUICK)
-    assert run.returncode != 0
+    run = run_pytest(project, *QUICK)  # the decorator's file: checked at collection
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout + run.stderr
     assert "has no reason" in run.stdout + run.stderr
+    option = run_pytest(project, "--rnn-expected-failures", "tests/rnn-expected-failures.txt")
+    assert option.returncode == pytest.ExitCode.USAGE_ERROR, option.stdout + option.stderr
+    assert "has no reason" in option.stdout + option.stderr
 
 
 def test_the_plugin_loads_without_hypothesis(tmp_path):
@@ -120,3 +123,12 @@ def test_the_plugin_loads_without_hypothesis(tmp_path):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
+    options = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:hypothesispytest", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "--rnn-impl" in options.stdout, "the plugin did not load"

@@ -45,7 +45,13 @@ def test_fixing_batch_first_skips_the_law_that_builds_both():
     )
 
 
+@pytest.mark.skipif(
+    getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+    reason="this machine has an mps device",
+)
 def test_a_catalogue_run_where_everything_skips_fails(tmp_path):
+    from pathlib import Path
+
     run = subprocess.run(
         [
             sys.executable,
@@ -58,6 +64,7 @@ def test_a_catalogue_run_where_everything_skips_fails(tmp_path):
             "-k",
             "mps",
         ],
+        cwd=Path(__file__).resolve().parent.parent,
         capture_output=True,
         text=True,
         timeout=600,

@@ -40,7 +40,7 @@ The modules, from the bottom up:
   detection power and false alarms.
 
 Importing this package, ``environment``, ``profiles`` or the pytest plugin imports neither
-torch nor Hypothesis; ``cases``, ``oracle``, ``errors``, ``tolerances``, ``covering`` and
+torch nor Hypothesis; ``cases``, ``oracle``, ``invalid_calls``, ``tolerances``, ``covering`` and
 ``devices`` import torch but not Hypothesis; the strategies, properties, runner and zoo import
 both.
 """

@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from rnn_impl.testing import devices, expected, oracle, profiles
     from rnn_impl.testing.cases import parse_fixed
-    from rnn_impl.testing.plan import KINDS, plan
+    from rnn_impl.testing.plan import KINDS, kind_mismatch, plan
     from rnn_impl.testing.properties import CATALOGUE, select
 
     if args.list:
@@ -168,11 +168,11 @@ def _run(args: argparse.Namespace) -> int:
         props = select(args.property, kind=subject.kind)
     except KeyError as error:
         raise UsageError(f"unknown property {error.args[0]} (see --list)") from None
-    mismatched = [p.name for p in props if p.kind != subject.kind]
+    mismatched = [p for p in props if kind_mismatch(p, subject)]
     if mismatched:
         raise UsageError(
             f"{subject.name} is an {KINDS[subject.kind]}; these properties verify an "
-            f"{KINDS[props[0].kind]}: {', '.join(mismatched)}"
+            f"{KINDS[mismatched[0].kind]}: {', '.join(p.name for p in mismatched)}"
         )
 
     try:
@@ -217,10 +217,18 @@ def _run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as error:
             raise UsageError(f"--expected-failures: {error}") from None
     results = _verify_all(runs, subject, run_settings, args, layouts, fixed)
+    used = set()
     for run, result in zip(runs, results):
         entry = expected.matching(listed, run.id)
         if entry is not None:
+            used.add(entry)
             _apply_expected(result, entry, args, bool(run_settings.derandomize))
+    for entry in listed:
+        if entry not in used:
+            print(
+                f"rnn-verify: {args.expected_failures}:{entry.line}: {entry.pattern!r} matches "
+                "no run of this selection (stale, or a typo?)"
+            )
     return _report(results, subject, args)
 
 
@@ -291,10 +299,7 @@ def _verify_all(runs, subject, run_settings, args, layouts, fixed):
         result.seconds = time.perf_counter() - start
         result.examples = tally.examples
         result.max_abs, result.eps_units = tally.worst.max_abs, tally.worst.eps_units
-        if tally.failure is None and tally.examples == 0:
-            result.status, result.reason = "fail", "ran no example"
-            print(" FAIL (ran no example)", flush=True)
-        elif tally.failure is None:
+        if tally.failure is None:
             result.status = "pass"
             print(f" pass ({tally.examples} examples, {result.seconds:.1f}s)", flush=True)
         else:
@@ -352,8 +357,9 @@ def _report(results, subject, args) -> int:
         verdict, status = "does not conform", NONCONFORMING
     elif counts["not reached"]:
         verdict, status = "conforms on what was reached (--max-time ran out)", INCOMPLETE
-    elif counts["skip"]:
-        verdict, status = "conforms on what ran here (some runs skipped, reasons above)", CONFORMING
+    elif counts["skip"] or counts["xfail"] or counts["xpass"]:
+        verdict = "conforms on what ran here, except the expected failures and skips listed above"
+        status = CONFORMING
     else:
         verdict, status = "conforms", CONFORMING
     meta = {

@@ -26,9 +26,11 @@ def covering_array(
 
     Args:
         factors: each factor's levels, at least one each, the cheapest first: a partial row
-            is judged by ``valid`` completed with the first level of every unset factor.
+            is judged by ``valid`` completed with the first level of every unset factor, or
+            with one of them moved to another level.
         valid: which rows may be used (every row, when None); it must hold for the row of
-            first levels. A pair or combination it rules out even so completed is left out.
+            first levels. A pair or combination it rules out however so completed is left
+            out.
         crossed: factors crossed in full (a bug that needs three or four of them at once is
             reached by construction); names missing from ``factors`` are ignored.
 
@@ -57,12 +59,25 @@ def covering_array(
         if not values:
             raise ValueError(f"covering_array: factor {name!r} has no levels")
 
-    def allowed(row: Sequence[int | None]) -> bool:
-        if valid is None:
-            return True
-        return valid({n: v[0 if i is None else i] for n, v, i in zip(names, levels, row)})
+    def completed(row: Sequence[int | None]) -> bool:
+        return valid is None or valid(
+            {n: v[0 if i is None else i] for n, v, i in zip(names, levels, row)}
+        )
 
-    if not allowed([None] * len(names)):
+    def allowed(row: Sequence[int | None]) -> bool:
+        """Whether ``row`` can be completed: its unset factors at their first levels, or with
+        one of them moved to another level (the constraints a covering set meets couple
+        two factors at a time: a layout and its batch, sizes and the budget)."""
+        if completed(row):
+            return True
+        unset = [k for k, level in enumerate(row) if level is None]
+        return any(
+            completed([*row[:k], level, *row[k + 1 :]])
+            for k in unset
+            for level in range(1, len(levels[k]))
+        )
+
+    if not completed([None] * len(names)):
         raise ValueError("covering_array: valid() rules out the row of first levels")
     sizes = tuple(len(v) for v in levels)
     groups: list[tuple[int, ...]] = [(i,) for i in range(len(names))]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import hypothesis.strategies as st
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
@@ -43,10 +44,9 @@ def departures(subject: Subject, example: Example, gradients: bool = False) -> l
     reference, impl = build_pair(subject, config, example.case, example.dtype, example.device)
     inputs = make_inputs(config, example.case, example.dtype, example.device)
     with torch.no_grad():
-        expected = reference(*inputs.args())
+        expected = _seeded(reference, inputs, example.case.seed)
         try:
-            actual = impl(*inputs.args())
-            output, h_n = actual
+            output, h_n = _seeded(impl, inputs, example.case.seed)
         except Exception as exc:
             return [f"its forward call fails: {type(exc).__name__}: {exc}"]
     lines = []
@@ -102,6 +102,14 @@ def _gradient_departures(subject: Subject, example: Example) -> list[str]:
     if not differing:
         return []
     return ["forward results agree; gradients differ most (norm-wise): " + ", ".join(differing)]
+
+
+def _seeded(module: torch.nn.Module, inputs: Any, seed: int) -> Any:
+    """``module`` on the inputs with the global RNG seeded, then restored (so that both draw
+    the same dropout masks, as the dropout properties arrange)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return module(*inputs.args())
 
 
 def _tolerance_mask(actual: Tensor, expected: Tensor) -> Tensor:
@@ -222,6 +230,9 @@ def suspects(prop: Property, subject: Subject, example: Example) -> list[str]:
     that the property fixes, is not tried."""
     found = []
     for name, simple in SETTINGS:
+        own = {**prop.config, **prop.draw}.get(name)
+        if own is not None and not isinstance(own, st.SearchStrategy):
+            continue
         changed = _with(example, name, simple)
         if changed is None or _holds(prop, subject, changed) is not True:
             continue

@@ -89,7 +89,8 @@ def load_subject(
             has no ``load()`` and ``named_parameters()``.
     """
     spec = subject_spec(spec, kind)
-    adapter_spec = _adapter_spec(adapter_spec)
+    # $RNN_IMPL_ADAPTER belongs to the RNN under test, not to an RNNCell
+    adapter_spec = _adapter_spec(adapter_spec) if kind == "rnn" else adapter_spec
     factory = load_object(spec)
     if not callable(factory):
         raise SubjectError(f"{spec} is not callable")

@@ -32,11 +32,15 @@ one line saying so: a run that checked nothing is not a pass.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
 from rnn_impl.testing import environment, profiles
+from rnn_impl.testing.environment import CELL_IMPL_ENV, IMPL_ENV
+
+MARKER = "rnn_catalogue"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,9 +78,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-MARKER = "rnn_catalogue"
-
-
 def parametrize_catalogue(
     impl: str | None = None,
     *,
@@ -87,9 +88,10 @@ def parametrize_catalogue(
 ) -> Any:
     """Decorate a test that takes ``rnn_run``: it gets the whole catalogue, run against
     ``impl`` (``module:attr``; else the command line's ``--rnn-impl``, the environment or
-    rnn_impl:RNN) with ``adapter``, the constructor arguments ``fix`` held fixed, and the
-    runs listed in the ``expected_failures`` file (relative to the pytest root) expected to
-    fail. Returns a pytest mark; imports nothing."""
+    rnn_impl:RNN) with ``adapter``, the constructor arguments ``fix`` held fixed (validated
+    as ``--rnn-fix``), and the runs listed in the ``expected_failures`` file (relative to the
+    pytest root) expected to fail; the cell properties check ``cell_impl``. Returns a pytest
+    mark; imports nothing."""
     return getattr(pytest.mark, MARKER)(
         impl=impl,
         adapter=adapter,
@@ -103,50 +105,77 @@ def parametrize_catalogue(
 def pytest_configure(config: pytest.Config) -> None:
     """Declare the marker; register the suite's Hypothesis profiles before Hypothesis' plugin
     loads the one named by ``--hypothesis-profile`` (only when that option is given: otherwise
-    nothing is imported here)."""
+    nothing is imported here); check an ``--rnn-expected-failures`` file (a usage error if it
+    is missing or a line has no reason; a marker's file is checked at collection)."""
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(impl, adapter, cell_impl, fix, expected_failures): see "
-        "rnn_impl.testing.parametrize_catalogue",
+        f"{MARKER}(impl, adapter, cell_impl, fix, expected_failures): "
+        "see rnn_impl.testing.parametrize_catalogue",
     )
     if config.getoption("hypothesis_profile", None) in profiles.PROFILES:
         profiles.register_profiles()
+    if config.getoption("--rnn-expected-failures"):
+        _expected(config, config.getoption("--rnn-expected-failures"))
 
 
 def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
     """The implementation, adapter, fixed arguments and expected-failures file for a test:
-    its ``parametrize_catalogue`` marker first, then the command line."""
+    its ``parametrize_catalogue`` marker first, then the command line, then the environment."""
     mark = node.get_closest_marker(MARKER)
     given = dict(mark.kwargs) if mark is not None else {}
-    fixed_text = config.getoption("--rnn-fix")
+    impl = given.get("impl") or config.getoption("--rnn-impl")
     return {
-        "impl": given.get("impl") or config.getoption("--rnn-impl"),
+        "explicit": bool(impl or os.environ.get(IMPL_ENV)),
+        "impl": impl,
         "adapter": given.get("adapter") or config.getoption("--rnn-adapter"),
-        "cell_impl": given.get("cell_impl") or config.getoption("--rnn-cell-impl"),
+        "cell_impl": given.get("cell_impl")
+        or config.getoption("--rnn-cell-impl")
+        or os.environ.get(CELL_IMPL_ENV),
         "fix": given.get("fix") or None,
-        "fix_text": fixed_text,
+        "fix_text": config.getoption("--rnn-fix"),
         "expected_failures": given.get("expected_failures")
         or config.getoption("--rnn-expected-failures"),
     }
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    impl = environment.subject_spec(config.getoption("--rnn-impl"))
-    return [f"rnn_impl: implementation under test {impl}"]
+def _fixed(chosen: dict[str, Any]) -> dict[str, Any]:
+    """The fixed constructor arguments, from the marker or ``--rnn-fix``, validated alike."""
+    from rnn_impl.testing.cases import parse_fixed
+
+    if chosen["fix"]:
+        return parse_fixed(
+            [
+                f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+                for k, v in chosen["fix"].items()
+            ]
+        )
+    return parse_fixed(chosen["fix_text"])
+
+
+def _expected(config: pytest.Config, name: str) -> list[Any]:
+    """The expected failures in ``name`` (relative to the pytest root); a missing file or a
+    line without a reason is a usage error."""
+    from rnn_impl.testing import expected
+
+    try:
+        return expected.read(config.rootpath / name)
+    except (OSError, ValueError) as error:
+        raise pytest.UsageError(f"rnn_impl: expected failures: {error}") from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "rnn_run" not in metafunc.fixturenames:
         return
-    from rnn_impl.testing.cases import parse_fixed
     from rnn_impl.testing.plan import plan
     from rnn_impl.testing.properties import CATALOGUE
 
     chosen = _settings(metafunc.definition, metafunc.config)
     try:
-        fixed = chosen["fix"] or parse_fixed(chosen["fix_text"])
+        fixed = _fixed(chosen)
     except ValueError as error:
-        raise pytest.UsageError(f"--rnn-fix: {error}") from None
+        raise pytest.UsageError(f"rnn_impl: fix: {error}") from None
+    if chosen["expected_failures"]:
+        _expected(metafunc.config, chosen["expected_failures"])
     runs = plan(CATALOGUE, fixed=fixed)
     metafunc.parametrize("rnn_run", runs, ids=[run.id for run in runs], indirect=True)
 
@@ -157,65 +186,73 @@ def rnn_subjects() -> dict[tuple[Any, ...], Any]:
     return {}
 
 
+def _subject(
+    cache: dict[tuple[Any, ...], Any], spec: str | None, adapter: str | None, kind: str
+) -> Any:
+    """The implementation under test, loaded once per session; one that cannot be loaded is a
+    usage error."""
+    from rnn_impl.testing.oracle import SubjectError, load_subject
+
+    key = (spec, adapter, kind)
+    if key not in cache:
+        try:
+            cache[key] = load_subject(spec, adapter, kind=kind)
+        except SubjectError as error:
+            raise pytest.UsageError(f"rnn_impl: {error}") from None
+    return cache[key]
+
+
 @pytest.fixture
 def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], Any]) -> Any:
     """A callable that checks this test's run of the catalogue: skipped with the planner's
-    reason, or where the implementation is of the other kind; expected to fail where the
-    expected-failures file says so (strictly under a derandomized profile)."""
+    reason, or where the implementation is of the other kind (the cell runs check the RNNCell
+    named, else the implementation under test when it is a cell, else the drop-in's unless an
+    RNN was named); expected to fail where the expected-failures file says so (strictly under
+    a derandomized profile)."""
     from rnn_impl.testing import expected
-    from rnn_impl.testing.cases import parse_fixed
-    from rnn_impl.testing.oracle import SubjectError, load_subject
     from rnn_impl.testing.plan import kind_mismatch
     from rnn_impl.testing.runner import verify
 
     run = request.param
     chosen = _settings(request.node, request.config)
-    cell = run.prop.kind == "cell"
-    mark = request.node.get_closest_marker(MARKER)
-    if cell and mark is not None and mark.kwargs.get("impl") and not chosen["cell_impl"]:
-        request.node.user_properties.append(("rnn_run", "skipped"))
-        pytest.skip("no RNNCell under test (parametrize_catalogue(..., cell_impl=...))")
-    key = (chosen["cell_impl"] if cell else chosen["impl"], None if cell else chosen["adapter"])
-    if (*key, cell) not in rnn_subjects:
-        try:
-            rnn_subjects[(*key, cell)] = load_subject(*key, kind="cell" if cell else "rnn")
-        except SubjectError as error:
-            raise pytest.UsageError(f"rnn_impl: {error}") from None
-    subject = rnn_subjects[(*key, cell)]
-    fixed = chosen["fix"] or parse_fixed(chosen["fix_text"])
+    subject = _subject(rnn_subjects, chosen["impl"], chosen["adapter"], "rnn")
+    reason = None
+    if run.prop.kind == "cell" and subject.kind != "cell":
+        if chosen["cell_impl"] or not chosen["explicit"]:
+            subject = _subject(rnn_subjects, chosen["cell_impl"], None, "cell")
+        else:
+            reason = "no RNNCell under test (--rnn-cell-impl, or cell_impl=)"
+    fixed = _fixed(chosen)
     listed = None
     if chosen["expected_failures"]:
-        path = request.config.rootpath / chosen["expected_failures"]
-        try:
-            listed = expected.matching(expected.read(path), run.id)
-        except (OSError, ValueError) as error:
-            raise pytest.UsageError(f"rnn_impl: expected failures: {error}") from None
+        listed = expected.matching(_expected(request.config, chosen["expected_failures"]), run.id)
 
     def check() -> None:
-        reason = run.skip or kind_mismatch(run.prop, subject)
-        request.node.user_properties.append(("rnn_run", "skipped" if reason else "ran"))
-        if reason is not None:
-            pytest.skip(reason)
-        strict = _load_default_profile()
+        why = reason or run.skip or kind_mismatch(run.prop, subject)
+        request.node.user_properties.append(("rnn_run", "skipped" if why else "ran"))
+        if why is not None:
+            pytest.skip(why)
+        run_settings = _profile()
         if listed is not None:
             note = (
                 f"expected to fail ({chosen['expected_failures']}:{listed.line}: {listed.reason})"
             )
+            strict = bool(run_settings.derandomize)
             request.applymarker(pytest.mark.xfail(reason=note, strict=strict))
-        verify(run.prop, subject, run.device, run.dtype, fixed=fixed)
+        verify(run.prop, subject, run.device, run.dtype, run_settings, fixed=fixed)
 
     return check
 
 
-def _load_default_profile() -> bool:
-    """Load the default Hypothesis profile unless one was chosen (``$RNN_IMPL_PROFILE``, else
-    ``ci`` under ``$CI``, else ``dev``); whether the active one is derandomized."""
+def _profile() -> Any:
+    """The Hypothesis settings of a catalogue run: the active profile when one was chosen
+    (``--hypothesis-profile``), else the suite's default (``$RNN_IMPL_PROFILE``, else ``ci``
+    under ``$CI``, else ``dev``), without loading it for the rest of the session."""
     from hypothesis import settings
 
     profiles.register_profiles()
-    if settings.get_current_profile_name() == "default":
-        settings.load_profile(profiles.default_profile())
-    return bool(settings().derandomize)
+    current = settings.get_current_profile_name()
+    return settings.get_profile(profiles.default_profile() if current == "default" else current)
 
 
 _TALLY = {"seen": 0, "ran": 0}

@@ -97,6 +97,7 @@ def _require_examples(prop: Property, tally: Tally, covering: int) -> None:
     """A run that passed must have run its covering set and at least one drawn example: fewer
     means something checked nothing (and says what ran)."""
     if tally.examples < covering + 1:
+        tally.last = None  # no example failed: there is nothing to reproduce
         raise PropertyFailure(
             f"{prop.name} ran {tally.examples} examples: fewer than its covering set "
             f"({covering}) and one drawn example, so it verified less than it claims"

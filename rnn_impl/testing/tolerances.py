@@ -64,7 +64,7 @@ class Difference:
         relative = (
             f"max rel error {self.max_rel:.3g}"
             if math.isfinite(self.max_rel)
-            else "max rel error undefined (nn.RNN's value is 0 there)"
+            else "max rel error undefined (a division by 0, or a value that is not finite)"
         )
         return (
             f"max abs error {self.max_abs:.3g} at index {self.index} "

@@ -106,6 +106,9 @@ def _false_alarms(
     rows = []
     for profile in chosen:
         rows += false_alarms(CORRECT, profile, seeds, workers, properties, dtypes)
+    if not rows:
+        print("error: --property / --dtype select no run of a tolerance property", file=sys.stderr)
+        return 2
     _write(alarms_markdown(rows, command), out)
     return 1 if any(r.rejections for r in rows) else 0
 
