@@ -16,9 +16,8 @@ SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "external_project
 QUICK = ["-k", "repr-cpu or shapes-cpu-float32 or output_close-cpu-float32 or cell_output_close"]
 
 
-def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(project), "RNN_IMPL_PROFILE": "ci"}
-    env.pop("PYTEST_XDIST_WORKER", None)
+def run_pytest(cwd: Path, *args: str, env: dict[str, str] | None = None):
+    """``python -m pytest -q *args`` in ``cwd``, in a subprocess, as a user would run it."""
     return subprocess.run(
         [
             sys.executable,
@@ -31,12 +30,17 @@ def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
             "no:cacheprovider",
             *args,
         ],
-        cwd=project,
-        env=env,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def in_project(project: Path, *args: str):
+    """pytest in the sample project, on its sources, under the ci profile."""
+    return run_pytest(project, *args, env={"PYTHONPATH": str(project), "RNN_IMPL_PROFILE": "ci"})
 
 
 @pytest.fixture
@@ -47,10 +51,10 @@ def project(tmp_path):
 
 
 def test_the_known_gap_is_an_expected_failure(project):
-    run = run_pytest(project, *QUICK)
+    run = in_project(project, *QUICK)
     assert run.returncode == 0, run.stdout[-3000:]
     assert "1 xfailed" in run.stdout and "failed" not in run.stdout.replace("xfailed", "")
-    assert "no RNNCell under test" in run_pytest(project, "-rs", *QUICK).stdout
+    assert "no RNNCell under test" in in_project(project, "-rs", *QUICK).stdout
 
 
 def test_a_planted_bug_fails_the_run(project):
@@ -61,7 +65,7 @@ def test_a_planted_bug_fails_the_run(project):
         + "        output, h_n = super().forward(input, hx)\n"
         + "        return output, h_n * 1.001\n"
     )
-    run = run_pytest(project, *QUICK)
+    run = in_project(project, *QUICK)
     assert run.returncode == 1, run.stdout[-3000:]
     assert "output_close-cpu-float32" in run.stdout
 
@@ -69,7 +73,7 @@ def test_a_planted_bug_fails_the_run(project):
 def test_an_expected_failure_that_passes_fails_under_ci(project):
     listed = project / "tests" / "rnn-expected-failures.txt"
     listed.write_text(listed.read_text() + "shapes-cpu-float32  # thought to fail\n")
-    run = run_pytest(project, *QUICK)
+    run = in_project(project, *QUICK)
     assert run.returncode == 1, run.stdout[-3000:]
     assert "XPASS(strict)" in run.stdout
 
@@ -77,10 +81,10 @@ def test_an_expected_failure_that_passes_fails_under_ci(project):
 def test_an_expected_failure_without_a_reason_stops_the_run(project):
     listed = project / "tests" / "rnn-expected-failures.txt"
     listed.write_text("repr-*\n")
-    run = run_pytest(project, *QUICK)  # the decorator's file: checked at collection
+    run = in_project(project, *QUICK)  # the decorator's file: checked at collection
     assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout + run.stderr
     assert "has no reason" in run.stdout + run.stderr
-    option = run_pytest(project, "--rnn-expected-failures", "tests/rnn-expected-failures.txt")
+    option = in_project(project, "--rnn-expected-failures", "tests/rnn-expected-failures.txt")
     assert option.returncode == pytest.ExitCode.USAGE_ERROR, option.stdout + option.stderr
     assert "has no reason" in option.stdout + option.stderr
 
@@ -100,35 +104,9 @@ def test_the_plugin_loads_without_hypothesis(tmp_path):
         "            raise ImportError('hypothesis is not installed here')\n"
         "sys.meta_path.insert(0, Block())\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "-p",
-            "no:hypothesispytest",
-            "-p",
-            "no:cacheprovider",
-            "test_plain.py",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {"PYTHONPATH": str(tmp_path)}
+    run = run_pytest(tmp_path, "-p", "no:hypothesispytest", "test_plain.py", env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
-    options = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:hypothesispytest", "--help"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    options = run_pytest(tmp_path, "-p", "no:hypothesispytest", "--help", env=env)
     assert "--rnn-impl" in options.stdout, "the plugin did not load"

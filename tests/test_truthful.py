@@ -49,26 +49,12 @@ def test_fixing_batch_first_skips_the_law_that_builds_both():
     getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
     reason="this machine has an mps device",
 )
-def test_a_catalogue_run_where_everything_skips_fails(tmp_path):
+def test_a_catalogue_run_where_everything_skips_fails():
     from pathlib import Path
 
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "tests/properties",
-            "-k",
-            "mps",
-        ],
-        cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    from tests.test_plugin_project import run_pytest
+
+    run = run_pytest(Path(__file__).resolve().parent.parent, "tests/properties", "-k", "mps")
     assert run.returncode == 1, run.stdout
     assert "rnn_impl: nothing was verified: all" in run.stdout
 
