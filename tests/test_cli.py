@@ -86,7 +86,7 @@ def test_a_zoo_bug_exits_1_with_a_reproducer_that_runs(bug, prop, evidence, tmp_
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "FAIL" in run.stdout and "does not conform" in run.stdout
-    assert "minimal counterexample: Example(" in run.stdout
+    assert "  example: RNN(" in run.stdout and "departs: " in run.stdout
     assert evidence in run.stdout
     scripts = list(tmp_path.glob("rnn-verify-repro-*.py"))
     assert scripts and all(f"reproducer: python {s}" in run.stdout for s in scripts)
