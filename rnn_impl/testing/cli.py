@@ -222,7 +222,7 @@ def _run(args: argparse.Namespace) -> int:
         entry = expected.matching(listed, run.id)
         if entry is not None:
             used.add(entry)
-            _apply_expected(result, entry, args, bool(run_settings.derandomize))
+            _apply_expected(result, entry, args, strict=args.profile == "ci")
     for entry in listed:
         if entry not in used:
             print(
@@ -233,8 +233,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _apply_expected(result, entry, args, strict: bool) -> None:
-    """A listed run: a failure is expected (xfail); a pass fails under a derandomized profile
-    (the list only shrinks), else it is reported (xpass)."""
+    """A listed run: a failure is expected (xfail); a pass fails when ``strict`` (the ``ci``
+    profile: the list only shrinks), else it is reported (xpass)."""
     where = f"{args.expected_failures}:{entry.line}"
     if result.status == "fail":
         result.status = "xfail"

@@ -10,7 +10,7 @@ Blank lines and lines that start with ``#`` are ignored. Read by ``rnn-verify
 --expected-failures FILE`` and the plugin (``--rnn-expected-failures FILE`` or the
 ``expected_failures`` argument of :func:`~rnn_impl.testing.pytest_plugin.parametrize_catalogue`).
 An expected failure that fails is reported as such; one that passes fails the run under a
-derandomized profile (``ci``: the list only shrinks) and is reported elsewhere.
+``ci`` profile (derandomized: the list only shrinks) and is reported elsewhere.
 """
 
 from __future__ import annotations

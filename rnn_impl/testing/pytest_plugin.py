@@ -208,7 +208,7 @@ def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], 
     reason, or where the implementation is of the other kind (the cell runs check the RNNCell
     named, else the implementation under test when it is a cell, else the drop-in's unless an
     RNN was named); expected to fail where the expected-failures file says so (strictly under
-    a derandomized profile)."""
+    the ``ci`` profile)."""
     from rnn_impl.testing import expected
     from rnn_impl.testing.plan import kind_mismatch
     from rnn_impl.testing.runner import verify
@@ -232,27 +232,27 @@ def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], 
         request.node.user_properties.append(("rnn_run", "skipped" if why else "ran"))
         if why is not None:
             pytest.skip(why)
-        run_settings = _profile()
+        name, run_settings = _profile()
         if listed is not None:
             note = (
                 f"expected to fail ({chosen['expected_failures']}:{listed.line}: {listed.reason})"
             )
-            strict = bool(run_settings.derandomize)
-            request.applymarker(pytest.mark.xfail(reason=note, strict=strict))
+            request.applymarker(pytest.mark.xfail(reason=note, strict=name == "ci"))
         verify(run.prop, subject, run.device, run.dtype, run_settings, fixed=fixed)
 
     return check
 
 
-def _profile() -> Any:
-    """The Hypothesis settings of a catalogue run: the active profile when one was chosen
-    (``--hypothesis-profile``), else the suite's default (``$RNN_IMPL_PROFILE``, else ``ci``
-    under ``$CI``, else ``dev``), without loading it for the rest of the session."""
+def _profile() -> tuple[str, Any]:
+    """The Hypothesis profile of a catalogue run, by name and settings: the active profile when
+    one was chosen (``--hypothesis-profile``), else the suite's default (``$RNN_IMPL_PROFILE``,
+    else ``ci`` under ``$CI``, else ``dev``), without loading it for the rest of the session."""
     from hypothesis import settings
 
     profiles.register_profiles()
     current = settings.get_current_profile_name()
-    return settings.get_profile(profiles.default_profile() if current == "default" else current)
+    name = profiles.default_profile() if current == "default" else current
+    return name, settings.get_profile(name)
 
 
 _TALLY = {"seen": 0, "ran": 0}
