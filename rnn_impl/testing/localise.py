@@ -125,13 +125,15 @@ def _bit_mask(actual: Tensor, expected: Tensor) -> Tensor:
     return (a != e) & ~(a.isnan() & e.isnan())
 
 
-def _differences(actual: Tensor, expected: Tensor) -> Tensor:
-    """Indices where the two differ beyond assert_close's tolerance, else where any bit
-    differs (``(n, ndim)``, empty when they are identical)."""
+def _departure_mask(actual: Tensor, expected: Tensor) -> Tensor:
+    """Where the two differ beyond assert_close's tolerance, else where any bit differs."""
     mask = _tolerance_mask(actual, expected)
-    if not bool(mask.any()):
-        mask = _bit_mask(actual, expected)
-    return mask.nonzero()
+    return mask if bool(mask.any()) else _bit_mask(actual, expected)
+
+
+def _differences(actual: Tensor, expected: Tensor) -> Tensor:
+    """Indices of :func:`_departure_mask` (``(n, ndim)``, empty when they are identical)."""
+    return _departure_mask(actual, expected).nonzero()
 
 
 def _output_place(found: Tensor, reference_output: Any, example: Example) -> str:
@@ -160,12 +162,9 @@ def _output_place(found: Tensor, reference_output: Any, example: Example) -> str
 
 
 def _differing_rows(actual: Tensor, expected: Tensor) -> list[int]:
-    """Which ``(layer, direction)`` rows of ``h_n`` differ (beyond tolerance, else in bits)."""
-    for mask in (_tolerance_mask(actual, expected), _bit_mask(actual, expected)):
-        rows = [r for r in range(mask.size(0)) if bool(mask[r].any())]
-        if rows:
-            return rows
-    return []
+    """Which ``(layer, direction)`` rows of ``h_n`` differ (:func:`_departure_mask`)."""
+    mask = _departure_mask(actual, expected)
+    return [r for r in range(mask.size(0)) if bool(mask[r].any())]
 
 
 def _sub_models(subject: Subject, reference: torch.nn.RNN, example: Example) -> str:
