@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Verify the seed notebook's MyRNN (ported in rnn_impl/testing/zoo/notebook.py) with its
+# Verify the seed notebook's MyRNN (ported in src/rnn_impl/testing/zoo/notebook.py) with its
 # adapter: on all layouts, on unbatched input only, and once more after its hidden state is
 # fixed (what its user would try next). Writes docs/notebook-report.txt.
 set -uo pipefail

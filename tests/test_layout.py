@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "rnn_impl"
+import rnn_impl
+
+PACKAGE = Path(rnn_impl.__file__).parent  # the installed package: the wheel in tox's wheel leg
 
 
 def test_the_plugin_and_the_package_load_without_torch_or_hypothesis():

@@ -79,14 +79,16 @@ def shapes(subject: Subject, example: Example) -> None:
     devices=("meta",),
     config={"input_size": sizes(max_value=1024), "hidden_size": sizes(max_value=1024)},
     draw={
-        "seq_len": st.integers(1, 32),
+        # on meta every step runs Python shape functions: long sequences cost time and test
+        # nothing the small-width properties (seq_len up to 256) do not
+        "seq_len": st.integers(1, 8),
         "batch": st.integers(1, 512),
         "budget": 10**12,
     },
     levels={
         "input_size": (1, 1021),
         "hidden_size": (1, 1024),
-        "seq_len": (1, 32),
+        "seq_len": (1, 8),
         "batch": (1, 512),
     },
 )
