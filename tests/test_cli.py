@@ -29,6 +29,25 @@ def rnn_verify(*args, cwd=None, env=None):
     )
 
 
+def rnn_verify_here(*args, cwd, monkeypatch, capsys):
+    """``rnn_verify`` in this process, for runs that stop before any property runs (usage
+    errors, empty plans), where a subprocess would only add torch's import time. main()
+    moves ``cwd`` to the end of sys.path and imports the user's modules: both are undone."""
+    from rnn_impl.testing.cli import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    try:
+        returncode = main(list(args))
+    finally:
+        for name in set(sys.modules) - before:
+            if name.startswith("user_impls"):
+                del sys.modules[name]
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, returncode, out, err)
+
+
 PROPS = ("output_close", "shapes")
 
 
@@ -169,9 +188,9 @@ BAD_MODULE = textwrap.dedent(
         ),
     ],
 )
-def test_usage_errors_are_one_line_and_exit_2(args, message, tmp_path):
+def test_usage_errors_are_one_line_and_exit_2(args, message, tmp_path, monkeypatch, capsys):
     (tmp_path / "user_impls.py").write_text(BAD_MODULE)
-    run = rnn_verify(*args, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    run = rnn_verify_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert run.returncode == 2
     assert run.stdout == ""
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr

@@ -13,7 +13,7 @@ import torch
 
 from rnn_impl.testing.properties import BY_NAME
 from rnn_impl.testing.tolerances import difference
-from tests.test_cli import QUICK, rnn_verify
+from tests.test_cli import QUICK, rnn_verify, rnn_verify_here
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a cuda device")
@@ -32,8 +32,10 @@ from tests.test_cli import QUICK, rnn_verify
         ),
     ],
 )
-def test_a_run_that_checks_nothing_exits_2_saying_why(args, why, tmp_path):
-    run = rnn_verify("--impl", "torch.nn:RNN", *args, cwd=tmp_path)
+def test_a_run_that_checks_nothing_exits_2_saying_why(args, why, tmp_path, monkeypatch, capsys):
+    run = rnn_verify_here(
+        "--impl", "torch.nn:RNN", *args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys
+    )
     assert run.returncode == 2, run.stdout
     assert run.stderr.count("\n") == 1 and why in run.stderr
 
