@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "external_project"
-QUICK = ["-k", "repr-cpu or shapes-cpu-float32 or output_close-cpu-float32 or cell_output_close"]
+QUICK = [
+    "-k",
+    "parameters-cpu or shapes-cpu-float32 or output_close-cpu-float32 or cell_output_close",
+]
 
 
 def run_pytest(cwd: Path, *args: str, env: dict[str, str] | None = None):
@@ -59,11 +62,13 @@ def test_the_known_gap_is_an_expected_failure(project):
 
 def test_a_planted_bug_fails_the_run(project):
     rnn = project / "myrnn" / "rnn.py"
+    source = rnn.read_text()
+    call = "return self.recurrent(input, hx)"
+    assert call in source
     rnn.write_text(
-        rnn.read_text()
-        + "\n    def forward(self, input, hx=None):\n"
-        + "        output, h_n = super().forward(input, hx)\n"
-        + "        return output, h_n * 1.001\n"
+        source.replace(
+            call, "output, h_n = self.recurrent(input, hx)\n        return output, h_n * 1.001"
+        )
     )
     run = in_project(project, *QUICK)
     assert run.returncode == 1, run.stdout[-3000:]
@@ -80,7 +85,7 @@ def test_an_expected_failure_that_passes_fails_under_ci(project):
 
 def test_an_expected_failure_without_a_reason_stops_the_run(project):
     listed = project / "tests" / "rnn-expected-failures.txt"
-    listed.write_text("repr-*\n")
+    listed.write_text("parameters-*\n")
     run = in_project(project, *QUICK)  # the decorator's file: checked at collection
     assert run.returncode == pytest.ExitCode.INTERRUPTED, run.stdout + run.stderr
     assert "has no reason" in run.stdout + run.stderr

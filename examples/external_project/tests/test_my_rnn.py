@@ -3,6 +3,10 @@
 from rnn_impl.testing import parametrize_catalogue
 
 
-@parametrize_catalogue("myrnn.rnn:MyRNN", expected_failures="tests/rnn-expected-failures.txt")
+@parametrize_catalogue(
+    "myrnn.rnn:MyRNN",
+    adapter="myrnn.rnn:MyAdapter",
+    expected_failures="tests/rnn-expected-failures.txt",
+)
 def test_my_rnn(rnn_run):
     rnn_run()
