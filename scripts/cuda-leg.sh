@@ -8,7 +8,7 @@ export PYTHONUNBUFFERED=1 CI=true
 OUT="${OUT:-cuda-leg}"
 mkdir -p "$OUT"
 # the package itself, without touching the installed torch (offline machines included)
-python3 -m pip install -q --no-deps --no-build-isolation -e . || export PYTHONPATH="$PWD"
+python3 -m pip install -q --no-deps --no-build-isolation -e . || export PYTHONPATH="$PWD/src:$PWD"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
 start=$SECONDS
 timeout 330 python3 -m pytest -n 8 -p no:cacheprovider -q -ra tests --ignore=tests/benchmarks \

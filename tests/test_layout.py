@@ -110,3 +110,19 @@ def test_the_drop_in_docstring_examples_run():
     for module in (rnn_impl.rnn, rnn_impl.cell):
         failed, tried = doctest.testmod(module, extraglobs={"torch": torch})
         assert tried > 0 and failed == 0, module.__name__
+
+
+def test_the_github_workflow_runs_every_leg_of_the_gate():
+    """.ci/run runs tox.ini's envlist; ci.yml's matrix must name the same legs."""
+    import configparser
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    tox = configparser.ConfigParser()
+    tox.read(root / "tox.ini")
+    envlist = [e.strip() for e in tox["tox"]["envlist"].split(",")]
+    workflow = (root / ".github" / "workflows" / "ci.yml").read_text()
+    matrix = re.search(r"^\s+env: \[(.*)\]$", workflow, re.MULTILINE)
+    assert matrix is not None, "ci.yml has no matrix of tox envs"
+    assert [e.strip() for e in matrix.group(1).split(",")] == envlist
+    assert "legs=$(tox -l)" in (root / ".ci" / "run").read_text()

@@ -24,7 +24,10 @@ class MyRNN(nn.Module):
         except AttributeError:
             if name == "recurrent":  # not built yet
                 raise
-            return getattr(self.recurrent, name)
+            try:
+                return getattr(self.recurrent, name)
+            except AttributeError:
+                raise AttributeError(f"'MyRNN' object has no attribute {name!r}") from None
 
     def forward(self, input, hx: Tensor | None = None):
         return self.recurrent(input, hx)
@@ -36,8 +39,8 @@ class MyRNN(nn.Module):
 class MyAdapter(Adapter):
     """nn.RNN's ``weight_ih_l0`` is MyRNN's ``recurrent.weight_ih_l0``, and so on."""
 
-    def load(self, impl: MyRNN, reference: nn.Module) -> None:
+    def load(self, impl: nn.Module, reference: nn.Module) -> None:
         impl.recurrent.load_state_dict(reference.state_dict())
 
-    def named_parameters(self, impl: MyRNN) -> dict[str, Tensor]:
+    def named_parameters(self, impl: nn.Module) -> dict[str, Tensor]:
         return dict(impl.recurrent.named_parameters())
