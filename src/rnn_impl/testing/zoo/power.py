@@ -180,14 +180,11 @@ def false_alarms(
         outcomes = [_seeded_run(task) for task in tasks]
     found = []
     for i, (control, prop, dtype) in enumerate(rows):
-        mine = outcomes[i * runs : (i + 1) * runs]
-        first = next((headline for headline, _, _ in mine if headline), "")
-        rejections = sum(bool(headline) for headline, _, _ in mine)
-        examples = sum(n for _, n, _ in mine)
-        seconds = sum(t for _, _, t in mine)
-        found.append(
-            Alarms(control.label, prop.name, dtype, runs, rejections, examples, seconds, first)
-        )
+        headlines, examples, seconds = zip(*outcomes[i * runs : (i + 1) * runs])
+        first = next((headline for headline in headlines if headline), "")
+        rejections = sum(map(bool, headlines))
+        total, took = sum(examples), sum(seconds)
+        found.append(Alarms(control.label, prop.name, dtype, runs, rejections, total, took, first))
     return found
 
 
