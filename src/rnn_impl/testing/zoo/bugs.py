@@ -431,9 +431,11 @@ __all__ = [
 
 class MisalignedStepState(HookedRNN):
     """Each step's state lives in one preallocated ``(T, B, H)`` buffer; where a step's slice
-    does not start on a 16-byte boundary the step takes another kernel (``h @ W^T + b``, not
-    ``addmm``), a few ulp off for some data. The bug rnn_impl's own fast path had on AMD
-    EPYC, here on any CPU: only when ``B*H*itemsize`` is not a multiple of 16, from step 2.
+    does not start on a 16-byte boundary the step takes another route (``h @ W^T`` and then
+    ``pre + b``, not ``addmm``), a few ulp off for some data. The bug rnn_impl's own fast path
+    had on AMD EPYC, here on every CPU (the two routes differ by the order of two additions,
+    which IEEE rounding decides, not the BLAS): only when ``B*H*itemsize`` is not a multiple
+    of 16, from step 2.
 
     Who: anyone writing a fast loop over one output buffer whose BLAS rounds by alignment."""
 
@@ -443,10 +445,10 @@ class MisalignedStepState(HookedRNN):
         out = torch.empty_like(pre)
         for t in reversed(range(pre.size(0))) if reverse else range(pre.size(0)):
             if h.data_ptr() % 16 and b_hh is not None:
-                linear = h @ w_hh.t() + b_hh
+                total = h @ w_hh.t() + (pre[t] + b_hh)
             else:
-                linear = F.linear(h, w_hh, b_hh)
-            out[t] = self.activation(linear + pre[t])
+                total = F.linear(h, w_hh, b_hh) + pre[t]
+            out[t] = self.activation(total)
             h = out[t]
         return out, h
 
