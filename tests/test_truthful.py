@@ -195,13 +195,13 @@ def test_a_failure_is_localised_and_its_needs_named(bug, prop, settings, departs
     assert located["suspects"] == needs, located
 
 
-def test_a_property_that_ran_less_than_its_covering_set_and_a_draw_fails():
+def test_a_property_that_ran_less_than_its_explicit_examples_and_a_draw_fails():
     from rnn_impl.testing.exceptions import PropertyFailure
     from rnn_impl.testing.runner import Tally, _require_examples
 
-    _require_examples(BY_NAME["shapes"], Tally(examples=6), covering=5)
-    with pytest.raises(PropertyFailure, match="ran 5 examples: fewer than its covering set"):
-        _require_examples(BY_NAME["shapes"], Tally(examples=5), covering=5)
+    _require_examples(BY_NAME["shapes"], Tally(examples=6), explicit=5)
+    with pytest.raises(PropertyFailure, match="ran 5 examples: fewer than its explicit examples"):
+        _require_examples(BY_NAME["shapes"], Tally(examples=5), explicit=5)
 
 
 def test_the_worked_example_is_right_in_outputs_and_gradients_as_it_says(tmp_path):

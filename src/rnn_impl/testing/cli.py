@@ -110,6 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="runs known to fail, one per line with '# reason' (rnn_impl.testing.expected)",
     )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a regression corpus: its recorded failures run first, in every profile "
+        "(rnn_impl.testing.corpus)",
+    )
+    parser.add_argument(
+        "--save-failures",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="add the minimal example of every failed run to this corpus (created if missing; "
+        "entries already there are not added again)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     parser.add_argument(
         "--junit-xml", type=Path, default=None, help="write the results as JUnit XML"
@@ -216,7 +232,18 @@ def _run(args: argparse.Namespace) -> int:
             listed = expected.read(args.expected_failures)
         except (OSError, ValueError) as error:
             raise UsageError(f"--expected-failures: {error}") from None
-    results = _verify_all(runs, subject, run_settings, args, layouts, fixed)
+    recorded = _read_corpus(args.corpus) if args.corpus is not None else []
+    if args.save_failures is not None and args.save_failures.exists():
+        _read_corpus(args.save_failures)  # a file that is not a corpus: say so before running
+    results, found = _verify_all(runs, subject, run_settings, args, layouts, fixed, recorded)
+    if args.save_failures is not None:
+        from rnn_impl.testing import corpus
+
+        added = corpus.save(args.save_failures, found)
+        print(
+            f"rnn-verify: {added} new failure(s) saved to {args.save_failures} "
+            f"({len(found) - added} already there)"
+        )
     used = set()
     for run, result in zip(runs, results):
         entry = expected.matching(listed, run.id)
@@ -230,6 +257,15 @@ def _run(args: argparse.Namespace) -> int:
                 "no run of this selection (stale, or a typo?)"
             )
     return _report(results, subject, args)
+
+
+def _read_corpus(path: Path) -> list:
+    from rnn_impl.testing import corpus
+
+    try:
+        return corpus.read(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"corpus: {error}") from None
 
 
 def _apply_expected(result, entry, args, strict: bool) -> None:
@@ -261,13 +297,18 @@ def _smoke_test(subject, fixed) -> None:
         raise UsageError(str(error)) from None
 
 
-def _verify_all(runs, subject, run_settings, args, layouts, fixed):
-    from rnn_impl.testing import devices
+def _verify_all(runs, subject, run_settings, args, layouts, fixed, recorded):
+    """Every run, in order: ``(results, found)``, ``found`` the corpus entries of the minimal
+    failing examples."""
+    import hypothesis
+    import torch
+
+    from rnn_impl.testing import corpus, devices
     from rnn_impl.testing.localise import describe
     from rnn_impl.testing.report import Result, classify, write_reproducer
     from rnn_impl.testing.runner import verify
 
-    results = []
+    results, found = [], []
     width = len(str(len(runs)))
     deadline = None if args.max_time is None else time.monotonic() + args.max_time
     for index, run in enumerate(runs, 1):
@@ -295,6 +336,7 @@ def _verify_all(runs, subject, run_settings, args, layouts, fixed):
             collect=True,
             layouts=layouts,
             fixed=fixed,
+            replay=corpus.replay(recorded, prop.name, device, name),
         )
         result.seconds = time.perf_counter() - start
         result.examples = tally.examples
@@ -309,6 +351,13 @@ def _verify_all(runs, subject, run_settings, args, layouts, fixed):
             if measure is not None:
                 result.max_abs, result.eps_units = measure.max_abs, measure.eps_units
             if tally.last is not None:
+                about = {
+                    "implementation": subject.name,
+                    "torch": torch.__version__,
+                    "hypothesis": hypothesis.__version__,
+                    "failure": result.reason.splitlines()[0],
+                }
+                found.append(corpus.failure_of(prop.name, tally.last, about))
                 result.counterexample = str(tally.last)
                 located = describe(prop, subject, tally.last)
                 result.departs, result.suspects = located["departs"], located["suspects"]
@@ -320,7 +369,7 @@ def _verify_all(runs, subject, run_settings, args, layouts, fixed):
                     result.cause = classify(path)
             print(f" FAIL ({tally.examples} examples, {result.seconds:.1f}s)", flush=True)
         results.append(result)
-    return results
+    return results, found
 
 
 def _report(results, subject, args) -> int:

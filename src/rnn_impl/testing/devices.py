@@ -48,3 +48,17 @@ def deterministic_cuda() -> None:
 def dtype_name(dtype: torch.dtype) -> str:
     """``torch.float32`` -> ``"float32"``."""
     return str(dtype).removeprefix("torch.")
+
+
+def dtype_of(name: str) -> torch.dtype:
+    """``"float32"`` -> ``torch.float32``, for the names of :data:`FLOAT_DTYPES`.
+
+    Raises:
+        ValueError: not one of them.
+    """
+    for dtype in FLOAT_DTYPES:
+        if dtype_name(dtype) == name:
+            return dtype
+    raise ValueError(
+        f"unknown dtype {name!r} (choose from {', '.join(map(dtype_name, FLOAT_DTYPES))})"
+    )

@@ -8,7 +8,8 @@ Options: ``--rnn-impl module:attr`` (else ``$RNN_IMPL``, else rnn_impl:RNN), ``-
 (else ``$RNN_CELL_IMPL``, else rnn_impl:RNNCell) for the cell properties, ``--rnn-adapter``
 (else ``$RNN_IMPL_ADAPTER``), ``--rnn-fix NAME=VALUE`` (repeatable: a constructor argument
 held fixed; properties that draw their own are skipped), ``--rnn-expected-failures FILE``
-(:mod:`rnn_impl.testing.expected`).
+(:mod:`rnn_impl.testing.expected`), ``--rnn-corpus FILE`` (a regression corpus whose recorded
+failures every run replays first: :mod:`rnn_impl.testing.corpus`).
 
 A test that takes the ``rnn_run`` argument is parametrised with every run of the catalogue
 (property x device x dtype, :func:`rnn_impl.testing.plan.plan`) and checks one::
@@ -72,6 +73,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="runs known to fail, one per line with '# reason' (rnn_impl.testing.expected)",
     )
     group.addoption(
+        "--rnn-corpus",
+        default=None,
+        metavar="FILE",
+        help="a regression corpus (rnn_impl.testing.corpus): its recorded failures run first",
+    )
+    group.addoption(
         "--rnn-adapter",
         default=None,
         help=f"adapter for its parameter names, module:attr (default ${environment.ADAPTER_ENV})",
@@ -85,19 +92,22 @@ def parametrize_catalogue(
     cell_impl: str | None = None,
     fix: dict[str, Any] | None = None,
     expected_failures: str | None = None,
+    corpus: str | None = None,
 ) -> Any:
     """Decorate a test that takes ``rnn_run``: it gets the whole catalogue, run against
     ``impl`` (``module:attr``; else the command line's ``--rnn-impl``, the environment or
     rnn_impl:RNN) with ``adapter``, the constructor arguments ``fix`` held fixed (validated
-    as ``--rnn-fix``), and the runs listed in the ``expected_failures`` file (relative to the
-    pytest root) expected to fail; the cell properties check ``cell_impl``. Returns a pytest
-    mark; imports nothing."""
+    as ``--rnn-fix``), the runs listed in the ``expected_failures`` file (relative to the
+    pytest root) expected to fail, and the failures recorded in the ``corpus`` file (relative
+    to the pytest root) replayed first; the cell properties check ``cell_impl``. Returns a
+    pytest mark; imports nothing."""
     return getattr(pytest.mark, MARKER)(
         impl=impl,
         adapter=adapter,
         cell_impl=cell_impl,
         fix=dict(fix or {}),
         expected_failures=expected_failures,
+        corpus=corpus,
     )
 
 
@@ -106,20 +116,23 @@ def pytest_configure(config: pytest.Config) -> None:
     """Declare the marker; register the suite's Hypothesis profiles before Hypothesis' plugin
     loads the one named by ``--hypothesis-profile`` (only when that option is given: otherwise
     nothing is imported here); check an ``--rnn-expected-failures`` file (a usage error if it
-    is missing or a line has no reason; a marker's file is checked at collection)."""
+    is missing or a line has no reason) and an ``--rnn-corpus`` file (a usage error if it is
+    missing or not a corpus; a marker's files are checked at collection)."""
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(impl, adapter, cell_impl, fix, expected_failures): "
+        f"{MARKER}(impl, adapter, cell_impl, fix, expected_failures, corpus): "
         "see rnn_impl.testing.parametrize_catalogue",
     )
     if config.getoption("hypothesis_profile", None) in profiles.PROFILES:
         profiles.register_profiles()
     if config.getoption("--rnn-expected-failures"):
         _expected(config, config.getoption("--rnn-expected-failures"))
+    if config.getoption("--rnn-corpus"):
+        _corpus(config, config.getoption("--rnn-corpus"))
 
 
 def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
-    """The implementation, adapter, fixed arguments and expected-failures file for a test:
+    """The implementation, adapter, fixed arguments, expected-failures and corpus files of a test:
     its ``parametrize_catalogue`` marker first, then the command line, then the environment."""
     mark = node.get_closest_marker(MARKER)
     given = dict(mark.kwargs) if mark is not None else {}
@@ -135,6 +148,7 @@ def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
         "fix_text": config.getoption("--rnn-fix"),
         "expected_failures": given.get("expected_failures")
         or config.getoption("--rnn-expected-failures"),
+        "corpus": given.get("corpus") or config.getoption("--rnn-corpus"),
     }
 
 
@@ -152,21 +166,39 @@ def _fixed(chosen: dict[str, Any]) -> dict[str, Any]:
     return parse_fixed(chosen["fix_text"])
 
 
-_EXPECTED_FILES = pytest.StashKey[dict[str, list[Any]]]()
+_FILES = pytest.StashKey[dict[tuple[str, str], list[Any]]]()
+
+
+def _read_once(config: pytest.Config, what: str, name: str) -> list[Any]:
+    """The entries of the ``what`` file ``name`` (relative to the pytest root): ``"expected
+    failures"`` (:mod:`rnn_impl.testing.expected`) or ``"corpus"``
+    (:mod:`rnn_impl.testing.corpus`), read once per session; a file that is missing or
+    malformed is a usage error."""
+    read = config.stash.setdefault(_FILES, {})
+    if (what, name) not in read:
+        try:
+            read[what, name] = _reader(what)(config.rootpath / name)
+        except (OSError, ValueError) as error:
+            raise pytest.UsageError(f"rnn_impl: {what}: {error}") from None
+    return read[what, name]
+
+
+def _reader(what: str) -> Any:
+    if what == "corpus":  # imports torch: only once a corpus is named
+        from rnn_impl.testing import corpus
+
+        return corpus.read
+    from rnn_impl.testing import expected
+
+    return expected.read
 
 
 def _expected(config: pytest.Config, name: str) -> list[Any]:
-    """The expected failures in ``name`` (relative to the pytest root), read once per session;
-    a missing file or a line without a reason is a usage error."""
-    from rnn_impl.testing import expected
+    return _read_once(config, "expected failures", name)
 
-    read = config.stash.setdefault(_EXPECTED_FILES, {})
-    if name not in read:
-        try:
-            read[name] = expected.read(config.rootpath / name)
-        except (OSError, ValueError) as error:
-            raise pytest.UsageError(f"rnn_impl: expected failures: {error}") from None
-    return read[name]
+
+def _corpus(config: pytest.Config, name: str) -> list[Any]:
+    return _read_once(config, "corpus", name)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -182,6 +214,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(f"rnn_impl: fix: {error}") from None
     if chosen["expected_failures"]:
         _expected(metafunc.config, chosen["expected_failures"])
+    if chosen["corpus"]:
+        _corpus(metafunc.config, chosen["corpus"])
     runs = plan(CATALOGUE, fixed=fixed)
     metafunc.parametrize("rnn_run", runs, ids=[run.id for run in runs], indirect=True)
 
@@ -210,12 +244,13 @@ def _subject(
 
 @pytest.fixture
 def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], Any]) -> Any:
-    """A callable that checks this test's run of the catalogue: skipped with the planner's
+    """A callable that checks this test's run of the catalogue (the corpus's recorded failures
+    for it first, when a corpus is named): skipped with the planner's
     reason, or where the implementation is of the other kind (the cell runs check the RNNCell
     named, else the implementation under test when it is a cell, else the drop-in's unless an
     RNN was named); expected to fail where the expected-failures file says so (strictly under
     the ``ci`` profile)."""
-    from rnn_impl.testing import expected
+    from rnn_impl.testing import corpus, devices, expected
     from rnn_impl.testing.plan import kind_mismatch
     from rnn_impl.testing.runner import verify
 
@@ -244,7 +279,9 @@ def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], 
                 f"expected to fail ({chosen['expected_failures']}:{listed.line}: {listed.reason})"
             )
             request.applymarker(pytest.mark.xfail(reason=note, strict=name == "ci"))
-        verify(run.prop, subject, run.device, run.dtype, run_settings, fixed=fixed)
+        recorded = _corpus(request.config, chosen["corpus"]) if chosen["corpus"] else []
+        replay = corpus.replay(recorded, run.prop.name, run.device, devices.dtype_name(run.dtype))
+        verify(run.prop, subject, run.device, run.dtype, run_settings, fixed=fixed, replay=replay)
 
     return check
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,10 +52,13 @@ def verify(
     collect: bool = False,
     layouts: tuple[str, ...] | None = None,
     fixed: Mapping[str, Any] | None = None,
+    replay: Sequence[Example] = (),
 ) -> Tally:
-    """Check ``prop`` on its covering set (:meth:`Property.covering`, explicit examples that
-    Hypothesis runs first, in every profile), then on examples drawn by Hypothesis (only
-    ``layouts``, and configurations with the constructor arguments ``fixed``, when given).
+    """Check ``prop`` on the examples of ``replay`` (a regression corpus's:
+    :func:`rnn_impl.testing.corpus.replay`), then on its covering set
+    (:meth:`Property.covering`; both explicit examples that Hypothesis runs first, in every
+    profile), then on examples drawn by Hypothesis (only ``layouts``, and configurations with
+    the constructor arguments ``fixed``, when given).
 
     The minimal failure found is raised, or with ``collect`` recorded in the returned tally
     (``failure``, and ``last``: the example it failed on) with Hypothesis' own report muted.
@@ -73,32 +76,33 @@ def verify(
             tally.worst = max(tally.worst, measure)
 
     test = given(prop.strategy(device, dtype, layouts, fixed))(check)
-    covering = prop.covering(device, dtype, layouts, fixed)
-    for row in reversed(covering):
+    explicit = [*replay, *prop.covering(device, dtype, layouts, fixed)]
+    for row in reversed(explicit):
         test = example(row)(test)
-    # one failure, the first (smallest) covering row or the shrunk one, reported last
+    # one failure, the first failing explicit row or the shrunk one, reported last
     test = settings(run_settings or settings(), report_multiple_bugs=False)(test)
     if seed is not None:
         test = hypothesis.seed(seed)(test)
     if not collect:
         test()
-        _require_examples(prop, tally, len(covering))
+        _require_examples(prop, tally, len(explicit))
         return tally
     with hypothesis.reporting.with_reporter(lambda _text: None):
         try:
             test()
-            _require_examples(prop, tally, len(covering))
+            _require_examples(prop, tally, len(explicit))
         except Exception as exc:  # Hypothesis replayed the failing example last
             tally.failure = exc
     return tally
 
 
-def _require_examples(prop: Property, tally: Tally, covering: int) -> None:
-    """A run that passed must have run its covering set and at least one drawn example: fewer
-    means something checked nothing (and says what ran)."""
-    if tally.examples < covering + 1:
+def _require_examples(prop: Property, tally: Tally, explicit: int) -> None:
+    """A run that passed must have run its explicit examples (corpus and covering set) and at
+    least one drawn example: fewer means something checked nothing (and says what ran)."""
+    if tally.examples < explicit + 1:
         tally.last = None  # no example failed: there is nothing to reproduce
         raise PropertyFailure(
-            f"{prop.name} ran {tally.examples} examples: fewer than its covering set "
-            f"({covering}) and one drawn example, so it verified less than it claims"
+            f"{prop.name} ran {tally.examples} examples: fewer than its explicit examples "
+            f"({explicit}: corpus and covering set) and one drawn example, so it verified "
+            f"less than it claims"
         )
