@@ -53,6 +53,8 @@ def verify(
     layouts: tuple[str, ...] | None = None,
     fixed: Mapping[str, Any] | None = None,
     replay: Sequence[Example] = (),
+    covering: bool = True,
+    database_key: bytes | None = None,
 ) -> Tally:
     """Check ``prop`` on the examples of ``replay`` (a regression corpus's:
     :func:`rnn_impl.testing.corpus.replay`), then on its covering set
@@ -62,6 +64,11 @@ def verify(
 
     The minimal failure found is raised, or with ``collect`` recorded in the returned tally
     (``failure``, and ``last``: the example it failed on) with Hypothesis' own report muted.
+
+    A search campaign (:mod:`rnn_impl.testing.search`) passes ``covering=False`` (the gate runs
+    the covering set) and a ``database_key`` for the run, under which the example database of
+    ``run_settings`` keeps its failures (without it Hypothesis would key every run by the one
+    function below).
     """
     tally = Tally()
     if device == "cuda":
@@ -75,8 +82,10 @@ def verify(
             target(measure.normalised, label=f"{prop.name} normalised error")
             tally.worst = max(tally.worst, measure)
 
+    if database_key is not None:
+        check._hypothesis_internal_add_digest = database_key  # type: ignore[attr-defined]
     test = given(prop.strategy(device, dtype, layouts, fixed))(check)
-    explicit = [*replay, *prop.covering(device, dtype, layouts, fixed)]
+    explicit = [*replay, *(prop.covering(device, dtype, layouts, fixed) if covering else [])]
     for row in reversed(explicit):
         test = example(row)(test)
     # one failure, the first failing explicit row or the shrunk one, reported last

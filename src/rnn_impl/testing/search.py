@@ -1,0 +1,309 @@
+"""rnn-verify-search: a search campaign on many workers that share what each finds.
+
+    rnn-verify-search --impl mypkg.rnn:MyRNN --workers 4 --time 600
+                      [--database redis://host:6379/0] [--corpus-out tests/rnn-corpus.json]
+                      [--property P ...] [--device D ...] [--dtype T ...] [--layout L ...]
+                      [--fix NAME=VALUE ...] [--adapter module:attr] [--examples N]
+
+Hypothesis is the search and its example database the exchange; nothing here is a second
+engine. Each worker process runs every selected property (property x device x dtype, as
+``rnn-verify`` plans them) again and again until the time is up, ``--examples`` random
+examples a round, not derandomized (each process seeds Hypothesis from its own entropy), with
+``target()`` on the normalised error, and with the example database given by ``--database``:
+a directory (the default, ``.hypothesis/rnn-search``) or a Redis server (``redis://``,
+``rediss://`` or ``unix://`` URLs, through Hypothesis' ``RedisExampleDatabase``), which any
+number of machines can point at. A failure one worker finds is saved there under its run's key
+and replayed first by every worker's next round of that run, on any machine. The covering set
+is not run (the ``ci`` gate runs it); a run that failed in a worker is not searched again by it.
+
+Progress is printed as it comes; at the end, the failures found, each with its minimal example,
+and with ``--corpus-out`` the corpus file they were added to (:mod:`rnn_impl.testing.corpus`),
+which ``rnn-verify --corpus`` and the pytest plugin replay. Exit status: 0 nothing found, 1
+failures found, 2 usage error (including a database URL that does not answer: one line, the
+URL's password masked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from rnn_impl.testing.cli import USAGE_ERROR, UsageError, _Parser
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+DEFAULT_DATABASE = ".hypothesis/rnn-search"
+FOUND, NOTHING = 1, 0
+
+
+def masked(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (safe to print or log)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_database(location: str) -> Any:
+    """The example database at ``location``: Redis for a ``redis://``, ``rediss://`` or
+    ``unix://`` URL (asked to answer within a few seconds), else a directory.
+
+    Raises:
+        UsageError: the redis package is missing, or the server does not answer.
+    """
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    if urlsplit(location).scheme not in REDIS_SCHEMES:
+        return DirectoryBasedExampleDatabase(location)
+    try:
+        import redis
+        from hypothesis.extra.redis import RedisExampleDatabase
+    except ImportError:
+        raise UsageError(
+            "a Redis database needs the redis package: pip install 'rnn-impl[search]'"
+        ) from None
+    client = redis.Redis.from_url(location, socket_connect_timeout=5, socket_timeout=30)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        raise UsageError(
+            f"the example database at {masked(location)} does not answer ({type(error).__name__})"
+        ) from None
+    return RedisExampleDatabase(client)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one worker runs: the plan's selection, the database, when to stop."""
+
+    worker: int
+    impl: str | None
+    adapter: str | None
+    properties: tuple[str, ...] | None
+    devices: tuple[str, ...] | None
+    dtypes: tuple[str, ...] | None
+    layouts: tuple[str, ...] | None
+    fix: tuple[str, ...]
+    database: str
+    examples: int
+    stop_at: float
+
+
+@dataclass
+class Found:
+    """A failure one worker found: the run, its first line, the minimal example (a corpus
+    entry), and after how many of that round's examples."""
+
+    worker: int
+    run_id: str
+    headline: str
+    failure: Any = field(repr=False)
+    examples: int = 0
+
+
+def database_key(run_id: str, impl: str | None) -> bytes:
+    """The key a run's examples are saved under: the same on every worker and machine for the
+    same run of the same implementation, and distinct between runs (Hypothesis would otherwise
+    key them all by the one function that checks an example)."""
+    return f"rnn-verify-search:{impl}:{run_id}".encode()
+
+
+def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
+    """One worker's campaign: ``(failures found, examples run)``."""
+    import hypothesis
+    import torch
+
+    from rnn_impl.testing import corpus, devices, oracle, profiles
+    from rnn_impl.testing.cases import parse_fixed
+    from rnn_impl.testing.plan import plan
+    from rnn_impl.testing.properties import select
+    from rnn_impl.testing.runner import verify
+
+    torch.set_num_threads(1)
+    subject = oracle.load_subject(job.impl, job.adapter)
+    props = select(list(job.properties) if job.properties else None, kind=subject.kind)
+    fixed = parse_fixed(list(job.fix))
+    chosen = job.devices or devices.available_devices()
+    runs = [r for r in plan(props, chosen, job.dtypes, job.layouts, fixed) if r.skip is None]
+    profiles.register_profiles()
+    run_settings = hypothesis.settings(
+        hypothesis.settings.get_profile("thorough"),
+        database=open_database(job.database),
+        derandomize=False,
+        max_examples=job.examples,
+        report_multiple_bugs=False,
+    )
+    found: list[Found] = []
+    failed: set[str] = set()
+    total = 0
+    while time.time() < job.stop_at and len(failed) < len(runs):
+        for run in runs:
+            if run.id in failed or time.time() >= job.stop_at:
+                continue
+            tally = verify(
+                run.prop,
+                subject,
+                run.device,
+                run.dtype,
+                run_settings,
+                collect=True,
+                layouts=job.layouts,
+                fixed=fixed,
+                database_key=database_key(run.id, job.impl),
+                covering=False,
+            )
+            total += tally.examples
+            if tally.failure is None or tally.last is None:
+                continue
+            failed.add(run.id)
+            about = {
+                "implementation": subject.name,
+                "torch": torch.__version__,
+                "hypothesis": hypothesis.__version__,
+                "failure": tally.headline,
+                "found by": f"rnn-verify-search, worker {job.worker}",
+            }
+            entry = corpus.failure_of(run.prop.name, tally.last, about)
+            found.append(Found(job.worker, run.id, tally.headline, entry, tally.examples))
+            progress.put(f"worker {job.worker}: {run.id} FAILED: {tally.headline}")
+        progress.put(f"worker {job.worker}: {total} examples so far, {len(failed)} run(s) failed")
+    return found, total
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rnn-verify-search",
+        description="Search for failures on many workers sharing a Hypothesis example database.",
+        epilog="exit status: 0 nothing found; 1 failures found; 2 usage error",
+    )
+    parser.add_argument("--impl", default=None, help="module:attr under test (rnn_impl:RNN)")
+    parser.add_argument("--adapter", default=None, help="module:attr of an Adapter")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument(
+        "--time", type=float, default=60.0, metavar="SECONDS", help="how long (default 60)"
+    )
+    parser.add_argument(
+        "--database",
+        default=DEFAULT_DATABASE,
+        help=f"a directory, or a redis:// / rediss:// / unix:// URL (default {DEFAULT_DATABASE})",
+    )
+    parser.add_argument(
+        "--corpus-out", type=Path, default=None, metavar="FILE", help="add the failures here"
+    )
+    parser.add_argument(
+        "--examples", type=int, default=200, help="random examples per run and round (200)"
+    )
+    parser.add_argument("--property", action="append", help="only this property (repeatable)")
+    parser.add_argument("--device", action="append", help="only this device (repeatable)")
+    parser.add_argument("--dtype", action="append", help="only this dtype (repeatable)")
+    parser.add_argument("--layout", action="append", help="only this layout (repeatable)")
+    parser.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(build_parser().parse_args(argv))
+    except UsageError as error:
+        print(f"rnn-verify-search: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("rnn-verify-search: interrupted", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rnn_impl.testing import corpus, devices, oracle
+    from rnn_impl.testing.cases import parse_fixed
+    from rnn_impl.testing.plan import plan
+    from rnn_impl.testing.properties import select
+
+    if args.workers < 1 or args.time <= 0 or args.examples < 1:
+        raise UsageError("--workers, --time and --examples must be positive")
+    open_database(args.database)  # a URL that does not answer is a usage error, before anything
+    try:
+        subject = oracle.load_subject(args.impl, args.adapter)
+        props = select(args.property, kind=subject.kind)
+        fixed = parse_fixed(args.fix)
+        chosen = args.device or devices.available_devices()
+        runs = plan(props, chosen, args.dtype, tuple(args.layout or ()) or None, fixed)
+    except (oracle.SubjectError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    except KeyError as error:
+        raise UsageError(f"unknown property {error.args[0]}") from None
+    live = [r for r in runs if r.skip is None]
+    if not live:
+        raise UsageError("nothing to search: every selected run is skipped here")
+    stop_at = time.time() + args.time
+    print(
+        f"rnn-verify-search: {subject.name}, {len(live)} run(s), {args.workers} worker(s), "
+        f"{args.time:g} s, database {masked(args.database)}",
+        flush=True,
+    )
+    jobs = [
+        Job(
+            worker,
+            args.impl,
+            args.adapter,
+            tuple(args.property) if args.property else None,
+            tuple(args.device) if args.device else None,
+            tuple(args.dtype) if args.dtype else None,
+            tuple(args.layout) if args.layout else None,
+            tuple(args.fix),
+            args.database,
+            args.examples,
+            stop_at,
+        )
+        for worker in range(1, args.workers + 1)
+    ]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        progress = manager.Queue()
+        with ProcessPoolExecutor(args.workers, context) as pool:
+            futures = [pool.submit(_worker, job, progress) for job in jobs]
+            while not all(f.done() for f in futures):
+                _drain(progress, timeout=0.5)
+            results = [f.result() for f in futures]
+        _drain(progress, timeout=0)
+    found = [f for worker_found, _ in results for f in worker_found]
+    examples = sum(total for _, total in results)
+    print(f"rnn-verify-search: {examples} examples in all", flush=True)
+    if not found:
+        print(f"rnn-verify-search: {subject.name}: no failure found", flush=True)
+        return NOTHING
+    for f in sorted(found, key=lambda f: (f.run_id, f.worker)):
+        print(
+            f"FAIL {f.run_id} (worker {f.worker}, after {f.examples} example(s) of its round): "
+            f"{f.headline}\n     minimal example: {f.failure.example()}"
+        )
+    if args.corpus_out is not None:
+        added = corpus.save(args.corpus_out, [f.failure for f in found])
+        print(
+            f"rnn-verify-search: {added} new failure(s) added to {args.corpus_out}; "
+            f"replay them with rnn-verify --corpus {args.corpus_out}"
+        )
+    return FOUND
+
+
+def _drain(progress: Any, timeout: float) -> None:
+    import queue
+
+    try:
+        while True:
+            print(f"  {progress.get(timeout=timeout)}", flush=True)
+            timeout = 0
+    except queue.Empty:
+        return
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
