@@ -113,6 +113,41 @@ def technique_table(run: Run) -> str:
     return "\n".join(lines)
 
 
+def onnxruntime_table(run: Run) -> str:
+    """Forward medians of nn.RNN, rnn_impl and ONNX Runtime, and how far rnn_impl is from ORT
+    on the tiny shape, per step ("" when the run has no ONNX Runtime measurement)."""
+    rows, per_step = [], None
+    for shape in SHAPES:
+        medians = run.median[f"{shape}/forward/float32"]
+        ort, ours, base = (medians.get(v) for v in ("onnxruntime", "rnn_impl", "nn.RNN"))
+        if not (ort and ours and base):
+            continue
+        rows.append(
+            f"| {shape} | {_ms(base)} | {_ms(ours)} | {_ms(ort)} | {ort / base:.2f} | "
+            f"{ours / ort:.2f} |"
+        )
+        if shape == "tiny":
+            steps = SHAPES[shape]["seq_len"]
+            per_step = (ours / steps * 1e6, ort / steps * 1e6)
+    if not rows:
+        return ""
+    head = [
+        "| shape | nn.RNN ms | rnn_impl ms | ONNX Runtime ms | ORT / nn.RNN | rnn_impl / ORT |",
+        "|---|---|---|---|---|---|",
+    ]
+    text = "\n".join(head + rows)
+    if per_step is not None:
+        text += (
+            f"\n\nOn `tiny` (batch 1, 32 wide) rnn_impl's forward takes {per_step[0]:.1f} us a "
+            f"step and ONNX Runtime's fused RNN kernel {per_step[1]:.1f} us: the step's "
+            f"arithmetic (a 1x32 by 32x32 product) is a fraction of either, and what stands in "
+            f"the way is the per-operation cost of dispatching three ATen operations a step "
+            f"(`addmm`, `add_`, `tanh_`) from TorchScript's interpreter, which a pure-PyTorch "
+            f"drop-in cannot fuse into one kernel as ORT does (see docs/profile.md)."
+        )
+    return text
+
+
 def floor_table(run: Run) -> str:
     threads, peak = run.gemm_peak()
     lines = [
@@ -252,6 +287,11 @@ def markdown(run: Run, json_path: str) -> str:
             "plus TorchScript loops. `rnn_impl`: plus `inference_mode` around the loops "
             "(the default).",
             technique_table(run),
+            "## Against ONNX Runtime (forward, inference)",
+            "nn.RNN exported to ONNX and run by ONNX Runtime's CPU provider with the same "
+            "threads, where the `bench` extra installed it: what an inference user might pick "
+            "instead.",
+            onnxruntime_table(run) or "ONNX Runtime was not installed for this run.",
             "## Distance from the GEMM-bound floor",
             "Floor: the shape's matrix-product FLOPs at the measured GEMM peak.",
             floor_table(run),

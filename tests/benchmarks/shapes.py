@@ -7,13 +7,18 @@ A variant is a callable ``x -> (output, h_n)`` with the same weights as nn.RNN's
 * ``notebook``: the seed notebook's loop (time outer, layers inner, projection inside);
 * ``rnn_impl[autograd]``, ``rnn_impl[python]``, ``rnn_impl[scripted]``: the drop-in with the
   fast path off (step-by-step autograd over a hoisted projection), with its loops run as Python,
-  and run by TorchScript but not under ``inference_mode``, to show what each technique buys.
+  and run by TorchScript but not under ``inference_mode``, to show what each technique buys;
+* ``onnxruntime``: nn.RNN exported to ONNX and run by ONNX Runtime on the CPU, with torch's
+  thread count (forward only; where the ``bench`` extra installed it), what an inference user
+  might pick instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -67,7 +72,7 @@ SCALING = {
 GEMM_SIZE = 2048
 """Side of the square float32 ``torch.mm`` whose rate stands for the machine's GEMM peak."""
 
-VARIANTS = ["nn.RNN", "rnn_impl", "notebook"]
+VARIANTS = ["nn.RNN", "rnn_impl", "notebook", "onnxruntime"]
 TECHNIQUES = ["rnn_impl[autograd]", "rnn_impl[python]", "rnn_impl[scripted]", "rnn_impl"]
 """Each adds one technique to the one before (see :func:`build`)."""
 
@@ -152,6 +157,8 @@ def build(
         if spec.get("bidirectional"):
             pytest.skip("the notebook-style loop is unidirectional")
         return Bench(lambda inp: notebook_loop(reference, inp), x)
+    if variant == "onnxruntime":
+        return Bench(onnxruntime_run(reference, x), x)
     impl = rnn_impl.RNN(**spec, dtype=dtype, device=device)
     impl.load_state_dict(reference.state_dict())
     switches = {
@@ -168,6 +175,31 @@ def build(
             return impl(inp)
 
     return Bench(run, x)
+
+
+def onnxruntime_run(reference: nn.RNN, x: Tensor) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+    """``reference`` exported to ONNX (TorchScript-based exporter: ONNX's RNN operator) and
+    run by ONNX Runtime's CPU provider with torch's thread count; skips where the ``bench``
+    extra is not installed, on other devices and dtypes, and for gradients (inference only)."""
+    ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime: pip install -e '.[bench]'")
+    pytest.importorskip("onnx", reason="ONNX: pip install -e '.[bench]'")
+    if x.device.type != "cpu" or x.dtype != torch.float32:
+        pytest.skip("ONNX Runtime is measured in float32 on the CPU")
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(reference, (x,), buffer, input_names=["x"], dynamo=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+    def run(inp: Tensor) -> tuple[Tensor, Tensor]:
+        if inp.requires_grad or torch.is_grad_enabled():
+            pytest.skip("ONNX Runtime runs inference only (no gradients)")
+        output, h_n = session.run(None, {"x": inp.numpy()})
+        return torch.from_numpy(output), torch.from_numpy(h_n)
+
+    return run
 
 
 @contextlib.contextmanager
