@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -141,21 +142,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return command_main("rnn-verify", build_parser(), _run, argv)
+
+
+def command_main(
+    prog: str,
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None,
+) -> int:
+    """``run`` on ``argv`` parsed: a usage error (or an interrupt) is one line on stderr and
+    exit status 2, never a traceback (rnn-verify, rnn-verify-search)."""
     try:
-        return _run(build_parser().parse_args(argv))
+        return run(parser.parse_args(argv))
     except UsageError as error:
-        print(f"rnn-verify: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
-        print("rnn-verify: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return USAGE_ERROR
+
+
+def import_from_working_directory() -> None:
+    """Let ``--impl my_module:MyRNN`` import from the working directory, after the installed
+    packages (``python -m`` puts it first, where a stray torch.py would shadow torch)."""
+    here = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", here)] + [here]
 
 
 def _run(args: argparse.Namespace) -> int:
-    # --impl my_module:MyRNN imports from the working directory, after the installed packages
-    # (``python -m`` puts it first, where a stray torch.py would shadow torch)
-    here = os.getcwd()
-    sys.path[:] = [p for p in sys.path if p not in ("", here)] + [here]
+    import_from_working_directory()
     try:
         import hypothesis  # noqa: F401
     except ImportError:

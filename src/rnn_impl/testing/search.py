@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from rnn_impl.testing.cli import USAGE_ERROR, UsageError, _Parser
+from rnn_impl.testing.cli import UsageError, _Parser, command_main, import_from_working_directory
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_DATABASE = ".hypothesis/rnn-search"
@@ -211,17 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return _run(build_parser().parse_args(argv))
-    except UsageError as error:
-        print(f"rnn-verify-search: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    except KeyboardInterrupt:
-        print("rnn-verify-search: interrupted", file=sys.stderr)
-        return USAGE_ERROR
+    return command_main("rnn-verify-search", build_parser(), _run, argv)
 
 
 def _run(args: argparse.Namespace) -> int:
+    import_from_working_directory()  # the workers, spawned, inherit this sys.path
     from rnn_impl.testing import corpus, devices, oracle
     from rnn_impl.testing.cases import parse_fixed
     from rnn_impl.testing.plan import plan
