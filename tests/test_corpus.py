@@ -26,7 +26,7 @@ ONE_RUN = ("--device", "cpu", "--dtype", "float32", "--profile", "ci")
 
 def corner_failure() -> corpus.Failure:
     example = Example(narrow.CONFIG, narrow.CASE, "cpu", torch.float32)
-    return corpus.failure_of("output_exact", example, {"found": "by hand, in this test"})
+    return corpus.failure_of("output_exact", example, "by hand, in this test", "off by 1e-4")
 
 
 def test_a_saved_failure_reads_back_and_is_saved_once(tmp_path):
@@ -37,7 +37,7 @@ def test_a_saved_failure_reads_back_and_is_saved_once(tmp_path):
         "cpu",
         torch.float64,
     )
-    failures = [corner_failure(), corpus.failure_of("gradients", packed, {})]
+    failures = [corner_failure(), corpus.failure_of("gradients", packed, "by hand", "")]
     assert corpus.save(path, failures) == 2
     assert corpus.save(path, [corner_failure()]) == 0
     read = corpus.read(path)

@@ -316,9 +316,6 @@ def _smoke_test(subject, fixed) -> None:
 def _verify_all(runs, subject, run_settings, args, layouts, fixed, recorded):
     """Every run, in order: ``(results, found)``, ``found`` the corpus entries of the minimal
     failing examples."""
-    import hypothesis
-    import torch
-
     from rnn_impl.testing import corpus, devices
     from rnn_impl.testing.localise import describe
     from rnn_impl.testing.report import Result, classify, write_reproducer
@@ -367,13 +364,7 @@ def _verify_all(runs, subject, run_settings, args, layouts, fixed, recorded):
             if measure is not None:
                 result.max_abs, result.eps_units = measure.max_abs, measure.eps_units
             if tally.last is not None:
-                about = {
-                    "implementation": subject.name,
-                    "torch": torch.__version__,
-                    "hypothesis": hypothesis.__version__,
-                    "failure": result.reason.splitlines()[0],
-                }
-                found.append(corpus.failure_of(prop.name, tally.last, about))
+                found.append(corpus.failure_of(prop.name, tally.last, subject.name, tally.headline))
                 result.counterexample = str(tally.last)
                 located = describe(prop, subject, tally.last)
                 result.departs, result.suspects = located["departs"], located["suspects"]

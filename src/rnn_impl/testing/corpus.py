@@ -81,15 +81,24 @@ class Failure:
         }
 
 
-def failure_of(prop: str, example: Example, found: dict[str, str]) -> Failure:
-    """The corpus entry for ``example``, on which property ``prop`` failed."""
+def failure_of(
+    prop: str, example: Example, implementation: str, failure: str, **more: str
+) -> Failure:
+    """The corpus entry for ``example``, on which property ``prop`` failed with ``failure``
+    (its first line) for ``implementation``; ``found`` records those, the torch and Hypothesis
+    versions of this process, and ``more``."""
+    import hypothesis
+    import torch
+
+    found = {
+        "implementation": implementation,
+        "torch": torch.__version__,
+        "hypothesis": hypothesis.__version__,
+        "failure": failure,
+        **more,
+    }
     return Failure(
-        prop,
-        example.device,
-        devices.dtype_name(example.dtype),
-        example.config,
-        example.case,
-        dict(found),
+        prop, example.device, devices.dtype_name(example.dtype), example.config, example.case, found
     )
 
 

@@ -164,14 +164,13 @@ def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
             if tally.failure is None or tally.last is None:
                 continue
             failed.add(run.id)
-            about = {
-                "implementation": subject.name,
-                "torch": torch.__version__,
-                "hypothesis": hypothesis.__version__,
-                "failure": tally.headline,
-                "found by": f"rnn-verify-search, worker {job.worker}",
-            }
-            entry = corpus.failure_of(run.prop.name, tally.last, about)
+            entry = corpus.failure_of(
+                run.prop.name,
+                tally.last,
+                subject.name,
+                tally.headline,
+                **{"found by": f"rnn-verify-search, worker {job.worker}"},
+            )
             found.append(Found(job.worker, run.id, tally.headline, entry, tally.examples))
             progress.put(f"worker {job.worker}: {run.id} FAILED: {tally.headline}")
         progress.put(f"worker {job.worker}: {total} examples so far, {len(failed)} run(s) failed")
