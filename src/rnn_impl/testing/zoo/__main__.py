@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="properties",
         help="only this property (--false-alarms; repeatable; default: every one with a tolerance)",
     )
+    parser.add_argument(
+        "--log",
+        type=Path,
+        default=None,
+        help="JSON-lines file that keeps each finished run and resumes from it (--false-alarms)",
+    )
     args = parser.parse_args(argv)
     chosen = args.profile or ["ci"]
     if args.seeds < 1 or args.workers < 1:
@@ -64,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         return _power(chosen, args.seeds, args.out, command)
     if args.false_alarms:
         return _false_alarms(
-            chosen, args.seeds, args.workers, args.properties, args.dtypes, args.out, command
+            chosen,
+            args.seeds,
+            args.workers,
+            args.properties,
+            args.dtypes,
+            args.log,
+            args.out,
+            command,
         )
     bugs = ZOO + CONTROLS
     matrix = kill_matrix(bugs, settings.get_profile(chosen[0]))
@@ -98,6 +111,7 @@ def _false_alarms(
     workers: int,
     properties: list[str] | None,
     dtypes: list[str] | None,
+    log: Path | None,
     out: Path | None,
     command: str,
 ) -> int:
@@ -105,7 +119,7 @@ def _false_alarms(
 
     rows = []
     for profile in chosen:
-        rows += false_alarms(CORRECT, profile, seeds, workers, properties, dtypes)
+        rows += false_alarms(CORRECT, profile, seeds, workers, properties, dtypes, log)
     if not rows:
         print("error: --property / --dtype select no run of a tolerance property", file=sys.stderr)
         return 2

@@ -18,13 +18,17 @@ a failure there is a real difference, and the ci gate runs them on rnn_impl and 
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import os
 import statistics
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from hypothesis import settings
@@ -144,6 +148,10 @@ class Alarms:
     first: str
 
 
+Task = tuple[str, str, str, str, int]
+Outcome = tuple[str, int, float]
+
+
 def false_alarms(
     controls: tuple[Bug, ...],
     profile: str,
@@ -151,10 +159,16 @@ def false_alarms(
     workers: int = 1,
     properties: list[str] | None = None,
     dtypes: list[str] | None = None,
+    log: Path | None = None,
 ) -> list[Alarms]:
     """Each of ``controls`` against every property with a tolerance (or those named), in each
-    CPU dtype (or those named), ``runs`` seeded runs of ``profile`` each (no shrinking: one rejection is enough
-    to report), on ``workers`` processes (each with its share of the CPU's threads)."""
+    CPU dtype (or those named), ``runs`` seeded runs of ``profile`` each (no shrinking: one
+    rejection is enough to report), on ``workers`` processes (each with its share of the CPU's
+    threads).
+
+    ``log``, a JSON-lines file, keeps each finished run as it ends (implementation, property,
+    dtype, profile, seed, and its outcome) and is read first: runs it holds are not run again,
+    so an interrupted campaign resumes where it stopped, and a longer one extends a shorter."""
     rows = [
         (control, prop, devices.dtype_name(dtype))
         for control in controls
@@ -172,15 +186,26 @@ def false_alarms(
         for control, prop, dtype in rows
         for seed in range(runs)
     ]
-    if workers > 1:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, context, _share_threads, (workers,)) as pool:
-            outcomes = list(pool.map(_seeded_run, tasks))
-    else:
-        outcomes = [_seeded_run(task) for task in tasks]
+    done = _read_log(log)
+    outcomes = {task: done[task] for task in tasks if task in done}
+    todo = [task for task in tasks if task not in done]
+    for task, outcome in _run_all(todo, workers):
+        outcomes[task] = outcome
+        if log is not None:
+            with log.open("a") as file:
+                file.write(json.dumps([*task, *outcome]) + "\n")
+        label, name, dtype, _, seed = task
+        verdict = f"REJECTED: {outcome[0]}" if outcome[0] else "passed"
+        print(
+            f"[{len(outcomes)}/{len(tasks)}] {label}, {name}, {dtype}, seed {seed}: {verdict}"
+            f" ({outcome[1]} examples, {outcome[2]:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     found = []
-    for i, (control, prop, dtype) in enumerate(rows):
-        headlines, examples, seconds = zip(*outcomes[i * runs : (i + 1) * runs])
+    for control, prop, dtype in rows:
+        mine = [outcomes[(control.label, prop.name, dtype, profile, s)] for s in range(runs)]
+        headlines, examples, seconds = zip(*mine)
         first = next((headline for headline in headlines if headline), "")
         rejections = sum(map(bool, headlines))
         total, took = sum(examples), sum(seconds)
@@ -188,11 +213,35 @@ def false_alarms(
     return found
 
 
+def _read_log(log: Path | None) -> dict[Task, Outcome]:
+    """The runs a false-alarm log holds (none when there is no log yet)."""
+    if log is None or not log.exists():
+        return {}
+    done = {}
+    for line in log.read_text().splitlines():
+        label, name, dtype, profile, seed, headline, examples, seconds = json.loads(line)
+        done[(label, name, dtype, profile, seed)] = (headline, examples, seconds)
+    return done
+
+
+def _run_all(tasks: list[Task], workers: int) -> Iterator[tuple[Task, Outcome]]:
+    """Each task and its outcome as it ends, on ``workers`` spawned processes."""
+    if workers == 1:
+        for task in tasks:
+            yield task, _seeded_run(task)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, context, _share_threads, (workers,)) as pool:
+        futures = {pool.submit(_seeded_run, task): task for task in tasks}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
 def _share_threads(workers: int) -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
-def _seeded_run(task: tuple[str, str, str, str, int]) -> tuple[str, int, float]:
+def _seeded_run(task: Task) -> Outcome:
     """One seeded run of a control against a property: (the rejection's headline or "",
     examples checked, seconds)."""
     from rnn_impl.testing import profiles
