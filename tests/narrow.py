@@ -17,20 +17,7 @@ CASE = InputCase(layout="batched", seq_len=17, batch=5, seed=0)
 class NarrowRNN(HookedRNN):
     def results(self, input, output, h_n):
         corner = (self.input_size, self.hidden_size) == (CONFIG.input_size, CONFIG.hidden_size)
-        if corner and input.dim() == 3 and tuple(input.shape[:2]) == (CASE.seq_len, CASE.batch):
-            output = output * (1 + 1e-4)
-        return output, h_n
-
-
-class RareRNN(HookedRNN):
-    """Off by one part in 10^4 for padded input of 4 steps and a batch of 3: about one random
-    example in a hundred, outside what the ``ci`` profile's examples reach (its covering set
-    has other batch sizes), within a short search campaign's."""
-
-    def results(self, input, output, h_n):
-        if not isinstance(input, torch.Tensor) or input.dim() != 3:  # packed or unbatched
-            return output, h_n
-        steps, batch = (input.shape[1], input.shape[0]) if self.batch_first else input.shape[:2]
-        if (steps, batch) == (4, 3):
+        batched = isinstance(input, torch.Tensor) and input.dim() == 3
+        if corner and batched and tuple(input.shape[:2]) == (CASE.seq_len, CASE.batch):
             output = output * (1 + 1e-4)
         return output, h_n

@@ -74,8 +74,10 @@ def test_a_campaign_through_redis_feeds_the_corpus_the_gate_replays(redis_url, t
     """The whole loop: two workers share a failure the ci gate misses through Redis, export it
     to a corpus, and the same ci gate then fails on it; a later worker replays it from Redis at
     once. Against the correct drop-in the campaign finds nothing and the gate passes."""
-    bug, found = "tests.narrow:RareRNN", tmp_path / "corpus.json"
-    assert gate(bug).returncode == 0, "premise: the ci gate alone misses this bug"
+    bug, found = "rnn_impl.testing.zoo.escapes:RareRNN", tmp_path / "corpus.json"
+    assert gate(bug, "--repro-dir", str(tmp_path)).returncode == 0, (
+        "premise: the ci gate alone misses this bug"
+    )
 
     campaign = search(
         "--impl",

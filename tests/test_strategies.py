@@ -14,8 +14,8 @@ import sys
 import hypothesis.strategies as st
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis.errors import InvalidArgument
+from hypothesis import find, given, settings
+from hypothesis.errors import InvalidArgument, NoSuchExample
 from torch import nn
 
 import rnn_impl
@@ -118,6 +118,18 @@ def test_size_budget_bounds_the_draws(monkeypatch):
         c = e.config
         width = max(c.input_size, c.hidden_size) * c.num_layers * c.num_directions
         assert e.case.seq_len * max(e.case.batch, 1) <= max(1, 64 // width) or e.case.seq_len == 1
+
+
+@pytest.mark.parametrize("field", ["seq_len", "batch"])
+def test_a_far_reach_draws_past_the_near_ends(field):
+    """Search campaigns draw as far as the covering sets' far levels; the gate's draws stop at
+    the near ends (Hypothesis' search for one past them finds none)."""
+    past = lambda case: getattr(case, field) > getattr(strategies.NEAR, field)  # noqa: E731
+    config, layout = RNNConfig(2, 2), "batched"
+    far = find(strategies.input_cases(config, layout=layout, reach=strategies.FAR), past)
+    assert getattr(far, field) == getattr(strategies.NEAR, field) + 1  # shrunk to the edge
+    with pytest.raises(NoSuchExample):
+        find(strategies.input_cases(config, layout=layout), past)
 
 
 def test_arguments_take_values_or_strategies():
@@ -256,6 +268,7 @@ def test_each_coincidence_is_a_bounded_share_under_ci(region):
         (lambda: strategies.examples(device="tpu"), r"device must be one of"),
         (lambda: strategies.examples(configs=RNNConfig(3, 4)), r"st.just\(config\)"),
         (lambda: strategies.sizes(min_value=0), r"min_value must be an int >= 1"),
+        (lambda: strategies.input_cases(RNNConfig(3, 4), reach=(64, 9, 9)), r"strategies.FAR"),
         (lambda: strategies.sizes(min_value=4, max_value=2), r"max_value must be an int >= min"),
     ],
 )

@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnn_impl.testing.machine import cpu_kind
 from tests.benchmarks.shapes import REGRESSION
 
 RatioKey = tuple[str, str, str]
@@ -43,16 +44,6 @@ def machine_info() -> dict[str, object]:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
     }
-
-
-def cpu_kind(cpu: dict) -> str:
-    """A CPU's model name, family, model and logical CPU count (py-cpuinfo's fields): runs
-    are compared only with runs of the same kind. The family and model number tell apart CPU
-    generations that virtual machines report under one name ("Intel(R) Xeon(R) Processor")."""
-    return (
-        f"{cpu.get('brand_raw', '?')} (family {cpu.get('family', '?')}, model "
-        f"{cpu.get('model', '?')}, {cpu.get('count', '?')} logical CPUs)"
-    )
 
 
 def kind_of(run: dict) -> str:

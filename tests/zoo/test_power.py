@@ -1,12 +1,21 @@
-"""The detection-power measurement: its confidence bound and its counting of kills and misses."""
+"""The detection-power and false-alarm measurements: the confidence bound, the counting of kills,
+misses and rejections, and the false-alarm log a campaign resumes from."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from rnn_impl.testing.zoo import ZOO, Bug
+from rnn_impl.testing.zoo import CORRECT, ZOO, Bug
 from rnn_impl.testing.zoo._hooked import HookedRNN
-from rnn_impl.testing.zoo.power import kill_rate_lower_bound, measure, to_markdown
+from rnn_impl.testing.zoo.power import (
+    alarms_markdown,
+    false_alarms,
+    kill_rate_lower_bound,
+    measure,
+    to_markdown,
+)
 
 
 @pytest.mark.parametrize("runs", [1, 20, 50])
@@ -29,3 +38,24 @@ def test_a_bug_is_counted_killed_and_a_correct_implementation_missed():
     table = to_markdown([killed, correct], "python -m rnn_impl.testing.zoo --power")
     assert "| MissingBias | output_close | dev | 2 / 2 |" in table
     assert "| control | output_close | dev | 0 / 2 | 0.000 |" in table and "SURVIVED" in table
+
+
+def test_a_false_alarm_campaign_resumes_from_its_log(tmp_path, capsys):
+    """Runs kept in the log are not run again: a longer campaign extends a shorter one, and
+    a rejection is counted and reported."""
+    log = tmp_path / "runs.jsonl"
+    cell = [b for b in CORRECT if b.label == "rnn_impl.RNNCell"]
+    first = false_alarms(cell, "dev", 1, 1, ["cell_output_close"], ["float64"], log)
+    assert [(r.runs, r.rejections) for r in first] == [(1, 0)] and len(
+        log.read_text().splitlines()
+    ) == 1
+    rejected = json.loads(log.read_text())
+    rejected[5] = "planted rejection"
+    log.write_text(json.dumps(rejected) + "\n")
+    capsys.readouterr()
+    longer = false_alarms(cell, "dev", 2, 1, ["cell_output_close"], ["float64"], log)
+    ran = capsys.readouterr().err
+    assert "seed 1: passed" in ran and "seed 0" not in ran, "seed 0 was in the log"
+    assert [(r.runs, r.rejections, r.first) for r in longer] == [(2, 1, "planted rejection")]
+    assert longer[0].examples == first[0].examples * 2
+    assert "Rows with a false alarm: 1 of 1." in alarms_markdown(longer, "command")

@@ -8,6 +8,7 @@ from typing import Any
 
 import hypothesis
 import hypothesis.reporting
+import hypothesis.strategies as st
 import torch
 from hypothesis import example, given, settings, target
 
@@ -16,7 +17,7 @@ from rnn_impl.testing.exceptions import PropertyFailure
 from rnn_impl.testing.oracle import Subject
 from rnn_impl.testing.properties import Property
 from rnn_impl.testing.properties._core import ZERO, Measure
-from rnn_impl.testing.strategies import Example
+from rnn_impl.testing.strategies import NEAR, Example, Reach
 
 
 @dataclass
@@ -55,6 +56,7 @@ def verify(
     replay: Sequence[Example] = (),
     covering: bool = True,
     database_key: bytes | None = None,
+    reaches: tuple[Reach, ...] = (NEAR,),
 ) -> Tally:
     """Check ``prop`` on the examples of ``replay`` (a regression corpus's:
     :func:`rnn_impl.testing.corpus.replay`), then on its covering set
@@ -66,9 +68,10 @@ def verify(
     (``failure``, and ``last``: the example it failed on) with Hypothesis' own report muted.
 
     A search campaign (:mod:`rnn_impl.testing.search`) passes ``covering=False`` (the gate runs
-    the covering set) and a ``database_key`` for the run, under which the example database of
-    ``run_settings`` keeps its failures (without it Hypothesis would key every run by the one
-    function below).
+    the covering set), ``reaches=(NEAR, FAR)`` (half its draws go as far as the covering
+    set's far levels: :class:`~rnn_impl.testing.strategies.Reach`) and a ``database_key`` for
+    the run, under which the example database of ``run_settings`` keeps its failures (without
+    it Hypothesis would key every run by the one function below).
     """
     tally = Tally()
     if device == "cuda":
@@ -84,7 +87,8 @@ def verify(
 
     if database_key is not None:
         check._hypothesis_internal_add_digest = database_key  # type: ignore[attr-defined]
-    test = given(prop.strategy(device, dtype, layouts, fixed))(check)
+    drawn = [prop.strategy(device, dtype, layouts, fixed, reach) for reach in reaches]
+    test = given(st.one_of(drawn) if len(drawn) > 1 else drawn[0])(check)
     explicit = [*replay, *(prop.covering(device, dtype, layouts, fixed) if covering else [])]
     for row in reversed(explicit):
         test = example(row)(test)

@@ -9,7 +9,10 @@ Hypothesis is the search and its example database the exchange; nothing here is 
 engine. Each worker process runs every selected property (property x device x dtype, as
 ``rnn-verify`` plans them) again and again until the time is up, ``--examples`` random
 examples a round, not derandomized (each process seeds Hypothesis from its own entropy), with
-``target()`` on the normalised error, and with the example database given by ``--database``:
+``target()`` on the normalised error, half its draws as far as the covering sets' far levels
+(feature sizes up to 64, sequences up to 256 steps, batches up to 32, within the size budget:
+``strategies.FAR``) and half as near as the gate's (``strategies.NEAR``), and with the example
+database given by ``--database``:
 a directory (the default, ``.hypothesis/rnn-search``) or a Redis server (``redis://``,
 ``rediss://`` or ``unix://`` URLs, through Hypothesis' ``RedisExampleDatabase``), which any
 number of machines can point at. A failure one worker finds is saved there under its run's key
@@ -126,6 +129,7 @@ def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
     from rnn_impl.testing.plan import plan
     from rnn_impl.testing.properties import select
     from rnn_impl.testing.runner import verify
+    from rnn_impl.testing.strategies import FAR, NEAR
 
     torch.set_num_threads(1)
     subject = oracle.load_subject(job.impl, job.adapter)
@@ -159,6 +163,7 @@ def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
                 fixed=fixed,
                 database_key=database_key(run.id, job.impl),
                 covering=False,
+                reaches=(NEAR, FAR),
             )
             total += tally.examples
             if tally.failure is None or tally.last is None:

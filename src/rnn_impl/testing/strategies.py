@@ -34,6 +34,9 @@ from rnn_impl.testing.cases import LAYOUTS, InputCase, RNNConfig
 
 __all__ = [
     "Example",
+    "FAR",
+    "NEAR",
+    "Reach",
     "size_budget",
     "sizes",
     "rnn_configs",
@@ -50,6 +53,24 @@ MaybeStrategy = Union[T, st.SearchStrategy[T]]  # noqa: UP007 (a generic alias; 
 BUDGET_ENV = "RNN_IMPL_SIZE_BUDGET"
 DEFAULT_BUDGET = 4096
 LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far random draws go when a size is left to be drawn: the largest feature size,
+    sequence length and batch (the size budget caps their product further)."""
+
+    size: int
+    seq_len: int
+    batch: int
+
+
+NEAR = Reach(size=8, seq_len=12, batch=6)
+"""The default: small, fast examples, dense in coincidences (the covering sets hold the far
+levels)."""
+
+FAR = Reach(size=64, seq_len=256, batch=32)
+"""The covering sets' far levels, drawn at random: what search campaigns add to :data:`NEAR`."""
 
 
 def size_budget() -> int:
@@ -255,17 +276,20 @@ def input_cases(
     weight_scale: MaybeStrategy[float] = weight_scales(),
     budget: int | None = None,
     coincidences: bool = True,
+    reach: Reach = NEAR,
 ) -> st.SearchStrategy[InputCase]:
     """An input for ``config``: layout, T >= 1, B >= 0 (>= 1 when packed), packed lengths in
     [1, T] (sorted lengths include duplicates sometimes), h0 or not, a seed and scales.
 
-    ``seq_len`` and ``batch`` default to ranges sized by the budget; with ``coincidences``,
+    ``seq_len`` and ``batch`` default to ranges up to ``reach`` (:data:`NEAR`, or
+    :data:`FAR`), within the budget; with ``coincidences``,
     in about one draw in three one of ``batch == seq_len``, ``T == 1``, ``B == 1`` or
     ``B == 0`` is forced.
 
     Raises:
         InvalidArgument: ``config`` is not an ``RNNConfig``, an unknown layout, ``seq_len``
-            below 1, ``batch`` below 0, a seed below 0, or a budget below 1.
+            below 1, ``batch`` below 0, a seed below 0, a budget below 1, or a ``reach``
+            that is not a :class:`Reach`.
 
     Example::
 
@@ -299,6 +323,11 @@ def input_cases(
     )
     if budget is not None and not _positive_int(budget):
         raise InvalidArgument(f"input_cases(budget={budget!r}): budget must be an int >= 1")
+    if not isinstance(reach, Reach):
+        raise InvalidArgument(
+            f"input_cases(reach={reach!r}): reach must be a Reach (strategies.NEAR or "
+            f"strategies.FAR, or Reach(size, seq_len, batch))"
+        )
     return _input_cases(
         config,
         layout=layout,
@@ -310,6 +339,7 @@ def input_cases(
         weight_scale=weight_scale,
         budget=budget,
         coincidences=coincidences,
+        reach=reach,
     )
 
 
@@ -327,15 +357,16 @@ def _input_cases(
     weight_scale: MaybeStrategy[float],
     budget: int | None,
     coincidences: bool,
+    reach: Reach,
 ) -> InputCase:
     budget = size_budget() if budget is None else budget
     chosen = draw(_strategy(layout))
     width = max(config.input_size, config.hidden_size) * config.num_layers * config.num_directions
     room = max(1, budget // width)
-    max_t = max(1, min(12, room))
+    max_t = max(1, min(reach.seq_len, room))
     t = draw(_strategy(seq_len if seq_len is not None else st.integers(1, max_t)))
     min_b = 1 if chosen.startswith("packed") else 0
-    max_b = max(min_b, min(6, room // t))
+    max_b = max(min_b, min(reach.batch, room // t))
     b = draw(_strategy(batch if batch is not None else st.integers(min_b, max_b)))
     if chosen == "unbatched":
         b = 1

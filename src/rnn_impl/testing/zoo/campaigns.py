@@ -1,0 +1,144 @@
+"""Time to first failure: the ``ci`` gate, ``thorough``, and search campaigns of 1 and 2 workers.
+
+For each subtle zoo bug (:data:`~rnn_impl.testing.zoo.SUBTLE`) and each bug the gate misses
+(:data:`~rnn_impl.testing.zoo.ESCAPES`), the property designed for it at its home device and
+dtype is searched four ways, each timed from its start to its first failure:
+
+* ``ci``, as CI runs it: derandomized, corpus-free, covering set first, one process;
+* ``thorough``, ``runs`` seeded runs (covering set first, then 1000 random examples);
+* ``rnn-verify-search`` with 1 and with 2 worker processes, ``runs`` campaigns each, each on
+  a fresh example database, stopped at ``limit`` seconds: the command as a user runs it, timed
+  from its launch to its first ``FAILED`` line, so process start-up and the shrinking of the
+  failure to its minimal example are inside the time (the gate's runs stop at the first
+  failing example).
+
+No shrinking in the gate's runs (one failing example is a find). Each way reports finds out of
+its runs and the median seconds of those that found it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import hypothesis
+import torch
+from hypothesis import settings
+
+from rnn_impl.testing import devices
+from rnn_impl.testing.machine import cpu_kind
+from rnn_impl.testing.properties import BY_NAME
+from rnn_impl.testing.runner import verify
+from rnn_impl.testing.zoo import Bug
+from rnn_impl.testing.zoo.matrix import home, hunting
+
+WAYS = ("ci", "thorough", "campaign, 1 worker", "campaign, 2 workers")
+
+
+@dataclass(frozen=True)
+class Race:
+    """One bug searched one way: the seconds to the first failure of each run that found it
+    (``None`` for a run that did not, within its budget), and that budget."""
+
+    bug: str
+    prop: str
+    way: str
+    seconds: tuple[float | None, ...]
+    budget: str
+
+    @property
+    def finds(self) -> int:
+        return sum(s is not None for s in self.seconds)
+
+    def cell(self) -> str:
+        found = [s for s in self.seconds if s is not None]
+        if not found:
+            return f"not found ({self.budget}; 0 / {len(self.seconds)})"
+        median = f"{statistics.median(found):.1f} s"
+        return (
+            median if len(self.seconds) == 1 else f"{median} ({self.finds} / {len(self.seconds)})"
+        )
+
+
+def race(bug: Bug, way: str, runs: int, limit: float) -> Race:
+    """``bug`` searched ``way`` (one of :data:`WAYS`): ``runs`` runs (one for ``ci``)."""
+    prop = BY_NAME[bug.caught_by]
+    if way == "ci":
+        seconds: list[float | None] = [_gate(bug, hunting(settings.get_profile("ci")), None)]
+        budget = f"{settings.get_profile('ci').max_examples} random examples"
+    elif way == "thorough":
+        seeded = settings(hunting(settings.get_profile("thorough")), derandomize=False)
+        seconds = [_gate(bug, seeded, seed) for seed in range(runs)]
+        budget = f"{seeded.max_examples} random examples"
+    else:
+        workers = 1 if way.endswith("1 worker") else 2
+        seconds = [_campaign(bug, workers, limit) for _ in range(runs)]
+        budget = f"{limit:g} s"
+    return Race(bug.label, prop.name, way, tuple(seconds), budget)
+
+
+def _gate(bug: Bug, run_settings: settings, seed: int | None) -> float | None:
+    """Seconds to the first failure of one run of the gate's verifier, or ``None``."""
+    prop = BY_NAME[bug.caught_by]
+    device, dtype = home(prop)
+    start = time.perf_counter()
+    tally = verify(prop, bug.subject(), device, dtype, run_settings, seed, True)
+    return time.perf_counter() - start if tally.failure is not None else None
+
+
+def _campaign(bug: Bug, workers: int, limit: float) -> float | None:
+    """Seconds from launching ``rnn-verify-search`` on a fresh database to its first failure
+    line, or ``None`` when it ends without one."""
+    prop = BY_NAME[bug.caught_by]
+    device, dtype = home(prop)
+    with tempfile.TemporaryDirectory() as database:
+        command = [
+            *(sys.executable, "-m", "rnn_impl.testing.search", "--impl", bug.spec),
+            *("--property", prop.name, "--device", device, "--dtype", devices.dtype_name(dtype)),
+            *("--workers", str(workers), "--time", str(limit), "--database", database),
+        ]
+        start = time.perf_counter()
+        search = subprocess.Popen(
+            command, stdout=subprocess.PIPE, text=True, start_new_session=True
+        )
+        try:
+            assert search.stdout is not None
+            for line in search.stdout:
+                if " FAILED: " in line:
+                    return time.perf_counter() - start
+            return None
+        finally:
+            os.killpg(search.pid, signal.SIGKILL)
+            search.wait()
+
+
+def to_markdown(races: list[Race], command: str) -> str:
+    """The comparison, one row per bug, one column per way of searching."""
+    lines = [
+        "# Time to first failure",
+        "",
+        f"Generated by `{command}`. For each subtle zoo bug and each bug the `ci` gate misses",
+        "by design, the property designed for it at its home device and dtype, searched four",
+        "ways; each cell is the median seconds to the first failure over the runs that found",
+        "it (finds / runs). `ci` runs as CI runs it (derandomized: one run); `thorough` runs",
+        "seeded, covering set first; the campaigns are `rnn-verify-search` with 1 and 2",
+        "workers, each on a fresh example database, timed from launch to their first failure",
+        "line, so start-up and shrinking to the minimal example are inside their time.",
+        "",
+        f"Measured on {cpu_kind()}, torch {torch.__version__}, Hypothesis {hypothesis.__version__}.",
+        "",
+        "| bug | property | " + " | ".join(WAYS) + " |",
+        "|---|---|" + "---|" * len(WAYS),
+    ]
+    for bug in dict.fromkeys(r.bug for r in races):
+        row = {r.way: r for r in races if r.bug == bug}
+        first = next(iter(row.values()))
+        cells = [row[way].cell() if way in row else "" for way in WAYS]
+        lines.append(f"| {bug} | {first.prop} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
