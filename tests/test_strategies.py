@@ -120,16 +120,25 @@ def test_size_budget_bounds_the_draws(monkeypatch):
         assert e.case.seq_len * max(e.case.batch, 1) <= max(1, 64 // width) or e.case.seq_len == 1
 
 
-@pytest.mark.parametrize("field", ["seq_len", "batch"])
+FIELDS = {
+    "seq_len": (lambda e: e.case.seq_len, "seq_len"),
+    "batch": (lambda e: e.case.batch, "batch"),
+    "input_size": (lambda e: e.config.input_size, "size"),
+    "hidden_size": (lambda e: e.config.hidden_size, "size"),
+}
+
+
+@pytest.mark.parametrize("field", FIELDS)
 def test_a_far_reach_draws_past_the_near_ends(field):
-    """Search campaigns draw as far as the covering sets' far levels; the gate's draws stop at
-    the near ends (Hypothesis' search for one past them finds none)."""
-    past = lambda case: getattr(case, field) > getattr(strategies.NEAR, field)  # noqa: E731
-    config, layout = RNNConfig(2, 2), "batched"
-    far = find(strategies.input_cases(config, layout=layout, reach=strategies.FAR), past)
-    assert getattr(far, field) == getattr(strategies.NEAR, field) + 1  # shrunk to the edge
+    """Search campaigns draw further than the gate; the gate's draws stop at the near ends
+    (Hypothesis' search for one past them finds none)."""
+    value, bound = FIELDS[field]
+    past = lambda e: value(e) > getattr(strategies.NEAR, bound)  # noqa: E731
+    budget = settings(max_examples=300, database=None, deadline=None)
+    far = find(strategies.examples(layout="batched", reach=strategies.FAR), past, settings=budget)
+    assert value(far) == getattr(strategies.NEAR, bound) + 1  # shrunk to the edge
     with pytest.raises(NoSuchExample):
-        find(strategies.input_cases(config, layout=layout), past)
+        find(strategies.examples(layout="batched"), past, settings=budget)
 
 
 def test_arguments_take_values_or_strategies():
@@ -269,6 +278,8 @@ def test_each_coincidence_is_a_bounded_share_under_ci(region):
         (lambda: strategies.examples(configs=RNNConfig(3, 4)), r"st.just\(config\)"),
         (lambda: strategies.sizes(min_value=0), r"min_value must be an int >= 1"),
         (lambda: strategies.input_cases(RNNConfig(3, 4), reach=(64, 9, 9)), r"strategies.FAR"),
+        (lambda: strategies.examples(reach="far"), r"reach must be a Reach"),
+        (lambda: strategies.Reach(64, 0, 32), r"seq_len must be an int >= 1"),
         (lambda: strategies.sizes(min_value=4, max_value=2), r"max_value must be an int >= min"),
     ],
 )

@@ -68,8 +68,8 @@ def verify(
     (``failure``, and ``last``: the example it failed on) with Hypothesis' own report muted.
 
     A search campaign (:mod:`rnn_impl.testing.search`) passes ``covering=False`` (the gate runs
-    the covering set), ``reaches=(NEAR, FAR)`` (half its draws go as far as the covering
-    set's far levels: :class:`~rnn_impl.testing.strategies.Reach`) and a ``database_key`` for
+    the covering set), ``reaches=(NEAR, FAR)`` (about half its draws go far:
+    :class:`~rnn_impl.testing.strategies.Reach`) and a ``database_key`` for
     the run, under which the example database of ``run_settings`` keeps its failures (without
     it Hypothesis would key every run by the one function below).
     """
@@ -87,6 +87,8 @@ def verify(
 
     if database_key is not None:
         check._hypothesis_internal_add_digest = database_key  # type: ignore[attr-defined]
+    if not reaches:
+        raise ValueError("verify(reaches=()): give at least one Reach (strategies.NEAR)")
     drawn = [prop.strategy(device, dtype, layouts, fixed, reach) for reach in reaches]
     test = given(st.one_of(drawn) if len(drawn) > 1 else drawn[0])(check)
     explicit = [*replay, *(prop.covering(device, dtype, layouts, fixed) if covering else [])]

@@ -9,9 +9,9 @@ Hypothesis is the search and its example database the exchange; nothing here is 
 engine. Each worker process runs every selected property (property x device x dtype, as
 ``rnn-verify`` plans them) again and again until the time is up, ``--examples`` random
 examples a round, not derandomized (each process seeds Hypothesis from its own entropy), with
-``target()`` on the normalised error, half its draws as far as the covering sets' far levels
-(feature sizes up to 64, sequences up to 256 steps, batches up to 32, within the size budget:
-``strategies.FAR``) and half as near as the gate's (``strategies.NEAR``), and with the example
+``target()`` on the normalised error, about half its draws far (feature sizes up to 64 and
+sequences up to 256 steps, the covering sets' far levels, and batches up to 32, within the size
+budget: ``strategies.FAR``) and half as near as the gate's (``strategies.NEAR``), and with the example
 database given by ``--database``:
 a directory (the default, ``.hypothesis/rnn-search``) or a Redis server (``redis://``,
 ``rediss://`` or ``unix://`` URLs, through Hypothesis' ``RedisExampleDatabase``), which any
@@ -43,6 +43,8 @@ from rnn_impl.testing.cli import UsageError, _Parser, command_main, import_from_
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_DATABASE = ".hypothesis/rnn-search"
 FOUND, NOTHING = 1, 0
+FAILED_MARK = " FAILED: "
+"""What a progress line holds when a worker found a failure (``worker N: RUN FAILED: ...``)."""
 
 
 def masked(url: str) -> str:
@@ -177,7 +179,7 @@ def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
                 **{"found by": f"rnn-verify-search, worker {job.worker}"},
             )
             found.append(Found(job.worker, run.id, tally.headline, entry, tally.examples))
-            progress.put(f"worker {job.worker}: {run.id} FAILED: {tally.headline}")
+            progress.put(f"worker {job.worker}: {run.id}{FAILED_MARK}{tally.headline}")
         progress.put(f"worker {job.worker}: {total} examples so far, {len(failed)} run(s) failed")
     return found, total
 

@@ -31,6 +31,7 @@ from hypothesis.errors import InvalidArgument
 
 from rnn_impl.testing import devices as _devices
 from rnn_impl.testing.cases import LAYOUTS, InputCase, RNNConfig
+from rnn_impl.testing.covering import LEVELS, SIZE_LEVELS
 
 __all__ = [
     "Example",
@@ -55,24 +56,6 @@ DEFAULT_BUDGET = 4096
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
-@dataclass(frozen=True)
-class Reach:
-    """How far random draws go when a size is left to be drawn: the largest feature size,
-    sequence length and batch (the size budget caps their product further)."""
-
-    size: int
-    seq_len: int
-    batch: int
-
-
-NEAR = Reach(size=8, seq_len=12, batch=6)
-"""The default: small, fast examples, dense in coincidences (the covering sets hold the far
-levels)."""
-
-FAR = Reach(size=64, seq_len=256, batch=32)
-"""The covering sets' far levels, drawn at random: what search campaigns add to :data:`NEAR`."""
-
-
 def size_budget() -> int:
     """``$RNN_IMPL_SIZE_BUDGET`` or 4096: the most ``T*B*max(I,H)*L*D`` a draw may reach."""
     return int(os.environ.get(BUDGET_ENV, DEFAULT_BUDGET))
@@ -88,6 +71,14 @@ def _require(func: str, name: str, value: Any, ok: Callable[[Any], bool], what: 
     if isinstance(value, st.SearchStrategy) or ok(value):
         return
     raise InvalidArgument(f"{func}({name}={value!r}): {name} must be {what}, or a strategy of them")
+
+
+def _require_reach(func: str, reach: Any) -> None:
+    if not isinstance(reach, Reach):
+        raise InvalidArgument(
+            f"{func}(reach={reach!r}): reach must be a Reach (strategies.NEAR or "
+            f"strategies.FAR, or Reach(size, seq_len, batch))"
+        )
 
 
 def _positive_int(value: Any) -> bool:
@@ -115,6 +106,41 @@ def _one_of(draw: st.DrawFn, labels: list[str], share: int = 3) -> str | None:
         return None
     event(f"coincidence: {labels[pick]}")
     return labels[pick]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far random draws go where a size is left to be drawn: the largest feature size
+    (input and hidden), sequence length and batch; the size budget caps their product further.
+
+    Raises:
+        InvalidArgument: a field that is not an int >= 1.
+    """
+
+    size: int
+    seq_len: int
+    batch: int
+
+    def __post_init__(self) -> None:
+        for name in ("size", "seq_len", "batch"):
+            if not _positive_int(getattr(self, name)):
+                raise InvalidArgument(
+                    f"Reach({name}={getattr(self, name)!r}): {name} must be an int >= 1"
+                )
+
+    def feature_sizes(self) -> dict[str, st.SearchStrategy[int]]:
+        """``input_size`` and ``hidden_size`` strategies up to :attr:`size`, for
+        :func:`rnn_configs`."""
+        return {name: sizes(max_value=self.size) for name in ("input_size", "hidden_size")}
+
+
+NEAR = Reach(size=8, seq_len=12, batch=6)
+"""The default: small, fast examples, dense in coincidences (the covering sets hold the far
+levels)."""
+
+FAR = Reach(size=max(SIZE_LEVELS), seq_len=max(LEVELS["seq_len"]), batch=32)
+"""Feature sizes and sequence lengths up to the covering sets' far levels (64 and 256), and
+batches up to 32, drawn at random: what search campaigns add to :data:`NEAR`."""
 
 
 def sizes(*, min_value: int = 1, max_value: int = 8) -> st.SearchStrategy[int]:
@@ -323,11 +349,7 @@ def input_cases(
     )
     if budget is not None and not _positive_int(budget):
         raise InvalidArgument(f"input_cases(budget={budget!r}): budget must be an int >= 1")
-    if not isinstance(reach, Reach):
-        raise InvalidArgument(
-            f"input_cases(reach={reach!r}): reach must be a Reach (strategies.NEAR or "
-            f"strategies.FAR, or Reach(size, seq_len, batch))"
-        )
+    _require_reach("input_cases", reach)
     return _input_cases(
         config,
         layout=layout,
@@ -424,17 +446,21 @@ def examples(
     configs: st.SearchStrategy[RNNConfig] | None = None,
     layout: MaybeStrategy[str] = st.sampled_from(LAYOUTS),
     budget: int | None = None,
+    reach: Reach = NEAR,
     **case_kwargs: Any,
 ) -> st.SearchStrategy[Example]:
     """A configuration, a matching input case, a device and a dtype.
 
-    ``configs`` defaults to :func:`rnn_configs`; ``case_kwargs`` go to :func:`input_cases`.
+    ``configs`` defaults to :func:`rnn_configs` with feature sizes up to ``reach``
+    (:data:`NEAR`, or :data:`FAR`), which also bounds the input's length and batch;
+    ``case_kwargs`` go to :func:`input_cases`.
     For float16 / bfloat16, weight and input scales default to at most 1: larger ones
     overflow the dtype, and two overflowed results compare as nothing.
 
     Raises:
         InvalidArgument: an unknown device, a dtype that is not a floating ``torch.dtype``
-            (``"float32"`` rather than ``torch.float32``), or ``configs`` not a strategy.
+            (``"float32"`` rather than ``torch.float32``), ``configs`` not a strategy, or a
+            ``reach`` that is not a :class:`Reach`.
 
     Example::
 
@@ -456,8 +482,15 @@ def examples(
             f"examples(configs={configs!r}): configs must be a strategy of RNNConfig "
             f"(for one configuration, st.just(config))"
         )
+    _require_reach("examples", reach)
     return _examples(
-        device=device, dtype=dtype, configs=configs, layout=layout, budget=budget, **case_kwargs
+        device=device,
+        dtype=dtype,
+        configs=configs,
+        layout=layout,
+        budget=budget,
+        reach=reach,
+        **case_kwargs,
     )
 
 
@@ -470,6 +503,7 @@ def _examples(
     configs: st.SearchStrategy[RNNConfig] | None = None,
     layout: MaybeStrategy[str] = st.sampled_from(LAYOUTS),
     budget: int | None = None,
+    reach: Reach = NEAR,
     **case_kwargs: Any,
 ) -> Example:
     where = draw(_strategy(device))
@@ -477,6 +511,6 @@ def _examples(
     if precision in LOW_PRECISION:
         case_kwargs.setdefault("weight_scale", st.sampled_from([1.0, 0.5]))
         case_kwargs.setdefault("input_scale", st.sampled_from([1.0, 0.1]))
-    config = draw(configs if configs is not None else rnn_configs())
-    case = draw(input_cases(config, layout=layout, budget=budget, **case_kwargs))
+    config = draw(configs if configs is not None else rnn_configs(**reach.feature_sizes()))
+    case = draw(input_cases(config, layout=layout, budget=budget, reach=reach, **case_kwargs))
     return Example(config, case, where, precision)

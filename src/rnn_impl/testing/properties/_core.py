@@ -32,7 +32,7 @@ from rnn_impl.testing.devices import COMPUTE_DEVICES, FLOAT_DTYPES, dtype_name
 from rnn_impl.testing.exceptions import PropertyFailure
 from rnn_impl.testing.invalid_calls import first_difference
 from rnn_impl.testing.oracle import Subject, as_tensors
-from rnn_impl.testing.strategies import NEAR, Example, Reach, examples, rnn_configs, sizes
+from rnn_impl.testing.strategies import NEAR, Example, Reach, examples, rnn_configs
 from rnn_impl.testing.tolerances import (
     ASSERT_CLOSE_DEFAULTS,
     Difference,
@@ -135,8 +135,7 @@ class Property:
         draw = dict(self.draw)
         if layouts and not isinstance(draw.get("layout"), str):
             draw["layout"] = st.sampled_from(layouts)
-        reached = {name: sizes(max_value=reach.size) for name in ("input_size", "hidden_size")}
-        configs = rnn_configs(**{**reached, **self.config, **(fixed or {})})
+        configs = rnn_configs(**{**reach.feature_sizes(), **self.config, **(fixed or {})})
         return examples(device=device, dtype=dtype, configs=configs, reach=reach, **draw)
 
     def covering_levels(

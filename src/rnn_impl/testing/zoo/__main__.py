@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from hypothesis import settings
@@ -75,8 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     chosen = args.profile or ["ci"]
     if args.seeds < 1 or args.workers < 1 or args.time <= 0:
         parser.error("--seeds, --workers and --time must be positive")
-    if args.campaigns and args.profile:
-        parser.error("--campaigns takes no --profile: it runs the ci and thorough profiles")
+    if args.campaigns and (args.profile or args.properties or args.dtypes or args.log):
+        parser.error(
+            "--campaigns takes no --profile, --property, --dtype or --log: it runs the ci and "
+            "thorough profiles and 1- and 2-worker campaigns on each bug's own property"
+        )
     if not (args.power or args.false_alarms) and len(chosen) > 1:
         parser.error(
             "the kill matrix takes one --profile (--power and --false-alarms take several)"
@@ -149,15 +153,17 @@ def _false_alarms(
 
 
 def _campaigns(seeds: int, limit: float, out: Path | None, command: str) -> int:
+    from rnn_impl.testing.machine import cpu_kind
     from rnn_impl.testing.zoo.campaigns import WAYS, race, to_markdown
 
-    races = []
-    subtle = {b.label for b in SUBTLE}
+    machine, start, races = cpu_kind(), time.monotonic(), []
     for bug in SUBTLE + ESCAPES:
         for way in WAYS:
             races.append(race(bug, way, seeds, limit))
             print(f"{bug.label}, {way}: {races[-1].cell()}", file=sys.stderr, flush=True)
-    _write(to_markdown(races, command), out)
+    minutes = (time.monotonic() - start) / 60
+    _write(to_markdown(races, command, machine, minutes), out)
+    subtle = {b.label for b in SUBTLE}
     missed = [r.bug for r in races if r.way == "ci" and not r.finds and r.bug in subtle]
     for label in missed:
         print(f"the ci gate missed a subtle zoo bug: {label}", file=sys.stderr)

@@ -18,6 +18,7 @@ its runs and the median seconds of those that found it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import statistics
@@ -32,13 +33,14 @@ import torch
 from hypothesis import settings
 
 from rnn_impl.testing import devices
-from rnn_impl.testing.machine import cpu_kind
 from rnn_impl.testing.properties import BY_NAME
-from rnn_impl.testing.runner import verify
+from rnn_impl.testing.runner import Tally
+from rnn_impl.testing.search import FAILED_MARK, NOTHING
 from rnn_impl.testing.zoo import Bug
-from rnn_impl.testing.zoo.matrix import home, hunting
+from rnn_impl.testing.zoo.matrix import home, hunting, timed_run
 
-WAYS = ("ci", "thorough", "campaign, 1 worker", "campaign, 2 workers")
+CAMPAIGNS = {"campaign, 1 worker": 1, "campaign, 2 workers": 2}
+WAYS = ("ci", "thorough", *CAMPAIGNS)
 
 
 @dataclass(frozen=True)
@@ -70,31 +72,32 @@ def race(bug: Bug, way: str, runs: int, limit: float) -> Race:
     """``bug`` searched ``way`` (one of :data:`WAYS`): ``runs`` runs (one for ``ci``)."""
     prop = BY_NAME[bug.caught_by]
     if way == "ci":
-        seconds: list[float | None] = [_gate(bug, hunting(settings.get_profile("ci")), None)]
-        budget = f"{settings.get_profile('ci').max_examples} random examples"
+        as_ci = hunting(settings.get_profile("ci"))
+        seconds: list[float | None] = [_found(*timed_run(bug, as_ci))]
+        budget = f"{as_ci.max_examples} random examples"
     elif way == "thorough":
         seeded = settings(hunting(settings.get_profile("thorough")), derandomize=False)
-        seconds = [_gate(bug, seeded, seed) for seed in range(runs)]
+        seconds = [_found(*timed_run(bug, seeded, seed)) for seed in range(runs)]
         budget = f"{seeded.max_examples} random examples"
-    else:
-        workers = 1 if way.endswith("1 worker") else 2
-        seconds = [_campaign(bug, workers, limit) for _ in range(runs)]
+    elif way in CAMPAIGNS:
+        seconds = [_campaign(bug, CAMPAIGNS[way], limit) for _ in range(runs)]
         budget = f"{limit:g} s"
+    else:
+        raise ValueError(f"unknown way of searching {way!r}: one of {WAYS}")
     return Race(bug.label, prop.name, way, tuple(seconds), budget)
 
 
-def _gate(bug: Bug, run_settings: settings, seed: int | None) -> float | None:
-    """Seconds to the first failure of one run of the gate's verifier, or ``None``."""
-    prop = BY_NAME[bug.caught_by]
-    device, dtype = home(prop)
-    start = time.perf_counter()
-    tally = verify(prop, bug.subject(), device, dtype, run_settings, seed, True)
-    return time.perf_counter() - start if tally.failure is not None else None
+def _found(tally: Tally, seconds: float) -> float | None:
+    return seconds if tally.failure is not None else None
 
 
 def _campaign(bug: Bug, workers: int, limit: float) -> float | None:
     """Seconds from launching ``rnn-verify-search`` on a fresh database to its first failure
-    line, or ``None`` when it ends without one."""
+    line, or ``None`` when it ends without one.
+
+    Raises:
+        RuntimeError: the search ended with neither a failure nor its "nothing found" exit.
+    """
     prop = BY_NAME[bug.caught_by]
     device, dtype = home(prop)
     with tempfile.TemporaryDirectory() as database:
@@ -110,16 +113,20 @@ def _campaign(bug: Bug, workers: int, limit: float) -> float | None:
         try:
             assert search.stdout is not None
             for line in search.stdout:
-                if " FAILED: " in line:
+                if FAILED_MARK in line:
                     return time.perf_counter() - start
+            if search.wait() != NOTHING:
+                raise RuntimeError(f"{' '.join(command)} exited {search.returncode}")
             return None
         finally:
-            os.killpg(search.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(search.pid, signal.SIGKILL)
             search.wait()
 
 
-def to_markdown(races: list[Race], command: str) -> str:
-    """The comparison, one row per bug, one column per way of searching."""
+def to_markdown(races: list[Race], command: str, machine: str, minutes: float) -> str:
+    """The comparison, one row per bug, one column per way of searching; ``machine`` names
+    where it ran and ``minutes`` how long the whole comparison took."""
     lines = [
         "# Time to first failure",
         "",
@@ -131,7 +138,8 @@ def to_markdown(races: list[Race], command: str) -> str:
         "workers, each on a fresh example database, timed from launch to their first failure",
         "line, so start-up and shrinking to the minimal example are inside their time.",
         "",
-        f"Measured on {cpu_kind()}, torch {torch.__version__}, Hypothesis {hypothesis.__version__}.",
+        f"Measured on {machine}, torch {torch.__version__}, Hypothesis {hypothesis.__version__}:",
+        f"{minutes:.0f} minutes in all.",
         "",
         "| bug | property | " + " | ".join(WAYS) + " |",
         "|---|---|" + "---|" * len(WAYS),

@@ -11,10 +11,9 @@ from rnn_impl.testing.zoo._hooked import HookedRNN
 
 
 class RareRNN(HookedRNN):
-    """Off by one part in 10^4 for batched input of 4 steps and a batch of 3: about one random
-    example in 400 of the gate's reach (one in 100 of its batched examples), outside what the
-    ``ci`` profile's examples reach (its covering set has other batch sizes), within a short
-    search campaign's.
+    """Off by one part in 10^4 for batched input of 4 steps and a batch of 3: a rare random
+    example, outside what the ``ci`` profile's examples reach (its covering set has other
+    batch sizes), within a short search campaign's.
 
     Who: a special case for one shape (a cached plan, a hand-unrolled kernel) left wrong."""
 

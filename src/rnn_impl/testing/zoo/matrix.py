@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 from hypothesis import Phase, settings
 
-from rnn_impl.testing.properties import CATALOGUE, Property
+from rnn_impl.testing.properties import BY_NAME, CATALOGUE, Property
 from rnn_impl.testing.runner import Tally, verify
 from rnn_impl.testing.zoo import Bug
 
@@ -32,6 +34,16 @@ def attack(bug: Bug, prop: Property, run_settings: settings | None = None) -> Ta
         raise ValueError(f"{bug.label} is an {subject.kind}; {prop.name} verifies an {prop.kind}")
     device, dtype = home(prop)
     return verify(prop, subject, device, dtype, hunting(run_settings), collect=True)
+
+
+def timed_run(bug: Bug, run_settings: settings, seed: int | None = None) -> tuple[Tally, float]:
+    """One run of the property designed for ``bug`` (``caught_by``) at its home device and
+    dtype, under ``run_settings`` as given and ``seed``: its tally and the seconds it took."""
+    prop = BY_NAME[bug.caught_by]
+    device, dtype = home(prop)
+    start = time.perf_counter()
+    tally = verify(prop, bug.subject(), device, dtype, run_settings, seed, collect=True)
+    return tally, time.perf_counter() - start
 
 
 def kill_matrix(

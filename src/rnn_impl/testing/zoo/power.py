@@ -37,7 +37,7 @@ from rnn_impl.testing import devices
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
 from rnn_impl.testing.runner import verify
 from rnn_impl.testing.zoo import CONTROLS, CORRECT, Bug
-from rnn_impl.testing.zoo.matrix import home, hunting
+from rnn_impl.testing.zoo.matrix import hunting, timed_run
 
 
 @dataclass(frozen=True)
@@ -82,23 +82,19 @@ def kill_rate_lower_bound(kills: int, runs: int, confidence: float = 0.95) -> fl
 
 def measure(bug: Bug, profile: str, runs: int) -> Power:
     """``bug`` against its property: ``runs`` seeded runs of ``profile`` and the CI-style one."""
-    prop = BY_NAME[bug.caught_by]
-    device, dtype = home(prop)
-    subject = bug.subject()
     as_ci = hunting(settings.get_profile(profile))
     seeded = settings(as_ci, derandomize=False)
     kills, examples, seconds = 0, [], []
     for seed in range(runs):
-        start = time.perf_counter()
-        tally = verify(prop, subject, device, dtype, seeded, seed=seed, collect=True)
+        tally, took = timed_run(bug, seeded, seed)
         if tally.failure is not None:
             kills += 1
             examples.append(tally.examples)
-            seconds.append(time.perf_counter() - start)
-    ci_tally = verify(prop, subject, device, dtype, as_ci, collect=True)
+            seconds.append(took)
+    ci_tally, _ = timed_run(bug, as_ci)
     return Power(
         bug.label,
-        prop.name,
+        bug.caught_by,
         profile,
         runs,
         kills,
@@ -168,7 +164,9 @@ def false_alarms(
 
     ``log``, a JSON-lines file, keeps each finished run as it ends (implementation, property,
     dtype, profile, seed, and its outcome) and is read first: runs it holds are not run again,
-    so an interrupted campaign resumes where it stopped, and a longer one extends a shorter."""
+    so an interrupted campaign resumes where it stopped, and a longer one extends a shorter.
+    A log belongs to one version of the code, torch and Hypothesis: start a new one after
+    changing any of them."""
     rows = [
         (control, prop, devices.dtype_name(dtype))
         for control in controls
@@ -214,27 +212,41 @@ def false_alarms(
 
 
 def _read_log(log: Path | None) -> dict[Task, Outcome]:
-    """The runs a false-alarm log holds (none when there is no log yet)."""
+    """The runs a false-alarm log holds (none when there is no log yet). A last line cut off
+    by an interruption is dropped from the file; any other unreadable line is an error."""
     if log is None or not log.exists():
         return {}
+    text = log.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        log.write_text(text)
     done = {}
-    for line in log.read_text().splitlines():
-        label, name, dtype, profile, seed, headline, examples, seconds = json.loads(line)
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            label, name, dtype, profile, seed, headline, examples, seconds = json.loads(line)
+        except ValueError:
+            raise ValueError(
+                f"{log}:{number}: not a false-alarm run record: {line[:80]!r}"
+            ) from None
         done[(label, name, dtype, profile, seed)] = (headline, examples, seconds)
     return done
 
 
 def _run_all(tasks: list[Task], workers: int) -> Iterator[tuple[Task, Outcome]]:
-    """Each task and its outcome as it ends, on ``workers`` spawned processes."""
+    """Each task and its outcome as it ends, on ``workers`` spawned processes (on an
+    interruption, the tasks not started are cancelled and the pool is not waited for)."""
     if workers == 1:
         for task in tasks:
             yield task, _seeded_run(task)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, context, _share_threads, (workers,)) as pool:
+    pool = ProcessPoolExecutor(workers, context, _share_threads, (workers,))
+    try:
         futures = {pool.submit(_seeded_run, task): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _share_threads(workers: int) -> None:
