@@ -128,7 +128,7 @@ class Reach:
                     f"Reach({name}={getattr(self, name)!r}): {name} must be an int >= 1"
                 )
 
-    def feature_sizes(self) -> dict[str, st.SearchStrategy[int]]:
+    def feature_sizes(self) -> dict[str, Any]:
         """``input_size`` and ``hidden_size`` strategies up to :attr:`size`, for
         :func:`rnn_configs`."""
         return {name: sizes(max_value=self.size) for name in ("input_size", "hidden_size")}
