@@ -1,7 +1,7 @@
 """Run the bit-exactness tests under every BLAS / ISA mode that changes the path on this machine.
 
 ``python -m tests.isa [pytest args]`` (``tox -e isa``, part of the CI gate) runs
-``tests/test_alignment.py`` (the alignment pin and the exact-parity grid) once per mode, each
+:data:`TESTS` (the alignment pin, the exact-parity grids of RNN and of the gated family) once per mode, each
 in its own process with one environment variable set. Some settings silently fall back to
 another mode (``MKL_CBWR=AVX2`` on an AMD CPU reports ``CNR:AUTO``), so each mode is first
 probed: the ``CNR:`` mode MKL reports under ``MKL_VERBOSE=1``, the ISA ATen dispatches to, and
@@ -18,6 +18,15 @@ import os
 import re
 import subprocess
 import sys
+
+TESTS = [
+    "tests/test_alignment.py",
+    "tests/test_gated.py::test_forward_is_bit_exact",
+    "tests/test_gated.py::test_gradients_are_bit_exact",
+    "tests/test_gated.py::test_cells_are_bit_exact_with_gradients",
+]
+"""What each mode runs: RNN's alignment pin and exact-parity grid, and the gated family's
+bit-exact forward and gradient grids."""
 
 MODES: list[tuple[str, str | None]] = [
     ("MKL_CBWR", None),
@@ -85,7 +94,7 @@ def main(args: list[str]) -> int:
         seen[key] = label
         print(f"isa: {label}: {shown}: running", flush=True)
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
-        status = subprocess.run([*command, "tests/test_alignment.py", *args], env=env).returncode
+        status = subprocess.run([*command, *TESTS, *args], env=env).returncode
         if status != 0:
             failed.append(label)
     print(

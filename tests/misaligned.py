@@ -15,7 +15,7 @@ class MisalignedRNN(HookedRNN):
     of a ``(T, B, H)`` buffer, at byte offset ``t * B * H * itemsize``."""
 
     def direction(self, x, h, weights, reverse):
-        w_ih, w_hh, b_ih, b_hh = weights
+        w_ih, w_hh, b_ih, b_hh, _ = weights
         pre = self.project(x, w_ih, b_ih)
         out = torch.empty_like(pre)
         order = range(pre.size(0) - 1, -1, -1) if reverse else range(pre.size(0))

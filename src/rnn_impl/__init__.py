@@ -1,7 +1,7 @@
-"""rnn_impl: a pure-PyTorch drop-in for ``torch.nn.RNN`` / ``torch.nn.RNNCell``, and a
-property-based suite (:mod:`rnn_impl.testing`) that checks any RNN against ``torch.nn.RNN``.
+"""rnn_impl: pure-PyTorch drop-ins for ``torch.nn.RNN``, ``LSTM``, ``GRU`` and their cells, and
+a property-based suite (:mod:`rnn_impl.testing`) that checks any RNN against ``torch.nn.RNN``.
 
-``RNN`` and ``RNNCell`` are imported on first use, so that the pytest plugin
+The modules are imported on first use, so that the pytest plugin
 (:mod:`rnn_impl.testing.pytest_plugin`), which loads in every pytest run of an environment
 with this package, does not import torch.
 """
@@ -11,20 +11,27 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rnn_impl.cell import RNNCell
+    from rnn_impl.cell import GRUCell, LSTMCell, RNNCell
+    from rnn_impl.gru import GRU
+    from rnn_impl.lstm import LSTM
     from rnn_impl.rnn import RNN
 
-__all__ = ["RNN", "RNNCell", "__version__"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "__version__"]
 __version__ = "0.1.0"
+
+_HOMES = {
+    "RNN": "rnn_impl.rnn",
+    "LSTM": "rnn_impl.lstm",
+    "GRU": "rnn_impl.gru",
+    "RNNCell": "rnn_impl.cell",
+    "LSTMCell": "rnn_impl.cell",
+    "GRUCell": "rnn_impl.cell",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "RNN":
-        from rnn_impl.rnn import RNN
+    if name in _HOMES:
+        import importlib
 
-        return RNN
-    if name == "RNNCell":
-        from rnn_impl.cell import RNNCell
-
-        return RNNCell
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'rnn_impl' has no attribute {name!r}")

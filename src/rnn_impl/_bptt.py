@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnn_impl._steps import Activation, LayerWeights, padded_steps
+from rnn_impl._steps import STEPS, Activation, LayerWeights, padded_steps
 
 RELU: dict[Activation, bool] = {torch.tanh: False, torch.relu: True}
 """The activations this path knows, as the ``relu`` flag of its loops."""
@@ -105,7 +105,7 @@ def padded_layer(
     """
     relu = RELU[activation]
     if _needs_graph(x, h0, weights):
-        return LayerFunction.apply(x, h0, *weights, relu, reverse)
+        return LayerFunction.apply(x, h0, *weights[:4], relu, reverse)
     out = _project_and_loop(x, h0, weights, relu, reverse)
     return out, out[0 if reverse else -1]
 
@@ -116,7 +116,7 @@ def _project_and_loop(
     """The forward of one layer and direction, ``out (T, B, H)`` contiguous; see the module
     docstring. The steps are written over the projection where its steps are aligned, else
     into :func:`aligned_steps` and copied out once at the end."""
-    w_ih, w_hh, b_ih, b_hh = weights
+    w_ih, w_hh, b_ih, b_hh = weights[:4]
     pre = F.linear(x, w_ih, b_ih).detach().contiguous()
     in_place = steps_aligned(pre)
     out = pre if in_place else aligned_steps(pre)
@@ -181,7 +181,7 @@ class LayerFunction(torch.autograd.Function):
         relu: bool,
         reverse: bool,
     ) -> tuple[Tensor, Tensor]:
-        out = _project_and_loop(x, h0, (w_ih, w_hh, b_ih, b_hh), relu, reverse)
+        out = _project_and_loop(x, h0, (w_ih, w_hh, b_ih, b_hh, None), relu, reverse)
         ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh)
         ctx.out, ctx.version = out.detach(), out._version
         ctx.relu, ctx.reverse = relu, reverse
@@ -192,10 +192,10 @@ class LayerFunction(torch.autograd.Function):
         ctx: Any, grad_out: Tensor, grad_last: Tensor
     ) -> tuple[Tensor | None, ...]:
         x, h0, w_ih, w_hh, b_ih, b_hh = ctx.saved_tensors
-        weights, relu, reverse = (w_ih, w_hh, b_ih, b_hh), ctx.relu, ctx.reverse
+        weights, relu, reverse = (w_ih, w_hh, b_ih, b_hh, None), ctx.relu, ctx.reverse
         if torch.is_grad_enabled():
-            activation = torch.relu if relu else torch.tanh
-            out = padded_steps(x, h0, weights, activation, reverse)[0]
+            step = STEPS["RNN_RELU" if relu else "RNN_TANH"]
+            out = padded_steps(x, h0, weights, step, reverse)[0]
             dz = backward_steps_graph(grad_out, grad_last, out, w_hh, relu, reverse)
         else:
             out = ctx.out

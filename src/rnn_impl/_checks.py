@@ -53,10 +53,11 @@ def check_rnn_args(
     bias: Any,
     batch_first: Any,
     dropout: Any,
+    proj_size: Any = 0,
     *,
     stacklevel: int,
 ) -> None:
-    """nn.RNN's constructor validation, in RNNBase.__init__'s order (dropout first)."""
+    """nn.RNNBase's constructor validation, in its order (dropout first, proj_size last)."""
     if (
         not isinstance(dropout, numbers.Number)
         or isinstance(dropout, bool)
@@ -84,6 +85,10 @@ def check_rnn_args(
         raise ValueError("hidden_size must be greater than zero")
     if num_layers <= 0:
         raise ValueError("num_layers must be greater than zero")
+    if proj_size < 0:
+        raise ValueError("proj_size should be a positive integer or zero to disable projections")
+    if proj_size >= hidden_size:
+        raise ValueError("proj_size has to be smaller than hidden_size")
 
 
 def _require_type(name: str, value: Any, kind: type) -> None:
@@ -91,10 +96,12 @@ def _require_type(name: str, value: Any, kind: type) -> None:
         raise TypeError(f"{name} should be of type {kind.__name__}, got: {type(value).__name__}")
 
 
-def check_input_rank(input: Tensor) -> None:
-    """A padded input is 2-D (unbatched) or 3-D (batched)."""
+def check_input_rank(input: Tensor, name: str = "RNN") -> None:
+    """A padded input is 2-D (unbatched) or 3-D (batched); nn.RNN's message says "tensor",
+    nn.GRU's and nn.LSTM's do not."""
     if input.dim() not in (2, 3):
-        raise ValueError(f"RNN: Expected input to be 2D or 3D, got {input.dim()}D tensor instead")
+        noun = " tensor" if name == "RNN" else ""
+        raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D{noun} instead")
 
 
 def check_hx_rank(hx: Tensor | None, batched: bool) -> None:
@@ -109,6 +116,30 @@ def check_hx_rank(hx: Tensor | None, batched: bool) -> None:
         raise RuntimeError(
             f"For unbatched 2-D input, hx should also be 2-D but got {hx.dim()}-D tensor"
         )
+
+
+def check_lstm_state_rank(hx: Any, batched: bool) -> None:
+    """nn.LSTM's ``(h0, c0)`` have the input's batchedness (read as ``hx[0]``, ``hx[1]``)."""
+    if hx is None:
+        return
+    ranks, expected = (hx[0].dim(), hx[1].dim()), 3 if batched else 2
+    if ranks != (expected, expected):
+        kind = "batched 3-D" if batched else "unbatched 2-D"
+        raise RuntimeError(
+            f"For {kind} input, hx and cx should also be {expected}-D but got "
+            f"({ranks[0]}-D, {ranks[1]}-D) tensors"
+        )
+
+
+def check_lstm_states(hx: Any, num_params: int, bias: bool) -> None:
+    """ATen's lstm: two states; whether the layers project is read off their sizes
+    (``hx[0].size(2) != hx[1].size(2)``), and the parameters must come in whole layers of that
+    kind. nn.LSTM checks padded input's states itself first; packed input reaches these."""
+    if len(hx) != 2:
+        raise RuntimeError("lstm expects two hidden states")
+    projections = hx[0].size(2) != hx[1].size(2)
+    if num_params % ((4 if bias else 2) + projections):
+        raise RuntimeError("got an incorrect number of RNN parameters")
 
 
 def check_input(input: Tensor, weight_dtype: torch.dtype, input_size: int, packed: bool) -> None:
@@ -138,9 +169,11 @@ def check_hidden_size(
         raise RuntimeError(msg.format(expected, list(hx.size())))
 
 
-def check_devices(input: Tensor, hx: Tensor, weights: list[Tensor]) -> None:
-    """ATen's check_attributes for the padded path: hidden first, then each parameter."""
-    for kind, tensors in (("hidden", [hx]), ("parameter", weights)):
+def check_devices(input: Tensor, hx: Tensor | tuple[Tensor, ...], weights: list[Tensor]) -> None:
+    """ATen's check_attributes for the padded path: hidden (h, then an LSTM's c) first, then
+    each parameter."""
+    hiddens = list(hx) if isinstance(hx, tuple) else [hx]
+    for kind, tensors in (("hidden", hiddens), ("parameter", weights)):
         for tensor in tensors:
             if tensor.device != input.device:
                 raise RuntimeError(
@@ -154,27 +187,47 @@ def check_seq_len(seq_len: int) -> None:
         raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
 
 
-def check_cell_input_rank(input: Tensor, hx: Tensor | None) -> None:
-    """RNNCell takes 1-D (unbatched) or 2-D (batched) input and hidden state."""
+def check_cell_input_rank(input: Tensor, hx: Any, name: str = "RNNCell") -> None:
+    """A cell takes 1-D (unbatched) or 2-D (batched) input and state; nn.LSTMCell checks
+    each of its states (``hx[0]``, ``hx[1]``, ...) in turn."""
     if input.dim() not in (1, 2):
-        raise ValueError(f"RNNCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
-    if hx is not None and hx.dim() not in (1, 2):
-        raise ValueError(f"RNNCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
+        raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+    if hx is None:
+        return
+    states = list(enumerate(hx)) if name == "LSTMCell" else [(None, hx)]
+    for index, state in states:
+        if state.dim() not in (1, 2):
+            which = "hidden" if index is None else f"hx[{index}]"
+            raise ValueError(f"{name}: Expected {which} to be 1D or 2D, got {state.dim()}D instead")
 
 
 def check_cell_forward(input: Tensor, hx: Tensor, input_size: int, hidden_size: int) -> None:
-    """ATen's rnn_tanh_cell checks, in its order: input size, batch size, hidden size."""
+    """ATen's rnn_tanh_cell / gru_cell checks, in their order: input size, then the state's
+    (:func:`check_cell_state`)."""
+    check_cell_input_size(input, input_size)
+    check_cell_state(input, hx, hidden_size, 0)
+
+
+def check_cell_input_size(input: Tensor, input_size: int) -> None:
+    """ATen's check_rnn_cell_forward_input."""
     if input.size(1) != input_size:
         raise RuntimeError(
             f"input has inconsistent input_size: got {input.size(1)} expected {input_size}"
         )
+
+
+def check_cell_state(input: Tensor, hx: Tensor, hidden_size: int, label: int) -> None:
+    """ATen's check_rnn_cell_forward_hidden for state ``label`` (an LSTM's ``c`` is 1):
+    rank (torch 2.15 on), batch size, hidden size."""
     if CELL_CHECKS_HIDDEN_RANK and hx.dim() != 2:
-        raise RuntimeError(f"Expected 2D hidden0 (batch x hidden_size), but got {hx.dim()}D tensor")
+        raise RuntimeError(
+            f"Expected 2D hidden{label} (batch x hidden_size), but got {hx.dim()}D tensor"
+        )
     if input.size(0) != hx.size(0):
         raise RuntimeError(
-            f"Input batch size {input.size(0)} doesn't match hidden0 batch size {hx.size(0)}"
+            f"Input batch size {input.size(0)} doesn't match hidden{label} batch size {hx.size(0)}"
         )
     if hx.size(1) != hidden_size:
         raise RuntimeError(
-            f"hidden0 has inconsistent hidden_size: got {hx.size(1)}, expected {hidden_size}"
+            f"hidden{label} has inconsistent hidden_size: got {hx.size(1)}, expected {hidden_size}"
         )

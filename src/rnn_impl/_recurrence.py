@@ -1,10 +1,11 @@
-"""The whole stack: every layer and direction, in ATen's order, each padded direction on the
-fast path (:mod:`rnn_impl._bptt`) where it applies, else step by step (:mod:`rnn_impl._steps`).
+"""The whole stack: every layer and direction, in ATen's order, each padded Elman direction on
+the fast path (:mod:`rnn_impl._bptt`) where it applies, else step by step
+(:mod:`rnn_impl._steps`).
 
-Bit-exactness with ``torch.nn.RNN`` on CPU comes from doing what ATen's
-``_rnn_impl_with_concat`` does: the two directions joined with ``torch.cat(..., -1)``, final
-states with ``torch.stack(..., 0)``, ``torch.dropout`` on every layer's time-major output
-except the last, in training mode.
+Bit-exactness with ``torch.nn.RNN`` / ``GRU`` / ``LSTM`` on CPU comes from doing what ATen's
+``_rnn_impl`` does: the two directions joined with ``torch.cat(..., -1)``, final states with
+``torch.stack(..., 0)`` (``h`` and ``c`` apart for an LSTM), ``torch.dropout`` on every
+layer's time-major output except the last, in training mode.
 """
 
 from __future__ import annotations
@@ -15,35 +16,39 @@ import torch
 from torch import Tensor
 
 from rnn_impl import _bptt
-from rnn_impl._steps import Activation, LayerWeights, packed_steps, padded_steps
+from rnn_impl._steps import ACTIVATIONS, STEPS, Hidden, LayerWeights, packed_steps, padded_steps
 
 
 def run_stack(
     input: Tensor,
-    hx: Tensor,
+    hx: Hidden,
     weights: Sequence[LayerWeights],
-    activation: Activation,
+    mode: str,
     num_layers: int,
     bidirectional: bool,
     dropout: float,
     training: bool,
     batch_sizes: Sequence[int] | None = None,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Hidden]:
     """Run every layer and direction.
 
     Args:
         input: time-major ``(T, B, I)``, or packed ``data`` ``(sum(batch_sizes), I)``.
-        hx: ``(num_layers * D, B, H)``; for packed input, in sorted (packed) batch order.
+        hx: ``(num_layers * D, B, H_out)``, or an LSTM's pair of those (``c`` with ``H``);
+            for packed input, in sorted (packed) batch order.
         weights: one entry per (layer, direction), layer-major, forward direction first.
+        mode: ``"RNN_TANH"``, ``"RNN_RELU"``, ``"GRU"`` or ``"LSTM"``.
         batch_sizes: the packed sequence's batch sizes, or None for padded input.
 
     Returns:
-        ``(output, h_n)``: output ``(T, B, D*H)`` or packed ``(sum(batch_sizes), D*H)``;
-        h_n ``(num_layers * D, B, H)``.
+        ``(output, h_n)``: output ``(T, B, D*H_out)`` or packed ``(sum(batch_sizes), D*H_out)``;
+        h_n like ``hx``.
     """
     num_directions = 2 if bidirectional else 1
-    initial = hx.unbind(0)
-    finals: list[Tensor] = []
+    initial: list[Hidden] = (
+        list(zip(hx[0].unbind(0), hx[1].unbind(0))) if isinstance(hx, tuple) else list(hx.unbind(0))
+    )
+    finals: list[Hidden] = []
     layer_input = input
     for layer in range(num_layers):
         outputs = []
@@ -51,26 +56,34 @@ def run_stack(
             index = layer * num_directions + direction
             reverse = direction == 1
             if batch_sizes is None:
-                out, h_last = _padded_direction(
-                    layer_input, initial[index], weights[index], activation, reverse
+                out, last = _padded_direction(
+                    layer_input, initial[index], weights[index], mode, reverse
                 )
             else:
-                out, h_last = packed_steps(
-                    layer_input, batch_sizes, initial[index], weights[index], activation, reverse
+                out, last = packed_steps(
+                    layer_input, batch_sizes, initial[index], weights[index], STEPS[mode], reverse
                 )
             outputs.append(out)
-            finals.append(h_last)
+            finals.append(last)
         del layer_input  # every direction has read it: its memory can hold the next one
         layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, -1)
         if dropout != 0 and training and layer < num_layers - 1:
             layer_input = torch.dropout(layer_input, dropout, True)
-    return layer_input, torch.stack(finals, 0)
+    if isinstance(hx, tuple):
+        pairs = [f for f in finals if isinstance(f, tuple)]
+        return layer_input, (torch.stack([h for h, _ in pairs]), torch.stack([c for _, c in pairs]))
+    return layer_input, torch.stack(finals, 0)  # type: ignore[arg-type]
 
 
 def _padded_direction(
-    x: Tensor, h: Tensor, weights: LayerWeights, activation: Activation, reverse: bool
-) -> tuple[Tensor, Tensor]:
-    """``x (T, B, I)``, ``h (B, H)`` -> outputs ``(T, B, H)`` in time order, final ``(B, H)``."""
-    if _bptt.applies(x, h, weights, activation):
-        return _bptt.padded_layer(x, h, weights, activation, reverse)
-    return padded_steps(x, h, weights, activation, reverse)
+    x: Tensor, state: Hidden, weights: LayerWeights, mode: str, reverse: bool
+) -> tuple[Tensor, Hidden]:
+    """``x (T, B, I)`` -> outputs ``(T, B, H_out)`` in time order, and the final state."""
+    activation = ACTIVATIONS.get(mode)
+    if (
+        activation is not None
+        and isinstance(state, Tensor)
+        and _bptt.applies(x, state, weights, activation)
+    ):
+        return _bptt.padded_layer(x, state, weights, activation, reverse)
+    return padded_steps(x, state, weights, STEPS[mode], reverse)

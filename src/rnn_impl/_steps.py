@@ -1,13 +1,17 @@
-"""The Elman recurrence step by step, in ATen's operation order: the pieces the stack
-(:mod:`rnn_impl._recurrence`), the cell (:mod:`rnn_impl.cell`) and the fast path's double
-backward (:mod:`rnn_impl._bptt`) share.
+"""The recurrence step by step, in ATen's operation order: the pieces the stack
+(:mod:`rnn_impl._recurrence`), the cells (:mod:`rnn_impl.cell`) and the Elman fast path's
+double backward (:mod:`rnn_impl._bptt`) share.
 
-Per layer and direction, as ATen's ``_rnn_impl_with_concat`` does, op for op: the input
-projection ``F.linear(x, W_ih, b_ih)`` over the whole time-major sequence (or the whole packed
-``data``), split into steps; per step ``h = act(F.linear(h, W_hh, b_hh) + pre_t)``; step
-outputs joined with ``torch.stack`` (padded) or ``torch.cat`` (packed). Every operation is an
-ordinary differentiable one, so autograd gives gradients, double backward, forward-mode AD
-and ``torch.func`` transforms for free.
+Per layer and direction, as ATen's ``FullLayer`` / ``PackedLayer`` do on the CPU, op for op:
+the input projection ``F.linear(x, W_ih, b_ih)`` over the whole time-major sequence (or the
+whole packed ``data``), split into steps; per step, the mode's :data:`Step` from the projected
+input and the state; step outputs joined with ``torch.stack`` (padded) or ``torch.cat``
+(packed). The gated steps are ATen's ``LSTMCell`` / ``GRUCell`` line for line, in-place
+operations on ``unsafe_chunk`` views included: an elementwise kernel rounds by the shape it
+walks (a tail shorter than a vector goes through the scalar ``exp``), so the same values on
+differently laid-out tensors are not enough. Every operation is an ordinary differentiable
+one, so autograd gives gradients, double backward, forward-mode AD and ``torch.func``
+transforms, with autograd's graph, which is ATen's.
 """
 
 from __future__ import annotations
@@ -19,74 +23,157 @@ import torch.nn.functional as F
 from torch import Tensor
 
 Activation = Callable[[Tensor], Tensor]
-LayerWeights = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
-"""``(W_ih, W_hh, b_ih, b_hh)`` of one layer and direction; biases are None when ``bias=False``."""
+LayerWeights = tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]
+"""``(W_ih, W_hh, b_ih, b_hh, W_hr)`` of one layer and direction; the biases are None when
+``bias=False``, ``W_hr`` unless an LSTM has ``proj_size > 0``."""
+
+Hidden = Tensor | tuple[Tensor, Tensor]
+"""A layer's state: ``h (B, H_out)``, or ``(h, c)`` for an LSTM."""
+
+Step = Callable[[Tensor, Hidden, LayerWeights, bool], Hidden]
+"""``(input, state, weights, projected) -> state'``: one step, from the projected input
+``pre = linear(x_t, W_ih, b_ih)`` when ``projected`` (a layer's loop), else from ``x_t`` (a
+cell), projected where ATen's cell projects it: the cells' errors for operands of mixed
+dtypes depend on which product comes first."""
 
 ACTIVATIONS: dict[str, Activation] = {"RNN_TANH": torch.tanh, "RNN_RELU": torch.relu}
 
 
-def cell_step(input: Tensor, h: Tensor, weights: LayerWeights, activation: Activation) -> Tensor:
-    """One RNNCell step, ATen's order: ``act(linear(h, W_hh, b_hh) + linear(x, W_ih, b_ih))``."""
-    w_ih, w_hh, b_ih, b_hh = weights
-    return activation(F.linear(h, w_hh, b_hh) + F.linear(input, w_ih, b_ih))
+def elman_step(activation: Activation) -> Step:
+    """ATen's ``SimpleCell``: ``act(linear(h, W_hh, b_hh) + pre)``."""
+
+    def step(input: Tensor, h: Hidden, weights: LayerWeights, projected: bool = True) -> Hidden:
+        assert isinstance(h, Tensor)
+        hh = F.linear(h, weights[1], weights[3])
+        return activation(hh + (input if projected else _project(input, weights)))
+
+    return step
+
+
+def _project(x: Tensor, weights: LayerWeights) -> Tensor:
+    return F.linear(x, weights[0], weights[2])
+
+
+def lstm_step(
+    input: Tensor, state: Hidden, weights: LayerWeights, projected: bool = True
+) -> Hidden:
+    """ATen's ``LSTMCell``: gates ``i, f, g, o`` in that order along the ``4 * H`` rows,
+    ``c' = f * c + i * g``, ``h' = o * tanh(c')``, then ``h' W_hr^T`` when projecting."""
+    h, c = state
+    w_hr = weights[4]
+    gates = F.linear(h, weights[1], weights[3])
+    gates = gates.add_(input if projected else _project(input, weights))
+    ingate, forgetgate, cellgate, outgate = gates.unsafe_chunk(4, 1)
+    ingate = ingate.sigmoid_()
+    forgetgate = forgetgate.sigmoid_()
+    cellgate = cellgate.tanh_()
+    outgate = outgate.sigmoid_()
+    c = (forgetgate * c).add_(ingate * cellgate)
+    h = outgate * c.tanh()
+    return (h if w_hr is None else torch.matmul(h, w_hr.t())), c
+
+
+def gru_step(input: Tensor, h: Hidden, weights: LayerWeights, projected: bool = True) -> Hidden:
+    """ATen's ``GRUCell``: gates ``r, z, n`` along the ``3 * H`` rows, the reset gate applied
+    to the hidden-hidden product: ``n = tanh(pre_n + r * (h W_hn^T + b_hn))``,
+    ``h' = (h - n) * z + n``."""
+    assert isinstance(h, Tensor)
+    igates = (input if projected else _project(input, weights)).unsafe_chunk(3, 1)
+    hgates = F.linear(h, weights[1], weights[3]).unsafe_chunk(3, 1)
+    reset_gate = hgates[0].add_(igates[0]).sigmoid_()
+    input_gate = hgates[1].add_(igates[1]).sigmoid_()
+    new_gate = igates[2].add(hgates[2].mul_(reset_gate)).tanh_()
+    return (h - new_gate).mul_(input_gate).add_(new_gate)
+
+
+STEPS: dict[str, Step] = {
+    "RNN_TANH": elman_step(torch.tanh),
+    "RNN_RELU": elman_step(torch.relu),
+    "LSTM": lstm_step,
+    "GRU": gru_step,
+}
+"""Each mode's step (``nn.RNNBase.mode``'s names)."""
+
+
+def output_of(state: Hidden) -> Tensor:
+    """What a step emits: ``h`` (an LSTM's ``(h, c)`` emits ``h``)."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+def narrow(state: Hidden, start: int, length: int) -> Hidden:
+    """Rows ``start:start+length`` of the state (of ``h`` and ``c`` alike)."""
+    if isinstance(state, tuple):
+        return state[0].narrow(0, start, length), state[1].narrow(0, start, length)
+    return state.narrow(0, start, length)
+
+
+def cat(states: Sequence[Hidden]) -> Hidden:
+    """States joined along the batch (of ``h`` and ``c`` alike)."""
+    if isinstance(states[0], tuple):
+        pairs = [s for s in states if isinstance(s, tuple)]
+        return torch.cat([s[0] for s in pairs], 0), torch.cat([s[1] for s in pairs], 0)
+    return torch.cat(list(states), 0)  # type: ignore[arg-type]
 
 
 def padded_steps(
-    x: Tensor, h: Tensor, weights: LayerWeights, activation: Activation, reverse: bool
-) -> tuple[Tensor, Tensor]:
-    """``x (T, B, I)``, ``h (B, H)`` -> outputs ``(T, B, H)`` in time order, final ``(B, H)``,
-    step by step in ordinary differentiable operations."""
-    w_ih, w_hh, b_ih, b_hh = weights
-    steps = F.linear(x, w_ih, b_ih).unbind(0)
+    x: Tensor, state: Hidden, weights: LayerWeights, step: Step, reverse: bool
+) -> tuple[Tensor, Hidden]:
+    """``x (T, B, I)``, state ``(B, H)`` -> outputs ``(T, B, H_out)`` in time order, final
+    state, step by step in ordinary differentiable operations."""
+    steps = _project(x, weights).unbind(0)
     if reverse:
         steps = steps[::-1]
     outputs = []
     for pre in steps:
-        h = activation(F.linear(h, w_hh, b_hh) + pre)
-        outputs.append(h)
+        state = step(pre, state, weights, True)
+        outputs.append(output_of(state))
     if reverse:
         outputs.reverse()
-    return torch.stack(outputs, 0), h
+    return torch.stack(outputs, 0), state
 
 
 def packed_steps(
     data: Tensor,
     batch_sizes: Sequence[int],
-    h0: Tensor,
+    initial: Hidden,
     weights: LayerWeights,
-    activation: Activation,
+    step: Step,
     reverse: bool,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Hidden]:
     """Packed ``data`` -> packed outputs and final states ``(B, H)`` in sorted batch order.
 
     Forward: sequences end in descending-length order, so the rows of finished sequences are
     set aside as the batch shrinks. Reverse: it starts from the shortest batch and takes fresh
-    rows of ``h0`` as the batch grows.
+    rows of the initial state as the batch grows. Steps are ``narrow``-ed off the projection
+    as ATen's ``PackedLayer`` does (so malformed data fails as there).
     """
-    w_ih, w_hh, b_ih, b_hh = weights
-    steps = F.linear(data, w_ih, b_ih).split(list(batch_sizes))
+    projected = _project(data, weights)
     outputs = []
     if not reverse:
-        finished: list[Tensor] = []
-        last = batch_sizes[0]
-        h = h0.narrow(0, 0, last)
-        for pre, size in zip(steps, batch_sizes):
+        finished: list[Hidden] = []
+        offset, last = 0, batch_sizes[0]
+        state = narrow(initial, 0, last)
+        for size in batch_sizes:
+            pre = projected.narrow(0, offset, size)
+            offset += size
             if size < last:
-                finished.append(h.narrow(0, size, last - size))
-                h = h.narrow(0, 0, size)
-            h = activation(F.linear(h, w_hh, b_hh) + pre)
-            outputs.append(h)
+                finished.append(narrow(state, size, last - size))
+                state = narrow(state, 0, size)
+            state = step(pre, state, weights, True)
+            outputs.append(output_of(state))
             last = size
-        finished.append(h)
+        finished.append(state)
         finished.reverse()
-        return torch.cat(outputs, 0), torch.cat(finished, 0)
-    last = batch_sizes[-1]
-    h = h0.narrow(0, 0, last)
-    for pre, size in zip(reversed(steps), reversed(batch_sizes)):
+        return torch.cat(outputs, 0), cat(finished)
+    offset, last = projected.size(0), batch_sizes[-1]
+    state = narrow(initial, 0, last)
+    for size in reversed(batch_sizes):
         if size > last:
-            h = torch.cat((h, h0.narrow(0, last, size - last)), 0)
-        h = activation(F.linear(h, w_hh, b_hh) + pre)
-        outputs.append(h)
+            state = cat((state, narrow(initial, last, size - last)))
+        pre = projected.narrow(0, offset - size, size)
+        offset -= size
+        state = step(pre, state, weights, True)
+        outputs.append(output_of(state))
         last = size
     outputs.reverse()
-    return torch.cat(outputs, 0), h
+    return torch.cat(outputs, 0), state

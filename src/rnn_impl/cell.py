@@ -1,4 +1,4 @@
-"""``rnn_impl.RNNCell``: a from-scratch drop-in for ``torch.nn.RNNCell``."""
+"""``rnn_impl.RNNCell``, ``LSTMCell`` and ``GRUCell``: from-scratch drop-ins for torch's cells."""
 
 from __future__ import annotations
 
@@ -10,10 +10,75 @@ from torch import Tensor, nn
 from torch.nn import Parameter, init
 
 from rnn_impl import _checks
-from rnn_impl._steps import ACTIVATIONS, cell_step
+from rnn_impl._steps import STEPS, LayerWeights
 
 
-class RNNCell(nn.Module):
+class RNNCellBase(nn.Module):
+    """What the three cells share, as ``torch.nn.RNNCellBase``: ``W_ih (gates * H, I)``,
+    ``W_hh (gates * H, H)`` and, with ``bias``, ``b_ih`` and ``b_hh (gates * H)``, registered
+    in that order and initialised from U(-1/sqrt(H), 1/sqrt(H))."""
+
+    __constants__ = ["input_size", "hidden_size", "bias"]
+
+    input_size: int
+    hidden_size: int
+    bias: bool
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        num_chunks: int,
+        device: Any = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        factory = {"device": device, "dtype": dtype}
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.weight_ih = Parameter(torch.empty((num_chunks * hidden_size, input_size), **factory))
+        self.weight_hh = Parameter(torch.empty((num_chunks * hidden_size, hidden_size), **factory))
+        if bias:
+            self.bias_ih = Parameter(torch.empty(num_chunks * hidden_size, **factory))
+            self.bias_hh = Parameter(torch.empty(num_chunks * hidden_size, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every parameter from U(-1/sqrt(H), 1/sqrt(H)), in registration order."""
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -stdv, stdv)
+
+    def _weights(self) -> LayerWeights:
+        return (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None)
+
+    def _batched(self, input: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor]:
+        """``(input, hx)`` as ``(N, H_in)``, ``(N, H)``: unbatched ones gain a batch of 1,
+        an omitted ``hx`` is zeros."""
+        if input.dim() == 1:
+            input = input.unsqueeze(0)
+            hx = None if hx is None else hx.unsqueeze(0)
+        if hx is None:
+            hx = torch.zeros(
+                input.size(0), self.hidden_size, dtype=input.dtype, device=input.device
+            )
+        return input, hx
+
+    def extra_repr(self) -> str:
+        s = "{input_size}, {hidden_size}"
+        if "bias" in self.__dict__ and self.bias is not True:
+            s += ", bias={bias}"
+        if "nonlinearity" in self.__dict__ and self.nonlinearity != "tanh":
+            s += ", nonlinearity={nonlinearity}"
+        return s.format(**self.__dict__)
+
+
+class RNNCell(RNNCellBase):
     r"""One Elman step:
 
     .. math::
@@ -71,9 +136,6 @@ class RNNCell(nn.Module):
     rnn_verify_kind = "cell"
     """What :mod:`rnn_impl.testing` verifies it as: an nn.RNNCell look-alike."""
 
-    input_size: int
-    hidden_size: int
-    bias: bool
     nonlinearity: str
 
     def __init__(
@@ -85,56 +147,194 @@ class RNNCell(nn.Module):
         device: Any = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        factory = {"device": device, "dtype": dtype}
-        super().__init__()
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.bias = bias
-        self.weight_ih = Parameter(torch.empty((hidden_size, input_size), **factory))
-        self.weight_hh = Parameter(torch.empty((hidden_size, hidden_size), **factory))
-        if bias:
-            self.bias_ih = Parameter(torch.empty(hidden_size, **factory))
-            self.bias_hh = Parameter(torch.empty(hidden_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        self.reset_parameters()
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
-
-    def reset_parameters(self) -> None:
-        """Every parameter from U(-1/sqrt(H), 1/sqrt(H)), in registration order."""
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """One step from ``hx`` (zeros if omitted): ``h'``, with nn.RNNCell's checks and
         errors in its order."""
         _checks.check_cell_input_rank(input, hx)
         batched = input.dim() == 2
-        if not batched:
-            input = input.unsqueeze(0)
-        if hx is None:
-            hx = torch.zeros(
-                input.size(0), self.hidden_size, dtype=input.dtype, device=input.device
-            )
-        elif not batched:
-            hx = hx.unsqueeze(0)
+        input, hx = self._batched(input, hx)
         if self.nonlinearity == "tanh":
-            activation = ACTIVATIONS["RNN_TANH"]
+            step = STEPS["RNN_TANH"]
         elif self.nonlinearity == "relu":
-            activation = ACTIVATIONS["RNN_RELU"]
+            step = STEPS["RNN_RELU"]
         else:
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
         _checks.check_cell_forward(input, hx, self.weight_ih.size(1), self.weight_hh.size(1))
-        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        output = cell_step(input, hx, weights, activation)
+        output = step(input, hx, self._weights(), False)
+        assert isinstance(output, Tensor)
         return output if batched else output.squeeze(0)
 
-    def extra_repr(self) -> str:
-        s = "{input_size}, {hidden_size}"
-        if "bias" in self.__dict__ and self.bias is not True:
-            s += ", bias={bias}"
-        if "nonlinearity" in self.__dict__ and self.nonlinearity != "tanh":
-            s += ", nonlinearity={nonlinearity}"
-        return s.format(**self.__dict__)
+
+class LSTMCell(RNNCellBase):
+    r"""One LSTM step, in ``torch.nn.LSTMCell``'s gate order (input, forget, cell, output):
+
+    .. math::
+        \begin{array}{ll}
+        i = \sigma(W_{ii} x + b_{ii} + W_{hi} h + b_{hi}) \\
+        f = \sigma(W_{if} x + b_{if} + W_{hf} h + b_{hf}) \\
+        g = \tanh(W_{ig} x + b_{ig} + W_{hg} h + b_{hg}) \\
+        o = \sigma(W_{io} x + b_{io} + W_{ho} h + b_{ho}) \\
+        c' = f \odot c + i \odot g \\
+        h' = o \odot \tanh(c')
+        \end{array}
+
+    Constructor, parameters, errors and results are ``torch.nn.LSTMCell``'s; results are
+    bit-identical on CPU (ATen's cell, operation for operation).
+
+    Args:
+        input_size: features in the input ``x``.
+        hidden_size: features in the states ``h`` and ``c``.
+        bias: if ``False``, no ``b_ih`` / ``b_hh``. Default: ``True``
+        device: where the parameters are created. Default: the default device
+        dtype: the parameters' dtype. Default: the default dtype
+
+    Inputs: input, (h_0, c_0)
+        - **input**: ``(N, H_in)`` or unbatched ``(H_in)``.
+        - **h_0**, **c_0**: ``(N, H)`` or ``(H)`` each; zeros if the pair is omitted.
+
+    Outputs: (h_1, c_1)
+        - **h_1**, **c_1**: ``(N, H)`` or ``(H)``, the next hidden and cell states.
+
+    where:
+
+    .. math::
+        \begin{aligned}
+            N ={} & \text{batch size} \\
+            H_{in} ={} & \text{input\_size} \\
+            H ={} & \text{hidden\_size}
+        \end{aligned}
+
+    Attributes:
+        weight_ih: ``(4 * hidden_size, input_size)``, the rows of ``W_ii | W_if | W_ig | W_io``.
+        weight_hh: ``(4 * hidden_size, hidden_size)``, ``W_hi | W_hf | W_hg | W_ho``.
+        bias_ih, bias_hh: ``(4 * hidden_size)``, or None when ``bias=False``.
+
+    Examples::
+
+        >>> cell = LSTMCell(10, 20)
+        >>> x = torch.randn(6, 3, 10)
+        >>> hx, cx = torch.randn(3, 20), torch.randn(3, 20)
+        >>> for i in range(6):
+        ...     hx, cx = cell(x[i], (hx, cx))
+        >>> hx.shape, cx.shape
+        (torch.Size([3, 20]), torch.Size([3, 20]))
+    """
+
+    rnn_verify_kind = "lstm_cell"
+    """What :mod:`rnn_impl.testing` would verify it as: an nn.LSTMCell look-alike."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """One step from ``hx = (h, c)`` (zeros if omitted): ``(h', c')``, with
+        nn.LSTMCell's checks and errors in its order."""
+        _checks.check_cell_input_rank(input, hx, "LSTMCell")
+        batched = input.dim() == 2
+        if not batched:
+            input = input.unsqueeze(0)
+        if hx is None:
+            zeros = torch.zeros(
+                input.size(0), self.hidden_size, dtype=input.dtype, device=input.device
+            )
+            hx = (zeros, zeros)
+        elif not batched:
+            hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
+        if len(hx) != 2:
+            raise RuntimeError("lstm_cell expects two hidden states")
+        _checks.check_cell_input_size(input, self.weight_ih.size(1))
+        for label, state in enumerate(hx):
+            _checks.check_cell_state(input, state, self.weight_hh.size(1), label)
+        h, c = STEPS["LSTM"](input, (hx[0], hx[1]), self._weights(), False)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    r"""One GRU step, in ``torch.nn.GRUCell``'s gate order (reset, update, new), the reset
+    gate applied to the hidden-hidden product:
+
+    .. math::
+        \begin{array}{ll}
+        r = \sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr}) \\
+        z = \sigma(W_{iz} x + b_{iz} + W_{hz} h + b_{hz}) \\
+        n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn})) \\
+        h' = (1 - z) \odot n + z \odot h
+        \end{array}
+
+    Constructor, parameters, errors and results are ``torch.nn.GRUCell``'s; results are
+    bit-identical on CPU (ATen's cell, operation for operation: ``h' = (h - n) * z + n``).
+
+    Args:
+        input_size: features in the input ``x``.
+        hidden_size: features in the hidden state ``h``.
+        bias: if ``False``, no ``b_ih`` / ``b_hh``. Default: ``True``
+        device: where the parameters are created. Default: the default device
+        dtype: the parameters' dtype. Default: the default dtype
+
+    Inputs: input, hidden
+        - **input**: ``(N, H_in)`` or unbatched ``(H_in)``.
+        - **hidden**: ``(N, H)`` or ``(H)``; zeros if omitted.
+
+    Outputs: h'
+        - **h'**: ``(N, H)`` or ``(H)``, the next hidden state.
+
+    where:
+
+    .. math::
+        \begin{aligned}
+            N ={} & \text{batch size} \\
+            H_{in} ={} & \text{input\_size} \\
+            H ={} & \text{hidden\_size}
+        \end{aligned}
+
+    Attributes:
+        weight_ih: ``(3 * hidden_size, input_size)``, the rows of ``W_ir | W_iz | W_in``.
+        weight_hh: ``(3 * hidden_size, hidden_size)``, ``W_hr | W_hz | W_hn``.
+        bias_ih, bias_hh: ``(3 * hidden_size)``, or None when ``bias=False``.
+
+    Examples::
+
+        >>> cell = GRUCell(10, 20)
+        >>> x = torch.randn(6, 3, 10)
+        >>> hx = torch.randn(3, 20)
+        >>> for i in range(6):
+        ...     hx = cell(x[i], hx)
+        >>> hx.shape
+        torch.Size([3, 20])
+    """
+
+    rnn_verify_kind = "gru_cell"
+    """What :mod:`rnn_impl.testing` would verify it as: an nn.GRUCell look-alike."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """One step from ``hx`` (zeros if omitted): ``h'``, with nn.GRUCell's checks and
+        errors in its order."""
+        _checks.check_cell_input_rank(input, hx, "GRUCell")
+        batched = input.dim() == 2
+        input, hx = self._batched(input, hx)
+        _checks.check_cell_forward(input, hx, self.weight_ih.size(1), self.weight_hh.size(1))
+        output = STEPS["GRU"](input, hx, self._weights(), False)
+        assert isinstance(output, Tensor)
+        return output if batched else output.squeeze(0)

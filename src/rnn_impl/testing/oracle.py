@@ -94,6 +94,12 @@ def load_subject(
     factory = load_object(spec)
     if not callable(factory):
         raise SubjectError(f"{spec} is not callable")
+    family = kind_of(factory)
+    if family in UNVERIFIED:
+        raise SubjectError(
+            f"{spec} is an nn.{UNVERIFIED[family]} look-alike: the suite verifies nn.RNN and "
+            "nn.RNNCell look-alikes only, so far"
+        )
     adapter: Any = Adapter()
     if adapter_spec:
         adapter = load_object(adapter_spec)
@@ -104,14 +110,30 @@ def load_subject(
     return Subject(spec, factory, adapter, kind_of(factory))
 
 
+UNVERIFIED = {"lstm": "LSTM", "gru": "GRU", "lstm_cell": "LSTMCell", "gru_cell": "GRUCell"}
+"""The kinds :func:`load_subject` refuses (the suite's properties are nn.RNN's), and the torch
+module each imitates."""
+
+_TORCH_KINDS = [
+    (nn.LSTMCell, "lstm_cell"),
+    (nn.GRUCell, "gru_cell"),
+    (nn.RNNCellBase, "cell"),
+    (nn.LSTM, "lstm"),
+    (nn.GRU, "gru"),
+]
+
+
 def kind_of(factory: Any) -> str:
-    """``"cell"`` for RNNCell classes, or a factory that declares ``rnn_verify_kind = "cell"``
-    (rnn_impl.RNNCell does); else ``"rnn"``."""
+    """What ``factory`` builds: its ``rnn_verify_kind`` when it declares one (every rnn_impl
+    drop-in but RNN does), else the kind of the torch class it subclasses (``"cell"`` for
+    nn.RNNCell, ``"lstm"``, ``"gru"``, ``"lstm_cell"``, ``"gru_cell"``); else ``"rnn"``."""
     declared = getattr(factory, "rnn_verify_kind", None)
-    if declared in ("rnn", "cell"):
+    if declared in ("rnn", "cell", *UNVERIFIED):
         return str(declared)
-    if isinstance(factory, type) and issubclass(factory, (nn.RNNCell, nn.RNNCellBase)):
-        return "cell"
+    if isinstance(factory, type):
+        for base, kind in _TORCH_KINDS:
+            if issubclass(factory, base):
+                return kind
     return "rnn"
 
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnn_impl._steps import packed_steps
+from rnn_impl._steps import elman_step, packed_steps
 from rnn_impl.rnn import RNN
 
 
@@ -83,7 +83,7 @@ class HookedRNN(RNN):
         return self.activation(F.linear(h, w_hh, b_hh) + pre)
 
     def direction(self, x, h, weights, reverse):
-        w_ih, w_hh, b_ih, b_hh = weights
+        w_ih, w_hh, b_ih, b_hh, _ = weights
         steps = self.project(x, w_ih, b_ih).unbind(0)
         if reverse:
             steps = steps[::-1]
@@ -106,4 +106,4 @@ class HookedRNN(RNN):
         return h
 
     def packed(self, data, batch_sizes, h0, weights, reverse):
-        return packed_steps(data, batch_sizes, h0, weights, self.activation, reverse)
+        return packed_steps(data, batch_sizes, h0, weights, elman_step(self.activation), reverse)

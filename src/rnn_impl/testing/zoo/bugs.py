@@ -440,7 +440,7 @@ class MisalignedStepState(HookedRNN):
     Who: anyone writing a fast loop over one output buffer whose BLAS rounds by alignment."""
 
     def direction(self, x, h, weights, reverse):
-        w_ih, w_hh, b_ih, b_hh = weights
+        w_ih, w_hh, b_ih, b_hh, _ = weights
         pre = self.project(x, w_ih, b_ih)
         out = torch.empty_like(pre)
         for t in reversed(range(pre.size(0))) if reverse else range(pre.size(0)):

@@ -1,0 +1,391 @@
+"""rnn_impl.LSTM, GRU, LSTMCell and GRUCell against torch's: constructor, parameters,
+initialisation, repr, errors, and results and gradients bit for bit on CPU.
+
+nn.LSTM hands float32 (and, where oneDNN supports them, bfloat16 / float16) layers to
+oneDNN's fused kernel; the exact comparisons run nn.LSTM on ATen's native path
+(``torch.backends.mkldnn.flags(enabled=False)``), which is the computation rnn_impl.LSTM
+mirrors, and :func:`test_lstm_is_close_to_nn_lstm_on_onednn` compares with oneDNN's route.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+
+import rnn_impl
+from rnn_impl.testing.invalid_calls import (
+    CELL_CONSTRUCTOR_CASES,
+    CELL_FORWARD_CASES,
+    CONSTRUCTOR_CASES,
+    FORWARD_CASES,
+    ErrorSizes,
+    assert_same_outcome,
+    outcome,
+)
+
+MODULES = {"GRU": (nn.GRU, rnn_impl.GRU), "LSTM": (nn.LSTM, rnn_impl.LSTM)}
+CELLS = {"GRUCell": (nn.GRUCell, rnn_impl.GRUCell), "LSTMCell": (nn.LSTMCell, rnn_impl.LSTMCell)}
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+
+
+@contextlib.contextmanager
+def native():
+    """ATen's native recurrence for nn.LSTM (oneDNN off); GRU and the cells always use it."""
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+
+
+def both(classes, *args, **kwargs):
+    torch.manual_seed(0)
+    reference = classes[0](*args, **kwargs)
+    torch.manual_seed(0)
+    return reference, classes[1](*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Config:
+    kind: str
+    num_layers: int = 1
+    bidirectional: bool = False
+    batch_first: bool = False
+    bias: bool = True
+    proj_size: int = 0
+
+    def kwargs(self, dtype: torch.dtype) -> dict:
+        kwargs = dict(
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            batch_first=self.batch_first,
+            bias=self.bias,
+            dtype=dtype,
+        )
+        return kwargs | ({"proj_size": self.proj_size} if self.proj_size else {})
+
+    def __str__(self) -> str:
+        flags = [
+            f"L{self.num_layers}",
+            "bi" if self.bidirectional else "",
+            "bf" if self.batch_first else "",
+        ]
+        flags += [
+            "nobias" if not self.bias else "",
+            f"proj{self.proj_size}" if self.proj_size else "",
+        ]
+        return "-".join([self.kind, *filter(None, flags)])
+
+
+CONFIGS = [
+    Config("GRU"),
+    Config("GRU", 2, True, True),
+    Config("GRU", 3, False, False, False),
+    Config("LSTM"),
+    Config("LSTM", 2, True, True),
+    Config("LSTM", 2, False, False, False),
+    Config("LSTM", 2, True, False, True, proj_size=3),
+    Config("LSTM", 1, False, True, False, proj_size=2),
+]
+LAYOUTS = ["batched", "no state", "unbatched", "packed", "packed sorted", "batch 0"]
+INPUT, HIDDEN, STEPS, BATCH = 5, 7, 6, 4
+
+
+def call_args(config: Config, layout: str, dtype: torch.dtype, generator: torch.Generator):
+    """Arguments of one forward call: input (and state) in ``layout``."""
+    batch = 0 if layout == "batch 0" else BATCH
+    states = config.num_layers * (2 if config.bidirectional else 1)
+    x = torch.randn(STEPS, batch, INPUT, generator=generator).to(dtype)
+    h = torch.randn(states, batch, config.proj_size or HIDDEN, generator=generator).to(dtype)
+    c = torch.randn(states, batch, HIDDEN, generator=generator).to(dtype)
+    state = (h, c) if config.kind == "LSTM" else h
+    if layout.startswith("packed"):
+        lengths = [6, 5, 2, 1] if layout == "packed sorted" else [2, 6, 1, 5]
+        return pack_padded_sequence(x, lengths, enforce_sorted=layout == "packed sorted"), state
+    if layout == "unbatched":
+        state = (h[:, 0], c[:, 0]) if config.kind == "LSTM" else h[:, 0]
+        return x[:, 0], state
+    x = x.transpose(0, 1) if config.batch_first else x
+    return (x,) if layout == "no state" else (x, state)
+
+
+def tensors(result) -> list[torch.Tensor]:
+    output, state = result
+    if isinstance(output, PackedSequence):
+        output = output.data
+    return [output, *(state if isinstance(state, tuple) else (state,))]
+
+
+def assert_identical(expected: list[torch.Tensor], actual: list[torch.Tensor]) -> None:
+    for index, (e, a) in enumerate(zip(expected, actual, strict=True)):
+        assert (a.shape, a.dtype, a.stride()) == (e.shape, e.dtype, e.stride()), index
+        assert torch.equal(a, e), (
+            f"result {index}: max abs diff {(a.double() - e.double()).abs().max()}"
+        )
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_forward_is_bit_exact(config, layout, dtype):
+    reference, impl = both(MODULES[config.kind], INPUT, HIDDEN, **config.kwargs(dtype))
+    args = call_args(config, layout, dtype, torch.Generator().manual_seed(0))
+    with native():
+        expected = tensors(reference(*args))
+    assert_identical(expected, tensors(impl(*args)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("layout", ["batched", "unbatched", "packed"])
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_gradients_are_bit_exact(config, layout, dtype):
+    """Gradients of every parameter, the input and the initial states."""
+    reference, impl = both(MODULES[config.kind], INPUT, HIDDEN, **config.kwargs(dtype))
+    grads = []
+    for module in (reference, impl):
+        x, state = call_args(config, layout, dtype, torch.Generator().manual_seed(1))
+        leaves = [*(state if isinstance(state, tuple) else (state,))]
+        for leaf in leaves:
+            leaf.requires_grad_()
+        if not isinstance(x, PackedSequence):
+            leaves.append(x.requires_grad_())
+        with native():
+            results = tensors(module(x, state))
+        loss = sum(
+            (r * torch.linspace(-1, 1, r.numel(), dtype=dtype).view_as(r)).sum() for r in results
+        )
+        grads.append(torch.autograd.grad(loss, [*leaves, *module.parameters()]))
+    assert_identical(list(grads[0]), list(grads[1]))
+
+
+@pytest.mark.parametrize("kind", MODULES)
+def test_dropout_draws_like_torch(kind):
+    """Training-mode dropout between layers: the same masks from the same global RNG state."""
+    reference, impl = both(MODULES[kind], INPUT, HIDDEN, num_layers=3, dropout=0.4)
+    x = torch.randn(STEPS, BATCH, INPUT)
+    results = []
+    for module in (reference, impl):
+        torch.manual_seed(7)
+        with native():
+            results.append(tensors(module(x)) + [torch.get_rng_state()])
+    assert_identical(*results)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_is_close_to_nn_lstm_on_onednn(batch_first):
+    """Where nn.LSTM uses oneDNN (float32 here), the two agree to float32 rounding, not bit
+    for bit: the tolerance is torch.testing's default for float32."""
+    reference, impl = both(
+        MODULES["LSTM"], INPUT, HIDDEN, num_layers=2, bidirectional=True, batch_first=batch_first
+    )
+    args = call_args(
+        Config("LSTM", 2, True, batch_first),
+        "batched",
+        torch.float32,
+        torch.Generator().manual_seed(2),
+    )
+    for expected, actual in zip(tensors(reference(*args)), tensors(impl(*args)), strict=True):
+        torch.testing.assert_close(actual, expected)
+
+
+LSTM_FORWARD_CASES = {
+    "h0 only": lambda s: (
+        torch.zeros(s.seq_len, s.batch, s.input_size),
+        torch.zeros(s.states, s.batch, s.hidden_size),
+    ),
+    "c0 wrong size": lambda s: (
+        torch.zeros(s.seq_len, s.batch, s.input_size),
+        (
+            torch.zeros(s.states, s.batch, s.hidden_size),
+            torch.zeros(s.states, s.batch, s.hidden_size + 1),
+        ),
+    ),
+    "c0 2-D": lambda s: (
+        torch.zeros(s.seq_len, s.batch, s.input_size),
+        (torch.zeros(s.states, s.batch, s.hidden_size), torch.zeros(s.states, s.hidden_size)),
+    ),
+    "unbatched with 3-D c0": lambda s: (
+        torch.zeros(s.seq_len, s.input_size),
+        (torch.zeros(s.states, s.hidden_size), torch.zeros(s.states, 1, s.hidden_size)),
+    ),
+    "c0 float64": lambda s: (
+        torch.zeros(s.seq_len, s.batch, s.input_size),
+        (
+            torch.zeros(s.states, s.batch, s.hidden_size),
+            torch.zeros(s.states, s.batch, s.hidden_size).double(),
+        ),
+    ),
+}
+"""nn.LSTM's own mistakes: its state is a pair."""
+
+
+def lstm_args(args):
+    """An nn.RNN error case for nn.LSTM: a tensor state becomes ``(h, c)`` of its shape."""
+    if len(args) == 2 and isinstance(args[1], torch.Tensor):
+        return args[0], (args[1], args[1].clone())
+    return args
+
+
+ERROR_CALLS = [
+    *[("GRU", name, {}) for name in FORWARD_CASES],
+    *[
+        ("LSTM", name, kwargs)
+        for name in [*FORWARD_CASES, *LSTM_FORWARD_CASES]
+        for kwargs in ({}, {"proj_size": 2})
+    ],
+]
+
+
+@pytest.mark.parametrize("kind, name, kwargs", ERROR_CALLS, ids=lambda v: str(v) if v else "")
+def test_forward_errors_are_torchs(kind, name, kwargs):
+    sizes = ErrorSizes()
+    reference, impl = both(
+        MODULES[kind], sizes.input_size, sizes.hidden_size, sizes.num_layers, **kwargs
+    )
+    args = {**FORWARD_CASES, **LSTM_FORWARD_CASES}[name](sizes)
+    if kind == "LSTM" and name in FORWARD_CASES:
+        args = lstm_args(args)
+    with native():
+        expected = outcome(reference, *args)
+    assert_same_outcome(expected, outcome(impl, *args), f"{kind} {name}")
+
+
+PROJ_CASES = {
+    "proj_size negative": ((3, 4), {"proj_size": -1}),
+    "proj_size equal to hidden": ((3, 4), {"proj_size": 4}),
+    "proj_size above hidden": ((3, 4), {"proj_size": 9}),
+    "proj_size float": ((3, 4), {"proj_size": 2.0}),
+    "proj_size bool": ((3, 4), {"proj_size": True}),
+}
+PROJ_POSITIONAL = {"proj_size positional": ((3, 4, 1, True, False, 0.0, False, 2), {})}
+# Not for GRU: nn.GRU takes an eighth positional argument as nn.RNNBase's proj_size (and builds
+# a GRU with projections that cannot run); rnn_impl.GRU's eighth is device, as its signature says.
+CONSTRUCTOR_CALLS = [
+    *[("GRU", name) for name in [*CONSTRUCTOR_CASES, *PROJ_CASES]],
+    *[("LSTM", name) for name in [*CONSTRUCTOR_CASES, *PROJ_CASES, *PROJ_POSITIONAL]],
+]
+
+
+@pytest.mark.parametrize("kind, name", CONSTRUCTOR_CALLS)
+def test_constructor_outcomes(kind, name):
+    args, kwargs = {**CONSTRUCTOR_CASES, **PROJ_CASES, **PROJ_POSITIONAL}[name]
+    reference, impl = MODULES[kind]
+    assert_same_outcome(
+        outcome(reference, *args, **kwargs),
+        outcome(impl, *args, **kwargs),
+        f"{kind}(*{args}, **{kwargs})",
+    )
+
+
+@pytest.mark.parametrize(
+    "kind, kwargs",
+    [
+        ("GRU", dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True)),
+        ("GRU", dict(input_size=3, hidden_size=4, bias=False, batch_first=True, dropout=0.5)),
+        ("LSTM", dict(input_size=3, hidden_size=4, num_layers=3, bidirectional=True)),
+        ("LSTM", dict(input_size=3, hidden_size=5, num_layers=2, proj_size=2, bias=False)),
+        ("LSTM", dict(input_size=3, hidden_size=5, proj_size=4, bidirectional=True, dropout=1)),
+    ],
+    ids=str,
+)
+def test_parameters_init_repr(kind, kwargs):
+    reference, impl = both(MODULES[kind], **kwargs)
+    assert [(n, p.shape) for n, p in impl.named_parameters()] == [
+        (n, p.shape) for n, p in reference.named_parameters()
+    ]
+    assert all(torch.equal(a, b) for a, b in zip(impl.parameters(), reference.parameters()))
+    assert repr(impl) == repr(reference)
+    assert [[p.shape for p in w] for w in impl.all_weights] == [
+        [p.shape for p in w] for w in reference.all_weights
+    ]
+
+
+def cell_call(kind: str, args: tuple) -> tuple:
+    """An nn.RNNCell case for an LSTMCell: the hidden state ``h`` becomes ``(h, h)``."""
+    if kind == "LSTMCell" and len(args) == 2:
+        return args[0], (args[1], args[1].clone())
+    return args
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.parametrize("name", CELL_FORWARD_CASES)
+def test_cell_forward_outcomes(name, kind, bias):
+    reference, impl = both(CELLS[kind], 3, 4, bias)
+    args = cell_call(kind, CELL_FORWARD_CASES[name](ErrorSizes()))
+    assert_same_outcome(outcome(reference, *args), outcome(impl, *args), f"{kind} {name}")
+
+
+LSTM_CELL_CASES = {
+    "three states": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        (torch.zeros(s.batch, s.hidden_size),) * 3,
+    ),
+    "c wrong size": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        (torch.zeros(s.batch, s.hidden_size), torch.zeros(s.batch, s.hidden_size + 1)),
+    ),
+    "c 3-D": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        (torch.zeros(s.batch, s.hidden_size), torch.zeros(1, s.batch, s.hidden_size)),
+    ),
+    "unbatched with 2-D c": lambda s: (
+        torch.zeros(s.input_size),
+        (torch.zeros(s.hidden_size), torch.zeros(1, s.hidden_size)),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LSTM_CELL_CASES)
+def test_lstm_cell_state_errors(name):
+    reference, impl = both(CELLS["LSTMCell"], 3, 4)
+    args = LSTM_CELL_CASES[name](ErrorSizes())
+    assert_same_outcome(outcome(reference, *args), outcome(impl, *args), name)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.parametrize("name", CELL_CONSTRUCTOR_CASES)
+def test_cell_constructor_outcomes(name, kind):
+    args, kwargs = CELL_CONSTRUCTOR_CASES[name]
+    reference, impl = CELLS[kind]
+    assert_same_outcome(
+        outcome(reference, *args, **kwargs), outcome(impl, *args, **kwargs), f"{kind} {name}"
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("shape", [(3, 5, 7), (1, 2, 1), (0, 3, 4), (None, 4, 9)], ids=str)
+@pytest.mark.parametrize("kind", CELLS)
+def test_cells_are_bit_exact_with_gradients(kind, shape, dtype):
+    """Results and the gradients of input, states and parameters (``None``: unbatched)."""
+    batch, features, hidden = shape
+    reference, impl = both(CELLS[kind], features, hidden, dtype=dtype)
+    assert repr(impl) == repr(reference)
+    assert all(torch.equal(a, b) for a, b in zip(impl.parameters(), reference.parameters()))
+    lead = () if batch is None else (batch,)
+    results = []
+    for module in (reference, impl):
+        generator = torch.Generator().manual_seed(3)
+        x = torch.randn(*lead, features, generator=generator).to(dtype).requires_grad_()
+        h = torch.randn(*lead, hidden, generator=generator).to(dtype).requires_grad_()
+        c = torch.randn(*lead, hidden, generator=generator).to(dtype).requires_grad_()
+        state = (h, c) if kind == "LSTMCell" else h
+        out = module(x, state)
+        out = list(out) if isinstance(out, tuple) else [out]
+        loss = sum(
+            (o * torch.linspace(-1, 1, o.numel(), dtype=dtype).view_as(o)).sum() for o in out
+        )
+        leaves = [x, h, *([c] if kind == "LSTMCell" else []), *module.parameters()]
+        results.append(out + list(torch.autograd.grad(loss, leaves, allow_unused=True)))
+    assert_identical(*results)
+
+
+def test_drop_ins_are_exported():
+    assert {"GRU", "LSTM", "GRUCell", "LSTMCell"} <= set(rnn_impl.__all__)
+    assert all(getattr(rnn_impl, name) for name in rnn_impl.__all__)
