@@ -186,7 +186,10 @@ BAD_MODULE = textwrap.dedent(
             ["--impl", "torch.nn:RNN", "--property", "cell_errors"],
             "is an RNN; these properties verify an RNNCell",
         ),
-        (["--impl", "rnn_impl:GRU"], "rnn_impl:GRU is an nn.GRU look-alike"),
+        (
+            ["--impl", "rnn_impl:GRU", "--fix", "nonlinearity=relu"],
+            "rnn_impl:GRU is an nn.GRU look-alike: it has no nonlinearity",
+        ),
         (["--impl", "torch.nn:LSTM"], "torch.nn:LSTM is an nn.LSTM look-alike"),
         (["--impl", "torch.nn:GRUCell"], "torch.nn:GRUCell is an nn.GRUCell look-alike"),
         (["--impl", "rnn_impl:LSTMCell"], "is an nn.LSTMCell look-alike"),

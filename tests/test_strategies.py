@@ -281,6 +281,8 @@ def test_each_coincidence_is_a_bounded_share_under_ci(region):
         (lambda: strategies.examples(reach="far"), r"reach must be a Reach"),
         (lambda: strategies.Reach(64, 0, 32), r"seq_len must be an int >= 1"),
         (lambda: strategies.sizes(min_value=4, max_value=2), r"max_value must be an int >= min"),
+        (lambda: strategies.rnn_configs(family="lstm"), r"expected one of 'rnn', 'gru'"),
+        (lambda: strategies.rnn_configs(family="gru", nonlinearity="relu"), r"must be 'tanh'"),
     ],
 )
 def test_bad_arguments_are_rejected_with_the_fix_stated(make, message):
@@ -305,3 +307,11 @@ def test_the_docstring_examples_run():
                 module, extraglobs={"RNNConfig": RNNConfig, "torch": torch, "st": st}
             )
             assert tried > 0 and failed == 0, module.__name__
+
+
+@given(strategies.rnn_configs(family="gru"))
+def test_gru_configurations_build_nn_gru(config):
+    """A GRU's configuration passes no nonlinearity, and torch builds it."""
+    assert config.family == "gru" and "nonlinearity" not in config.kwargs()
+    assert str(config).startswith("GRU(")
+    assert isinstance(config.reference_class()(**config.kwargs()), torch.nn.GRU)

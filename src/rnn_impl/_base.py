@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl import _checks, _layout
 from rnn_impl._recurrence import run_stack
-from rnn_impl._steps import Hidden, LayerWeights
+from rnn_impl._steps import Hidden, LayerWeights, Step
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 """Rows of ``W_ih`` / ``W_hh`` per hidden feature, by mode."""
@@ -190,9 +190,15 @@ class RNNBase(nn.Module):
         return self.proj_size if self.proj_size > 0 else self.hidden_size
 
     def _stack(
-        self, x: Tensor, hx: Any, weights: list[LayerWeights], batch_sizes: list[int] | None
+        self,
+        x: Tensor,
+        hx: Any,
+        weights: list[LayerWeights],
+        batch_sizes: list[int] | None,
+        step: Step | None = None,
     ) -> tuple[Tensor, Any]:
-        """The recurrence over time-major ``x`` (or packed data) from ``hx`` in packed order."""
+        """The recurrence over time-major ``x`` (or packed data) from ``hx`` in packed order;
+        ``step`` in place of the mode's (see :func:`rnn_impl._recurrence.run_stack`)."""
         return run_stack(
             x,
             hx,
@@ -203,6 +209,7 @@ class RNNBase(nn.Module):
             self.dropout,
             self.training,
             batch_sizes,
+            step,
         )
 
     def check_input(self, input: Tensor, batch_sizes: Tensor | None) -> None:

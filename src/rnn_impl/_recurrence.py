@@ -16,7 +16,15 @@ import torch
 from torch import Tensor
 
 from rnn_impl import _bptt
-from rnn_impl._steps import ACTIVATIONS, STEPS, Hidden, LayerWeights, packed_steps, padded_steps
+from rnn_impl._steps import (
+    ACTIVATIONS,
+    STEPS,
+    Hidden,
+    LayerWeights,
+    Step,
+    packed_steps,
+    padded_steps,
+)
 
 
 def run_stack(
@@ -29,6 +37,7 @@ def run_stack(
     dropout: float,
     training: bool,
     batch_sizes: Sequence[int] | None = None,
+    step: Step | None = None,
 ) -> tuple[Tensor, Hidden]:
     """Run every layer and direction.
 
@@ -39,6 +48,8 @@ def run_stack(
         weights: one entry per (layer, direction), layer-major, forward direction first.
         mode: ``"RNN_TANH"``, ``"RNN_RELU"``, ``"GRU"`` or ``"LSTM"``.
         batch_sizes: the packed sequence's batch sizes, or None for padded input.
+        step: run in place of the mode's step (and of the Elman fast path): how the zoo's
+            planted bugs change one step.
 
     Returns:
         ``(output, h_n)``: output ``(T, B, D*H_out)`` or packed ``(sum(batch_sizes), D*H_out)``;
@@ -57,11 +68,16 @@ def run_stack(
             reverse = direction == 1
             if batch_sizes is None:
                 out, last = _padded_direction(
-                    layer_input, initial[index], weights[index], mode, reverse
+                    layer_input, initial[index], weights[index], mode, reverse, step
                 )
             else:
                 out, last = packed_steps(
-                    layer_input, batch_sizes, initial[index], weights[index], STEPS[mode], reverse
+                    layer_input,
+                    batch_sizes,
+                    initial[index],
+                    weights[index],
+                    step or STEPS[mode],
+                    reverse,
                 )
             outputs.append(out)
             finals.append(last)
@@ -76,14 +92,15 @@ def run_stack(
 
 
 def _padded_direction(
-    x: Tensor, state: Hidden, weights: LayerWeights, mode: str, reverse: bool
+    x: Tensor, state: Hidden, weights: LayerWeights, mode: str, reverse: bool, step: Step | None
 ) -> tuple[Tensor, Hidden]:
     """``x (T, B, I)`` -> outputs ``(T, B, H_out)`` in time order, and the final state."""
     activation = ACTIVATIONS.get(mode)
     if (
-        activation is not None
+        step is None
+        and activation is not None
         and isinstance(state, Tensor)
         and _bptt.applies(x, state, weights, activation)
     ):
         return _bptt.padded_layer(x, state, weights, activation, reverse)
-    return padded_steps(x, state, weights, STEPS[mode], reverse)
+    return padded_steps(x, state, weights, step or STEPS[mode], reverse)

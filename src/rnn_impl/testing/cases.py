@@ -20,9 +20,15 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 LAYOUTS = ("batched", "unbatched", "packed_sorted", "packed_unsorted")
 
 
+FAMILIES = {"rnn": "RNN", "gru": "GRU"}
+"""The module families the suite verifies, and the name of torch's module for each."""
+
+
 @dataclass(frozen=True)
 class RNNConfig:
-    """nn.RNN's constructor arguments (sizes and switches; device and dtype travel apart)."""
+    """A recurrent module's constructor arguments (sizes and switches; device and dtype
+    travel apart). ``family`` says which module: ``"rnn"`` (nn.RNN) or ``"gru"`` (nn.GRU,
+    which has no ``nonlinearity``: it stays ``"tanh"`` and is not passed)."""
 
     input_size: int
     hidden_size: int
@@ -32,17 +38,37 @@ class RNNConfig:
     batch_first: bool = False
     dropout: float = 0.0
     bidirectional: bool = False
+    family: str = "rnn"
 
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @property
+    def module_name(self) -> str:
+        """torch's module of this family: ``"RNN"`` or ``"GRU"``."""
+        return FAMILIES[self.family]
+
+    @property
+    def torch_name(self) -> str:
+        """``"nn.RNN"`` or ``"nn.GRU"``, as messages name the reference."""
+        return f"nn.{self.module_name}"
+
+    def reference_class(self) -> type[torch.nn.Module]:
+        """torch's module of this family."""
+        return getattr(torch.nn, self.module_name)  # type: ignore[no-any-return]
+
     def kwargs(self) -> dict[str, Any]:
-        return asdict(self)
+        """The constructor's keyword arguments, in its positional order."""
+        kwargs = asdict(self)
+        del kwargs["family"]
+        if self.family != "rnn":
+            del kwargs["nonlinearity"]
+        return kwargs
 
     def __str__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs().items())
-        return f"RNN({args})"
+        return f"{self.module_name}({args})"
 
 
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
@@ -58,7 +84,11 @@ def parse_fixed(items: list[str]) -> dict[str, Any]:
         ValueError: a one-line message for a malformed, repeated or unknown name, or a value
             that is not of the argument's type.
     """
-    types = {name: type(getattr(RNNConfig(1, 1), name)) for name in RNNConfig.__dataclass_fields__}
+    types = {
+        name: type(getattr(RNNConfig(1, 1), name))
+        for name in RNNConfig.__dataclass_fields__
+        if name != "family"
+    }
     fixed: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")

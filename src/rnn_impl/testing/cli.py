@@ -26,7 +26,7 @@ EXIT_STATUSES = (
 LEGEND = (
     "pass N: N examples held; (x eps): the largest error seen, in units of the dtype's eps\n"
     "(scaled by the value's magnitude above 1)\n"
-    "(float64 against nn.RNN; lower precisions against nn.RNN run in float64, where nn.RNN's\n"
+    "(float64 against torch's module; lower precisions against it run in float64, where its\n"
     "own error is of the same order); -: the property does not apply (see --list)"
 )
 
@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from rnn_impl.testing import devices, expected, oracle, profiles
     from rnn_impl.testing.cases import parse_fixed
-    from rnn_impl.testing.plan import KINDS, kind_mismatch, plan
+    from rnn_impl.testing.plan import CHECKED_AS, KINDS, kind_mismatch, plan
     from rnn_impl.testing.properties import CATALOGUE, select
 
     if args.list:
@@ -197,7 +197,7 @@ def _run(args: argparse.Namespace) -> int:
     except oracle.SubjectError as error:
         raise UsageError(str(error)) from None
     try:
-        props = select(args.property, kind=subject.kind)
+        props = select(args.property, kind=CHECKED_AS[subject.kind])
     except KeyError as error:
         raise UsageError(f"unknown property {error.args[0]} (see --list)") from None
     mismatched = [p for p in props if kind_mismatch(p, subject)]
@@ -239,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.max_examples is not None:
         run_settings = hypothesis.settings(run_settings, max_examples=args.max_examples)
     print(
-        f"rnn-verify: {subject.name} against torch.nn.RNN (torch {torch.__version__}, "
+        f"rnn-verify: {subject.name} against torch.nn.{KINDS[subject.kind]} (torch {torch.__version__}, "
         f"hypothesis {hypothesis.__version__}), profile {args.profile}"
     )
     listed = []
@@ -308,7 +308,8 @@ def _smoke_test(subject, fixed) -> None:
     from rnn_impl.testing.cases import InputCase, RNNConfig
 
     try:
-        oracle.build_pair(subject, replace(RNNConfig(3, 4), **fixed), InputCase())
+        config = replace(RNNConfig(3, 4), **subject.holding(fixed))
+        oracle.build_pair(subject, config, InputCase())
     except oracle.SubjectError as error:
         raise UsageError(str(error)) from None
 

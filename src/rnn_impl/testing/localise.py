@@ -38,7 +38,7 @@ def departures(subject: Subject, example: Example, gradients: bool = False) -> l
     assert_close's tolerance for the dtype, else the first bit that differs); with
     ``gradients``, where the forward agrees, which gradients differ most. Empty when nothing
     differs."""
-    if subject.kind != "rnn" or example.device == "meta":
+    if subject.kind not in ("rnn", "gru") or example.device == "meta":
         return []
     config = example.config
     reference, impl = build_pair(subject, config, example.case, example.dtype, example.device)
@@ -52,11 +52,13 @@ def departures(subject: Subject, example: Example, gradients: bool = False) -> l
     lines = []
     out_e, out_a = expected[0], output
     if isinstance(out_e, PackedSequence) != isinstance(out_a, PackedSequence):
-        return [f"output is a {type(out_a).__name__}, nn.RNN's a {type(out_e).__name__}"]
+        theirs = config.torch_name
+        return [f"output is a {type(out_a).__name__}, {theirs}'s a {type(out_e).__name__}"]
     data_e = out_e.data if isinstance(out_e, PackedSequence) else out_e
     data_a = out_a.data if isinstance(out_a, PackedSequence) else out_a
     if not isinstance(data_a, Tensor) or data_a.shape != data_e.shape:
-        return [f"output has shape {getattr(data_a, 'shape', None)}, nn.RNN's {data_e.shape}"]
+        shape = getattr(data_a, "shape", None)
+        return [f"output has shape {shape}, {config.torch_name}'s {data_e.shape}"]
     found = _differences(data_a, data_e)
     if len(found):
         lines.append("output first differs " + _output_place(found, out_e, example))
@@ -167,7 +169,7 @@ def _differing_rows(actual: Tensor, expected: Tensor) -> list[int]:
     return [r for r in range(mask.size(0)) if bool(mask[r].any())]
 
 
-def _sub_models(subject: Subject, reference: torch.nn.RNN, example: Example) -> str:
+def _sub_models(subject: Subject, reference: torch.nn.Module, example: Example) -> str:
     """Each layer and direction alone, as a one-layer unidirectional model with its weights,
     on an input of its own: which already differ from nn.RNN."""
     config = example.config

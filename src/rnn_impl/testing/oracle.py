@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,13 +45,30 @@ class Subject:
     """An implementation under test: ``factory(**RNNConfig.kwargs(), device=, dtype=)``.
 
     ``kind`` is ``"cell"`` for an nn.RNNCell look-alike (built with ``input_size,
-    hidden_size, bias, nonlinearity``), else ``"rnn"``.
+    hidden_size, bias, nonlinearity``), ``"gru"`` for an nn.GRU one, else ``"rnn"``.
     """
 
     name: str
     factory: Callable[..., nn.Module]
     adapter: Adapter = field(default_factory=Adapter)
     kind: str = "rnn"
+
+    def own_arguments(self) -> dict[str, Any]:
+        """Constructor arguments every configuration of this subject holds: its family (and
+        for a GRU, which has none, ``nonlinearity="tanh"``)."""
+        return {"family": "gru", "nonlinearity": "tanh"} if self.kind == "gru" else {}
+
+    def holding(self, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The constructor arguments ``fixed`` and :meth:`own_arguments`.
+
+        Raises:
+            SubjectError: ``fixed`` holds one of them at another value.
+        """
+        own = self.own_arguments()
+        for name, value in (fixed or {}).items():
+            if name in own and own[name] != value:
+                raise SubjectError(f"{self.name} is an nn.GRU look-alike: it has no {name}")
+        return {**(fixed or {}), **own}
 
     def build(self, config: RNNConfig, device: Any, dtype: torch.dtype) -> nn.Module:
         if self.kind == "cell":
@@ -97,8 +114,8 @@ def load_subject(
     family = kind_of(factory)
     if family in UNVERIFIED:
         raise SubjectError(
-            f"{spec} is an nn.{UNVERIFIED[family]} look-alike: the suite verifies nn.RNN and "
-            "nn.RNNCell look-alikes only, so far"
+            f"{spec} is an nn.{UNVERIFIED[family]} look-alike: the suite verifies nn.RNN, "
+            "nn.GRU and nn.RNNCell look-alikes only, so far"
         )
     adapter: Any = Adapter()
     if adapter_spec:
@@ -110,7 +127,7 @@ def load_subject(
     return Subject(spec, factory, adapter, kind_of(factory))
 
 
-UNVERIFIED = {"lstm": "LSTM", "gru": "GRU", "lstm_cell": "LSTMCell", "gru_cell": "GRUCell"}
+UNVERIFIED = {"lstm": "LSTM", "lstm_cell": "LSTMCell", "gru_cell": "GRUCell"}
 """The kinds :func:`load_subject` refuses (the suite's properties are nn.RNN's), and the torch
 module each imitates."""
 
@@ -128,7 +145,7 @@ def kind_of(factory: Any) -> str:
     drop-in but RNN does), else the kind of the torch class it subclasses (``"cell"`` for
     nn.RNNCell, ``"lstm"``, ``"gru"``, ``"lstm_cell"``, ``"gru_cell"``); else ``"rnn"``."""
     declared = getattr(factory, "rnn_verify_kind", None)
-    if declared in ("rnn", "cell", *UNVERIFIED):
+    if declared in ("rnn", "gru", "cell", *UNVERIFIED):
         return str(declared)
     if isinstance(factory, type):
         for base, kind in _TORCH_KINDS:
@@ -165,7 +182,7 @@ def build_pair(
             args = (config.input_size, config.hidden_size, config.bias, config.nonlinearity)
             reference: Any = nn.RNNCell(*args, device=device, dtype=dtype)
         else:
-            reference = nn.RNN(**config.kwargs(), device=device, dtype=dtype)
+            reference = config.reference_class()(**config.kwargs(), device=device, dtype=dtype)
         draw_weights(reference, case)
     return reference, build_from(subject, reference, config)
 
@@ -176,8 +193,9 @@ def build_from(
     """The subject with ``reference``'s configuration, device, dtype and weights."""
     first = next(reference.parameters())
     if config is None:
-        kwargs = {name: getattr(reference, name) for name in RNNConfig.__dataclass_fields__}
-        config = RNNConfig(**kwargs)
+        family = "gru" if isinstance(reference, nn.GRU) else "rnn"
+        fields = [name for name in RNNConfig.__dataclass_fields__ if hasattr(reference, name)]
+        config = RNNConfig(**{name: getattr(reference, name) for name in fields}, family=family)
     with untouched_rng(first.device), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         try:
@@ -199,13 +217,14 @@ def build_from(
     return impl
 
 
-def sub_reference(reference: nn.RNN, config: RNNConfig, rename: dict[str, str]) -> nn.RNN:
-    """An nn.RNN with ``config`` whose parameter ``new`` is a copy of ``reference``'s ``old``
-    for each ``new: old`` in ``rename`` (for laws that split a model into parts)."""
+def sub_reference(reference: nn.Module, config: RNNConfig, rename: dict[str, str]) -> nn.Module:
+    """A torch module with ``config`` (its family's) whose parameter ``new`` is a copy of
+    ``reference``'s ``old`` for each ``new: old`` in ``rename`` (for laws that split a model
+    into parts)."""
     first = next(reference.parameters())
     with untouched_rng(first.device), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        part = nn.RNN(**config.kwargs(), device=first.device, dtype=first.dtype)
+        part = config.reference_class()(**config.kwargs(), device=first.device, dtype=first.dtype)
     with torch.no_grad():
         for new, old in rename.items():
             getattr(part, new).copy_(getattr(reference, old))

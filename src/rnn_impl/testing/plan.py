@@ -19,7 +19,11 @@ from rnn_impl.testing import devices
 from rnn_impl.testing.oracle import Subject
 from rnn_impl.testing.properties import Property
 
-KINDS = {"rnn": "RNN", "cell": "RNNCell"}
+KINDS = {"rnn": "RNN", "gru": "GRU", "cell": "RNNCell"}
+
+CHECKED_AS = {"rnn": "rnn", "gru": "rnn", "cell": "cell"}
+"""Which properties verify each kind of subject: the ``"rnn"`` ones verify nn.GRU look-alikes
+too (against nn.GRU)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,6 @@ def _why_not(
 def kind_mismatch(prop: Property, subject: Subject) -> str | None:
     """Why ``subject`` cannot be checked by ``prop`` (an RNN against a cell property, or the
     other way round), or None."""
-    if prop.kind == subject.kind:
+    if prop.kind == CHECKED_AS[subject.kind]:
         return None
     return f"{subject.name} is an {KINDS[subject.kind]}; {prop.name} verifies an {KINDS[prop.kind]}"

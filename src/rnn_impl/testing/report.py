@@ -129,7 +129,7 @@ REPRODUCER = '''\
 """rnn-verify reproducer: {property} fails for {impl} on {device}/{dtype}.
 
 Run it with python from any directory, in an environment with rnn-impl[verify]; it prints
-the difference from torch.nn.RNN and exits 1 while the implementation still fails.
+the difference from torch's module and exits 1 while the implementation still fails.
 """
 
 import sys

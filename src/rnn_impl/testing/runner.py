@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import hypothesis
@@ -74,6 +74,9 @@ def verify(
     it Hypothesis would key every run by the one function below).
     """
     tally = Tally()
+    fixed = subject.holding(fixed)
+    own = subject.own_arguments()
+    replay = [replace(e, config=replace(e.config, **own)) for e in replay]
     if device == "cuda":
         devices.deterministic_cuda()
 

@@ -128,14 +128,14 @@ def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
 
     from rnn_impl.testing import corpus, devices, oracle, profiles
     from rnn_impl.testing.cases import parse_fixed
-    from rnn_impl.testing.plan import plan
+    from rnn_impl.testing.plan import CHECKED_AS, plan
     from rnn_impl.testing.properties import select
     from rnn_impl.testing.runner import verify
     from rnn_impl.testing.strategies import FAR, NEAR
 
     torch.set_num_threads(1)
     subject = oracle.load_subject(job.impl, job.adapter)
-    props = select(list(job.properties) if job.properties else None, kind=subject.kind)
+    props = select(list(job.properties) if job.properties else None, kind=CHECKED_AS[subject.kind])
     fixed = parse_fixed(list(job.fix))
     chosen = job.devices or devices.available_devices()
     runs = [r for r in plan(props, chosen, job.dtypes, job.layouts, fixed) if r.skip is None]
@@ -223,7 +223,7 @@ def _run(args: argparse.Namespace) -> int:
     import_from_working_directory()  # the workers, spawned, inherit this sys.path
     from rnn_impl.testing import corpus, devices, oracle
     from rnn_impl.testing.cases import parse_fixed
-    from rnn_impl.testing.plan import plan
+    from rnn_impl.testing.plan import CHECKED_AS, plan
     from rnn_impl.testing.properties import select
 
     if args.workers < 1 or args.time <= 0 or args.examples < 1:
@@ -231,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
     open_database(args.database)  # a URL that does not answer is a usage error, before anything
     try:
         subject = oracle.load_subject(args.impl, args.adapter)
-        props = select(args.property, kind=subject.kind)
+        props = select(args.property, kind=CHECKED_AS[subject.kind])
         fixed = parse_fixed(args.fix)
         chosen = args.device or devices.available_devices()
         runs = plan(props, chosen, args.dtype, tuple(args.layout or ()) or None, fixed)

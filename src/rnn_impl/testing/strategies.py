@@ -30,7 +30,7 @@ from hypothesis import event
 from hypothesis.errors import InvalidArgument
 
 from rnn_impl.testing import devices as _devices
-from rnn_impl.testing.cases import LAYOUTS, InputCase, RNNConfig
+from rnn_impl.testing.cases import FAMILIES, LAYOUTS, InputCase, RNNConfig
 from rnn_impl.testing.covering import LEVELS, SIZE_LEVELS
 
 __all__ = [
@@ -186,9 +186,11 @@ def rnn_configs(
     dropout: MaybeStrategy[float] = 0.0,
     bidirectional: MaybeStrategy[bool] = st.booleans(),
     coincidences: bool = True,
+    family: str = "rnn",
 ) -> st.SearchStrategy[RNNConfig]:
-    """nn.RNN constructor arguments (:class:`~rnn_impl.testing.cases.RNNConfig`); each
-    argument a value or a strategy.
+    """nn.RNN (or, with ``family="gru"``, nn.GRU) constructor arguments
+    (:class:`~rnn_impl.testing.cases.RNNConfig`); each argument a value or a strategy but
+    ``family``. nn.GRU has no ``nonlinearity``: for ``"gru"`` give ``"tanh"`` (or nothing).
 
     With ``coincidences``, arguments left to be drawn (given as strategies) sometimes coincide:
     ``input_size == hidden_size``, and ``num_layers >= 3`` with ``bidirectional``.
@@ -203,6 +205,13 @@ def rnn_configs(
         >>> config.hidden_size, config.num_layers in (2, 3)
         (4, True)
     """
+    if family not in FAMILIES:
+        raise InvalidArgument(
+            f"rnn_configs(family={family!r}): expected one of {', '.join(map(repr, FAMILIES))}"
+        )
+    if family != "rnn":
+        nonlinearity = "tanh" if isinstance(nonlinearity, st.SearchStrategy) else nonlinearity
+        _require("rnn_configs", "nonlinearity", nonlinearity, lambda v: v == "tanh", "'tanh'")
     for name, value in (
         ("input_size", input_size),
         ("hidden_size", hidden_size),
@@ -239,6 +248,7 @@ def rnn_configs(
         dropout=dropout,
         bidirectional=bidirectional,
         coincidences=coincidences,
+        family=family,
     )
 
 
@@ -255,6 +265,7 @@ def _rnn_configs(
     dropout: MaybeStrategy[float],
     bidirectional: MaybeStrategy[bool],
     coincidences: bool,
+    family: str,
 ) -> RNNConfig:
     drawn = {
         name: isinstance(value, st.SearchStrategy)
@@ -282,6 +293,7 @@ def _rnn_configs(
         batch_first=draw(_strategy(batch_first)),
         dropout=draw(_strategy(dropout)),
         bidirectional=bidir,
+        family=family,
     )
 
 

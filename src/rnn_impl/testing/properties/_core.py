@@ -295,7 +295,7 @@ def fail_on_difference(
     if found is not None:
         label, exc = found
         name = label.split("': ", 1)[0] + "'" if "': " in label else label
-        raise fail(example, f"{what} {name} differs from nn.RNN", str(exc))
+        raise fail(example, f"{what} {name} differs from {example.config.torch_name}", str(exc))
 
 
 def data(value: Tensor | PackedSequence) -> Tensor:
@@ -323,7 +323,7 @@ def assert_exact(example: Example, what: str, actual: Any, expected: Tensor) -> 
         diff = difference(actual, expected)
         raise fail(
             example,
-            f"{what} is not bit-identical to nn.RNN's",
+            f"{what} is not bit-identical to {example.config.torch_name}'s",
             f"{what}: {diff}",
             measure=Measure(math.inf, diff.max_abs, diff.eps_units),
         )
@@ -372,9 +372,9 @@ def assert_oracle(
     if not ours.max_abs <= bound:
         raise fail(
             example,
-            f"{what} is further from the float64 result than nn.RNN's own {what} allows",
+            f"{what} is further from the float64 result than {example.config.torch_name}'s own {what} allows",
             f"implementation vs float64: {ours}",
-            f"nn.RNN vs float64:         {theirs}",
+            f"{example.config.torch_name + ' vs float64:':27}{theirs}",
             f"rounding floor of a step's {terms} terms: {floor:.3g}; allowed: {bound:.3g}",
             measure=Measure(math.inf, ours.max_abs, ours.eps_units),
         )

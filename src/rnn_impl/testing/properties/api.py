@@ -30,15 +30,18 @@ def positional_arguments(subject: Subject, example: Example) -> None:
     """Positional arguments mean what they mean for nn.RNN (sizes, layers, nonlinearity, ...)."""
     args = tuple(example.config.kwargs().values())
     with untouched_rng("cpu"):
-        reference = _construct(nn.RNN, *args)
+        reference = _construct(example.config.reference_class(), *args)
         impl = _construct(subject.factory, *args)
-    for attr in nn.RNN.__constants__ + ["nonlinearity"]:
+    own = ["nonlinearity"] if example.config.family == "rnn" else []
+    for attr in list(getattr(type(reference), "__constants__", [])) + own:
         if attr == "mode":
             continue
         expected, actual = getattr(reference, attr), getattr(impl, attr, "<missing>")
         if actual != expected or type(actual) is not type(expected):
             raise fail(
-                example, f"positional call RNN{args}: {attr} is {actual!r}, nn.RNN's {expected!r}"
+                example,
+                f"positional call {example.config.module_name}{args}: {attr} is {actual!r}, "
+                f"{example.config.torch_name}'s {expected!r}",
             )
 
 
@@ -51,8 +54,8 @@ def parameters(subject: Subject, example: Example) -> None:
     if actual != expected:
         raise fail(
             example,
-            "state_dict differs from nn.RNN's",
-            f"nn.RNN:         {expected}",
+            f"state_dict differs from {example.config.torch_name}'s",
+            f"{example.config.torch_name + ':':16}{expected}",
             f"implementation: {actual}",
         )
     all_weights = getattr(impl, "all_weights", None)
@@ -61,7 +64,7 @@ def parameters(subject: Subject, example: Example) -> None:
     shapes = [[tuple(p.shape) for p in group] for group in all_weights]
     want = [[tuple(p.shape) for p in group] for group in reference.all_weights]
     if shapes != want:
-        raise fail(example, f"all_weights shapes {shapes}, nn.RNN's {want}")
+        raise fail(example, f"all_weights shapes {shapes}, {example.config.torch_name}'s {want}")
 
 
 @register("repr", "api", **CPU_FLOAT32)
@@ -70,7 +73,9 @@ def extra_repr(subject: Subject, example: Example) -> None:
     reference, impl = build_pair(subject, example.config, example.case)
     if impl.extra_repr() != reference.extra_repr():
         raise fail(
-            example, f"extra_repr {impl.extra_repr()!r}, nn.RNN's {reference.extra_repr()!r}"
+            example,
+            f"extra_repr {impl.extra_repr()!r}, {example.config.torch_name}'s "
+            f"{reference.extra_repr()!r}",
         )
 
 
@@ -81,7 +86,7 @@ def initialisation(subject: Subject, example: Example) -> None:
     states = []
     modules = []
     with untouched_rng("cpu"):
-        for factory in (nn.RNN, subject.factory):
+        for factory in (example.config.reference_class(), subject.factory):
             torch.manual_seed(example.case.seed)
             modules.append(_construct(factory, **kwargs))
             states.append(torch.get_rng_state())
@@ -92,7 +97,10 @@ def initialisation(subject: Subject, example: Example) -> None:
             raise fail(example, f"parameter {name} is missing")
         assert_exact(example, f"initial {name}", named[name].detach(), expected.detach())
     if not torch.equal(*states):
-        raise fail(example, "construction consumed the global RNG differently from nn.RNN")
+        raise fail(
+            example,
+            f"construction consumed the global RNG differently from {example.config.torch_name}",
+        )
 
 
 def _torch_save(module: nn.Module) -> nn.Module:

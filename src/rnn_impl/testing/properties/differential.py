@@ -163,7 +163,10 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
     for name, e in expected.items():
         a = actual[name]
         if a.shape != e.shape:
-            raise fail(example, f"d/d{name} has shape {tuple(a.shape)}, nn.RNN's {tuple(e.shape)}")
+            raise fail(
+                example,
+                f"d/d{name} has shape {tuple(a.shape)}, {example.config.torch_name}'s {tuple(e.shape)}",
+            )
         terms = summed_terms(name, case.seq_len, case.batch, hidden)
         floor = rounding_floor(terms, example.dtype)
         if oracle is None:
@@ -178,7 +181,7 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
             error = normwise_rel(a, oracle[name])
             bound = oracle_bound(max(theirs, floor), example.dtype)
             detail = (
-                f"norm-wise error vs float64 {error:.3g}; nn.RNN's {theirs:.3g}; rounding "
+                f"norm-wise error vs float64 {error:.3g}; {example.config.torch_name}'s {theirs:.3g}; rounding "
                 f"floor of {terms} terms {floor:.3g}; allowed {bound:.3g}"
             )
         diff = difference(a, e if oracle is None else oracle[name].to(a.device, a.dtype))
@@ -186,7 +189,10 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
         if not (error <= bound or math.isinf(bound)):
             measure = Measure(normalised, diff.max_abs, diff.eps_units)
             raise fail(
-                example, f"gradient d/d{name} differs from nn.RNN's", detail, measure=measure
+                example,
+                f"gradient d/d{name} differs from {example.config.torch_name}'s",
+                detail,
+                measure=measure,
             )
         worst = max(worst, Measure(normalised, diff.max_abs, diff.eps_units))
     return worst

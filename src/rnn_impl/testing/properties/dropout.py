@@ -41,7 +41,10 @@ def dropout_masks(subject: Subject, example: Example) -> Measure:
     assert_exact(example, "output with dropout", out_a, out_e)
     assert_exact(example, "h_n with dropout", h_a, h_e)
     if not torch.equal(rng_a, rng_e):
-        raise fail(example, "the global RNG state after forward differs from nn.RNN's")
+        raise fail(
+            example,
+            f"the global RNG state after forward differs from {example.config.torch_name}'s",
+        )
     return ZERO
 
 

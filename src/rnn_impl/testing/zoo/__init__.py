@@ -1,4 +1,4 @@
-"""A zoo of planted RNN / RNNCell bugs that the property catalogue must catch.
+"""A zoo of planted RNN / GRU / RNNCell bugs that the property catalogue must catch.
 
 Each :class:`Bug` names the property designed to catch it (``caught_by``); the kill-matrix
 test verifies that claim at run time, and ``python -m rnn_impl.testing.zoo`` writes the full
@@ -14,7 +14,7 @@ from torch import nn
 
 import rnn_impl
 from rnn_impl.testing.oracle import Adapter, Subject, kind_of
-from rnn_impl.testing.zoo import bugs, cells, escapes
+from rnn_impl.testing.zoo import bugs, cells, escapes, gru
 from rnn_impl.testing.zoo._hooked import HookedRNN
 from rnn_impl.testing.zoo.controls import StepByStepRNN
 from rnn_impl.testing.zoo.notebook import (
@@ -104,6 +104,10 @@ ZOO: tuple[Bug, ...] = (
     Bug(bugs.CachedWeights, "conversion"),
     Bug(bugs.H0OnDefaultDevice, "shapes_large_meta"),
     *SUBTLE,
+    Bug(gru.GRUResetBeforeProduct, "output_close"),
+    Bug(gru.GRUUpdateSwapped, "output_close"),
+    Bug(gru.GRUGateOrderZR, "output_close"),
+    Bug(gru.GRUResetBiasOutside, "output_close"),
     Bug(cells.CellMissingHiddenBias, "cell_output_close"),
     Bug(cells.CellIgnoresNonlinearity, "cell_output_close"),
     Bug(cells.CellDetachedHidden, "cell_gradients"),
@@ -115,6 +119,8 @@ ZOO: tuple[Bug, ...] = (
 CONTROLS: tuple[Bug, ...] = (
     Bug(HookedRNN, "", name="HookedRNN (control)"),
     Bug(nn.RNN, "", name="torch.nn.RNN (control)"),
+    Bug(gru.HookedGRU, "", name="HookedGRU (control)"),
+    Bug(nn.GRU, "", name="torch.nn.GRU (control)"),
     Bug(nn.RNNCell, "", name="torch.nn.RNNCell (control)"),
 )
 """Correct implementations: killed by no property (so the bugs' kills are the bugs')."""
@@ -123,6 +129,8 @@ CORRECT: tuple[Bug, ...] = (
     Bug(nn.RNN, "", name="torch.nn.RNN"),
     Bug(rnn_impl.RNN, "", name="rnn_impl.RNN"),
     Bug(StepByStepRNN, "", name="rnn_impl.RNN, step by step"),
+    Bug(nn.GRU, "", name="torch.nn.GRU"),
+    Bug(rnn_impl.GRU, "", name="rnn_impl.GRU"),
     Bug(nn.RNNCell, "", name="torch.nn.RNNCell"),
     Bug(rnn_impl.RNNCell, "", name="rnn_impl.RNNCell"),
 )

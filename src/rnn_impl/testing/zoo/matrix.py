@@ -7,6 +7,7 @@ import time
 import torch
 from hypothesis import Phase, settings
 
+from rnn_impl.testing.plan import CHECKED_AS
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE, Property
 from rnn_impl.testing.runner import Tally, verify
 from rnn_impl.testing.zoo import Bug
@@ -30,7 +31,7 @@ def attack(bug: Bug, prop: Property, run_settings: settings | None = None) -> Ta
     """Run ``prop`` against ``bug`` at its home device and dtype, without shrinking; the
     tally's ``failed`` says whether it killed it."""
     subject = bug.subject()
-    if subject.kind != prop.kind:
+    if CHECKED_AS[subject.kind] != prop.kind:
         raise ValueError(f"{bug.label} is an {subject.kind}; {prop.name} verifies an {prop.kind}")
     device, dtype = home(prop)
     return verify(prop, subject, device, dtype, hunting(run_settings), collect=True)
@@ -54,7 +55,7 @@ def kill_matrix(
         bug.label: {
             prop.name: attack(bug, prop, run_settings)
             for prop in CATALOGUE
-            if prop.kind == bug.subject().kind
+            if prop.kind == CHECKED_AS[bug.subject().kind]
         }
         for bug in bugs
     }
@@ -70,11 +71,11 @@ def to_markdown(matrix: dict[str, dict[str, Tally]], bugs: tuple[Bug, ...], prof
         "property runs at one device and dtype: cpu and float32 where it applies, else its first.",
         "",
     ]
-    for kind in ("rnn", "cell"):
+    for kind in ("rnn", "gru", "cell"):
         rows = [b for b in bugs if b.subject().kind == kind]
         if not rows:
             continue
-        props = [p.name for p in CATALOGUE if p.kind == kind]
+        props = [p.name for p in CATALOGUE if p.kind == CHECKED_AS[kind]]
         lines += [f"## {kind.upper()} bugs", ""]
         lines.append("| bug | kills | " + " | ".join(props) + " |")
         lines.append("|---|---|" + "---|" * len(props))

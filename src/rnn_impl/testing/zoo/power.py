@@ -34,6 +34,7 @@ import torch
 from hypothesis import settings
 
 from rnn_impl.testing import devices
+from rnn_impl.testing.plan import CHECKED_AS
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
 from rnn_impl.testing.runner import verify
 from rnn_impl.testing.zoo import CONTROLS, CORRECT, Bug
@@ -173,7 +174,7 @@ def false_alarms(
         for prop in CATALOGUE
         if prop.tolerance
         and prop.name in (properties or [p.name for p in CATALOGUE])
-        and prop.kind == control.subject().kind
+        and prop.kind == CHECKED_AS[control.subject().kind]
         and "cpu" in prop.devices
         for dtype in prop.dtypes
         if dtype in devices.dtypes_for("cpu")

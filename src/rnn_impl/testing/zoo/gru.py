@@ -1,0 +1,79 @@
+"""Planted GRU bugs: each is rnn_impl.GRU with one step changed (:class:`HookedGRU`), the
+mistakes people make porting a GRU from a paper or from another framework."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnn_impl._steps import gru_step
+from rnn_impl.gru import GRU
+
+
+class HookedGRU(GRU):
+    """rnn_impl.GRU whose every step is :meth:`step` (ATen's GRU step, unmodified: the
+    kill-matrix test verifies it as a control)."""
+
+    def _stack(self, x, hx, weights, batch_sizes, step=None):
+        return super()._stack(x, hx, weights, batch_sizes, step or self.step)
+
+    def step(self, input: Tensor, h, weights, projected: bool = True):
+        return gru_step(input, h, weights, projected)
+
+    @staticmethod
+    def parts(input: Tensor, h: Tensor, weights) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+        """The input's and the hidden state's three gate pre-activations, ``(r, z, n)`` each."""
+        return input.chunk(3, 1), F.linear(h, weights[1], weights[3]).chunk(3, 1)
+
+
+class GRUResetBeforeProduct(HookedGRU):
+    """The reset gate multiplies ``h`` before the hidden-hidden product:
+    ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``. Who: the original paper, Keras'
+    ``reset_after=False``."""
+
+    def step(self, input, h, weights, projected=True):
+        (ir, iz, in_), (hr, hz, _) = self.parts(input, h, weights)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        size = h.size(1)
+        w_hn = weights[1][2 * size :]
+        b_hn = None if weights[3] is None else weights[3][2 * size :]
+        n = torch.tanh(in_ + F.linear(r * h, w_hn, b_hn))
+        return (1 - z) * n + z * h
+
+
+class GRUUpdateSwapped(HookedGRU):
+    """The update gate weighs the candidate: ``h' = z * n + (1 - z) * h``. Who: someone
+    following a paper that defines ``z`` the other way round."""
+
+    def step(self, input, h, weights, projected=True):
+        (ir, iz, in_), (hr, hz, hn) = self.parts(input, h, weights)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        n = torch.tanh(in_ + r * hn)
+        return z * n + (1 - z) * h
+
+
+class GRUGateOrderZR(HookedGRU):
+    """The first two gate blocks read as ``z, r`` rather than torch's ``r, z``. Who: someone
+    porting weights from Keras, which stores ``z, r, h``."""
+
+    def step(self, input, h, weights, projected=True):
+        (iz, ir, in_), (hz, hr, hn) = self.parts(input, h, weights)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        n = torch.tanh(in_ + r * hn)
+        return (1 - z) * n + z * h
+
+
+class GRUResetBiasOutside(HookedGRU):
+    """``b_hn`` is added outside the reset gate: ``n = tanh(W_in x + b_in + r * (W_hn h) +
+    b_hn)``. Who: someone merging the two biases into one, as a single-bias GRU does; only
+    shows with ``bias=True``."""
+
+    def step(self, input, h, weights, projected=True):
+        (ir, iz, in_), (hr, hz, _) = self.parts(input, h, weights)
+        size = h.size(1)
+        hn = F.linear(h, weights[1][2 * size :])
+        b_hn = 0 if weights[3] is None else weights[3][2 * size :]
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        n = torch.tanh(in_ + r * hn + b_hn)
+        return (1 - z) * n + z * h
