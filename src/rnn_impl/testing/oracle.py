@@ -55,14 +55,17 @@ class Subject:
 
     def own_arguments(self) -> dict[str, Any]:
         """Constructor arguments every configuration of this subject holds: its family (and
-        for a GRU, which has none, ``nonlinearity="tanh"``)."""
-        return {"family": "gru", "nonlinearity": "tanh"} if self.kind == "gru" else {}
+        for a GRU, which has none, ``nonlinearity="tanh"``); none for a cell."""
+        if self.kind == "gru":
+            return {"family": "gru", "nonlinearity": "tanh"}
+        return {"family": "rnn"} if self.kind == "rnn" else {}
 
     def holding(self, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The constructor arguments ``fixed`` and :meth:`own_arguments`.
 
         Raises:
-            SubjectError: ``fixed`` holds one of them at another value.
+            SubjectError: ``fixed`` holds one of them at another value (a GRU's
+                ``nonlinearity``: ``family`` is not an argument users fix).
         """
         own = self.own_arguments()
         for name, value in (fixed or {}).items():
