@@ -141,8 +141,8 @@ def test_forward_is_bit_exact(config, layout, dtype):
     assert_identical(expected, tensors(impl(*args)))
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
-@pytest.mark.parametrize("layout", ["batched", "unbatched", "packed"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("layout", [layout for layout in LAYOUTS if layout != "no state"])
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
 def test_gradients_are_bit_exact(config, layout, dtype):
     """Gradients of every parameter, the input and the initial states."""
@@ -194,7 +194,20 @@ def test_lstm_is_close_to_nn_lstm_on_onednn(batch_first):
         torch.testing.assert_close(actual, expected)
 
 
+def _packed_lstm(s: ErrorSizes, states: int, batch: int):
+    x = torch.zeros(s.seq_len, s.batch, s.input_size)
+    packed = pack_padded_sequence(x, [s.seq_len] * s.batch)
+    return packed, (
+        torch.zeros(states, batch, s.hidden_size),
+        torch.zeros(states, batch, s.hidden_size),
+    )
+
+
 LSTM_FORWARD_CASES = {
+    "packed state batch too large": lambda s: _packed_lstm(s, s.states, s.batch + 2),
+    "packed state batch too small": lambda s: _packed_lstm(s, s.states, s.batch - 1),
+    "packed state extra layer": lambda s: _packed_lstm(s, s.states + 1, s.batch),
+    "packed state missing layer": lambda s: _packed_lstm(s, s.states - 1, s.batch),
     "h0 only": lambda s: (
         torch.zeros(s.seq_len, s.batch, s.input_size),
         torch.zeros(s.states, s.batch, s.hidden_size),
@@ -222,7 +235,7 @@ LSTM_FORWARD_CASES = {
         ),
     ),
 }
-"""nn.LSTM's own mistakes: its state is a pair."""
+"""nn.LSTM's own mistakes: its state is a pair (and for packed input ATen checks it)."""
 
 
 def lstm_args(args):

@@ -76,6 +76,8 @@ class RNNBase(nn.Module):
         )
 
         factory = {"device": device, "dtype": dtype}
+        if mode not in GATES:
+            raise ValueError("Unrecognized RNN mode: " + mode)
         # nn.RNNBase takes hidden_size itself for an Elman RNN (so a bool fails in torch.empty)
         gate_size = hidden_size if GATES[mode] == 1 else GATES[mode] * hidden_size
         real_hidden_size = proj_size if proj_size > 0 else hidden_size

@@ -131,15 +131,23 @@ def check_lstm_state_rank(hx: Any, batched: bool) -> None:
         )
 
 
-def check_lstm_states(hx: Any, num_params: int, bias: bool) -> None:
-    """ATen's lstm: two states; whether the layers project is read off their sizes
-    (``hx[0].size(2) != hx[1].size(2)``), and the parameters must come in whole layers of that
-    kind. nn.LSTM checks padded input's states itself first; packed input reaches these."""
+def check_lstm_states(
+    hx: Any, num_params: int, bias: bool, num_layers: int, bidirectional: bool
+) -> None:
+    """ATen's lstm, in its order: two states; whether the layers project is read off their
+    sizes (``hx[0].size(2) != hx[1].size(2)``); the parameters come in whole layers of that
+    kind; a bidirectional stack has an even number of states, and one (pair) per layer.
+    nn.LSTM checks padded input's states itself first; packed input reaches these."""
     if len(hx) != 2:
         raise RuntimeError("lstm expects two hidden states")
     projections = hx[0].size(2) != hx[1].size(2)
     if num_params % ((4 if bias else 2) + projections):
         raise RuntimeError("got an incorrect number of RNN parameters")
+    states = hx[0].size(0)
+    if bidirectional and states % 2:
+        raise RuntimeError("Odd number of params or hiddens given to a bidirectional RNN")
+    if states // (2 if bidirectional else 1) != num_layers:
+        raise RuntimeError("Expected more hidden states in stacked_rnn")
 
 
 def check_input(input: Tensor, weight_dtype: torch.dtype, input_size: int, packed: bool) -> None:

@@ -142,8 +142,9 @@ def packed_steps(
 ) -> tuple[Tensor, Hidden]:
     """Packed ``data`` -> packed outputs and final states ``(B, H)`` in sorted batch order.
 
-    Forward: sequences end in descending-length order, so the rows of finished sequences are
-    set aside as the batch shrinks. Reverse: it starts from the shortest batch and takes fresh
+    Forward: from the whole initial state (``batch_sizes[0]`` rows: nn.LSTM leaves the check to
+    the first step, as here); sequences end in descending-length order, so the rows of
+    finished sequences are set aside as the batch shrinks. Reverse: it starts from the shortest batch and takes fresh
     rows of the initial state as the batch grows. Steps are ``narrow``-ed off the projection
     as ATen's ``PackedLayer`` does (so malformed data fails as there).
     """
@@ -152,7 +153,7 @@ def packed_steps(
     if not reverse:
         finished: list[Hidden] = []
         offset, last = 0, batch_sizes[0]
-        state = narrow(initial, 0, last)
+        state = initial
         for size in batch_sizes:
             pre = projected.narrow(0, offset, size)
             offset += size

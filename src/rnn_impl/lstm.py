@@ -159,7 +159,9 @@ class LSTM(RNNBase):
     def _run(self, data: Tensor, hx: Any, layout: _layout.Layout) -> tuple[Tensor, Any]:
         """ATen's checks of the states, which nn.LSTM does not check itself for packed input,
         then the recurrence."""
-        _checks.check_lstm_states(hx, len(self._flat_weights_names), self.bias)
+        _checks.check_lstm_states(
+            hx, len(self._flat_weights_names), self.bias, self.num_layers, bool(self.bidirectional)
+        )
         return super()._run(data, (hx[0], hx[1]), layout)
 
     def _zero_state(self, batch_size: int, like: Tensor) -> State:

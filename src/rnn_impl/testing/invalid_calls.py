@@ -48,21 +48,25 @@ def outcome(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
     return Outcome(error, warned)
 
 
-def assert_same_outcome(expected: Outcome, actual: Outcome, context: str) -> None:
+def assert_same_outcome(
+    expected: Outcome, actual: Outcome, context: str, reference: str = "torch.nn.RNN"
+) -> None:
+    """``actual`` (the implementation's) must be ``expected`` (``reference``'s)."""
     if expected != actual:
         raise AssertionError(
-            f"{context}\n  torch.nn.RNN:       {expected}\n  implementation:     {actual}"
+            f"{context}\n  {reference + ':':20}{expected}\n  implementation:     {actual}"
         )
 
 
 def first_difference(
     calls: Mapping[str, tuple[Callable[[], Any], Callable[[], Any]]],
+    reference: str = "torch.nn.RNN",
 ) -> tuple[str, AssertionError] | None:
     """For labelled ``(nn.RNN's call, the implementation's call)`` pairs, the first whose
     outcomes differ, with the comparison's message; None when all agree."""
     for label, (expected, actual) in calls.items():
         try:
-            assert_same_outcome(outcome(expected), outcome(actual), label)
+            assert_same_outcome(outcome(expected), outcome(actual), label, reference)
         except AssertionError as exc:
             return label, exc
     return None

@@ -70,7 +70,9 @@ class Subject:
         own = self.own_arguments()
         for name, value in (fixed or {}).items():
             if name in own and own[name] != value:
-                raise SubjectError(f"{self.name} is an nn.GRU look-alike: it has no {name}")
+                raise SubjectError(
+                    f"{self.name} is an nn.{self.kind.upper()} look-alike: it has no {name}"
+                )
         return {**(fixed or {}), **own}
 
     def build(self, config: RNNConfig, device: Any, dtype: torch.dtype) -> nn.Module:
@@ -213,7 +215,7 @@ def build_from(
             subject.adapter.load(impl, reference)
     except Exception as exc:
         raise SubjectError(
-            f"the adapter failed to load nn.RNN's weights into {subject.name} built with "
+            f"the adapter failed to load {config.torch_name}'s weights into {subject.name} built with "
             f"{config}: {type(exc).__name__}: {exc} (if it does not support that "
             f"configuration, narrow the run: --fix / --rnn-fix NAME=VALUE)"
         ) from exc

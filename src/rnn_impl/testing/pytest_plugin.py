@@ -251,6 +251,7 @@ def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], 
     RNN was named); expected to fail where the expected-failures file says so (strictly under
     the ``ci`` profile)."""
     from rnn_impl.testing import corpus, devices, expected
+    from rnn_impl.testing.oracle import SubjectError
     from rnn_impl.testing.plan import kind_mismatch
     from rnn_impl.testing.runner import verify
 
@@ -264,6 +265,10 @@ def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], 
         else:
             reason = "no RNNCell under test (--rnn-cell-impl, or cell_impl=)"
     fixed = _fixed(chosen)
+    try:
+        subject.holding(fixed)
+    except SubjectError as error:
+        raise pytest.UsageError(f"rnn_impl: {error}") from None
     listed = None
     if chosen["expected_failures"]:
         listed = expected.matching(_expected(request.config, chosen["expected_failures"]), run.id)

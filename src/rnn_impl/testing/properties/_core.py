@@ -291,7 +291,7 @@ def fail_on_difference(
     """Each labelled ``(nn.RNN's call, the implementation's call)`` must end the same way
     (same exception type and message, or both returning); the first that does not fails."""
     __tracebackhide__ = True
-    found = first_difference(pairs)
+    found = first_difference(pairs, f"torch.{example.config.torch_name}")
     if found is not None:
         label, exc = found
         name = label.split("': ", 1)[0] + "'" if "': " in label else label
@@ -303,10 +303,11 @@ def data(value: Tensor | PackedSequence) -> Tensor:
 
 
 def check_like(
-    example: Example, what: str, actual: Any, expected: Tensor, against: str = "nn.RNN's"
+    example: Example, what: str, actual: Any, expected: Tensor, against: str | None = None
 ) -> Tensor:
     """``actual`` must be a tensor with ``expected``'s shape, dtype and device."""
     __tracebackhide__ = True
+    against = against or f"{example.config.torch_name}'s"
     if not isinstance(actual, Tensor):
         raise fail(example, f"{what} is a {type(actual).__name__}, {against} is a Tensor")
     for attr in ("shape", "dtype", "device"):
@@ -331,11 +332,12 @@ def assert_exact(example: Example, what: str, actual: Any, expected: Tensor) -> 
 
 
 def assert_close(
-    example: Example, what: str, actual: Any, expected: Tensor, against: str = "nn.RNN's"
+    example: Example, what: str, actual: Any, expected: Tensor, against: str | None = None
 ) -> Measure:
     """assert_close's default tolerance for the dtype; normalised to units of it."""
     __tracebackhide__ = True
     actual = check_like(example, what, actual, expected, against)
+    against = against or f"{example.config.torch_name}'s"
     rtol, atol = ASSERT_CLOSE_DEFAULTS[expected.dtype]
     if actual.numel() == 0 or actual.device.type == "meta":
         return ZERO
