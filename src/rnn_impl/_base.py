@@ -124,20 +124,16 @@ class RNNBase(nn.Module):
 
     def _layer_weights(self) -> list[LayerWeights]:
         """``(W_ih, W_hh, b_ih, b_hh, W_hr)`` per (layer, direction), read now (so that
-        ``torch.func.functional_call`` and reassigned parameters take effect). A name no
+        ``torch.func.functional_call`` and reassigned parameters take effect), by position in
+        torch's order (``W_ih, W_hh[, b_ih, b_hh][, W_hr]``), whatever the names. A name no
         longer among the parameters is looked up as an attribute, with Python's error."""
         params = self._parameters
         weights = []
         for names in self._all_weights:
-            tensors = {
-                n.split("_l")[0]: params[n] if n in params else getattr(self, n) for n in names
-            }
-            weights.append(
-                tuple(
-                    tensors.get(kind)
-                    for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
-                )
-            )
+            w_ih, w_hh, *rest = [params[n] if n in params else getattr(self, n) for n in names]
+            biases = rest[:2] if len(rest) >= 2 else [None, None]
+            w_hr = rest[-1] if len(rest) % 2 else None
+            weights.append((w_ih, w_hh, *biases, w_hr))
         return weights  # type: ignore[return-value]
 
     @property
