@@ -184,15 +184,25 @@ BAD_MODULE = textwrap.dedent(
         (["--no-such-flag"], "unrecognized arguments"),
         (
             ["--impl", "torch.nn:RNN", "--property", "cell_errors"],
-            "is an RNN; these properties verify an RNNCell",
+            "imitates nn.RNN; these properties verify a cell",
         ),
         (
             ["--impl", "rnn_impl:GRU", "--fix", "nonlinearity=relu"],
             "rnn_impl:GRU is an nn.GRU look-alike: it has no nonlinearity",
         ),
-        (["--impl", "torch.nn:LSTM"], "torch.nn:LSTM is an nn.LSTM look-alike"),
-        (["--impl", "torch.nn:GRUCell"], "torch.nn:GRUCell is an nn.GRUCell look-alike"),
-        (["--impl", "rnn_impl:LSTMCell"], "is an nn.LSTMCell look-alike"),
+        (
+            ["--impl", "torch.nn:RNN", "--fix", "proj_size=2"],
+            "torch.nn:RNN is an nn.RNN look-alike: it has no proj_size",
+        ),
+        (
+            ["--impl", "torch.nn:LSTMCell", "--fix", "proj_size=2"],
+            "is an nn.LSTMCell look-alike: it has no proj_size",
+        ),
+        (["--impl", "torch.nn:LSTM", "--kind", "tree"], "argument --kind: invalid choice"),
+        (
+            ["--impl", "rnn_impl:LSTM", "--fix", "proj_size=5", "--fix", "hidden_size=3"],
+            "proj_size has to be smaller than hidden_size",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(args, message, tmp_path, monkeypatch, capsys):

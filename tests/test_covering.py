@@ -14,7 +14,7 @@ import pytest
 
 from rnn_impl.testing import devices
 from rnn_impl.testing.covering import CROSSED, LEVELS, SIZE_LEVELS, covering_array
-from rnn_impl.testing.properties import CATALOGUE
+from rnn_impl.testing.properties import BY_NAME, CATALOGUE
 from rnn_impl.testing.properties._core import covering_case
 
 
@@ -187,3 +187,15 @@ def test_verify_runs_the_covering_set_first(profile):
     covering = prop.covering("cpu", torch.float64)
     assert seen[: len(covering)] == covering
     assert tally.examples == len(seen) > len(covering), "the random search did not run"
+
+
+def test_an_lstm_covering_set_projects_and_a_fixed_projection_narrows_the_hidden_sizes():
+    """An LSTM's covering rows cross proj_size 0 and 2 (never at or above the hidden size);
+    with proj_size fixed, only hidden sizes above it are levels."""
+    prop = BY_NAME["output_close"]
+    rows = prop.covering_rows("cpu", fixed={"family": "lstm"})
+    assert {r["proj_size"] for r in rows} == {0, 2}
+    assert all(r["proj_size"] < r["hidden_size"] for r in rows)
+    fixed = prop.covering_rows("cpu", fixed={"family": "lstm", "proj_size": 5})
+    assert {r["hidden_size"] for r in fixed} == {13, 22, 63, 64}
+    assert "proj_size" not in prop.covering_rows("cpu", fixed={"family": "gru"})[0]

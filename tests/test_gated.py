@@ -23,7 +23,12 @@ from rnn_impl.testing.invalid_calls import (
     CELL_FORWARD_CASES,
     CONSTRUCTOR_CASES,
     FORWARD_CASES,
+    LSTM_CELL_CASES,
+    LSTM_FORWARD_CASES,
+    PROJ_CASES,
+    PROJ_POSITIONAL,
     ErrorSizes,
+    as_pair,
     assert_same_outcome,
     outcome,
 )
@@ -194,57 +199,6 @@ def test_lstm_is_close_to_nn_lstm_on_onednn(batch_first):
         torch.testing.assert_close(actual, expected)
 
 
-def _packed_lstm(s: ErrorSizes, states: int, batch: int):
-    x = torch.zeros(s.seq_len, s.batch, s.input_size)
-    packed = pack_padded_sequence(x, [s.seq_len] * s.batch)
-    return packed, (
-        torch.zeros(states, batch, s.hidden_size),
-        torch.zeros(states, batch, s.hidden_size),
-    )
-
-
-LSTM_FORWARD_CASES = {
-    "packed state batch too large": lambda s: _packed_lstm(s, s.states, s.batch + 2),
-    "packed state batch too small": lambda s: _packed_lstm(s, s.states, s.batch - 1),
-    "packed state extra layer": lambda s: _packed_lstm(s, s.states + 1, s.batch),
-    "packed state missing layer": lambda s: _packed_lstm(s, s.states - 1, s.batch),
-    "h0 only": lambda s: (
-        torch.zeros(s.seq_len, s.batch, s.input_size),
-        torch.zeros(s.states, s.batch, s.hidden_size),
-    ),
-    "c0 wrong size": lambda s: (
-        torch.zeros(s.seq_len, s.batch, s.input_size),
-        (
-            torch.zeros(s.states, s.batch, s.hidden_size),
-            torch.zeros(s.states, s.batch, s.hidden_size + 1),
-        ),
-    ),
-    "c0 2-D": lambda s: (
-        torch.zeros(s.seq_len, s.batch, s.input_size),
-        (torch.zeros(s.states, s.batch, s.hidden_size), torch.zeros(s.states, s.hidden_size)),
-    ),
-    "unbatched with 3-D c0": lambda s: (
-        torch.zeros(s.seq_len, s.input_size),
-        (torch.zeros(s.states, s.hidden_size), torch.zeros(s.states, 1, s.hidden_size)),
-    ),
-    "c0 float64": lambda s: (
-        torch.zeros(s.seq_len, s.batch, s.input_size),
-        (
-            torch.zeros(s.states, s.batch, s.hidden_size),
-            torch.zeros(s.states, s.batch, s.hidden_size).double(),
-        ),
-    ),
-}
-"""nn.LSTM's own mistakes: its state is a pair (and for packed input ATen checks it)."""
-
-
-def lstm_args(args):
-    """An nn.RNN error case for nn.LSTM: a tensor state becomes ``(h, c)`` of its shape."""
-    if len(args) == 2 and isinstance(args[1], torch.Tensor):
-        return args[0], (args[1], args[1].clone())
-    return args
-
-
 ERROR_CALLS = [
     *[("GRU", name, {}) for name in FORWARD_CASES],
     *[
@@ -257,28 +211,18 @@ ERROR_CALLS = [
 
 @pytest.mark.parametrize("kind, name, kwargs", ERROR_CALLS, ids=lambda v: str(v) if v else "")
 def test_forward_errors_are_torchs(kind, name, kwargs):
-    sizes = ErrorSizes()
+    sizes = ErrorSizes(proj_size=kwargs.get("proj_size", 0))
     reference, impl = both(
         MODULES[kind], sizes.input_size, sizes.hidden_size, sizes.num_layers, **kwargs
     )
     args = {**FORWARD_CASES, **LSTM_FORWARD_CASES}[name](sizes)
     if kind == "LSTM" and name in FORWARD_CASES:
-        args = lstm_args(args)
+        args = as_pair(args, sizes)
     with native():
         expected = outcome(reference, *args)
     assert_same_outcome(expected, outcome(impl, *args), f"{kind} {name}")
 
 
-PROJ_CASES = {
-    "proj_size negative": ((3, 4), {"proj_size": -1}),
-    "proj_size equal to hidden": ((3, 4), {"proj_size": 4}),
-    "proj_size above hidden": ((3, 4), {"proj_size": 9}),
-    "proj_size float": ((3, 4), {"proj_size": 2.0}),
-    "proj_size bool": ((3, 4), {"proj_size": True}),
-}
-PROJ_POSITIONAL = {"proj_size positional": ((3, 4, 1, True, False, 0.0, False, 2), {})}
-# Not for GRU: nn.GRU takes an eighth positional argument as nn.RNNBase's proj_size (and builds
-# a GRU with projections that cannot run); rnn_impl.GRU's eighth is device, as its signature says.
 CONSTRUCTOR_CALLS = [
     *[("GRU", name) for name in [*CONSTRUCTOR_CASES, *PROJ_CASES]],
     *[("LSTM", name) for name in [*CONSTRUCTOR_CASES, *PROJ_CASES, *PROJ_POSITIONAL]],
@@ -319,40 +263,14 @@ def test_parameters_init_repr(kind, kwargs):
     ]
 
 
-def cell_call(kind: str, args: tuple) -> tuple:
-    """An nn.RNNCell case for an LSTMCell: the hidden state ``h`` becomes ``(h, h)``."""
-    if kind == "LSTMCell" and len(args) == 2:
-        return args[0], (args[1], args[1].clone())
-    return args
-
-
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("kind", CELLS)
 @pytest.mark.parametrize("name", CELL_FORWARD_CASES)
 def test_cell_forward_outcomes(name, kind, bias):
     reference, impl = both(CELLS[kind], 3, 4, bias)
-    args = cell_call(kind, CELL_FORWARD_CASES[name](ErrorSizes()))
+    args = CELL_FORWARD_CASES[name](ErrorSizes())
+    args = as_pair(args, ErrorSizes()) if kind == "LSTMCell" else args
     assert_same_outcome(outcome(reference, *args), outcome(impl, *args), f"{kind} {name}")
-
-
-LSTM_CELL_CASES = {
-    "three states": lambda s: (
-        torch.zeros(s.batch, s.input_size),
-        (torch.zeros(s.batch, s.hidden_size),) * 3,
-    ),
-    "c wrong size": lambda s: (
-        torch.zeros(s.batch, s.input_size),
-        (torch.zeros(s.batch, s.hidden_size), torch.zeros(s.batch, s.hidden_size + 1)),
-    ),
-    "c 3-D": lambda s: (
-        torch.zeros(s.batch, s.input_size),
-        (torch.zeros(s.batch, s.hidden_size), torch.zeros(1, s.batch, s.hidden_size)),
-    ),
-    "unbatched with 2-D c": lambda s: (
-        torch.zeros(s.input_size),
-        (torch.zeros(s.hidden_size), torch.zeros(1, s.hidden_size)),
-    ),
-}
 
 
 @pytest.mark.parametrize("name", LSTM_CELL_CASES)

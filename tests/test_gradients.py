@@ -38,7 +38,7 @@ def gradients(
     for name, param in module.named_parameters():
         param.requires_grad_(not name.startswith(tuple(frozen)))
     inputs = make_inputs(config, case, dtype, requires_grad=inputs_grad)
-    output, h_n = as_tensors(module(*inputs.args()))
+    output, h_n = as_tensors(module(*inputs.args()), config)
     if in_place:
         output.mul_(2)
         h_n.add_(1)
@@ -119,7 +119,7 @@ def test_gradcheck_and_gradgradcheck(config, case):
             arg = torch.nn.utils.rnn.pack_padded_sequence(
                 x, torch.tensor(small.lengths), enforce_sorted=False
             )
-        return as_tensors(functional_call(impl, dict(zip(names, weights)), (arg, h0)))
+        return as_tensors(functional_call(impl, dict(zip(names, weights)), (arg, h0)), config)
 
     args = (inputs.padded, inputs.h0, *[p.detach().requires_grad_() for p in params.values()])
     assert torch.autograd.gradcheck(f, args)

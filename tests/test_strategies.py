@@ -112,6 +112,27 @@ def test_every_draw_is_a_valid_nn_rnn_call(name):
     valid()
 
 
+@pytest.mark.parametrize("family", ["gru", "lstm"])
+def test_every_gated_draw_is_a_valid_call_of_torchs_module(family):
+    """nn.GRU and nn.LSTM accept every drawn configuration and input (an LSTM's (h0, c0)
+    included); an LSTM projects in some draws, never to its hidden size or beyond."""
+    seen = []
+
+    @settings(settings.get_profile("ci"), database=None, max_examples=40)
+    @given(strategies.examples(configs=strategies.rnn_configs(family=family)))
+    def valid(example):
+        config, case = example.config, example.case
+        assert config.proj_size < config.hidden_size and (family == "lstm" or not config.proj_size)
+        seen.append(config.proj_size)
+        subject = Subject(f"torch.nn:{config.module_name}", config.reference_class(), kind=family)
+        reference, _ = build_pair(subject, config, case, example.dtype)
+        with torch.no_grad():
+            reference(*make_inputs(config, case, example.dtype).args())
+
+    valid()
+    assert any(seen) == (family == "lstm"), seen
+
+
 def test_size_budget_bounds_the_draws(monkeypatch):
     monkeypatch.setenv(strategies.BUDGET_ENV, "64")
     for e in collect(strategies.examples()):
@@ -281,7 +302,12 @@ def test_each_coincidence_is_a_bounded_share_under_ci(region):
         (lambda: strategies.examples(reach="far"), r"reach must be a Reach"),
         (lambda: strategies.Reach(64, 0, 32), r"seq_len must be an int >= 1"),
         (lambda: strategies.sizes(min_value=4, max_value=2), r"max_value must be an int >= min"),
-        (lambda: strategies.rnn_configs(family="lstm"), r"expected one of 'rnn', 'gru'"),
+        (lambda: strategies.rnn_configs(family="elman"), r"expected one of 'rnn', 'gru', 'lstm'"),
+        (lambda: strategies.rnn_configs(family="gru", proj_size=2), r"only nn.LSTM has it"),
+        (
+            lambda: strategies.rnn_configs(family="lstm", proj_size=4, hidden_size=4),
+            r"proj_size must be below hidden_size",
+        ),
         (lambda: strategies.rnn_configs(family="gru", nonlinearity="relu"), r"must be 'tanh'"),
     ],
 )

@@ -181,6 +181,20 @@ def example_of(device="cpu", dtype=torch.float32, **settings):
             ["forward results agree; gradients differ most"],
             ["seq_len=40"],
         ),
+        (
+            "GRUGateOrderZR",
+            "output_close",
+            {"input_size": 2, "hidden_size": 3, "family": "gru"},
+            ["given its gate blocks reordered to (z, r, n) it agrees with nn.GRU"],
+            [],
+        ),
+        (
+            "LSTMGateOrderTF",
+            "output_close",
+            {"input_size": 2, "hidden_size": 3, "num_layers": 2, "family": "lstm"},
+            ["reordered to (i, g, f, o) it agrees with nn.LSTM", "torch's is (i, f, g, o)"],
+            [],
+        ),
     ],
 )
 def test_a_failure_is_localised_and_its_needs_named(bug, prop, settings, departs, needs):
@@ -218,6 +232,32 @@ def test_the_worked_example_is_right_in_outputs_and_gradients_as_it_says(tmp_pat
         cwd=root,
     )
     assert run.returncode == 0, run.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    "impl, passes, says",
+    [
+        ("KerasLSTM", True, "conforms: 2 passed"),
+        ("TensorFlowOrderLSTM", False, "reordered to (i, g, f, o) it agrees with nn.LSTM"),
+    ],
+)
+def test_the_keras_style_lstm_example_says_what_its_docstring_says(impl, passes, says, tmp_path):
+    """examples/keras_lstm.py: the Keras-style LSTM (Keras' layout, gate order i, f, c, o)
+    is right in outputs and gradients through its adapter; the one with TensorFlow's order
+    fails, and its report names the order it reads."""
+    from pathlib import Path
+
+    run = rnn_verify(
+        *("--impl", f"examples.keras_lstm:{impl}", "--adapter", "examples.keras_lstm:KerasAdapter"),
+        *("--kind", "lstm", "--layout", "batched"),
+        *("--fix", "bidirectional=false", "--fix", "proj_size=0"),
+        *("--property", "output_close", "--property", "gradients"),
+        *("--device", "cpu", "--dtype", "float64", "--profile", "ci"),
+        *("--repro-dir", str(tmp_path)),
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert (run.returncode == 0) == passes, run.stdout[-3000:]
+    assert says in run.stdout, run.stdout[-3000:]
 
 
 @pytest.mark.parametrize("bug", ["CellOrderConstructor", "WrongParameterNames", "MissingBias"])

@@ -136,18 +136,21 @@ def check_lstm_states(
 ) -> None:
     """ATen's lstm, in its order: two states; whether the layers project is read off their
     sizes (``hx[0].size(2) != hx[1].size(2)``); the parameters come in whole layers of that
-    kind; a bidirectional stack has an even number of states, and one (pair) per layer.
-    nn.LSTM checks padded input's states itself first; packed input reaches these."""
+    kind; a bidirectional stack has an even number of states, and one (pair) per layer; and
+    as many layers of parameters, so read. nn.LSTM checks padded input's states itself
+    first; packed input reaches these."""
     if len(hx) != 2:
         raise RuntimeError("lstm expects two hidden states")
     projections = hx[0].size(2) != hx[1].size(2)
-    if num_params % ((4 if bias else 2) + projections):
+    per_layer = (4 if bias else 2) + projections
+    if num_params % per_layer:
         raise RuntimeError("got an incorrect number of RNN parameters")
-    states = hx[0].size(0)
-    if bidirectional and states % 2:
-        raise RuntimeError("Odd number of params or hiddens given to a bidirectional RNN")
-    if states // (2 if bidirectional else 1) != num_layers:
-        raise RuntimeError("Expected more hidden states in stacked_rnn")
+    directions = 2 if bidirectional else 1
+    for count, what in ((hx[0].size(0), "hidden states"), (num_params // per_layer, "weights")):
+        if count % directions:
+            raise RuntimeError("Odd number of params or hiddens given to a bidirectional RNN")
+        if count // directions != num_layers:
+            raise RuntimeError(f"Expected more {what} in stacked_rnn")
 
 
 def check_input(input: Tensor, weight_dtype: torch.dtype, input_size: int, packed: bool) -> None:

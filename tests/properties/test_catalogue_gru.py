@@ -1,9 +1,11 @@
-"""The catalogue against rnn_impl.GRU (checked against nn.GRU): every property of an RNN
-applies to a GRU but the cell ones, which this module leaves to test_catalogue.py."""
+"""The catalogue against rnn_impl.GRU and rnn_impl.GRUCell (checked against nn.GRU and
+nn.GRUCell)."""
 
 from rnn_impl.testing import parametrize_catalogue
 
 
-@parametrize_catalogue(impl="rnn_impl:GRU", corpus="tests/rnn-corpus.json")
+@parametrize_catalogue(
+    impl="rnn_impl:GRU", cell_impl="rnn_impl:GRUCell", corpus="tests/rnn-corpus.json"
+)
 def test_gru_property(rnn_run):
     rnn_run()

@@ -20,15 +20,22 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 LAYOUTS = ("batched", "unbatched", "packed_sorted", "packed_unsorted")
 
 
-FAMILIES = {"rnn": "RNN", "gru": "GRU"}
-"""The module families the suite verifies, and the name of torch's module for each."""
+FAMILIES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
+"""The module families the suite verifies, and the name of torch's module for each (its cell
+is that name with ``Cell``)."""
 
 
 @dataclass(frozen=True)
 class RNNConfig:
     """A recurrent module's constructor arguments (sizes and switches; device and dtype
-    travel apart). ``family`` says which module: ``"rnn"`` (nn.RNN) or ``"gru"`` (nn.GRU,
-    which has no ``nonlinearity``: it stays ``"tanh"`` and is not passed)."""
+    travel apart). ``family`` says which module: ``"rnn"`` (nn.RNN), ``"gru"`` (nn.GRU) or
+    ``"lstm"`` (nn.LSTM). The gated ones have no ``nonlinearity``: it stays ``"tanh"`` and is
+    not passed; ``proj_size`` is nn.LSTM's alone (0 and not passed elsewhere).
+
+    An LSTM's state is the pair ``(h, c)``; the suite handles it as one tensor, the two
+    joined along the last dimension (:func:`join_state`), so every property that permutes,
+    slices or compares a state does so for both.
+    """
 
     input_size: int
     hidden_size: int
@@ -38,6 +45,7 @@ class RNNConfig:
     batch_first: bool = False
     dropout: float = 0.0
     bidirectional: bool = False
+    proj_size: int = 0
     family: str = "rnn"
 
     @property
@@ -45,13 +53,30 @@ class RNNConfig:
         return 2 if self.bidirectional else 1
 
     @property
+    def output_size(self) -> int:
+        """``H_out``: the width of ``h`` and of each direction's output (``proj_size`` when
+        an LSTM projects, else ``hidden_size``)."""
+        return self.proj_size if self.family == "lstm" and self.proj_size else self.hidden_size
+
+    @property
+    def state_size(self) -> int:
+        """The last dimension of a state as the suite holds it: ``H_out``, plus
+        ``hidden_size`` for an LSTM's ``c`` (:func:`join_state`)."""
+        return self.output_size + (self.hidden_size if self.family == "lstm" else 0)
+
+    @property
+    def state_name(self) -> str:
+        """What messages call the final state: ``"h_n"``, or ``"(h_n, c_n)"`` for an LSTM."""
+        return "(h_n, c_n)" if self.family == "lstm" else "h_n"
+
+    @property
     def module_name(self) -> str:
-        """torch's module of this family: ``"RNN"`` or ``"GRU"``."""
+        """torch's module of this family: ``"RNN"``, ``"GRU"`` or ``"LSTM"``."""
         return FAMILIES[self.family]
 
     @property
     def torch_name(self) -> str:
-        """``"nn.RNN"`` or ``"nn.GRU"``, as messages name the reference."""
+        """``"nn.RNN"``, ``"nn.GRU"`` or ``"nn.LSTM"``, as messages name the reference."""
         return f"nn.{self.module_name}"
 
     def reference_class(self) -> type[torch.nn.Module]:
@@ -64,7 +89,19 @@ class RNNConfig:
         del kwargs["family"]
         if self.family != "rnn":
             del kwargs["nonlinearity"]
+        if self.family != "lstm":
+            del kwargs["proj_size"]
         return kwargs
+
+    def cell_args(self) -> tuple[Any, ...]:
+        """The positional arguments of this family's cell (``nn.RNNCell`` takes a
+        nonlinearity, the gated cells do not)."""
+        args = (self.input_size, self.hidden_size, self.bias)
+        return (*args, self.nonlinearity) if self.family == "rnn" else args
+
+    def cell_class(self) -> type[torch.nn.Module]:
+        """torch's cell of this family: nn.RNNCell, nn.GRUCell or nn.LSTMCell."""
+        return getattr(torch.nn, f"{self.module_name}Cell")  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs().items())
@@ -108,6 +145,8 @@ def parse_fixed(items: list[str]) -> dict[str, Any]:
             raise ValueError(f"fix nonlinearity: {text!r} is neither tanh nor relu")
         if name in ("input_size", "hidden_size", "num_layers") and value < 1:
             raise ValueError(f"fix {name}: must be at least 1, got {value}")
+        if name == "proj_size" and value < 0:
+            raise ValueError(f"fix proj_size: must be at least 0, got {value}")
         if name == "dropout" and value != 0:
             raise ValueError("fix dropout: only 0 (the dropout properties draw their own)")
         fixed[name] = value
@@ -153,16 +192,40 @@ def case_size(config: RNNConfig, case: InputCase) -> int:
     return case.seq_len * max(case.batch, 1) * width * config.num_directions
 
 
+def join_state(state: Any) -> Any:
+    """A recurrent state as the suite holds it: ``h`` as it is, an LSTM's ``(h, c)`` as one
+    tensor, ``torch.cat([h, c], -1)`` (anything else is returned unchanged, for the caller to
+    reject)."""
+    if isinstance(state, tuple) and len(state) == 2 and all(isinstance(t, Tensor) for t in state):
+        return torch.cat(state, -1)
+    return state
+
+
+def split_state(config: RNNConfig, state: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+    """What a module of ``config``'s family takes: ``state`` itself, or for an LSTM the pair
+    ``(h, c)`` (each made contiguous) that :func:`join_state` joined."""
+    if config.family != "lstm":
+        return state
+    h, c = state.split([config.output_size, config.hidden_size], -1)
+    return h.contiguous(), c.contiguous()
+
+
 @dataclass
 class Inputs:
-    """The tensors of a case: ``input`` (Tensor or PackedSequence) and ``h0`` (or None)."""
+    """The tensors of a case: ``input`` (Tensor or PackedSequence) and ``h0`` (or None; an
+    LSTM's ``(h0, c0)`` joined, :func:`join_state`)."""
 
     input: Tensor | PackedSequence
     h0: Tensor | None
     padded: Tensor = field(repr=False)
+    config: RNNConfig = field(repr=False)
 
     def args(self) -> tuple[Any, ...]:
-        return (self.input,) if self.h0 is None else (self.input, self.h0)
+        """The forward call's arguments: ``(input,)`` or ``(input, h0)`` (an LSTM's
+        ``(input, (h0, c0))``)."""
+        if self.h0 is None:
+            return (self.input,)
+        return (self.input, split_state(self.config, self.h0))
 
 
 def generator(seed: int, offset: int = 0) -> torch.Generator:
@@ -179,18 +242,17 @@ def make_inputs(
     """Build the case's input and h0 in the caller's layout, on ``device`` in ``dtype``.
 
     ``requires_grad`` makes the padded input and h0 leaves (a packed input's ``data`` is
-    derived from the padded leaf, so gradients reach it).
+    derived from the padded leaf, so gradients reach it). An LSTM's ``c0`` is drawn after
+    ``h0`` and joined to it (:func:`join_state`).
     """
     g = generator(case.seed, 1)
     batch = case.batch if case.batched else 1
     x = torch.randn(case.seq_len, batch, config.input_size, generator=g, dtype=torch.float64)
-    h = torch.randn(
-        config.num_layers * config.num_directions,
-        batch,
-        config.hidden_size,
-        generator=g,
-        dtype=torch.float64,
-    )
+    states = config.num_layers * config.num_directions
+    h = torch.randn(states, batch, config.output_size, generator=g, dtype=torch.float64)
+    if config.family == "lstm":
+        c = torch.randn(states, batch, config.hidden_size, generator=g, dtype=torch.float64)
+        h = join_state((h, c))
     x = (x * case.input_scale).to(device=device, dtype=dtype)
     h = (h * case.input_scale).to(device=device, dtype=dtype)
     if not case.batched:
@@ -208,7 +270,7 @@ def make_inputs(
             batch_first=config.batch_first,
             enforce_sorted=case.layout == "packed_sorted",
         )
-    return Inputs(value, h0, x)
+    return Inputs(value, h0, x, config)
 
 
 def draw_weights(reference: torch.nn.Module, case: InputCase) -> None:
@@ -223,7 +285,8 @@ def draw_weights(reference: torch.nn.Module, case: InputCase) -> None:
 
 
 def upstream_grads(output: Tensor, h_n: Tensor, case: InputCase) -> tuple[Tensor, Tensor]:
-    """Random upstream gradients for ``output`` and ``h_n`` (same values for every module)."""
+    """Random upstream gradients for ``output`` and ``h_n`` (an LSTM's joined with ``c_n``;
+    same values for every module)."""
     g = generator(case.seed, 3)
 
     def draw(t: Tensor) -> Tensor:
@@ -239,8 +302,9 @@ def make_cell_inputs(
     device: torch.device | str = "cpu",
     requires_grad: bool = False,
 ) -> Inputs:
-    """One RNNCell step's input ``(B, I)`` (``(I,)`` unbatched) and hidden state ``(B, H)``
-    (or None), from the case's seed: step 0 and layer 0 of :func:`make_inputs`' tensors."""
+    """One cell step's input ``(B, I)`` (``(I,)`` unbatched) and hidden state ``(B, H)`` (an
+    LSTMCell's ``(h, c)`` joined, ``(B, 2H)``; or None), from the case's seed: step 0 and layer
+    0 of :func:`make_inputs`' tensors."""
     full = make_inputs(
         replace(config, batch_first=False),
         replace(case, layout=case.layout if case.layout == "unbatched" else "batched"),
@@ -249,4 +313,4 @@ def make_cell_inputs(
     )
     x = full.padded[0].detach().requires_grad_(requires_grad)
     h = full.h0[0].detach().requires_grad_(requires_grad) if full.h0 is not None else None
-    return Inputs(x, h, x)
+    return Inputs(x, h, x, config)

@@ -41,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rnn_impl.testing import profiles
+    from rnn_impl.testing import environment, profiles
     from rnn_impl.testing.cases import LAYOUTS
 
     parser = _Parser(
@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--adapter", default=None, help="module:attr of an Adapter for other parameter names"
+    )
+    parser.add_argument(
+        "--kind",
+        choices=list(environment.KINDS),
+        default=None,
+        help="what the implementation imitates (default: detected from the torch class it "
+        "subclasses or its rnn_verify_kind attribute, else rnn)",
     )
     parser.add_argument(
         "--profile",
@@ -193,7 +200,9 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--max-time must be positive")
 
     try:
-        subject = oracle.load_subject(args.impl, args.adapter)
+        subject = oracle.load_subject(
+            args.impl, args.adapter, kind=args.kind or "rnn", imitates=args.kind
+        )
     except oracle.SubjectError as error:
         raise UsageError(str(error)) from None
     try:
@@ -202,9 +211,10 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown property {error.args[0]} (see --list)") from None
     mismatched = [p for p in props if kind_mismatch(p, subject)]
     if mismatched:
+        what = "a recurrent module" if mismatched[0].kind == "rnn" else "a cell"
         raise UsageError(
-            f"{subject.name} is an {KINDS[subject.kind]}; these properties verify an "
-            f"{KINDS[mismatched[0].kind]}: {', '.join(p.name for p in mismatched)}"
+            f"{subject.name} imitates nn.{KINDS[subject.kind]}; these properties verify {what}: "
+            f"{', '.join(p.name for p in mismatched)}"
         )
 
     try:
@@ -308,10 +318,12 @@ def _smoke_test(subject, fixed) -> None:
     from rnn_impl.testing.cases import InputCase, RNNConfig
 
     try:
-        config = replace(RNNConfig(3, 4), **subject.holding(fixed))
+        held = subject.holding(fixed)
+        hidden = max(4, held.get("proj_size", 0) + 1)  # the strategies make room the same way
+        config = replace(RNNConfig(3, hidden), **held)
         oracle.build_pair(subject, config, InputCase())
-    except oracle.SubjectError as error:
-        raise UsageError(str(error)) from None
+    except (oracle.SubjectError, ValueError) as error:  # ValueError: torch's, for the --fix
+        raise UsageError(f"{error}") from None
 
 
 def _verify_all(runs, subject, run_settings, args, layouts, fixed, recorded):
@@ -370,7 +382,7 @@ def _verify_all(runs, subject, run_settings, args, layouts, fixed, recorded):
                 located = describe(prop, subject, tally.last)
                 result.departs, result.suspects = located["departs"], located["suspects"]
                 path = write_reproducer(
-                    args.repro_dir, result, tally.last, subject.name, args.adapter
+                    args.repro_dir, result, tally.last, subject.name, args.adapter, subject.kind
                 )
                 result.reproducer = str(path)
                 if prop.exact and device == "cpu" and "not bit-identical" in result.reason:

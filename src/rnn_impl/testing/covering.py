@@ -178,7 +178,11 @@ LEVELS: dict[str, tuple[Any, ...]] = {
 }
 """The levels a covering set crosses, at the ends of each range (no planted bug's
 threshold in mind): a property narrows them (``Property.levels``, or a fixed value in its
-configuration or draw)."""
+configuration or draw). nn.LSTM's configurations add :data:`PROJ_LEVELS`."""
+
+PROJ_LEVELS = (0, 2)
+"""``proj_size`` levels of an LSTM's covering set (a projection of 2 fits every hidden size
+from 3)."""
 
 CROSSED = ("num_layers", "bidirectional", "batch", "with_h0")
 """Factors a covering set crosses in full, not only pairwise: which state a layer and

@@ -1,5 +1,7 @@
 """Error parity: a catalogue of invalid constructor arguments and forward inputs, and the
-comparison of what nn.RNN and an implementation do with each.
+comparison of what torch's module (nn.RNN, nn.GRU, nn.LSTM, their cells) and an implementation
+do with each. :func:`constructor_cases`, :func:`forward_cases` and :func:`cell_forward_cases`
+give a family's catalogue.
 
 The expected outcome is never written down: it is whatever ``torch.nn.RNN`` does with the
 same call, at run time. An :class:`Outcome` records the exception type and message (or
@@ -138,15 +140,25 @@ class ErrorSizes:
     batch: int = 3
     bidirectional: bool = False
     batch_first: bool = False
+    proj_size: int = 0
 
-    def config(self) -> RNNConfig:
+    def config(self, **more: Any) -> RNNConfig:
+        """A configuration of these sizes (an LSTM's projection included), with ``more`` of
+        its arguments."""
         return RNNConfig(
             self.input_size,
             self.hidden_size,
             self.num_layers,
             bidirectional=self.bidirectional,
             batch_first=self.batch_first,
+            proj_size=self.proj_size,
+            **more,
         )
+
+    @property
+    def output_size(self) -> int:
+        """The width of ``h``: ``proj_size`` when an LSTM projects, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
 
     @property
     def states(self) -> int:
@@ -160,7 +172,7 @@ def _x(s: ErrorSizes, *, features: int | None = None, seq_len: int | None = None
 
 
 def _h(s: ErrorSizes, *shape: int) -> Tensor:
-    return torch.zeros(*(shape or (s.states, s.batch, s.hidden_size)))
+    return torch.zeros(*(shape or (s.states, s.batch, s.output_size)))
 
 
 def _packed(s: ErrorSizes, features: int | None = None) -> PackedSequence:
@@ -279,3 +291,140 @@ CELL_FORWARD_CASES: dict[str, Callable[[ErrorSizes], tuple[Any, ...]]] = {
     "batch 0": lambda s: (torch.zeros(0, s.input_size),),
 }
 """Invalid (and edge) RNNCell forward calls: ``sizes -> args``."""
+
+
+def _packed_lstm(s: ErrorSizes, states: int, batch: int) -> tuple[Any, ...]:
+    x = torch.zeros(s.seq_len, s.batch, s.input_size)
+    packed = pack_padded_sequence(x, [s.seq_len] * s.batch)
+    return packed, (
+        torch.zeros(states, batch, s.output_size),
+        torch.zeros(states, batch, s.hidden_size),
+    )
+
+
+LSTM_FORWARD_CASES: dict[str, Callable[[ErrorSizes], tuple[Any, ...]]] = {
+    "packed state batch too large": lambda s: _packed_lstm(s, s.states, s.batch + 2),
+    "packed state batch too small": lambda s: _packed_lstm(s, s.states, s.batch - 1),
+    "packed state extra layer": lambda s: _packed_lstm(s, s.states + 1, s.batch),
+    "packed state missing layer": lambda s: _packed_lstm(s, s.states - 1, s.batch),
+    "h0 only": lambda s: (
+        torch.zeros(s.seq_len, s.batch, s.input_size),
+        torch.zeros(s.states, s.batch, s.output_size),
+    ),
+    "c0 wrong size": lambda s: (
+        torch.zeros(s.seq_len, s.batch, s.input_size),
+        (
+            torch.zeros(s.states, s.batch, s.output_size),
+            torch.zeros(s.states, s.batch, s.hidden_size + 1),
+        ),
+    ),
+    "c0 2-D": lambda s: (
+        torch.zeros(s.seq_len, s.batch, s.input_size),
+        (torch.zeros(s.states, s.batch, s.output_size), torch.zeros(s.states, s.hidden_size)),
+    ),
+    "unbatched with 3-D c0": lambda s: (
+        torch.zeros(s.seq_len, s.input_size),
+        (torch.zeros(s.states, s.output_size), torch.zeros(s.states, 1, s.hidden_size)),
+    ),
+    "c0 float64": lambda s: (
+        torch.zeros(s.seq_len, s.batch, s.input_size),
+        (
+            torch.zeros(s.states, s.batch, s.output_size),
+            torch.zeros(s.states, s.batch, s.hidden_size).double(),
+        ),
+    ),
+}
+"""nn.LSTM's own mistakes: its state is a pair (and for packed input ATen checks it)."""
+
+
+def as_pair(args: tuple[Any, ...], s: ErrorSizes) -> tuple[Any, ...]:
+    """An nn.RNN case for nn.LSTM or nn.LSTMCell: a tensor state ``h`` becomes ``(h, c)``,
+    ``c`` zeros of ``h``'s shape but ``hidden_size`` wide (its dtype, on its device), so the
+    mistake stays ``h``'s."""
+    if len(args) == 2 and isinstance(args[1], Tensor):
+        h = args[1]
+        c = torch.zeros(*h.shape[:-1], s.hidden_size, dtype=h.dtype, device=h.device)
+        return args[0], (h, c)
+    return args
+
+
+def forward_cases(family: str) -> dict[str, Callable[[ErrorSizes], tuple[Any, ...]]]:
+    """Invalid forward calls for a module of ``family``: :data:`FORWARD_CASES`, and for an
+    LSTM the same with each tensor state given as a pair, plus :data:`LSTM_FORWARD_CASES`."""
+    if family != "lstm":
+        return dict(FORWARD_CASES)
+    paired = {
+        name: (lambda s, make=make: as_pair(make(s), s)) for name, make in FORWARD_CASES.items()
+    }
+    return {**paired, **LSTM_FORWARD_CASES}
+
+
+PROJ_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "proj_size negative": ((3, 4), {"proj_size": -1}),
+    "proj_size equal to hidden": ((3, 4), {"proj_size": 4}),
+    "proj_size above hidden": ((3, 4), {"proj_size": 9}),
+    "proj_size float": ((3, 4), {"proj_size": 2.0}),
+    "proj_size bool": ((3, 4), {"proj_size": True}),
+}
+"""Projection sizes nn.RNNBase refuses (nn.GRU with the message that it does not project,
+nn.LSTM with its range check): the gated modules' cases (rnn_impl.RNN's signature differs
+here: the README's deliberate differences)."""
+
+PROJ_POSITIONAL: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "proj_size positional": ((3, 4, 1, True, False, 0.0, False, 2), {}),
+}
+"""nn.LSTM's eighth positional argument. Not for nn.GRU, which takes it as nn.RNNBase's
+``proj_size`` (and builds a GRU with projections that cannot run), where a GRU's signature
+has ``device``."""
+
+
+def constructor_cases(family: str) -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Constructor calls for a module of ``family``: :data:`CONSTRUCTOR_CASES`, with the
+    gated modules' :data:`PROJ_CASES` and nn.LSTM's :data:`PROJ_POSITIONAL`."""
+    cases = dict(CONSTRUCTOR_CASES)
+    if family != "rnn":
+        cases.update(PROJ_CASES)
+    if family == "lstm":
+        cases.update(PROJ_POSITIONAL)
+    return cases
+
+
+LSTM_CELL_CASES: dict[str, Callable[[ErrorSizes], tuple[Any, ...]]] = {
+    "three states": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        (torch.zeros(s.batch, s.hidden_size),) * 3,
+    ),
+    "c wrong size": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        (torch.zeros(s.batch, s.hidden_size), torch.zeros(s.batch, s.hidden_size + 1)),
+    ),
+    "c 3-D": lambda s: (
+        torch.zeros(s.batch, s.input_size),
+        (torch.zeros(s.batch, s.hidden_size), torch.zeros(1, s.batch, s.hidden_size)),
+    ),
+    "unbatched with 2-D c": lambda s: (
+        torch.zeros(s.input_size),
+        (torch.zeros(s.hidden_size), torch.zeros(1, s.hidden_size)),
+    ),
+}
+"""nn.LSTMCell's own mistakes with its ``(h, c)`` pair."""
+
+
+def cell_forward_cases(family: str) -> dict[str, Callable[[ErrorSizes], tuple[Any, ...]]]:
+    """Invalid calls of the cell of ``family``: :data:`CELL_FORWARD_CASES` (for the gated
+    cells without :data:`CRASHES_GATED_CELLS`; for an LSTMCell with each hidden state given as
+    a pair, plus :data:`LSTM_CELL_CASES`)."""
+    if family == "rnn":
+        return dict(CELL_FORWARD_CASES)
+    safe = {k: v for k, v in CELL_FORWARD_CASES.items() if k not in CRASHES_GATED_CELLS}
+    if family == "gru":
+        return safe
+    paired = {name: (lambda s, make=make: as_pair(make(s), s)) for name, make in safe.items()}
+    return {**paired, **LSTM_CELL_CASES}
+
+
+CRASHES_GATED_CELLS = ("unbatched input with 2-D hidden",)
+"""Cases left out for nn.GRUCell and nn.LSTMCell: given a hidden state of shape ``(1, 1)``
+with unbatched input (``hidden_size=1``), they pass their checks and their kernels read out
+of bounds (torch 2.13: a segmentation fault that ends the whole run, or garbage). For
+nn.LSTMCell, "unbatched with 2-D c" keeps the mistake in the catalogue with a 1-D ``h``."""

@@ -11,7 +11,9 @@ time (bias off, one layer, one direction, tanh, ...) and names those whose chang
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import itertools
 from typing import Any
 
 import hypothesis.strategies as st
@@ -19,9 +21,15 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl.testing.cases import InputCase, generator, make_inputs
+from rnn_impl.testing.cases import InputCase, generator, join_state, make_inputs
 from rnn_impl.testing.devices import dtype_name
-from rnn_impl.testing.oracle import Subject, build_from, build_pair, sub_reference
+from rnn_impl.testing.oracle import (
+    Subject,
+    build_from,
+    build_pair,
+    in_torch_layout,
+    sub_reference,
+)
 from rnn_impl.testing.properties import Property
 from rnn_impl.testing.strategies import Example
 from rnn_impl.testing.tolerances import ASSERT_CLOSE_DEFAULTS, normwise_rel
@@ -38,7 +46,7 @@ def departures(subject: Subject, example: Example, gradients: bool = False) -> l
     assert_close's tolerance for the dtype, else the first bit that differs); with
     ``gradients``, where the forward agrees, which gradients differ most. Empty when nothing
     differs."""
-    if subject.kind not in ("rnn", "gru") or example.device == "meta":
+    if subject.is_cell or example.device == "meta":
         return []
     config = example.config
     reference, impl = build_pair(subject, config, example.case, example.dtype, example.device)
@@ -49,6 +57,8 @@ def departures(subject: Subject, example: Example, gradients: bool = False) -> l
             output, h_n = _seeded(impl, inputs, example.case.seed)
         except Exception as exc:
             return [f"its forward call fails: {type(exc).__name__}: {exc}"]
+    if config.family == "lstm":
+        expected, h_n = (expected[0], join_state(expected[1])), join_state(h_n)
     lines = []
     out_e, out_a = expected[0], output
     if isinstance(out_e, PackedSequence) != isinstance(out_a, PackedSequence):
@@ -62,6 +72,9 @@ def departures(subject: Subject, example: Example, gradients: bool = False) -> l
     found = _differences(data_a, data_e)
     if len(found):
         lines.append("output first differs " + _output_place(found, out_e, example))
+        order = _gate_order(subject, reference, example, data_e)
+        if order is not None:
+            lines.append(order)
     if isinstance(h_n, Tensor) and h_n.shape == expected[1].shape:
         rows = _differing_rows(h_n, expected[1])
         if rows:
@@ -69,12 +82,53 @@ def departures(subject: Subject, example: Example, gradients: bool = False) -> l
                 f"layer {r // config.num_directions} {DIRECTIONS[r % config.num_directions]}"
                 for r in rows
             ]
-            lines.append("h_n differs for " + ", ".join(names))
+            lines.append(f"{config.state_name} differs for " + ", ".join(names))
     if lines and (config.num_layers > 1 or config.bidirectional):
         lines.append(_sub_models(subject, reference, example))
     if lines or not gradients:
         return lines
     return _gradient_departures(subject, example)
+
+
+GATES = {"gru": ("r", "z", "n"), "lstm": ("i", "f", "g", "o")}
+"""The gate blocks of the gated families' weights and biases, in torch's row order."""
+
+
+def _gate_order(
+    subject: Subject, reference: torch.nn.Module, example: Example, expected: Tensor
+) -> str | None:
+    """Whether the implementation agrees with torch (within assert_close's tolerance) once
+    the gate blocks of every weight and bias it is given are reordered: then it reads its
+    blocks in that order, and the words say which. None when no order agrees."""
+    names = GATES.get(example.config.family)
+    if names is None:
+        return None
+    inputs = make_inputs(example.config, example.case, example.dtype, example.device)
+    for order in itertools.permutations(range(len(names))):
+        if order == tuple(range(len(names))):
+            continue
+        permuted = copy.deepcopy(reference)
+        with torch.no_grad():
+            for name, weight in permuted.named_parameters():
+                if not name.startswith("weight_hr"):
+                    blocks = weight.detach().chunk(len(names), 0)
+                    weight.copy_(torch.cat([blocks[k] for k in order], 0))
+        try:
+            with torch.no_grad():
+                output = _seeded(build_from(subject, permuted), inputs, example.case.seed)[0]
+        except Exception:
+            continue
+        data = output.data if isinstance(output, PackedSequence) else output
+        if isinstance(data, Tensor) and data.shape == expected.shape:
+            if not bool(_tolerance_mask(data, expected).any()):
+                theirs = ", ".join(names)
+                ours = ", ".join(names[k] for k in order)
+                return (
+                    f"given its gate blocks reordered to ({ours}) it agrees with "
+                    f"{example.config.torch_name}: it reads them in that order, torch's is "
+                    f"({theirs})"
+                )
+    return None
 
 
 def _gradient_departures(subject: Subject, example: Example) -> list[str]:
@@ -92,6 +146,7 @@ def _gradient_departures(subject: Subject, example: Example) -> list[str]:
         return []
     expected = gradients(reference, expected_names, example)
     actual = gradients(impl, {n: actual_names[n] for n in expected_names}, example)
+    actual = in_torch_layout(subject.adapter, actual)
     errors = sorted(
         (
             (normwise_rel(actual[n], e), n)
@@ -159,7 +214,7 @@ def _output_place(found: Tensor, reference_output: Any, example: Example) -> str
         first = found[int(key.argmin())]
         where = f"at step {int(first[step_dim])}, batch row {int(first[row_dim])}"
     if config.bidirectional:
-        where += f" ({DIRECTIONS[int(first[-1]) // config.hidden_size]} direction's features)"
+        where += f" ({DIRECTIONS[int(first[-1]) // config.output_size]} direction's features)"
     return where
 
 
@@ -174,10 +229,11 @@ def _sub_models(subject: Subject, reference: torch.nn.Module, example: Example) 
     on an input of its own: which already differ from nn.RNN."""
     config = example.config
     kinds = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if config.bias else [])
+    kinds += ["weight_hr"] if config.proj_size else []
     alone = []
     for layer in range(config.num_layers):
         for direction in range(config.num_directions):
-            width = config.input_size if layer == 0 else config.hidden_size * config.num_directions
+            width = config.input_size if layer == 0 else config.output_size * config.num_directions
             sub = dataclasses.replace(
                 config, input_size=width, num_layers=1, bidirectional=False, dropout=0.0
             )
@@ -215,6 +271,7 @@ SETTINGS: tuple[tuple[str, Any], ...] = (
     ("num_layers", 1),
     ("bidirectional", False),
     ("nonlinearity", "tanh"),
+    ("proj_size", 0),
     ("batch_first", False),
     ("dropout", 0.0),
     ("with_h0", False),

@@ -1,9 +1,10 @@
-"""The implementation under test, built next to ``torch.nn.RNN`` with identical weights.
+"""The implementation under test, built next to torch's module with identical weights.
 
-A :class:`Subject` is what the suite verifies: a factory with nn.RNN's constructor (a class
-or a function) plus an :class:`Adapter` that gives it nn.RNN's weights and names its
-parameters the way nn.RNN does. :func:`build_pair` makes the reference and the subject for one
-case without touching the global RNG.
+A :class:`Subject` is what the suite verifies: a factory with the constructor of torch's
+module (nn.RNN, nn.GRU, nn.LSTM or one of their cells; a class or a function) plus an
+:class:`Adapter` that gives it the reference's weights and names its parameters the way torch
+does. :func:`build_pair` makes the reference and the subject for one case without touching the
+global RNG.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl.testing.cases import InputCase, RNNConfig, draw_weights
+from rnn_impl.testing.cases import InputCase, RNNConfig, draw_weights, join_state
+from rnn_impl.testing.environment import KINDS, subject_spec
 from rnn_impl.testing.environment import adapter_spec as _adapter_spec
-from rnn_impl.testing.environment import subject_spec
 from rnn_impl.testing.exceptions import SubjectError
 
 
@@ -39,13 +40,34 @@ class Adapter:
         """``impl``'s parameters keyed by nn.RNN's names (``weight_ih_l0``, ...)."""
         return dict(impl.named_parameters())
 
+    def to_reference(self, name: str, value: Tensor) -> Tensor:
+        """The parameter ``name`` of :meth:`named_parameters` (or its gradient) in torch's
+        layout: itself by default; the transpose for an implementation that stores
+        ``weight_ih_l0`` as ``(input, 4 * hidden)``, as Keras does."""
+        return value
+
+
+FAMILY_OF = {
+    "rnn": "rnn",
+    "gru": "gru",
+    "lstm": "lstm",
+    "cell": "rnn",
+    "gru_cell": "gru",
+    "lstm_cell": "lstm",
+}
+"""The :attr:`RNNConfig.family <rnn_impl.testing.cases.RNNConfig.family>` of each kind."""
+
+CELLS = ("cell", "gru_cell", "lstm_cell")
+
 
 @dataclass(frozen=True)
 class Subject:
-    """An implementation under test: ``factory(**RNNConfig.kwargs(), device=, dtype=)``.
+    """An implementation under test: ``factory(**RNNConfig.kwargs(), device=, dtype=)``, or
+    for a cell ``factory(*RNNConfig.cell_args(), device=, dtype=)``.
 
-    ``kind`` is ``"cell"`` for an nn.RNNCell look-alike (built with ``input_size,
-    hidden_size, bias, nonlinearity``), ``"gru"`` for an nn.GRU one, else ``"rnn"``.
+    ``kind`` is one of :data:`KINDS`: ``"rnn"``, ``"gru"``, ``"lstm"`` for a look-alike of
+    nn.RNN, nn.GRU, nn.LSTM; ``"cell"``, ``"gru_cell"``, ``"lstm_cell"`` for one of
+    nn.RNNCell, nn.GRUCell, nn.LSTMCell.
     """
 
     name: str
@@ -53,33 +75,60 @@ class Subject:
     adapter: Adapter = field(default_factory=Adapter)
     kind: str = "rnn"
 
+    @property
+    def is_cell(self) -> bool:
+        return self.kind in CELLS
+
+    @property
+    def imitates(self) -> str:
+        """``"nn.LSTM"``, ``"nn.RNNCell"``, ...: the torch module this subject imitates."""
+        return f"nn.{KINDS[self.kind]}"
+
     def own_arguments(self) -> dict[str, Any]:
-        """Constructor arguments every configuration of this subject holds: its family (and
-        for a GRU, which has none, ``nonlinearity="tanh"``); none for a cell."""
-        if self.kind == "gru":
-            return {"family": "gru", "nonlinearity": "tanh"}
-        return {"family": "rnn"} if self.kind == "rnn" else {}
+        """Constructor arguments every configuration of this subject holds: its family, for
+        the gated families (which have none) ``nonlinearity="tanh"``, and ``proj_size=0`` for
+        all but nn.LSTM."""
+        family = FAMILY_OF[self.kind]
+        own: dict[str, Any] = {"family": family}
+        if family != "rnn":
+            own["nonlinearity"] = "tanh"
+        if self.kind != "lstm":
+            own["proj_size"] = 0
+        return own
 
     def holding(self, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The constructor arguments ``fixed`` and :meth:`own_arguments`.
 
         Raises:
             SubjectError: ``fixed`` holds one of them at another value (a GRU's
-                ``nonlinearity``: ``family`` is not an argument users fix).
+                ``nonlinearity``, an RNN's ``proj_size``: ``family`` is not an argument users
+                fix).
         """
         own = self.own_arguments()
         for name, value in (fixed or {}).items():
             if name in own and own[name] != value:
                 raise SubjectError(
-                    f"{self.name} is an nn.{self.kind.upper()} look-alike: it has no {name}"
+                    f"{self.name} is an {self.imitates} look-alike: it has no {name}"
                 )
         return {**(fixed or {}), **own}
 
     def build(self, config: RNNConfig, device: Any, dtype: torch.dtype) -> nn.Module:
-        if self.kind == "cell":
-            args = (config.input_size, config.hidden_size, config.bias, config.nonlinearity)
-            return self.factory(*args, device=device, dtype=dtype)
+        if self.is_cell:
+            return self.factory(*config.cell_args(), device=device, dtype=dtype)
         return self.factory(**config.kwargs(), device=device, dtype=dtype)
+
+
+def in_torch_layout(adapter: Any, values: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """``values`` keyed by parameter name (parameters, or their gradients) in torch's layout:
+    through ``adapter.to_reference`` where the adapter has it (an adapter written before it
+    existed, or duck-typed, keeps its values as they are). Other keys pass unchanged."""
+    convert = getattr(adapter, "to_reference", None)
+    if convert is None:
+        return dict(values)
+    return {
+        name: convert(name, value) if name not in ("input", "h0", "hx") else value
+        for name, value in values.items()
+    }
 
 
 def load_object(spec: str) -> Any:
@@ -100,11 +149,15 @@ def load_object(spec: str) -> Any:
 
 
 def load_subject(
-    spec: str | None = None, adapter_spec: str | None = None, kind: str = "rnn"
+    spec: str | None = None,
+    adapter_spec: str | None = None,
+    kind: str = "rnn",
+    imitates: str | None = None,
 ) -> Subject:
     """The subject named by ``spec`` and its adapter, each else from the environment, else
     the default (:func:`~rnn_impl.testing.environment.subject_spec` for ``kind``,
-    :func:`~rnn_impl.testing.environment.adapter_spec`).
+    :func:`~rnn_impl.testing.environment.adapter_spec`). What it imitates (one of
+    :data:`KINDS`) is ``imitates`` when given, else detected (:func:`kind_of`).
 
     Raises:
         SubjectError: either does not import, the subject is not callable, or the adapter
@@ -112,16 +165,10 @@ def load_subject(
     """
     spec = subject_spec(spec, kind)
     # $RNN_IMPL_ADAPTER belongs to the RNN under test, not to an RNNCell
-    adapter_spec = _adapter_spec(adapter_spec) if kind == "rnn" else adapter_spec
+    adapter_spec = adapter_spec if kind.endswith("cell") else _adapter_spec(adapter_spec)
     factory = load_object(spec)
     if not callable(factory):
         raise SubjectError(f"{spec} is not callable")
-    family = kind_of(factory)
-    if family in UNVERIFIED:
-        raise SubjectError(
-            f"{spec} is an nn.{UNVERIFIED[family]} look-alike: the suite verifies nn.RNN, "
-            "nn.GRU and nn.RNNCell look-alikes only, so far"
-        )
     adapter: Any = Adapter()
     if adapter_spec:
         adapter = load_object(adapter_spec)
@@ -129,12 +176,8 @@ def load_subject(
             adapter = adapter()
         if not (hasattr(adapter, "load") and hasattr(adapter, "named_parameters")):
             raise SubjectError(f"{adapter_spec} has no load() and named_parameters()")
-    return Subject(spec, factory, adapter, kind_of(factory))
+    return Subject(spec, factory, adapter, imitates or kind_of(factory))
 
-
-UNVERIFIED = {"lstm": "LSTM", "lstm_cell": "LSTMCell", "gru_cell": "GRUCell"}
-"""The kinds :func:`load_subject` refuses (the suite's properties are nn.RNN's), and the torch
-module each imitates."""
 
 _TORCH_KINDS = [
     (nn.LSTMCell, "lstm_cell"),
@@ -146,17 +189,49 @@ _TORCH_KINDS = [
 
 
 def kind_of(factory: Any) -> str:
-    """What ``factory`` builds: its ``rnn_verify_kind`` when it declares one (every rnn_impl
-    drop-in but RNN does), else the kind of the torch class it subclasses (``"cell"`` for
-    nn.RNNCell, ``"lstm"``, ``"gru"``, ``"lstm_cell"``, ``"gru_cell"``); else ``"rnn"``."""
+    """What ``factory`` builds (one of :data:`KINDS`): its ``rnn_verify_kind`` when it declares
+    one (every rnn_impl drop-in but RNN does), else the kind of the torch class it subclasses
+    (``"cell"`` for nn.RNNCell, ``"lstm"``, ``"gru"``, ``"lstm_cell"``, ``"gru_cell"``); else
+    ``"rnn"``."""
     declared = getattr(factory, "rnn_verify_kind", None)
-    if declared in ("rnn", "gru", "cell", *UNVERIFIED):
+    if declared in KINDS:
         return str(declared)
     if isinstance(factory, type):
         for base, kind in _TORCH_KINDS:
             if issubclass(factory, base):
                 return kind
     return "rnn"
+
+
+@contextlib.contextmanager
+def _native_aten() -> Iterator[None]:
+    with warnings.catch_warnings():  # the flags' setter warns about TF32 on Intel GPUs
+        warnings.simplefilter("ignore", UserWarning)
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
+
+
+def reference_routes(config: RNNConfig, device: Any) -> dict[str, Callable[[], Any]]:
+    """The ways torch's module of ``config`` may compute on ``device``, by name, each a
+    context manager factory to run it under.
+
+    nn.LSTM on the CPU hands float32 layers (bfloat16 and float16 where the CPU supports them)
+    to oneDNN's fused kernel, whose rounding differs from ATen's native LSTM, which it runs
+    for everything else (float64, ``proj_size``, batch 0, unequal packed lengths) and under
+    ``torch.backends.mkldnn.flags(enabled=False)``. Both are nn.LSTM's behaviour, so an exact
+    comparison accepts either (README, "The gated family"). Every other module has one route.
+    """
+    cpu = torch.device(device).type == "cpu"
+    if config.family == "lstm" and cpu and torch.backends.mkldnn.is_available():
+        return {"its default route (oneDNN)": contextlib.nullcontext, "native ATen": _native_aten}
+    return {"": contextlib.nullcontext}
+
+
+def error_route(config: RNNConfig) -> Any:
+    """The context invalid calls are compared under: ATen's native route for nn.LSTM (on its
+    oneDNN route some invalid packed states return normally, and a state of too few rows
+    corrupts the process's memory; a float64 ``h0`` gets a message about oneDNN), else none."""
+    return _native_aten() if config.family == "lstm" else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
@@ -174,18 +249,18 @@ def build_pair(
     case: InputCase,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
-) -> tuple[nn.RNN, nn.Module]:
-    """``(reference nn.RNN, subject)`` with the case's weights, global RNG untouched.
+) -> tuple[Any, nn.Module]:
+    """``(reference, subject)`` with the case's weights, global RNG untouched: the reference
+    is torch's module of ``config.family`` (its cell for a cell subject).
 
     Raises:
-        SubjectError: the subject cannot be built with nn.RNN's constructor, or its adapter
-            fails to load the weights.
+        SubjectError: the subject cannot be built with the reference's constructor, or its
+            adapter fails to load the weights.
     """
     with untouched_rng(device), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        if subject.kind == "cell":
-            args = (config.input_size, config.hidden_size, config.bias, config.nonlinearity)
-            reference: Any = nn.RNNCell(*args, device=device, dtype=dtype)
+        if subject.is_cell:
+            reference: Any = config.cell_class()(*config.cell_args(), device=device, dtype=dtype)
         else:
             reference = config.reference_class()(**config.kwargs(), device=device, dtype=dtype)
         draw_weights(reference, case)
@@ -198,7 +273,8 @@ def build_from(
     """The subject with ``reference``'s configuration, device, dtype and weights."""
     first = next(reference.parameters())
     if config is None:
-        family = "gru" if isinstance(reference, nn.GRU) else "rnn"
+        family = "lstm" if isinstance(reference, nn.LSTM) else "rnn"
+        family = "gru" if isinstance(reference, nn.GRU) else family
         fields = [name for name in RNNConfig.__dataclass_fields__ if hasattr(reference, name)]
         config = RNNConfig(**{name: getattr(reference, name) for name in fields}, family=family)
     with untouched_rng(first.device), warnings.catch_warnings():
@@ -236,17 +312,35 @@ def sub_reference(reference: nn.Module, config: RNNConfig, rename: dict[str, str
     return part
 
 
-def as_tensors(result: Any) -> tuple[Tensor, Tensor]:
-    """``(output, h_n)`` from a forward result; a packed output gives its ``data``.
+def as_tensors(result: Any, config: RNNConfig) -> tuple[Tensor, Tensor]:
+    """``(output, h_n)`` from a forward result; a packed output gives its ``data``, an LSTM's
+    ``(h_n, c_n)`` is joined (:func:`~rnn_impl.testing.cases.join_state`).
 
     Raises:
-        AssertionError: the result is not an ``(output, h_n)`` pair of tensors.
+        AssertionError: the result is not an ``(output, h_n)`` pair of tensors (for an LSTM,
+            ``(output, (h_n, c_n))``).
     """
+    state = config.state_name
     if not (isinstance(result, tuple) and len(result) == 2):
-        raise AssertionError(f"forward must return (output, h_n), got {type(result).__name__}")
+        got = type(result).__name__
+        raise AssertionError(f"forward must return (output, {state}), got {got}")
     output, h_n = result
     if isinstance(output, PackedSequence):
         output = output.data
+    if config.family == "lstm":
+        if not (isinstance(h_n, tuple) and len(h_n) == 2):
+            got = type(h_n).__name__
+            raise AssertionError(f"forward must return (output, (h_n, c_n)), got a {got} state")
+        for name, value in zip(("h_n", "c_n"), h_n):
+            if not isinstance(value, Tensor):
+                raise AssertionError(f"{name} must be a Tensor, got {type(value).__name__}")
+        h, c = h_n  # their dtypes may differ (nn.LSTM's under autocast do): `shapes` checks
+        if (h.shape[:-1], h.device) != (c.shape[:-1], c.device):
+            raise AssertionError(
+                f"h_n and c_n must agree but in their last dimension: h_n is "
+                f"{tuple(h.shape)} on {h.device}, c_n {tuple(c.shape)} on {c.device}"
+            )
+        h_n = join_state(h_n)
     for name, value in (("output", output), ("h_n", h_n)):
         if not isinstance(value, Tensor):
             raise AssertionError(f"{name} must be a Tensor, got {type(value).__name__}")

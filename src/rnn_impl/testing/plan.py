@@ -16,14 +16,20 @@ from typing import Any
 import torch
 
 from rnn_impl.testing import devices
-from rnn_impl.testing.oracle import Subject
+from rnn_impl.testing.oracle import KINDS, Subject
 from rnn_impl.testing.properties import Property
 
-KINDS = {"rnn": "RNN", "gru": "GRU", "cell": "RNNCell"}
-
-CHECKED_AS = {"rnn": "rnn", "gru": "rnn", "cell": "cell"}
-"""Which properties verify each kind of subject: the ``"rnn"`` ones verify nn.GRU look-alikes
-too (against nn.GRU)."""
+CHECKED_AS = {
+    "rnn": "rnn",
+    "gru": "rnn",
+    "lstm": "rnn",
+    "cell": "cell",
+    "gru_cell": "cell",
+    "lstm_cell": "cell",
+}
+"""Which properties verify each kind of subject (:data:`~rnn_impl.testing.oracle.KINDS`): the
+``"rnn"`` ones verify nn.GRU and nn.LSTM look-alikes too (against nn.GRU, nn.LSTM), the
+``"cell"`` ones every cell (against its torch cell)."""
 
 
 @dataclass(frozen=True)
@@ -94,4 +100,5 @@ def kind_mismatch(prop: Property, subject: Subject) -> str | None:
     other way round), or None."""
     if prop.kind == CHECKED_AS[subject.kind]:
         return None
-    return f"{subject.name} is an {KINDS[subject.kind]}; {prop.name} verifies an {KINDS[prop.kind]}"
+    what = "a recurrent module" if prop.kind == "rnn" else "a cell"
+    return f"{subject.name} imitates nn.{KINDS[subject.kind]}; {prop.name} verifies {what}"

@@ -259,11 +259,11 @@ def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], 
     chosen = _settings(request.node, request.config)
     subject = _subject(rnn_subjects, chosen["impl"], chosen["adapter"], "rnn")
     reason = None
-    if run.prop.kind == "cell" and subject.kind != "cell":
+    if run.prop.kind == "cell" and not subject.is_cell:
         if chosen["cell_impl"] or not chosen["explicit"]:
             subject = _subject(rnn_subjects, chosen["cell_impl"], None, "cell")
         else:
-            reason = "no RNNCell under test (--rnn-cell-impl, or cell_impl=)"
+            reason = "no cell under test (--rnn-cell-impl, or cell_impl=)"
     fixed = _fixed(chosen)
     try:
         subject.holding(fixed)

@@ -142,7 +142,7 @@ sys.path.append({cwd!r})
 from rnn_impl.testing import CATALOGUE, Example, InputCase, RNNConfig, load_subject  # noqa: E402
 
 prop = next(p for p in CATALOGUE if p.name == {property!r})
-subject = load_subject({impl!r}, {adapter!r})
+subject = load_subject({impl!r}, {adapter!r}, imitates={kind!r})
 example = {example}
 print("property:", prop.name, "-", prop.doc)
 print("case:", example)
@@ -156,9 +156,15 @@ print("the property holds now")
 
 
 def write_reproducer(
-    directory: Path, result: Result, example: Example, impl: str, adapter: str | None
+    directory: Path,
+    result: Result,
+    example: Example,
+    impl: str,
+    adapter: str | None,
+    kind: str = "rnn",
 ) -> Path:
-    """A standalone script that rebuilds ``example`` and shows the failure."""
+    """A standalone script that rebuilds ``example`` and shows the failure (``kind``: what the
+    implementation imitates)."""
     directory.mkdir(parents=True, exist_ok=True)
     safe = "".join(ch if ch.isalnum() else "-" for ch in impl).strip("-")
     path = (
@@ -169,6 +175,7 @@ def write_reproducer(
             property=result.property,
             impl=impl,
             adapter=adapter,
+            kind=kind,
             device=result.device,
             dtype=result.dtype,
             cwd=os.getcwd(),

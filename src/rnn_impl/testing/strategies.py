@@ -26,7 +26,7 @@ from typing import Any, TypeVar, Union
 
 import hypothesis.strategies as st
 import torch
-from hypothesis import event
+from hypothesis import assume, event
 from hypothesis.errors import InvalidArgument
 
 from rnn_impl.testing import devices as _devices
@@ -185,19 +185,24 @@ def rnn_configs(
     batch_first: MaybeStrategy[bool] = st.booleans(),
     dropout: MaybeStrategy[float] = 0.0,
     bidirectional: MaybeStrategy[bool] = st.booleans(),
+    proj_size: MaybeStrategy[int] | None = None,
     coincidences: bool = True,
     family: str = "rnn",
 ) -> st.SearchStrategy[RNNConfig]:
-    """nn.RNN (or, with ``family="gru"``, nn.GRU) constructor arguments
+    """nn.RNN (with ``family="gru"``, nn.GRU; with ``"lstm"``, nn.LSTM) constructor arguments
     (:class:`~rnn_impl.testing.cases.RNNConfig`); each argument a value or a strategy but
-    ``family``. nn.GRU has no ``nonlinearity``: for ``"gru"`` give ``"tanh"`` (or nothing).
+    ``family``. The gated modules have no ``nonlinearity``: give ``"tanh"`` (or nothing).
+    ``proj_size`` is nn.LSTM's: by default 0 in about half the draws, else in
+    ``[1, hidden_size - 1]``; a value at or above the drawn ``hidden_size`` raises it to
+    ``proj_size + 1``. Other families take 0 (or nothing).
 
     With ``coincidences``, arguments left to be drawn (given as strategies) sometimes coincide:
     ``input_size == hidden_size``, and ``num_layers >= 3`` with ``bidirectional``.
 
     Raises:
-        InvalidArgument: a value nn.RNN would refuse (a size below 1, an unknown
-            nonlinearity, a dropout outside [0, 1], a flag that is not a bool).
+        InvalidArgument: a value torch would refuse (a size below 1, an unknown
+            nonlinearity, a dropout outside [0, 1], a flag that is not a bool, a
+            ``proj_size`` below 0, or not 0 outside ``"lstm"``).
 
     Example::
 
@@ -212,6 +217,18 @@ def rnn_configs(
     if family != "rnn":
         nonlinearity = "tanh" if isinstance(nonlinearity, st.SearchStrategy) else nonlinearity
         _require("rnn_configs", "nonlinearity", nonlinearity, lambda v: v == "tanh", "'tanh'")
+    if proj_size is None and family != "lstm":
+        proj_size = 0
+    if family != "lstm":
+        _require("rnn_configs", "proj_size", proj_size, lambda v: v == 0, "0 (only nn.LSTM has it)")
+    if proj_size is not None:
+        _require(
+            "rnn_configs",
+            "proj_size",
+            proj_size,
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+            "an int >= 0",
+        )
     for name, value in (
         ("input_size", input_size),
         ("hidden_size", hidden_size),
@@ -238,6 +255,11 @@ def rnn_configs(
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1,
         "a number in [0, 1]",
     )
+    if isinstance(proj_size, int) and isinstance(hidden_size, int) and 0 < hidden_size <= proj_size:
+        raise InvalidArgument(
+            f"rnn_configs(proj_size={proj_size!r}, hidden_size={hidden_size!r}): proj_size "
+            "must be below hidden_size (nn.LSTM's rule)"
+        )
     return _rnn_configs(
         input_size=input_size,
         hidden_size=hidden_size,
@@ -247,6 +269,7 @@ def rnn_configs(
         batch_first=batch_first,
         dropout=dropout,
         bidirectional=bidirectional,
+        proj_size=proj_size,
         coincidences=coincidences,
         family=family,
     )
@@ -264,6 +287,7 @@ def _rnn_configs(
     batch_first: MaybeStrategy[bool],
     dropout: MaybeStrategy[float],
     bidirectional: MaybeStrategy[bool],
+    proj_size: MaybeStrategy[int] | None,
     coincidences: bool,
     family: str,
 ) -> RNNConfig:
@@ -284,6 +308,17 @@ def _rnn_configs(
     deep = coincidences and drawn["layers"] and drawn["bidirectional"]
     if deep and _sometimes(draw, "num_layers >= 3 and bidirectional"):
         layers, bidir = max(layers, 3), True
+    if proj_size is None:  # an LSTM's, drawn: about half the time when there is room
+        room = st.integers(1, hidden - 1) if hidden > 1 else st.nothing()
+        projection = draw(st.one_of(st.just(0), room))
+    else:
+        projection = draw(_strategy(proj_size))
+    if projection >= hidden:
+        # a drawn hidden_size makes room; a fixed one rejects the draw
+        assume(isinstance(hidden_size, st.SearchStrategy))
+        hidden = projection + 1
+    if projection:
+        event("proj_size > 0")
     return RNNConfig(
         input_size=features,
         hidden_size=hidden,
@@ -293,6 +328,7 @@ def _rnn_configs(
         batch_first=draw(_strategy(batch_first)),
         dropout=draw(_strategy(dropout)),
         bidirectional=bidir,
+        proj_size=projection,
         family=family,
     )
 

@@ -11,7 +11,7 @@ so a failure points at the property's line.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,18 +20,19 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl.testing.cases import InputCase, RNNConfig, case_size
+from rnn_impl.testing.cases import InputCase, RNNConfig, case_size, split_state
 from rnn_impl.testing.covering import (
     COVERING_BUDGET,
     CROSSED,
     LEVELS,
     META_SEQ_LEN,
+    PROJ_LEVELS,
     covering_array,
 )
 from rnn_impl.testing.devices import COMPUTE_DEVICES, FLOAT_DTYPES, dtype_name
 from rnn_impl.testing.exceptions import PropertyFailure
 from rnn_impl.testing.invalid_calls import first_difference
-from rnn_impl.testing.oracle import Subject, as_tensors
+from rnn_impl.testing.oracle import Subject, as_tensors, reference_routes
 from rnn_impl.testing.strategies import NEAR, Example, Reach, examples, rnn_configs
 from rnn_impl.testing.tolerances import (
     ASSERT_CLOSE_DEFAULTS,
@@ -71,7 +72,7 @@ class Property:
         draw: keyword arguments for :func:`rnn_impl.testing.strategies.examples`.
         config: keyword arguments for :func:`rnn_impl.testing.strategies.rnn_configs`, the
             configurations the property needs (values or strategies).
-        kind: ``"rnn"`` (verifies an nn.RNN look-alike) or ``"cell"`` (an nn.RNNCell one).
+        kind: ``"rnn"`` (verifies an nn.RNN, nn.GRU or nn.LSTM look-alike) or ``"cell"`` (one of their cells).
         levels: covering levels of the factors it narrows (see :meth:`covering`); needed for
             every factor its ``config`` or ``draw`` gives as a strategy.
         tolerance: whether its verdict rests on a tolerance (a rounding could, with a wrong
@@ -145,7 +146,8 @@ class Property:
         fixed: Mapping[str, Any] | None = None,
     ) -> dict[str, tuple[Any, ...]]:
         """The factors of this property's covering array on ``device`` and their levels: the
-        defaults of :data:`~rnn_impl.testing.covering.LEVELS`, the values its ``config`` and
+        defaults of :data:`~rnn_impl.testing.covering.LEVELS` (with
+        :data:`~rnn_impl.testing.covering.PROJ_LEVELS` for an LSTM), the values its ``config`` and
         ``draw`` fix, its own ``levels``, then ``fixed`` and ``layouts``. On the meta device,
         which computes nothing, sequences stop at
         :data:`~rnn_impl.testing.covering.META_SEQ_LEN` steps: more would only repeat
@@ -156,6 +158,8 @@ class Property:
                 does not say which of its values to cover.
         """
         chosen: dict[str, tuple[Any, ...]] = dict(LEVELS)
+        if (fixed or {}).get("family") == "lstm":
+            chosen["proj_size"] = PROJ_LEVELS
         for name, value in {**self.config, **self.draw}.items():
             if name == "budget" or name in self.levels:
                 continue
@@ -167,6 +171,11 @@ class Property:
             chosen[name] = (value,)
         chosen.update(self.levels)
         chosen.update({name: (value,) for name, value in (fixed or {}).items()})
+        least = min(chosen.get("proj_size", (0,)))
+        if least:  # a fixed projection: only hidden sizes above it
+            chosen["hidden_size"] = tuple(h for h in chosen["hidden_size"] if h > least) or (
+                least + 1,
+            )
         if layouts:
             chosen["layout"] = tuple(x for x in chosen["layout"] if x in layouts) or layouts
         if "batched" not in chosen["layout"]:  # unbatched: one row; packed: at least one
@@ -211,9 +220,13 @@ class Property:
 
     def allows(self, row: Mapping[str, Any]) -> bool:
         """Whether a covering row can be run as it reads: its batch is the case's (one row
-        unbatched, at least one packed) and its case is within the size budget."""
+        unbatched, at least one packed), a projection is narrower than the hidden state, and
+        its case is within the size budget."""
         layout, batch = row["layout"], row["batch"]
         if (layout == "unbatched" and batch != 1) or (layout.startswith("packed") and batch < 1):
+            return False
+        projection = row.get("proj_size", 0)
+        if projection and projection >= row["hidden_size"]:
             return False
         budget = int(self.draw.get("budget", COVERING_BUDGET))
         return case_size(*covering_case(row, 0)) <= budget
@@ -273,29 +286,38 @@ def call(example: Example, module: Any, *args: Any) -> Any:
         raise fail(example, f"{name} raised {type(exc).__name__}: {exc}") from exc
 
 
-def forward(example: Example, module: Any, *args: Any) -> Any:
-    """:func:`call`, insisting on nn.RNN's ``(output, h_n)`` pair of tensors (a packed output
-    stays packed)."""
+def forward(example: Example, module: Any, *args: Any) -> tuple[Any, Tensor]:
+    """:func:`call` with ``(input[, h0])``, insisting on the ``(output, h_n)`` pair of torch's
+    module: ``(output, h_n)`` with a packed output kept packed. An LSTM's state goes in as
+    ``(h0, c0)`` and comes back joined, as the suite holds it (``h0`` given joined:
+    :func:`~rnn_impl.testing.cases.join_state`)."""
     __tracebackhide__ = True
+    if len(args) == 2 and isinstance(args[1], Tensor):
+        args = (args[0], split_state(example.config, args[1]))
     result = call(example, module, *args)
     try:
-        as_tensors(result)
+        _, h_n = as_tensors(result, example.config)
     except AssertionError as exc:
         raise fail(example, str(exc)) from None
-    return result
+    return result[0], h_n
 
 
 def fail_on_difference(
-    example: Example, what: str, pairs: Mapping[str, tuple[Callable[[], Any], Callable[[], Any]]]
+    example: Example,
+    what: str,
+    pairs: Mapping[str, tuple[Callable[[], Any], Callable[[], Any]]],
+    reference: str | None = None,
 ) -> None:
-    """Each labelled ``(nn.RNN's call, the implementation's call)`` must end the same way
-    (same exception type and message, or both returning); the first that does not fails."""
+    """Each labelled ``(torch's call, the implementation's call)`` must end the same way
+    (same exception type and message, or both returning); the first that does not fails.
+    ``reference`` names torch's module (by default the configuration's, ``"nn.RNN"``)."""
     __tracebackhide__ = True
-    found = first_difference(pairs, f"torch.{example.config.torch_name}")
+    reference = reference or example.config.torch_name
+    found = first_difference(pairs, f"torch.{reference}")
     if found is not None:
         label, exc = found
         name = label.split("': ", 1)[0] + "'" if "': " in label else label
-        raise fail(example, f"{what} {name} differs from {example.config.torch_name}", str(exc))
+        raise fail(example, f"{what} {name} differs from {reference}", str(exc))
 
 
 def data(value: Tensor | PackedSequence) -> Tensor:
@@ -317,18 +339,77 @@ def check_like(
     return actual
 
 
-def assert_exact(example: Example, what: str, actual: Any, expected: Tensor) -> Measure:
+def assert_exact(
+    example: Example, what: str, actual: Any, expected: Tensor, reference: str | None = None
+) -> Measure:
+    """Bit-identical (NaN equal to NaN) to ``expected``, the result of ``reference`` (by
+    default the configuration's torch module, ``"nn.RNN"``)."""
     __tracebackhide__ = True
-    actual = check_like(example, what, actual, expected)
+    reference = reference or example.config.torch_name
+    actual = check_like(example, what, actual, expected, f"{reference}'s")
     if not identical(actual, expected):
         diff = difference(actual, expected)
         raise fail(
             example,
-            f"{what} is not bit-identical to {example.config.torch_name}'s",
+            f"{what} is not bit-identical to {reference}'s",
             f"{what}: {diff}",
             measure=Measure(math.inf, diff.max_abs, diff.eps_units),
         )
     return ZERO
+
+
+def on_routes(
+    example: Example, implementation: Callable[[], Any], reference: Callable[[], Any]
+) -> list[tuple[Any, Any]]:
+    """``(implementation(), reference())`` under each of the reference's routes
+    (:func:`~rnn_impl.testing.oracle.reference_routes`), reference first. A route where
+    torch's module itself fails (nn.LSTM's oneDNN route refuses float16 under autocast) is
+    left out, and where it fails on every route its first failure is raised; a failure of the
+    implementation is raised as it comes."""
+    __tracebackhide__ = True
+    runs, failures = [], []
+    for enter in reference_routes(example.config, example.device).values():
+        with enter():
+            try:
+                expected = reference()
+            except PropertyFailure as exc:
+                failures.append(exc)
+                continue
+            runs.append((implementation(), expected))
+    if not runs:
+        raise failures[0]
+    return runs
+
+
+def assert_exact_results(
+    example: Example, labels: tuple[str, ...], runs: Sequence[tuple[Any, Any]]
+) -> Measure:
+    """On one of the routes (``runs``: ``(actual, expected)`` from :func:`on_routes`) the
+    tensors named ``labels`` must be bit-identical; else the failure is reported for the
+    first route."""
+    __tracebackhide__ = True
+    for actual, expected in runs:
+        if all(
+            isinstance(a, Tensor) and a.shape == e.shape and a.dtype == e.dtype and identical(a, e)
+            for a, e in zip(actual, expected)
+        ):
+            return ZERO
+    try:
+        for label, a, e in zip(labels, *runs[0]):
+            assert_exact(example, label, a, e)
+    except PropertyFailure as failure:
+        if len(runs) == 1:
+            raise
+        routes = ", ".join(reference_routes(example.config, example.device))
+        lines = str(failure).splitlines()
+        raise fail(
+            example,
+            lines[0],
+            *[line.strip() for line in lines[4:]],
+            f"(on the first of {example.config.torch_name}'s routes: {routes}; none matches)",
+            measure=failure.measure if isinstance(failure.measure, Measure) else None,
+        ) from None
+    raise fail(example, f"the results match on none of {example.config.torch_name}'s routes")
 
 
 def assert_close(
@@ -355,13 +436,20 @@ def assert_close(
 
 
 def assert_oracle(
-    example: Example, what: str, actual: Any, reference: Tensor, oracle: Tensor
+    example: Example,
+    what: str,
+    actual: Any,
+    reference: Tensor,
+    oracle: Tensor,
+    name: str | None = None,
 ) -> Measure:
     """Low precision: the error against the float64 ``oracle`` may be at most a small multiple
-    of nn.RNN's own error, or of one step's rounding floor where that is larger (see
+    of the reference's own error (``name``: by default the configuration's torch module), or
+    of one step's rounding floor where that is larger (see
     :mod:`rnn_impl.testing.tolerances`)."""
     __tracebackhide__ = True
-    actual = check_like(example, what, actual, reference)
+    name = name or example.config.torch_name
+    actual = check_like(example, what, actual, reference, f"{name}'s")
     if actual.numel() == 0 or actual.device.type == "meta":
         return ZERO
     ours: Difference = difference(actual, oracle)
@@ -374,9 +462,9 @@ def assert_oracle(
     if not ours.max_abs <= bound:
         raise fail(
             example,
-            f"{what} is further from the float64 result than {example.config.torch_name}'s own {what} allows",
+            f"{what} is further from the float64 result than {name}'s own {what} allows",
             f"implementation vs float64: {ours}",
-            f"{example.config.torch_name + ' vs float64:':27}{theirs}",
+            f"{name + ' vs float64:':27}{theirs}",
             f"rounding floor of a step's {terms} terms: {floor:.3g}; allowed: {bound:.3g}",
             measure=Measure(math.inf, ours.max_abs, ours.eps_units),
         )

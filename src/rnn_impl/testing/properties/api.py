@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from rnn_impl.testing.oracle import Subject, build_pair, untouched_rng
+from rnn_impl.testing.oracle import Subject, build_pair, in_torch_layout, untouched_rng
 from rnn_impl.testing.properties._core import assert_exact, fail, register
 from rnn_impl.testing.properties.differential import compare_outputs, run
 from rnn_impl.testing.strategies import Example
@@ -91,7 +91,7 @@ def initialisation(subject: Subject, example: Example) -> None:
             modules.append(_construct(factory, **kwargs))
             states.append(torch.get_rng_state())
     reference, impl = modules
-    named = subject.adapter.named_parameters(impl)
+    named = in_torch_layout(subject.adapter, subject.adapter.named_parameters(impl))
     for name, expected in reference.named_parameters():
         if name not in named:
             raise fail(example, f"parameter {name} is missing")
@@ -126,7 +126,7 @@ def serialization(subject: Subject, example: Example) -> None:
         for label, trip in ROUND_TRIPS.items():
             _, out2, h2 = run(trip(impl), example)
             assert_exact(example, f"output after {label}", out2, out)
-            assert_exact(example, f"h_n after {label}", h2, h_n)
+            assert_exact(example, f"{example.config.state_name} after {label}", h2, h_n)
         buffer = io.BytesIO()
         torch.save(impl.state_dict(), buffer)
         buffer.seek(0)

@@ -1,4 +1,6 @@
-"""RNNCell properties: one step against nn.RNNCell (for subjects of kind ``"cell"``)."""
+"""Cell properties: one step against nn.RNNCell, nn.GRUCell or nn.LSTMCell (for subjects of
+the cell kinds). An LSTMCell's ``(h', c')`` is joined into one tensor
+(:func:`~rnn_impl.testing.cases.join_state`), as its ``(h, c)`` is drawn."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ import hypothesis.strategies as st
 import torch
 from torch import Tensor, nn
 
-from rnn_impl.testing.cases import make_cell_inputs, upstream_grads
-from rnn_impl.testing.invalid_calls import CELL_FORWARD_CASES, ErrorSizes
-from rnn_impl.testing.oracle import Subject, build_pair
+from rnn_impl.testing.cases import join_state, make_cell_inputs, upstream_grads
+from rnn_impl.testing.invalid_calls import ErrorSizes, cell_forward_cases
+from rnn_impl.testing.oracle import Subject, build_pair, in_torch_layout
 from rnn_impl.testing.properties._core import (
     ZERO,
     Measure,
@@ -31,6 +33,7 @@ CELL_LEVELS = {"layout": ("batched", "unbatched"), "seq_len": (1,)}
 
 
 def _step(module: nn.Module, example: Example, requires_grad: bool = False, **where):
+    """One step of ``module`` on the example: ``(inputs, h')`` (an LSTMCell's joined)."""
     inputs = make_cell_inputs(
         example.config,
         example.case,
@@ -38,7 +41,17 @@ def _step(module: nn.Module, example: Example, requires_grad: bool = False, **wh
         where.get("device", example.device),
         requires_grad,
     )
-    return inputs, module(*inputs.args())
+    result = module(*inputs.args())
+    return inputs, join_state(result) if example.config.family == "lstm" else result
+
+
+def _name(example: Example) -> str:
+    return "(h', c')" if example.config.family == "lstm" else "h'"
+
+
+def _cell(example: Example) -> str:
+    """``"nn.LSTMCell"``, ...: the torch cell the failures name."""
+    return f"nn.{example.config.module_name}Cell"
 
 
 @register(
@@ -51,12 +64,12 @@ def _step(module: nn.Module, example: Example, requires_grad: bool = False, **wh
     kind="cell",
 )
 def cell_output_exact(subject: Subject, example: Example) -> Measure:
-    """h' is bit-identical to nn.RNNCell's on CPU."""
+    """h' is bit-identical to nn.RNNCell's on CPU (h' and c': nn.LSTMCell's)."""
     reference, impl = build_pair(subject, example.config, example.case, example.dtype)
     with torch.no_grad():
         _, expected = _step(reference, example)
         _, actual = _step(impl, example)
-    return assert_exact(example, "h'", actual, expected)
+    return assert_exact(example, _name(example), actual, expected, _cell(example))
 
 
 @register(
@@ -77,10 +90,11 @@ def cell_output_close(subject: Subject, example: Example) -> Measure:
         _, expected = _step(reference, example)
         _, actual = _step(impl, example)
         if example.dtype == torch.float64:
-            return assert_close(example, "h'", actual, expected)
+            return assert_close(example, _name(example), actual, expected, f"{_cell(example)}'s")
         oracle = reference.to("cpu", torch.float64)
         _, high = _step(oracle, example, dtype=torch.float64, device="cpu")
-    return assert_oracle(example, "h'", actual, expected, high.to(expected.device))
+    high = high.to(expected.device)
+    return assert_oracle(example, _name(example), actual, expected, high, _cell(example))
 
 
 @register(
@@ -104,19 +118,20 @@ def cell_gradients(subject: Subject, example: Example) -> Measure:
         (impl, subject.adapter.named_parameters(impl)),
     ):
         inputs, out = _step(module, example, requires_grad=True)
-        check_like(example, "h'", out, out)
+        check_like(example, _name(example), out, out, f"{_cell(example)}'s")
         g, _ = upstream_grads(out, out, example.case)
         leaves: dict[str, Tensor] = {"input": inputs.padded, "hx": inputs.h0, **named}
         grads = torch.autograd.grad((out * g).sum(), list(leaves.values()), allow_unused=True)
         results.append(
             {k: v if v is not None else torch.zeros_like(leaves[k]) for k, v in zip(leaves, grads)}
         )
-    expected, actual = results
+    expected, actual = results[0], in_torch_layout(subject.adapter, results[1])
     worst = ZERO
     for name, e in expected.items():
         if name not in actual:
             raise fail(example, f"parameter {name} is missing")
-        worst = max(worst, assert_close(example, f"d h'/d{name}", actual[name], e))
+        what = f"d {_name(example)}/d{name}"
+        worst = max(worst, assert_close(example, what, actual[name], e, f"{_cell(example)}'s"))
     return worst
 
 
@@ -131,12 +146,13 @@ def cell_gradients(subject: Subject, example: Example) -> Measure:
     kind="cell",
 )
 def cell_errors(subject: Subject, example: Example) -> None:
-    """Invalid RNNCell inputs raise nn.RNNCell's exception type and message."""
+    """Invalid cell inputs raise the exception type and message of nn.RNNCell (nn.GRUCell,
+    nn.LSTMCell)."""
     c = example.config
     sizes = ErrorSizes(c.input_size, c.hidden_size, 1, 1, max(example.case.batch, 1))
     reference, impl = build_pair(subject, c, example.case)
     pairs = {}
-    for label, make in CELL_FORWARD_CASES.items():
+    for label, make in cell_forward_cases(c.family).items():
         args = make(sizes)
         pairs[f"'{label}'"] = (functools.partial(reference, *args), functools.partial(impl, *args))
-    fail_on_difference(example, "invalid cell input", pairs)
+    fail_on_difference(example, "invalid cell input", pairs, _cell(example))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import random
-from dataclasses import replace
 from typing import Any
 
 import hypothesis.strategies as st
@@ -13,12 +12,8 @@ from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl.testing.cases import make_inputs
 from rnn_impl.testing.devices import ALL_DEVICES
-from rnn_impl.testing.invalid_calls import (
-    CONSTRUCTOR_CASES,
-    FORWARD_CASES,
-    ErrorSizes,
-)
-from rnn_impl.testing.oracle import Subject, build_pair
+from rnn_impl.testing.invalid_calls import ErrorSizes, constructor_cases, forward_cases
+from rnn_impl.testing.oracle import Subject, build_pair, error_route
 from rnn_impl.testing.properties._core import call, fail, fail_on_difference, register
 from rnn_impl.testing.strategies import Example, sizes
 
@@ -36,21 +31,28 @@ def _shape_contract(subject: Subject, example: Example) -> None:
     reference, impl = build_pair(
         subject, example.config, example.case, example.dtype, example.device
     )
-    inputs = make_inputs(example.config, example.case, example.dtype, example.device)
-    h0_before = None if inputs.h0 is None else inputs.h0.clone()
+    config = example.config
+    args = make_inputs(config, example.case, example.dtype, example.device).args()
+    states = _parts(config, args[1]) if len(args) == 2 else []
+    before = [(name, h.clone()) for name, h in states]
     with torch.no_grad():
-        expected = reference(*inputs.args())
-        actual = call(example, impl, *inputs.args())
-    h0_after = inputs.h0
-    if example.device != "meta" and h0_after is not None and h0_before is not None:
-        if not torch.equal(h0_after, h0_before):
+        expected = reference(*args)
+        actual = call(example, impl, *args)
+    for (name, kept), (_, now) in zip(before, states):
+        if example.device != "meta" and not torch.equal(kept, now):
             raise fail(
                 example,
-                f"the caller's h0 was modified in place ({example.config.torch_name} never writes to it)",
+                f"the caller's {name} was modified in place ({config.torch_name} never writes "
+                "to it)",
             )
     if not (isinstance(actual, tuple) and len(actual) == 2):
-        raise fail(example, f"forward returned {type(actual).__name__}, not (output, h_n)")
-    for what, a, e in zip(("output", "h_n"), actual, expected):
+        returned = type(actual).__name__
+        raise fail(example, f"forward returned {returned}, not (output, {config.state_name})")
+    if config.family == "lstm" and not (isinstance(actual[1], tuple) and len(actual[1]) == 2):
+        returned = type(actual[1]).__name__
+        raise fail(example, f"the state returned is a {returned}, nn.LSTM's is a pair (h_n, c_n)")
+    names = ("output", "h_n", "c_n")
+    for what, a, e in zip(names, _flat(config, actual), _flat(config, expected)):
         if isinstance(e, PackedSequence):
             if not isinstance(a, PackedSequence):
                 raise fail(
@@ -78,9 +80,20 @@ def _shape_contract(subject: Subject, example: Example) -> None:
             )
 
 
+def _parts(config, state) -> list[tuple[str, torch.Tensor]]:
+    """A state argument by name: ``[("h0", h0)]``, or an LSTM's ``[("h0", h0), ("c0", c0)]``."""
+    return list(zip(("h0", "c0"), state)) if config.family == "lstm" else [("h0", state)]
+
+
+def _flat(config, result: tuple[Any, Any]) -> list[Any]:
+    """``[output, h_n]``, or an LSTM's ``[output, h_n, c_n]``."""
+    output, state = result
+    return [output, *state] if config.family == "lstm" else [output, state]
+
+
 @register("shapes", "contracts", devices=ALL_DEVICES)
 def shapes(subject: Subject, example: Example) -> None:
-    """output and h_n have nn.RNN's type, shape, dtype and device."""
+    """output and h_n (c_n) have nn.RNN's type, shape, dtype and device; h0 is not written."""
     _shape_contract(subject, example)
 
 
@@ -116,13 +129,17 @@ BAD_VALUES: dict[str, list[Any]] = {
     "bias": [1, 0, "yes", None],
     "batch_first": [1, "no", None],
     "dropout": [-0.5, 1.01, float("nan"), True, "0.1", None],
+    "proj_size": [-1, 10**6, 1.5, "2", None],
 }
 """Wrong values per argument; :func:`constructor_errors` plants some into a valid config."""
 
 
 @register("constructor_errors", "errors", devices=("cpu",), dtypes=(torch.float32,))
 def constructor_errors(subject: Subject, example: Example) -> None:
-    """Invalid constructor arguments raise nn.RNN's exception type and message (and warnings)."""
+    """Invalid constructor arguments raise nn.RNN's exception type and message (and warnings).
+
+    Planted into the configuration's own arguments: ``proj_size`` only for nn.LSTM, whose
+    constructor takes it (nn.RNN and nn.GRU refuse every ``proj_size`` but 0 alike)."""
     rng = random.Random(example.case.seed)
     kwargs = example.config.kwargs()
     planted = rng.sample(sorted(n for n in BAD_VALUES if n in kwargs), k=rng.randint(1, 3))
@@ -130,7 +147,7 @@ def constructor_errors(subject: Subject, example: Example) -> None:
         kwargs[name] = rng.choice(BAD_VALUES[name])
     calls = {f"generated: planted {planted}": ((), kwargs)}
     calls[f"generated positional: planted {planted}"] = (tuple(kwargs.values()), {})
-    calls.update(CONSTRUCTOR_CASES)
+    calls.update(constructor_cases(example.config.family))
     pairs = {
         f"'{label}': {example.config.module_name}(*{args!r}, **{kw!r})": (
             functools.partial(example.config.reference_class(), *args, **kw),
@@ -143,7 +160,10 @@ def constructor_errors(subject: Subject, example: Example) -> None:
 
 @register("forward_errors", "errors", devices=("cpu",), dtypes=(torch.float32,))
 def forward_errors(subject: Subject, example: Example) -> None:
-    """Invalid forward inputs raise nn.RNN's exception type and message, checked in its order."""
+    """Invalid forward inputs raise nn.RNN's exception type and message, checked in its order.
+
+    nn.LSTM's are those of ATen's native route, and the implementation runs there too
+    (:func:`~rnn_impl.testing.oracle.error_route`)."""
     config, case = example.config, example.case
     sizes_ = ErrorSizes(
         config.input_size,
@@ -153,13 +173,13 @@ def forward_errors(subject: Subject, example: Example) -> None:
         max(case.batch, 1),
         config.bidirectional,
         config.batch_first,
+        config.proj_size,
     )
-    config = replace(
-        sizes_.config(), nonlinearity=config.nonlinearity, bias=config.bias, family=config.family
-    )
+    config = sizes_.config(nonlinearity=config.nonlinearity, bias=config.bias, family=config.family)
     reference, impl = build_pair(subject, config, case)
     pairs = {}
-    for label, make in FORWARD_CASES.items():
+    for label, make in forward_cases(config.family).items():
         args = make(sizes_)
         pairs[f"'{label}'"] = (functools.partial(reference, *args), functools.partial(impl, *args))
-    fail_on_difference(example, "invalid input", pairs)
+    with error_route(config):
+        fail_on_difference(example, "invalid input", pairs)

@@ -11,17 +11,19 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl.testing.cases import make_inputs, upstream_grads
-from rnn_impl.testing.oracle import Subject, as_tensors, build_pair
+from rnn_impl.testing.cases import make_inputs, split_state, upstream_grads
+from rnn_impl.testing.oracle import Subject, as_tensors, build_pair, in_torch_layout
 from rnn_impl.testing.properties._core import (
     ZERO,
     Measure,
     PropertyFailure,
     assert_close,
-    assert_exact,
+    assert_exact_results,
     assert_oracle,
+    data,
     fail,
     forward,
+    on_routes,
     register,
 )
 from rnn_impl.testing.strategies import Example, sizes
@@ -41,7 +43,8 @@ from rnn_impl.testing.tolerances import (
 
 
 def run(module: nn.Module, example: Example, requires_grad: bool = False, **where):
-    """Forward one example: ``(inputs, output, h_n)`` (a packed output gives its data)."""
+    """Forward one example: ``(inputs, output, h_n)`` (a packed output gives its data, an
+    LSTM's state is joined)."""
     inputs = make_inputs(
         example.config,
         example.case,
@@ -49,8 +52,8 @@ def run(module: nn.Module, example: Example, requires_grad: bool = False, **wher
         where.get("device", example.device),
         requires_grad=requires_grad,
     )
-    output, h_n = as_tensors(forward(example, module, *inputs.args()))
-    return inputs, output, h_n
+    output, h_n = forward(example, module, *inputs.args())
+    return inputs, data(output), h_n
 
 
 def float64_oracle(reference: nn.RNN) -> nn.RNN:
@@ -66,13 +69,14 @@ def _judge(example: Example, what: str, actual, reference: Tensor, oracle: Tenso
 
 @register("output_exact", "differential", devices=("cpu",))
 def output_exact(subject: Subject, example: Example) -> Measure:
-    """output and h_n are bit-identical to nn.RNN's on CPU (torch.equal)."""
+    """output and h_n are bit-identical to nn.RNN's on CPU (torch.equal); for nn.LSTM, on
+    one of its CPU routes (oneDNN's, or ATen's native one), both run there."""
     reference, impl = build_pair(subject, example.config, example.case, example.dtype)
     with torch.no_grad():
-        _, out_e, h_e = run(reference, example)
-        _, out_a, h_a = run(impl, example)
-    assert_exact(example, "output", out_a, out_e)
-    return assert_exact(example, "h_n", h_a, h_e)
+        runs = on_routes(
+            example, lambda: run(impl, example)[1:], lambda: run(reference, example)[1:]
+        )
+    return assert_exact_results(example, ("output", example.config.state_name), runs)
 
 
 def compare_outputs(example: Example, reference: nn.RNN, impl: nn.Module) -> Measure:
@@ -89,7 +93,7 @@ def compare_outputs(example: Example, reference: nn.RNN, impl: nn.Module) -> Mea
             if example.dtype == torch.float64:
                 out_e, h_e, out_o, h_o = out_o.to(out_e.device), h_o.to(h_e.device), None, None
     worst = _judge(example, "output", out_a, out_e, out_o)
-    return max(worst, _judge(example, "h_n", h_a, h_e, h_o))
+    return max(worst, _judge(example, example.config.state_name, h_a, h_e, h_o))
 
 
 @register("output_close", "differential", tolerance=True)
@@ -108,15 +112,16 @@ AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
 def autocast(subject: Subject, example: Example) -> Measure:
     """Under ``torch.autocast`` on the CPU (bfloat16, then float16) output and h_n have
     nn.RNN's dtype and values, bit for bit: nn.RNN runs its ``linear``s in the lower precision
-    and everything after them follows."""
+    and everything after them follows (nn.LSTM: on one of its CPU routes that runs)."""
     reference, impl = build_pair(subject, example.config, example.case, example.dtype)
     for low in AUTOCAST_DTYPES:
         with torch.no_grad(), torch.autocast("cpu", dtype=low):
-            _, out_e, h_e = run(reference, example)
-            _, out_a, h_a = run(impl, example)
+            runs = on_routes(
+                example, lambda: run(impl, example)[1:], lambda: run(reference, example)[1:]
+            )
         where = f"under {str(low).removeprefix('torch.')} autocast"
-        assert_exact(example, f"output {where}", out_a, out_e)
-        assert_exact(example, f"h_n {where}", h_a, h_e)
+        labels = (f"output {where}", f"{example.config.state_name} {where}")
+        assert_exact_results(example, labels, runs)
     return ZERO
 
 
@@ -152,6 +157,7 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
         raise fail(example, f"parameters missing from the implementation: {missing}")
     expected = gradients(reference, expected_names, example)
     actual = gradients(impl, {n: actual_names[n] for n in expected_names}, example)
+    actual = in_torch_layout(subject.adapter, actual)
     oracle = None
     if example.dtype != torch.float64:
         high = float64_oracle(reference)
@@ -241,7 +247,9 @@ def gradcheck(subject: Subject, example: Example) -> None:
             arg = torch.nn.utils.rnn.pack_padded_sequence(
                 x, torch.tensor(case.lengths), config.batch_first, case.layout == "packed_sorted"
             )
-        return as_tensors(torch.func.functional_call(impl, dict(zip(names, weights)), (arg, h0)))
+        state = split_state(config, h0)
+        result = torch.func.functional_call(impl, dict(zip(names, weights)), (arg, state))
+        return as_tensors(result, config)
 
     for check in (torch.autograd.gradcheck, torch.autograd.gradgradcheck):
         try:

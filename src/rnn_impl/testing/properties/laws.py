@@ -36,12 +36,13 @@ def _setup(subject: Subject, example: Example):
 
 
 def _h0(example: Example, inputs) -> Tensor:
-    """The case's h0, or the zeros that None stands for (for laws that must pass it on)."""
+    """The case's h0, or the zeros that None stands for (for laws that must pass it on; an
+    LSTM's joined with c0)."""
     if inputs.h0 is not None:
         return inputs.h0
     c = example.config
     batch = [example.case.batch] if example.case.batched else []
-    shape = [c.num_layers * c.num_directions, *batch, c.hidden_size]
+    shape = [c.num_layers * c.num_directions, *batch, c.state_size]
     return torch.zeros(shape, dtype=example.dtype, device=example.device)
 
 
@@ -51,8 +52,10 @@ def _call(example: Example, module: nn.Module, *args):
 
 
 def _layer_names(config: RNNConfig) -> list[str]:
-    """Parameter names of a single-layer RNN with ``config``'s bias and directions."""
+    """Parameter names of a single-layer module with ``config``'s bias, projection and
+    directions."""
     kinds = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if config.bias else [])
+    kinds += ["weight_hr"] if config.proj_size else []
     suffixes = ["", "_reverse"] if config.bidirectional else [""]
     return [f"{kind}_l0{suffix}" for suffix in suffixes for kind in kinds]
 
@@ -72,8 +75,9 @@ def batch_independence(subject: Subject, example: Example) -> Measure:
         example, impl, inputs.padded.index_select(bdim, index), h0.index_select(1, index)
     )
     law = "the unpermuted run, permuted"
+    state = f"permuted {example.config.state_name}"
     worst = _close(example, "permuted output", out_p, out.index_select(bdim, index), law)
-    return max(worst, _close(example, "permuted h_n", h_p, h_n.index_select(1, index), law))
+    return max(worst, _close(example, state, h_p, h_n.index_select(1, index), law))
 
 
 @register("unbatched_is_batch_of_one", "laws", draw={"layout": "unbatched"}, **LAW)
@@ -86,7 +90,8 @@ def unbatched_is_batch_of_one(subject: Subject, example: Example) -> Measure:
     out_b, h_b = _call(example, impl, inputs.padded.unsqueeze(bdim), h0.unsqueeze(1))
     law = "a batch of one"
     worst = _close(example, "unbatched output", out, out_b.squeeze(bdim), law)
-    return max(worst, _close(example, "unbatched h_n", h_n, h_b.squeeze(1), law))
+    state = f"unbatched {example.config.state_name}"
+    return max(worst, _close(example, state, h_n, h_b.squeeze(1), law))
 
 
 @register(
@@ -108,7 +113,7 @@ def batch_first_is_transpose(subject: Subject, example: Example) -> Measure:
     out_t, h_t = _call(example, other, inputs.padded.transpose(0, 1), h0)
     law = f"batch_first={flipped.batch_first} on the transposed input"
     worst = _close(example, "output", out, out_t.transpose(0, 1), law)
-    return max(worst, _close(example, "h_n", h_n, h_t, law))
+    return max(worst, _close(example, example.config.state_name, h_n, h_t, law))
 
 
 @register(
@@ -130,7 +135,7 @@ def streaming(subject: Subject, example: Example) -> Measure:
     second, h_end = _call(example, impl, x.narrow(tdim, k, x.size(tdim) - k), h_k)
     law = f"two runs split at step {k}"
     worst = _close(example, "output", torch.cat([first, second], tdim), out, law)
-    return max(worst, _close(example, "h_n", h_end, h_n, law))
+    return max(worst, _close(example, example.config.state_name, h_end, h_n, law))
 
 
 @register(
@@ -157,7 +162,8 @@ def packed_is_each_sequence_alone(subject: Subject, example: Example) -> Measure
         expected = (padded[b] if bf else padded[:, b])[:length]
         law = f"sequence {b} (length {length}) run alone"
         worst = max(worst, _close(example, f"output of sequence {b}", expected, out_b, law))
-        worst = max(worst, _close(example, f"h_n of sequence {b}", h_n[:, b], h_b, law))
+        state = f"{example.config.state_name} of sequence {b}"
+        worst = max(worst, _close(example, state, h_n[:, b], h_b, law))
     return worst
 
 
@@ -172,7 +178,7 @@ def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
     """The reverse direction equals a forward RNN with its weights on the flipped sequence,
     flipped back; the forward direction equals a forward RNN alone."""
     reference, impl, inputs = _setup(subject, example)
-    config, hidden = example.config, example.config.hidden_size
+    config, hidden = example.config, example.config.output_size
     single = replace(config, bidirectional=False, num_layers=1, dropout=0.0)
     tdim = 1 if config.batch_first else 0
     h0 = _h0(example, inputs)
@@ -188,7 +194,8 @@ def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
         half = out[..., direction * hidden : (direction + 1) * hidden]
         law = "the " + ("flipped, forward, flipped" if suffix else "forward-only") + " run"
         worst = max(worst, _close(example, f"direction {direction} of output", half, out_d, law))
-        worst = max(worst, _close(example, f"h_n[{direction}]", h_n[direction], h_d[0], law))
+        state = f"{config.state_name}[{direction}]"
+        worst = max(worst, _close(example, state, h_n[direction], h_d[0], law))
     return worst
 
 
@@ -208,7 +215,7 @@ def layers_are_a_chain(subject: Subject, example: Example) -> Measure:
     out, h_n = _call(example, impl, inputs.input, h0)
     x, finals = inputs.input, []
     for layer in range(config.num_layers):
-        width = config.input_size if layer == 0 else directions * config.hidden_size
+        width = config.input_size if layer == 0 else directions * config.output_size
         single = replace(config, input_size=width, num_layers=1, dropout=0.0)
         rename = {n: n.replace("_l0", f"_l{layer}") for n in _layer_names(single)}
         part = build_from(subject, sub_reference(reference, single, rename))
@@ -218,13 +225,13 @@ def layers_are_a_chain(subject: Subject, example: Example) -> Measure:
     chained = x.data if isinstance(x, PackedSequence) else x
     out = out.data if isinstance(out, PackedSequence) else out
     worst = _close(example, "output", out, chained, law)
-    return max(worst, _close(example, "h_n", h_n, torch.cat(finals, 0), law))
+    return max(worst, _close(example, config.state_name, h_n, torch.cat(finals, 0), law))
 
 
 @register("h_n_is_last_valid_step", "laws", **LAW)
 def h_n_is_last_valid_step(subject: Subject, example: Example) -> Measure:
     """h_n of the last layer is the output at each sequence's last valid step (forward) and at
-    step 0 (reverse)."""
+    step 0 (reverse); for an LSTM, h_n, not c_n."""
     _, impl, inputs = _setup(subject, example)
     config, case = example.config, example.case
     out, h_n = _call(example, impl, *inputs.args())
@@ -235,20 +242,30 @@ def h_n_is_last_valid_step(subject: Subject, example: Example) -> Measure:
     elif config.batch_first:
         out = out.transpose(0, 1)
     lengths = case.lengths or (case.seq_len,) * out.size(1)
-    hidden, d = config.hidden_size, config.num_directions
+    hidden, d = config.output_size, config.num_directions
     worst = ZERO
     for b, length in enumerate(lengths):
         law = f"the output at step {length - 1} of sequence {b}"
         worst = max(
             worst,
             _close(
-                example, f"h_n[-{d}] of sequence {b}", h_n[-d, b], out[length - 1, b, :hidden], law
+                example,
+                f"h_n[-{d}] of sequence {b}",
+                h_n[-d, b, :hidden],
+                out[length - 1, b, :hidden],
+                law,
             ),
         )
         if d == 2:
             law = f"the reverse output at step 0 of sequence {b}"
             worst = max(
                 worst,
-                _close(example, f"h_n[-1] of sequence {b}", h_n[-1, b], out[0, b, hidden:], law),
+                _close(
+                    example,
+                    f"h_n[-1] of sequence {b}",
+                    h_n[-1, b, :hidden],
+                    out[0, b, hidden:],
+                    law,
+                ),
             )
     return worst

@@ -1,4 +1,4 @@
-"""A zoo of planted RNN / GRU / RNNCell bugs that the property catalogue must catch.
+"""A zoo of planted RNN / GRU / LSTM / cell bugs that the property catalogue must catch.
 
 Each :class:`Bug` names the property designed to catch it (``caught_by``); the kill-matrix
 test verifies that claim at run time, and ``python -m rnn_impl.testing.zoo`` writes the full
@@ -14,7 +14,7 @@ from torch import nn
 
 import rnn_impl
 from rnn_impl.testing.oracle import Adapter, Subject, kind_of
-from rnn_impl.testing.zoo import bugs, cells, escapes, gru
+from rnn_impl.testing.zoo import bugs, cells, escapes, gru, lstm
 from rnn_impl.testing.zoo._hooked import HookedRNN
 from rnn_impl.testing.zoo.controls import StepByStepRNN
 from rnn_impl.testing.zoo.notebook import (
@@ -108,6 +108,14 @@ ZOO: tuple[Bug, ...] = (
     Bug(gru.GRUUpdateSwapped, "output_close"),
     Bug(gru.GRUGateOrderZR, "output_close"),
     Bug(gru.GRUResetBiasOutside, "output_close"),
+    Bug(lstm.LSTMGateOrderTF, "output_close"),
+    Bug(lstm.LSTMForgetBiasAdded, "output_close"),
+    Bug(lstm.LSTMCellNotSquashed, "output_close"),
+    Bug(lstm.LSTMProjectionDetached, "gradients"),
+    Bug(lstm.LSTMCellStateReset, "streaming"),
+    Bug(lstm.LSTMStatesSwapped, "output_close"),
+    Bug(lstm.LSTMCellGateOrderTF, "cell_output_close"),
+    Bug(lstm.GRUCellResetBeforeProduct, "cell_output_close"),
     Bug(cells.CellMissingHiddenBias, "cell_output_close"),
     Bug(cells.CellIgnoresNonlinearity, "cell_output_close"),
     Bug(cells.CellDetachedHidden, "cell_gradients"),
@@ -121,7 +129,11 @@ CONTROLS: tuple[Bug, ...] = (
     Bug(nn.RNN, "", name="torch.nn.RNN (control)"),
     Bug(gru.HookedGRU, "", name="HookedGRU (control)"),
     Bug(nn.GRU, "", name="torch.nn.GRU (control)"),
+    Bug(lstm.HookedLSTM, "", name="HookedLSTM (control)"),
+    Bug(nn.LSTM, "", name="torch.nn.LSTM (control)"),
     Bug(nn.RNNCell, "", name="torch.nn.RNNCell (control)"),
+    Bug(nn.GRUCell, "", name="torch.nn.GRUCell (control)"),
+    Bug(nn.LSTMCell, "", name="torch.nn.LSTMCell (control)"),
 )
 """Correct implementations: killed by no property (so the bugs' kills are the bugs')."""
 
@@ -131,8 +143,14 @@ CORRECT: tuple[Bug, ...] = (
     Bug(StepByStepRNN, "", name="rnn_impl.RNN, step by step"),
     Bug(nn.GRU, "", name="torch.nn.GRU"),
     Bug(rnn_impl.GRU, "", name="rnn_impl.GRU"),
+    Bug(nn.LSTM, "", name="torch.nn.LSTM"),
+    Bug(rnn_impl.LSTM, "", name="rnn_impl.LSTM"),
     Bug(nn.RNNCell, "", name="torch.nn.RNNCell"),
     Bug(rnn_impl.RNNCell, "", name="rnn_impl.RNNCell"),
+    Bug(nn.GRUCell, "", name="torch.nn.GRUCell"),
+    Bug(rnn_impl.GRUCell, "", name="rnn_impl.GRUCell"),
+    Bug(nn.LSTMCell, "", name="torch.nn.LSTMCell"),
+    Bug(rnn_impl.LSTMCell, "", name="rnn_impl.LSTMCell"),
 )
 """Correct implementations the false-alarm campaign runs (``--false-alarms``)."""
 

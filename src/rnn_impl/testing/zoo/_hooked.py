@@ -14,8 +14,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnn_impl._steps import elman_step, packed_steps
+from rnn_impl._steps import Step, elman_step, packed_steps
 from rnn_impl.rnn import RNN
+
+
+class StepHook:
+    """Mixed into a gated drop-in (``class HookedGRU(StepHook, GRU)``): every step of its
+    recurrence is :attr:`step`, a :data:`rnn_impl._steps.Step` that a bug replaces."""
+
+    step: Step
+
+    def _stack(self, x, hx, weights, batch_sizes, step=None):
+        return super()._stack(x, hx, weights, batch_sizes, step or self.step)  # type: ignore[misc]
 
 
 class HookedRNN(RNN):

@@ -7,24 +7,60 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnn_impl._steps import gru_step
+from rnn_impl._steps import Step, gru_step
 from rnn_impl.gru import GRU
+from rnn_impl.testing.zoo._hooked import StepHook
 
 
-class HookedGRU(GRU):
-    """rnn_impl.GRU whose every step is :meth:`step` (ATen's GRU step, unmodified: the
+def _parts(input: Tensor, h: Tensor, weights, projected: bool):
+    """The input's and the hidden state's three gate pre-activations, ``(r, z, n)`` each."""
+    pre = input if projected else F.linear(input, weights[0], weights[2])
+    return pre.chunk(3, 1), F.linear(h, weights[1], weights[3]).chunk(3, 1)
+
+
+def reset_before_product(input, h, weights, projected=True):
+    """``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``."""
+    (ir, iz, in_), (hr, hz, _) = _parts(input, h, weights, projected)
+    r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+    size = h.size(1)
+    w_hn = weights[1][2 * size :]
+    b_hn = None if weights[3] is None else weights[3][2 * size :]
+    n = torch.tanh(in_ + F.linear(r * h, w_hn, b_hn))
+    return (1 - z) * n + z * h
+
+
+def update_swapped(input, h, weights, projected=True):
+    """``h' = z * n + (1 - z) * h``."""
+    (ir, iz, in_), (hr, hz, hn) = _parts(input, h, weights, projected)
+    r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+    n = torch.tanh(in_ + r * hn)
+    return z * n + (1 - z) * h
+
+
+def gate_order_zr(input, h, weights, projected=True):
+    """The first two blocks read as ``z, r``."""
+    (iz, ir, in_), (hz, hr, hn) = _parts(input, h, weights, projected)
+    r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+    n = torch.tanh(in_ + r * hn)
+    return (1 - z) * n + z * h
+
+
+def reset_bias_outside(input, h, weights, projected=True):
+    """``n = tanh(W_in x + b_in + r * (W_hn h) + b_hn)``."""
+    (ir, iz, in_), (hr, hz, _) = _parts(input, h, weights, projected)
+    size = h.size(1)
+    hn = F.linear(h, weights[1][2 * size :])
+    b_hn = 0 if weights[3] is None else weights[3][2 * size :]
+    r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+    n = torch.tanh(in_ + r * hn + b_hn)
+    return (1 - z) * n + z * h
+
+
+class HookedGRU(StepHook, GRU):
+    """rnn_impl.GRU whose every step is :attr:`step` (ATen's GRU step, unmodified: the
     kill-matrix test verifies it as a control)."""
 
-    def _stack(self, x, hx, weights, batch_sizes, step=None):
-        return super()._stack(x, hx, weights, batch_sizes, step or self.step)
-
-    def step(self, input: Tensor, h, weights, projected: bool = True):
-        return gru_step(input, h, weights, projected)
-
-    @staticmethod
-    def parts(input: Tensor, h: Tensor, weights) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
-        """The input's and the hidden state's three gate pre-activations, ``(r, z, n)`` each."""
-        return input.chunk(3, 1), F.linear(h, weights[1], weights[3]).chunk(3, 1)
+    step: Step = staticmethod(gru_step)
 
 
 class GRUResetBeforeProduct(HookedGRU):
@@ -32,36 +68,21 @@ class GRUResetBeforeProduct(HookedGRU):
     ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``. Who: the original paper, Keras'
     ``reset_after=False``."""
 
-    def step(self, input, h, weights, projected=True):
-        (ir, iz, in_), (hr, hz, _) = self.parts(input, h, weights)
-        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
-        size = h.size(1)
-        w_hn = weights[1][2 * size :]
-        b_hn = None if weights[3] is None else weights[3][2 * size :]
-        n = torch.tanh(in_ + F.linear(r * h, w_hn, b_hn))
-        return (1 - z) * n + z * h
+    step = staticmethod(reset_before_product)
 
 
 class GRUUpdateSwapped(HookedGRU):
     """The update gate weighs the candidate: ``h' = z * n + (1 - z) * h``. Who: someone
     following a paper that defines ``z`` the other way round."""
 
-    def step(self, input, h, weights, projected=True):
-        (ir, iz, in_), (hr, hz, hn) = self.parts(input, h, weights)
-        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
-        n = torch.tanh(in_ + r * hn)
-        return z * n + (1 - z) * h
+    step = staticmethod(update_swapped)
 
 
 class GRUGateOrderZR(HookedGRU):
     """The first two gate blocks read as ``z, r`` rather than torch's ``r, z``. Who: someone
     porting weights from Keras, which stores ``z, r, h``."""
 
-    def step(self, input, h, weights, projected=True):
-        (iz, ir, in_), (hz, hr, hn) = self.parts(input, h, weights)
-        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
-        n = torch.tanh(in_ + r * hn)
-        return (1 - z) * n + z * h
+    step = staticmethod(gate_order_zr)
 
 
 class GRUResetBiasOutside(HookedGRU):
@@ -69,11 +90,4 @@ class GRUResetBiasOutside(HookedGRU):
     b_hn)``. Who: someone merging the two biases into one, as a single-bias GRU does; only
     shows with ``bias=True``."""
 
-    def step(self, input, h, weights, projected=True):
-        (ir, iz, in_), (hr, hz, _) = self.parts(input, h, weights)
-        size = h.size(1)
-        hn = F.linear(h, weights[1][2 * size :])
-        b_hn = 0 if weights[3] is None else weights[3][2 * size :]
-        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
-        n = torch.tanh(in_ + r * hn + b_hn)
-        return (1 - z) * n + z * h
+    step = staticmethod(reset_bias_outside)

@@ -7,7 +7,7 @@ import time
 import torch
 from hypothesis import Phase, settings
 
-from rnn_impl.testing.plan import CHECKED_AS
+from rnn_impl.testing.plan import CHECKED_AS, KINDS
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE, Property
 from rnn_impl.testing.runner import Tally, verify
 from rnn_impl.testing.zoo import Bug
@@ -71,12 +71,12 @@ def to_markdown(matrix: dict[str, dict[str, Tally]], bugs: tuple[Bug, ...], prof
         "property runs at one device and dtype: cpu and float32 where it applies, else its first.",
         "",
     ]
-    for kind in ("rnn", "gru", "cell"):
+    for kind, name in KINDS.items():
         rows = [b for b in bugs if b.subject().kind == kind]
         if not rows:
             continue
         props = [p.name for p in CATALOGUE if p.kind == CHECKED_AS[kind]]
-        lines += [f"## {kind.upper()} bugs", ""]
+        lines += [f"## {name} bugs", ""]
         lines.append("| bug | kills | " + " | ".join(props) + " |")
         lines.append("|---|---|" + "---|" * len(props))
         for bug in rows:
