@@ -187,7 +187,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from rnn_impl.testing import devices, expected, oracle, profiles
     from rnn_impl.testing.cases import parse_fixed
-    from rnn_impl.testing.plan import CHECKED_AS, KINDS, kind_mismatch, plan
+    from rnn_impl.testing.plan import CHECKED_AS, KINDS, VERIFIES, kind_mismatch, plan
     from rnn_impl.testing.properties import CATALOGUE, select
 
     if args.list:
@@ -211,9 +211,9 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown property {error.args[0]} (see --list)") from None
     mismatched = [p for p in props if kind_mismatch(p, subject)]
     if mismatched:
-        what = "a recurrent module" if mismatched[0].kind == "rnn" else "a cell"
         raise UsageError(
-            f"{subject.name} imitates nn.{KINDS[subject.kind]}; these properties verify {what}: "
+            f"{subject.name} imitates nn.{KINDS[subject.kind]}; these properties verify "
+            f"{VERIFIES[mismatched[0].kind]}: "
             f"{', '.join(p.name for p in mismatched)}"
         )
 

@@ -95,10 +95,13 @@ def _why_not(
     return prop.skip_reason(device, dtype, layouts, fixed)
 
 
+VERIFIES = {"rnn": "a recurrent module", "cell": "a cell"}
+"""What the properties of each kind verify, as messages say it."""
+
+
 def kind_mismatch(prop: Property, subject: Subject) -> str | None:
     """Why ``subject`` cannot be checked by ``prop`` (an RNN against a cell property, or the
     other way round), or None."""
     if prop.kind == CHECKED_AS[subject.kind]:
         return None
-    what = "a recurrent module" if prop.kind == "rnn" else "a cell"
-    return f"{subject.name} imitates nn.{KINDS[subject.kind]}; {prop.name} verifies {what}"
+    return f"{subject.name} imitates nn.{KINDS[subject.kind]}; {prop.name} verifies {VERIFIES[prop.kind]}"
