@@ -50,5 +50,5 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"rnn_impl: torch {torch.__version__}, threads {torch.get_num_threads()}",
         f"rnn_impl: devices and dtypes: {pairs}",
         f"rnn_impl: hypothesis profile {settings.get_current_profile_name()}, implementation "
-        f"under test {environment.subject_spec(config.getoption('--rnn-impl'))}",
+        f"under test {environment.implementation_spec(config.getoption('--rnn-impl'))}",
     ]

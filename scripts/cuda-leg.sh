@@ -15,7 +15,7 @@ timeout 330 python3 -m pytest -n 8 -p no:cacheprovider -q -ra tests --ignore=tes
     --junit-xml="$OUT/suite.xml" 2>&1 | tail -25 | tee "$OUT/suite-tail.log"
 echo "suite: exit ${PIPESTATUS[0]} in $((SECONDS - start)) s"
 start=$SECONDS
-timeout 150 python3 -m rnn_impl --device cuda --profile ci --json "$OUT/verify-cuda.json" \
+timeout 150 python3 -m rnn_impl.testing --device cuda --profile ci --json "$OUT/verify-cuda.json" \
     > "$OUT/verify-cuda.txt" 2>&1
 echo "rnn-verify --device cuda --profile ci: exit $? in $((SECONDS - start)) s"
 tail -45 "$OUT/verify-cuda.txt"

@@ -5,7 +5,7 @@ multiple of 64 bytes (seen on AMD EPYC with AVX-512; on the Intel Xeons tried it
 round the same). ATen's loop hands BLAS fresh, aligned tensors, so rnn_impl must too. The
 alignment is observable on any CPU (``data_ptr()``), so it is pinned here directly; the grid
 then checks the results themselves, and ``tox -e isa`` runs this module under every BLAS /
-ISA mode that changes MKL's path on the machine at hand (``tests/isa.py``).
+ISA mode that changes MKL's path on the machine at hand (``tests/support/isa.py``).
 """
 
 from __future__ import annotations
@@ -14,19 +14,18 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import rnn_impl
 from rnn_impl import _bptt
 from rnn_impl.testing.cases import (
     InputCase,
-    RNNConfig,
+    ModuleConfig,
     make_cell_inputs,
     make_inputs,
     upstream_grads,
 )
 from rnn_impl.testing.covering import covering_array
-from rnn_impl.testing.oracle import Subject, build_pair
+from rnn_impl.testing.oracle import build_pair
+from tests.support import CELL, RNN
 
-RNN = Subject("rnn_impl:RNN", rnn_impl.RNN)
 GEMMS = {torch.ops.aten.mm, torch.ops.aten.addmm, torch.ops.aten.addmm_, torch.ops.aten.bmm}
 
 
@@ -96,7 +95,7 @@ def test_every_gemm_operand_is_aligned(batch, hidden, bidirectional, grad, dtype
     per-layer views, the input, the parameters) starts wherever the caller put it, for
     nn.RNN too. nn.RNN is held to the same rule in the same run, which shows the rule is
     ATen's own on this machine."""
-    config = RNNConfig(4, hidden, num_layers=2, bidirectional=bidirectional)
+    config = ModuleConfig(4, hidden, num_layers=2, bidirectional=bidirectional)
     case = InputCase("batched", seq_len=6, batch=batch)
     reference, impl = build_pair(RNN, config, case, dtype)
     for module in (reference, impl):
@@ -156,7 +155,7 @@ def grid_id(row):
 
 
 def grid_case(row, index):
-    config = RNNConfig(
+    config = ModuleConfig(
         row["input_size"],
         row["hidden_size"],
         num_layers=row["num_layers"],
@@ -235,7 +234,6 @@ def test_exact_parity_grid(index, fast_path_runs):
         )
 
 
-CELL = Subject("rnn_impl:RNNCell", rnn_impl.RNNCell, kind="cell")
 CELL_GRID = covering_array(
     {
         "hidden_size": range(1, 34),
@@ -265,7 +263,7 @@ directions; batch 0 included)."""
 )
 def test_exact_parity_grid_cell(row):
     """h' and, with grad, d/dinput and d/dhx bit for bit with nn.RNNCell."""
-    config = RNNConfig(
+    config = ModuleConfig(
         row["input_size"], row["hidden_size"], nonlinearity=row["nonlinearity"], bias=row["bias"]
     )
     case = InputCase(row["layout"], seq_len=1, batch=row["batch"], with_h0=row["hx"] != "omitted")

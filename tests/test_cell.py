@@ -16,16 +16,9 @@ from rnn_impl.testing.invalid_calls import (
     assert_same_outcome,
     outcome,
 )
+from tests.support import DTYPES, both
 
-DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
-
-
-def both(*args, **kwargs):
-    torch.manual_seed(0)
-    reference = nn.RNNCell(*args, **kwargs)
-    torch.manual_seed(0)
-    impl = rnn_impl.RNNCell(*args, **kwargs)
-    return reference, impl
+CLASSES = (nn.RNNCell, rnn_impl.RNNCell)
 
 
 @pytest.mark.parametrize("name", CELL_CONSTRUCTOR_CASES)
@@ -43,7 +36,7 @@ def test_constructor_outcomes(name):
 )
 @pytest.mark.parametrize("name", CELL_FORWARD_CASES)
 def test_forward_outcomes(name, nonlinearity, bias):
-    reference, impl = both(3, 4, bias, nonlinearity)
+    reference, impl = both(*CLASSES, 3, 4, bias, nonlinearity)
     args = CELL_FORWARD_CASES[name](ErrorSizes())
     assert_same_outcome(outcome(reference, *args), outcome(impl, *args), f"{name}, {nonlinearity}")
 
@@ -52,7 +45,7 @@ def test_forward_outcomes(name, nonlinearity, bias):
     "args", [(3, 4), (5, 2, False, "relu"), (4, 4, True, "relu"), (3, 1), (2, 0)], ids=str
 )
 def test_parameters_init_repr(args):
-    reference, impl = both(*args)
+    reference, impl = both(*CLASSES, *args)
     assert [(n, p.shape) for n, p in impl.named_parameters()] == [
         (n, p.shape) for n, p in reference.named_parameters()
     ]
@@ -67,7 +60,7 @@ def test_parameters_init_repr(args):
 @pytest.mark.parametrize("with_h", [True, False])
 @pytest.mark.parametrize("nonlinearity, bias", [("tanh", True), ("relu", False)])
 def test_bit_exact_and_gradients(dtype, shape, with_h, nonlinearity, bias):
-    reference, impl = both(5, 7, bias, nonlinearity, dtype=dtype)
+    reference, impl = both(*CLASSES, 5, 7, bias, nonlinearity, dtype=dtype)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(shape, generator=g).to(dtype)
     h = torch.randn(*shape[:-1], 7, generator=g).to(dtype) if with_h else None
@@ -86,7 +79,7 @@ def test_bit_exact_and_gradients(dtype, shape, with_h, nonlinearity, bias):
 
 
 def test_gradgradcheck():
-    _, impl = both(3, 4, dtype=torch.float64)
+    _, impl = both(*CLASSES, 3, 4, dtype=torch.float64)
     x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     h = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradgradcheck(impl, (x, h))

@@ -20,7 +20,7 @@ QUICK = ["--device", "cpu", "--dtype", "float32", "--max-examples", "8", "--prof
 
 def rnn_verify(*args, cwd=None, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "rnn_impl", *args],
+        [sys.executable, "-m", "rnn_impl.testing", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -175,7 +175,7 @@ BAD_MODULE = textwrap.dedent(
             ["--adapter", "user_impls:Exploding"],
             "the adapter failed to load nn.RNN's weights into rnn_impl:RNN built with",
         ),
-        (["--property", "nope"], "unknown property nope"),
+        (["--property", "nope"], "unknown property, category or tier 'nope'"),
         (["--device", "tpu"], "unknown device 'tpu'"),
         (["--dtype", "float8"], "unknown dtype 'float8'"),
         (["--max-examples", "0"], "--max-examples must be at least 1"),
@@ -249,7 +249,8 @@ def test_list_names_every_property():
 
     run = rnn_verify("--list")
     assert run.returncode == 0
-    assert [line.split()[0] for line in run.stdout.splitlines()] == [p.name for p in CATALOGUE]
+    names = [line.split()[0] for line in run.stdout.splitlines()[1:]]
+    assert names == [p.name for p in CATALOGUE]
 
 
 def test_console_script_is_installed():
@@ -268,15 +269,15 @@ def reproducer_for(impl, tmp_path, config, case):
 
     result = Result("output_exact", "differential", "cpu", "float32", "fail")
     example = Example(config, case, "cpu", torch.float32)
-    return write_reproducer(tmp_path, result, example, impl, None)
+    return write_reproducer(tmp_path, result, example, impl, None, "rnn")
 
 
 def test_an_operation_order_failure_is_classified_so(tmp_path):
-    from rnn_impl.testing.cases import InputCase, RNNConfig
+    from rnn_impl.testing.cases import InputCase, ModuleConfig
     from rnn_impl.testing.report import classify
 
     script = reproducer_for(
-        "rnn_impl.testing.zoo.bugs:MissingBias", tmp_path, RNNConfig(2, 3), InputCase()
+        "rnn_impl.testing.zoo.bugs:MissingBias", tmp_path, ModuleConfig(2, 3), InputCase()
     )
     assert classify(script).startswith("operation order: ")
 
@@ -284,35 +285,42 @@ def test_an_operation_order_failure_is_classified_so(tmp_path):
 def test_a_blas_alignment_failure_is_classified_so(tmp_path):
     """The step's state read from a view at an odd offset: exact only where MKL does not
     round by alignment, so the example holds under MKL_CBWR=AUTO,STRICT."""
-    from rnn_impl.testing.cases import InputCase, RNNConfig
+    from rnn_impl.testing.cases import InputCase, ModuleConfig
     from rnn_impl.testing.report import classify
-    from tests.misaligned import blas_rounds_by_alignment
+    from tests.support.misaligned import blas_rounds_by_alignment
 
     if not blas_rounds_by_alignment():
         pytest.skip("this machine's BLAS rounds the same at every alignment")
     script = reproducer_for(
-        "tests.misaligned:MisalignedRNN",
+        "tests.support.misaligned:MisalignedRNN",
         tmp_path,
-        RNNConfig(1, 5, bias=False),
+        ModuleConfig(1, 5, bias=False),
         InputCase(seq_len=3, batch=2, with_h0=False),
     )
     assert subprocess.run([sys.executable, str(script)], capture_output=True).returncode == 1
     assert classify(script).startswith("BLAS alignment: ")
 
 
+OUTCOME = (
+    "import os\nopen(os.environ['RNN_VERIFY_OUTCOME'], 'w').write('holds' if holds else 'fails')"
+)
+
+
 @pytest.mark.parametrize(
     "body, cause",
     [
         (
-            "import os, sys\nprint('case:')\nsys.exit(os.environ.get('MKL_CBWR') != 'AUTO,STRICT')",
+            f"import os\nholds = os.environ.get('MKL_CBWR') == 'AUTO,STRICT'\n{OUTCOME}",
             "BLAS alignment: ",
         ),
-        ("import sys\nprint('case:')\nsys.exit(1)", "operation order: "),
+        (f"holds = False\n{OUTCOME}", "operation order: "),
         ("import no_such_module", "not classified: the reproducer exited 1: ModuleNotFoundError"),
     ],
     ids=["holds-under-strict-blas", "fails-under-strict-blas", "does-not-run"],
 )
 def test_classify_reads_the_rerun(body, cause, tmp_path):
+    """The reproducer's outcome comes back through the file ``$RNN_VERIFY_OUTCOME`` names; a
+    script that never writes one (it could not run) is not classified."""
     from rnn_impl.testing.report import classify
 
     script = tmp_path / "repro.py"

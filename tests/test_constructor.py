@@ -10,6 +10,7 @@ from torch import nn
 
 import rnn_impl
 from rnn_impl.testing.invalid_calls import CONSTRUCTOR_CASES, assert_same_outcome, outcome
+from tests.support import both
 
 CONFIGS = [
     dict(input_size=3, hidden_size=4),
@@ -22,11 +23,7 @@ CONFIGS = [
 ]
 
 
-def both(**kwargs):
-    torch.manual_seed(0)
-    reference = nn.RNN(**kwargs)
-    torch.manual_seed(0)
-    return reference, rnn_impl.RNN(**kwargs)
+CLASSES = (nn.RNN, rnn_impl.RNN)
 
 
 @pytest.mark.parametrize("name", CONSTRUCTOR_CASES)
@@ -69,7 +66,7 @@ def test_positional_arguments_mean_the_same():
 
 @pytest.mark.parametrize("kwargs", CONFIGS, ids=str)
 def test_parameters_names_shapes_order_and_init(kwargs):
-    reference, impl = both(**kwargs)
+    reference, impl = both(*CLASSES, **kwargs)
     ref_params = list(reference.named_parameters())
     impl_params = list(impl.named_parameters())
     assert [n for n, _ in impl_params] == [n for n, _ in ref_params]
@@ -87,7 +84,7 @@ def test_parameters_names_shapes_order_and_init(kwargs):
 
 @pytest.mark.parametrize("kwargs", CONFIGS, ids=str)
 def test_repr_and_attributes(kwargs):
-    reference, impl = both(**kwargs)
+    reference, impl = both(*CLASSES, **kwargs)
     assert repr(impl) == repr(reference)
     for attr in nn.RNN.__constants__ + ["nonlinearity"]:
         assert getattr(impl, attr) == getattr(reference, attr), attr
@@ -105,14 +102,14 @@ def test_construction_consumes_the_same_rng(kwargs):
 
 
 def test_bias_false_registers_no_biases():
-    _, impl = both(input_size=3, hidden_size=4, num_layers=2, bias=False)
+    _, impl = both(*CLASSES, input_size=3, hidden_size=4, num_layers=2, bias=False)
     assert not hasattr(impl, "bias_ih_l0")
     assert all(name.startswith("weight") for name, _ in impl.named_parameters())
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
 def test_factory_kwargs_and_default_dtype(dtype):
-    reference, impl = both(input_size=3, hidden_size=4, dtype=dtype)
+    reference, impl = both(*CLASSES, input_size=3, hidden_size=4, dtype=dtype)
     assert {p.dtype for p in impl.parameters()} == {dtype}
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
@@ -125,7 +122,7 @@ def test_factory_kwargs_and_default_dtype(dtype):
 
 
 def test_reset_parameters_matches():
-    reference, impl = both(input_size=3, hidden_size=5, num_layers=2)
+    reference, impl = both(*CLASSES, input_size=3, hidden_size=5, num_layers=2)
     torch.manual_seed(7)
     reference.reset_parameters()
     torch.manual_seed(7)
@@ -135,7 +132,7 @@ def test_reset_parameters_matches():
 
 
 def test_flatten_parameters_is_a_harmless_no_op():
-    _, impl = both(input_size=3, hidden_size=4)
+    _, impl = both(*CLASSES, input_size=3, hidden_size=4)
     pointers = [p.data_ptr() for p in impl.parameters()]
     impl.flatten_parameters()
     assert [p.data_ptr() for p in impl.parameters()] == pointers

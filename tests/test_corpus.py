@@ -16,11 +16,11 @@ import torch
 from rnn_impl.testing import corpus
 from rnn_impl.testing.cases import InputCase
 from rnn_impl.testing.strategies import Example
-from tests import narrow
+from tests.support import narrow
 from tests.test_cli import rnn_verify_here
 
 ROOT = Path(__file__).resolve().parent.parent
-NARROW = ("--impl", "tests.narrow:NarrowRNN", "--property", "output_exact")
+NARROW = ("--impl", "tests.support.narrow:NarrowRNN", "--property", "output_exact")
 ONE_RUN = ("--device", "cpu", "--dtype", "float32", "--profile", "ci")
 
 

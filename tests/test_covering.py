@@ -165,7 +165,14 @@ def test_a_factor_drawn_from_a_strategy_needs_its_levels():
 
     from rnn_impl.testing.properties._core import Property
 
-    prop = Property("p", "laws", lambda subject, example: None, config={"num_layers": st.just(2)})
+    prop = Property(
+        "p",
+        "laws",
+        lambda implementation, example: None,
+        "law",
+        "numerics",
+        config={"num_layers": st.just(2)},
+    )
     with pytest.raises(ValueError, match="give its covering levels in Property.levels"):
         prop.covering("cpu", devices.FLOAT_DTYPES[0])
 
@@ -175,18 +182,24 @@ def test_verify_runs_the_covering_set_first(profile):
     import torch
     from hypothesis import settings
 
-    from rnn_impl.testing.oracle import load_subject
+    from rnn_impl.testing.oracle import load_implementation
     from rnn_impl.testing.properties._core import Property
     from rnn_impl.testing.runner import verify
 
     seen = []
-    prop = Property("spy", "laws", lambda subject, example: seen.append(example))
-    tally = verify(
-        prop, load_subject("torch.nn:RNN"), "cpu", torch.float64, settings.get_profile(profile)
+    prop = Property(
+        "spy", "laws", lambda implementation, example: seen.append(example), "law", "numerics"
+    )
+    verification = verify(
+        prop,
+        load_implementation("torch.nn:RNN"),
+        "cpu",
+        torch.float64,
+        settings.get_profile(profile),
     )
     covering = prop.covering("cpu", torch.float64)
     assert seen[: len(covering)] == covering
-    assert tally.examples == len(seen) > len(covering), "the random search did not run"
+    assert verification.examples == len(seen) > len(covering), "the random search did not run"
 
 
 def test_an_lstm_covering_set_projects_and_a_fixed_projection_narrows_the_hidden_sizes():

@@ -44,11 +44,9 @@ def test_applies(name):
     assert _bptt.applies(x, h0, weights, torch.relu) is expected
 
 
-def test_not_for_other_activations_or_when_disabled(monkeypatch):
+def test_not_for_other_activations():
     x, h0, weights = layer_args(torch.float32, True)
     assert not _bptt.applies(x, h0, weights, torch.sigmoid)
-    monkeypatch.setattr(_bptt, "ENABLED", False)
-    assert not _bptt.applies(x, h0, weights, torch.tanh)
 
 
 def test_not_under_transforms_tracing_forward_ad_or_autocast():

@@ -8,18 +8,16 @@ import pytest
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
-import rnn_impl
-from rnn_impl.testing.cases import InputCase, RNNConfig, make_inputs
+from rnn_impl.testing.cases import InputCase, ModuleConfig, make_inputs
 from rnn_impl.testing.invalid_calls import FORWARD_CASES, ErrorSizes, assert_same_outcome, outcome
-from rnn_impl.testing.oracle import Subject, build_pair
+from rnn_impl.testing.oracle import build_pair
+from tests.support import DTYPES, RNN, assert_identical, tensors
 
-RNN = Subject("rnn_impl:RNN", rnn_impl.RNN)
-DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 CONFIGS = [
-    RNNConfig(3, 4),
-    RNNConfig(4, 4, num_layers=3, bidirectional=True),
-    RNNConfig(2, 5, num_layers=2, nonlinearity="relu", bias=False),
-    RNNConfig(3, 6, num_layers=2, batch_first=True, bidirectional=True),
+    ModuleConfig(3, 4),
+    ModuleConfig(4, 4, num_layers=3, bidirectional=True),
+    ModuleConfig(2, 5, num_layers=2, nonlinearity="relu", bias=False),
+    ModuleConfig(3, 6, num_layers=2, batch_first=True, bidirectional=True),
 ]
 CASES = [
     InputCase("batched", seq_len=6, batch=3),
@@ -35,22 +33,8 @@ CASES = [
 
 
 def run(module, inputs):
-    output, h_n = module(*inputs.args())
-    return output, h_n, torch.get_rng_state()
-
-
-def assert_identical(expected, actual):
-    (out_e, h_e, rng_e), (out_a, h_a, rng_a) = expected, actual
-    if isinstance(out_e, PackedSequence):
-        assert isinstance(out_a, PackedSequence)
-        for field in ("batch_sizes", "sorted_indices", "unsorted_indices"):
-            e, a = getattr(out_e, field), getattr(out_a, field)
-            assert (e is None and a is None) or torch.equal(e, a), field
-        out_e, out_a = out_e.data, out_a.data
-    for name, e, a in (("output", out_e, out_a), ("h_n", h_e, h_a)):
-        assert a.shape == e.shape and a.dtype == e.dtype and a.stride() == e.stride(), name
-        assert torch.equal(a, e), f"{name} differs: max abs {(a - e).abs().max()}"
-    assert torch.equal(rng_a, rng_e), "global RNG state differs afterwards"
+    """Every tensor of ``module``'s forward on ``inputs``, and the global RNG state after it."""
+    return [*tensors(module(*inputs.args())), torch.get_rng_state()]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -79,7 +63,7 @@ NON_CONTIGUOUS_H0 = {
 
 @pytest.mark.parametrize("layout", NON_CONTIGUOUS_H0)
 @pytest.mark.parametrize(
-    "config", [RNNConfig(6, 5), RNNConfig(6, 5, num_layers=2, bidirectional=True)], ids=str
+    "config", [ModuleConfig(6, 5), ModuleConfig(6, 5, num_layers=2, bidirectional=True)], ids=str
 )
 def test_bit_exact_with_non_contiguous_h0(layout, config):
     reference, impl = build_pair(RNN, config, CASES[0])
@@ -102,7 +86,7 @@ def test_bit_exact_under_cpu_autocast(config, case, autocast_dtype):
     for module in (reference, impl):
         inputs = make_inputs(config, case, requires_grad=True)
         with torch.autocast("cpu", dtype=autocast_dtype):
-            output, h_n = run(module, inputs)[:2]
+            output, h_n = module(*inputs.args())
         data = output.data if isinstance(output, PackedSequence) else output
         (data.float().sum() + h_n.float().pow(2).sum()).backward()
         grads = [inputs.padded.grad, inputs.h0.grad, *(p.grad for p in module.parameters())]
@@ -120,7 +104,7 @@ def test_bit_exact_under_cpu_autocast(config, case, autocast_dtype):
     ids=str,
 )
 def test_dropout_masks_and_rng_state_identical(p, case, dtype):
-    config = RNNConfig(3, 5, num_layers=3, dropout=p, bidirectional=True)
+    config = ModuleConfig(3, 5, num_layers=3, dropout=p, bidirectional=True)
     reference, impl = build_pair(RNN, config, case, dtype)
     inputs = make_inputs(config, case, dtype)
     results = []
@@ -131,7 +115,7 @@ def test_dropout_masks_and_rng_state_identical(p, case, dtype):
 
 
 def test_eval_mode_is_deterministic_and_skips_dropout():
-    config = RNNConfig(3, 5, num_layers=3, dropout=0.5)
+    config = ModuleConfig(3, 5, num_layers=3, dropout=0.5)
     reference, impl = build_pair(RNN, config, CASES[0])
     reference.eval()
     impl.eval()
@@ -144,7 +128,7 @@ def test_eval_mode_is_deterministic_and_skips_dropout():
 
 
 def test_changed_dropout_attribute_takes_effect_like_nn_rnn():
-    config = RNNConfig(3, 5, num_layers=2)
+    config = ModuleConfig(3, 5, num_layers=2)
     reference, impl = build_pair(RNN, config, CASES[0])
     inputs = make_inputs(config, CASES[0])
     for value in (0.5, 1.5):
@@ -170,7 +154,7 @@ def test_omitted_h0_equals_zeros_and_h0_is_not_modified():
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_h_n_is_the_last_valid_step(bidirectional):
-    config = RNNConfig(3, 4, num_layers=2, bidirectional=bidirectional)
+    config = ModuleConfig(3, 4, num_layers=2, bidirectional=bidirectional)
     _, impl = build_pair(RNN, config, CASES[0])
     out, h_n = impl(make_inputs(config, CASES[0]).input)
     assert torch.equal(h_n[-config.num_directions], out[-1, :, :4])
@@ -193,7 +177,7 @@ def test_invalid_input_fails_like_nn_rnn(name, sizes):
 
 @pytest.mark.parametrize("changed", ["weight_hh_l0", "weight_ih_l0", "bias_hh_l1"])
 def test_mixed_dtype_parameters_fail_like_nn_rnn(changed):
-    config = RNNConfig(3, 4, num_layers=2)
+    config = ModuleConfig(3, 4, num_layers=2)
     reference, impl = build_pair(RNN, config, CASES[0])
     for module in (reference, impl):
         setattr(module, changed, torch.nn.Parameter(getattr(module, changed).detach().double()))

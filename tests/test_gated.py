@@ -9,15 +9,12 @@ mirrors, and :func:`test_lstm_is_close_to_nn_lstm_on_onednn` compares with oneDN
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
-
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 import rnn_impl
+from rnn_impl.testing.cases import InputCase, ModuleConfig, make_inputs
 from rnn_impl.testing.invalid_calls import (
     CELL_CONSTRUCTOR_CASES,
     CELL_FORWARD_CASES,
@@ -32,147 +29,74 @@ from rnn_impl.testing.invalid_calls import (
     assert_same_outcome,
     outcome,
 )
+from rnn_impl.testing.oracle import build_pair
+from tests.support import DROP_INS, DTYPES, assert_identical, both, native, tensors
 
 MODULES = {"GRU": (nn.GRU, rnn_impl.GRU), "LSTM": (nn.LSTM, rnn_impl.LSTM)}
 CELLS = {"GRUCell": (nn.GRUCell, rnn_impl.GRUCell), "LSTMCell": (nn.LSTMCell, rnn_impl.LSTMCell)}
-DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
-
-
-@contextlib.contextmanager
-def native():
-    """ATen's native recurrence for nn.LSTM (oneDNN off); GRU and the cells always use it."""
-    enabled = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = enabled
-
-
-def both(classes, *args, **kwargs):
-    torch.manual_seed(0)
-    reference = classes[0](*args, **kwargs)
-    torch.manual_seed(0)
-    return reference, classes[1](*args, **kwargs)
-
-
-@dataclass(frozen=True)
-class Config:
-    kind: str
-    num_layers: int = 1
-    bidirectional: bool = False
-    batch_first: bool = False
-    bias: bool = True
-    proj_size: int = 0
-
-    def kwargs(self, dtype: torch.dtype) -> dict:
-        kwargs = dict(
-            num_layers=self.num_layers,
-            bidirectional=self.bidirectional,
-            batch_first=self.batch_first,
-            bias=self.bias,
-            dtype=dtype,
-        )
-        return kwargs | ({"proj_size": self.proj_size} if self.proj_size else {})
-
-    def __str__(self) -> str:
-        flags = [
-            f"L{self.num_layers}",
-            "bi" if self.bidirectional else "",
-            "bf" if self.batch_first else "",
-        ]
-        flags += [
-            "nobias" if not self.bias else "",
-            f"proj{self.proj_size}" if self.proj_size else "",
-        ]
-        return "-".join([self.kind, *filter(None, flags)])
-
-
-CONFIGS = [
-    Config("GRU"),
-    Config("GRU", 2, True, True),
-    Config("GRU", 3, False, False, False),
-    Config("LSTM"),
-    Config("LSTM", 2, True, True),
-    Config("LSTM", 2, False, False, False),
-    Config("LSTM", 2, True, False, True, proj_size=3),
-    Config("LSTM", 1, False, True, False, proj_size=2),
-]
-LAYOUTS = ["batched", "no state", "unbatched", "packed", "packed sorted", "batch 0"]
 INPUT, HIDDEN, STEPS, BATCH = 5, 7, 6, 4
 
-
-def call_args(config: Config, layout: str, dtype: torch.dtype, generator: torch.Generator):
-    """Arguments of one forward call: input (and state) in ``layout``."""
-    batch = 0 if layout == "batch 0" else BATCH
-    states = config.num_layers * (2 if config.bidirectional else 1)
-    x = torch.randn(STEPS, batch, INPUT, generator=generator).to(dtype)
-    h = torch.randn(states, batch, config.proj_size or HIDDEN, generator=generator).to(dtype)
-    c = torch.randn(states, batch, HIDDEN, generator=generator).to(dtype)
-    state = (h, c) if config.kind == "LSTM" else h
-    if layout.startswith("packed"):
-        lengths = [6, 5, 2, 1] if layout == "packed sorted" else [2, 6, 1, 5]
-        return pack_padded_sequence(x, lengths, enforce_sorted=layout == "packed sorted"), state
-    if layout == "unbatched":
-        state = (h[:, 0], c[:, 0]) if config.kind == "LSTM" else h[:, 0]
-        return x[:, 0], state
-    x = x.transpose(0, 1) if config.batch_first else x
-    return (x,) if layout == "no state" else (x, state)
-
-
-def tensors(result) -> list[torch.Tensor]:
-    output, state = result
-    if isinstance(output, PackedSequence):
-        output = output.data
-    return [output, *(state if isinstance(state, tuple) else (state,))]
+CONFIGS = [
+    ModuleConfig(INPUT, HIDDEN, family="gru"),
+    ModuleConfig(INPUT, HIDDEN, 2, bidirectional=True, batch_first=True, family="gru"),
+    ModuleConfig(INPUT, HIDDEN, 3, bias=False, family="gru"),
+    ModuleConfig(INPUT, HIDDEN, family="lstm"),
+    ModuleConfig(INPUT, HIDDEN, 2, bidirectional=True, batch_first=True, family="lstm"),
+    ModuleConfig(INPUT, HIDDEN, 2, bias=False, family="lstm"),
+    ModuleConfig(INPUT, HIDDEN, 2, bidirectional=True, proj_size=3, family="lstm"),
+    ModuleConfig(INPUT, HIDDEN, batch_first=True, bias=False, proj_size=2, family="lstm"),
+]
+CASES = [
+    InputCase("batched", STEPS, BATCH),
+    InputCase("batched", STEPS, BATCH, with_h0=False),
+    InputCase("unbatched", STEPS),
+    InputCase("packed_unsorted", STEPS, BATCH, lengths=(2, 6, 1, 5)),
+    InputCase("packed_sorted", STEPS, BATCH, lengths=(6, 5, 2, 1)),
+    InputCase("batched", STEPS, 0),
+]
 
 
-def assert_identical(expected: list[torch.Tensor], actual: list[torch.Tensor]) -> None:
-    for index, (e, a) in enumerate(zip(expected, actual, strict=True)):
-        assert (a.shape, a.dtype, a.stride()) == (e.shape, e.dtype, e.stride()), index
-        assert torch.equal(a, e), (
-            f"result {index}: max abs diff {(a.double() - e.double()).abs().max()}"
-        )
+def case_id(case: InputCase) -> str:
+    return f"{case.layout}-B{case.batch}" + ("" if case.with_h0 else "-no-state")
+
+
+def linear_loss(results: list[torch.Tensor]) -> torch.Tensor:
+    """A fixed linear function of every result, for gradients."""
+    return sum(
+        (r * torch.linspace(-1, 1, r.numel(), dtype=r.dtype).view_as(r)).sum() for r in results
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
-def test_forward_is_bit_exact(config, layout, dtype):
-    reference, impl = both(MODULES[config.kind], INPUT, HIDDEN, **config.kwargs(dtype))
-    args = call_args(config, layout, dtype, torch.Generator().manual_seed(0))
+def test_forward_is_bit_exact(config, case, dtype):
+    reference, impl = build_pair(DROP_INS[config.family], config, case, dtype)
+    args = make_inputs(config, case, dtype).args()
     with native():
         expected = tensors(reference(*args))
     assert_identical(expected, tensors(impl(*args)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("layout", [layout for layout in LAYOUTS if layout != "no state"])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
-def test_gradients_are_bit_exact(config, layout, dtype):
+def test_gradients_are_bit_exact(config, case, dtype):
     """Gradients of every parameter, the input and the initial states."""
-    reference, impl = both(MODULES[config.kind], INPUT, HIDDEN, **config.kwargs(dtype))
     grads = []
-    for module in (reference, impl):
-        x, state = call_args(config, layout, dtype, torch.Generator().manual_seed(1))
-        leaves = [*(state if isinstance(state, tuple) else (state,))]
-        for leaf in leaves:
-            leaf.requires_grad_()
-        if not isinstance(x, PackedSequence):
-            leaves.append(x.requires_grad_())
+    for module in build_pair(DROP_INS[config.family], config, case, dtype):
+        inputs = make_inputs(config, case, dtype, requires_grad=True)
         with native():
-            results = tensors(module(x, state))
-        loss = sum(
-            (r * torch.linspace(-1, 1, r.numel(), dtype=dtype).view_as(r)).sum() for r in results
-        )
-        grads.append(torch.autograd.grad(loss, [*leaves, *module.parameters()]))
-    assert_identical(list(grads[0]), list(grads[1]))
+            results = tensors(module(*inputs.args()))
+        leaves = [inputs.padded, *tensors(inputs.h0), *module.parameters()]
+        grads.append(list(torch.autograd.grad(linear_loss(results), leaves)))
+    assert_identical(*grads)
 
 
 @pytest.mark.parametrize("kind", MODULES)
 def test_dropout_draws_like_torch(kind):
     """Training-mode dropout between layers: the same masks from the same global RNG state."""
-    reference, impl = both(MODULES[kind], INPUT, HIDDEN, num_layers=3, dropout=0.4)
+    reference, impl = both(*MODULES[kind], INPUT, HIDDEN, num_layers=3, dropout=0.4)
     x = torch.randn(STEPS, BATCH, INPUT)
     results = []
     for module in (reference, impl):
@@ -186,15 +110,12 @@ def test_dropout_draws_like_torch(kind):
 def test_lstm_is_close_to_nn_lstm_on_onednn(batch_first):
     """Where nn.LSTM uses oneDNN (float32 here), the two agree to float32 rounding, not bit
     for bit: the tolerance is torch.testing's default for float32."""
-    reference, impl = both(
-        MODULES["LSTM"], INPUT, HIDDEN, num_layers=2, bidirectional=True, batch_first=batch_first
+    config = ModuleConfig(
+        INPUT, HIDDEN, 2, batch_first=batch_first, bidirectional=True, family="lstm"
     )
-    args = call_args(
-        Config("LSTM", 2, True, batch_first),
-        "batched",
-        torch.float32,
-        torch.Generator().manual_seed(2),
-    )
+    case = InputCase("batched", STEPS, BATCH, seed=2)
+    reference, impl = build_pair(DROP_INS["lstm"], config, case)
+    args = make_inputs(config, case).args()
     for expected, actual in zip(tensors(reference(*args)), tensors(impl(*args)), strict=True):
         torch.testing.assert_close(actual, expected)
 
@@ -213,7 +134,7 @@ ERROR_CALLS = [
 def test_forward_errors_are_torchs(kind, name, kwargs):
     sizes = ErrorSizes(proj_size=kwargs.get("proj_size", 0))
     reference, impl = both(
-        MODULES[kind], sizes.input_size, sizes.hidden_size, sizes.num_layers, **kwargs
+        *MODULES[kind], sizes.input_size, sizes.hidden_size, sizes.num_layers, **kwargs
     )
     args = {**FORWARD_CASES, **LSTM_FORWARD_CASES}[name](sizes)
     if kind == "LSTM" and name in FORWARD_CASES:
@@ -252,7 +173,7 @@ def test_constructor_outcomes(kind, name):
     ids=str,
 )
 def test_parameters_init_repr(kind, kwargs):
-    reference, impl = both(MODULES[kind], **kwargs)
+    reference, impl = both(*MODULES[kind], **kwargs)
     assert [(n, p.shape) for n, p in impl.named_parameters()] == [
         (n, p.shape) for n, p in reference.named_parameters()
     ]
@@ -267,7 +188,7 @@ def test_parameters_init_repr(kind, kwargs):
 @pytest.mark.parametrize("kind", CELLS)
 @pytest.mark.parametrize("name", CELL_FORWARD_CASES)
 def test_cell_forward_outcomes(name, kind, bias):
-    reference, impl = both(CELLS[kind], 3, 4, bias)
+    reference, impl = both(*CELLS[kind], 3, 4, bias)
     args = CELL_FORWARD_CASES[name](ErrorSizes())
     args = as_pair(args, ErrorSizes()) if kind == "LSTMCell" else args
     assert_same_outcome(outcome(reference, *args), outcome(impl, *args), f"{kind} {name}")
@@ -275,7 +196,7 @@ def test_cell_forward_outcomes(name, kind, bias):
 
 @pytest.mark.parametrize("name", LSTM_CELL_CASES)
 def test_lstm_cell_state_errors(name):
-    reference, impl = both(CELLS["LSTMCell"], 3, 4)
+    reference, impl = both(*CELLS["LSTMCell"], 3, 4)
     args = LSTM_CELL_CASES[name](ErrorSizes())
     assert_same_outcome(outcome(reference, *args), outcome(impl, *args), name)
 
@@ -296,7 +217,7 @@ def test_cell_constructor_outcomes(name, kind):
 def test_cells_are_bit_exact_with_gradients(kind, shape, dtype):
     """Results and the gradients of input, states and parameters (``None``: unbatched)."""
     batch, features, hidden = shape
-    reference, impl = both(CELLS[kind], features, hidden, dtype=dtype)
+    reference, impl = both(*CELLS[kind], features, hidden, dtype=dtype)
     assert repr(impl) == repr(reference)
     assert all(torch.equal(a, b) for a, b in zip(impl.parameters(), reference.parameters()))
     lead = () if batch is None else (batch,)
@@ -309,9 +230,7 @@ def test_cells_are_bit_exact_with_gradients(kind, shape, dtype):
         state = (h, c) if kind == "LSTMCell" else h
         out = module(x, state)
         out = list(out) if isinstance(out, tuple) else [out]
-        loss = sum(
-            (o * torch.linspace(-1, 1, o.numel(), dtype=dtype).view_as(o)).sum() for o in out
-        )
+        loss = linear_loss(out)
         leaves = [x, h, *([c] if kind == "LSTMCell" else []), *module.parameters()]
         results.append(out + list(torch.autograd.grad(loss, leaves, allow_unused=True)))
     assert_identical(*results)

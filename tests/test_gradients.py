@@ -6,16 +6,15 @@ import pytest
 import torch
 from torch.func import functional_call
 
-import rnn_impl
-from rnn_impl.testing.cases import InputCase, RNNConfig, make_inputs, upstream_grads
-from rnn_impl.testing.oracle import Subject, as_tensors, build_pair
+from rnn_impl.testing.cases import InputCase, ModuleConfig, make_inputs, upstream_grads
+from rnn_impl.testing.oracle import as_tensors, build_pair
 from rnn_impl.testing.tolerances import GRAD_RTOL_FLOAT64, normwise_rel
+from tests.support import RNN
 
-RNN = Subject("rnn_impl:RNN", rnn_impl.RNN)
 CONFIGS = [
-    RNNConfig(3, 4, num_layers=2),
-    RNNConfig(4, 4, num_layers=3, bidirectional=True, nonlinearity="relu"),
-    RNNConfig(2, 3, bias=False, batch_first=True, bidirectional=True),
+    ModuleConfig(3, 4, num_layers=2),
+    ModuleConfig(4, 4, num_layers=3, bidirectional=True, nonlinearity="relu"),
+    ModuleConfig(2, 3, bias=False, batch_first=True, bidirectional=True),
 ]
 CASES = [
     InputCase("batched", seq_len=5, batch=3, seed=1),
@@ -83,7 +82,7 @@ VARIANTS = {
 }
 """Ways of asking for gradients that take other paths through a hand-written backward."""
 
-VARIANT_CONFIGS = CONFIGS + [RNNConfig(3, 4, num_layers=2, nonlinearity="relu")]
+VARIANT_CONFIGS = CONFIGS + [ModuleConfig(3, 4, num_layers=2, nonlinearity="relu")]
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -134,7 +133,7 @@ def test_float32_pre_activation_gradients_are_nn_rnns_bit_for_bit(batch, nonline
     at a batch of one). d/dh0 of one layer is dz[0] W_hh,
     the same product nn.RNN computes, so it shows dz exactly; weight gradients are sums over
     steps in another order and only close. Large weights make any rounding difference grow."""
-    config = RNNConfig(3, 5, nonlinearity=nonlinearity)
+    config = ModuleConfig(3, 5, nonlinearity=nonlinearity)
     case = InputCase("batched", seq_len=12, batch=batch, seed=5, weight_scale=4.0)
     reference, impl = build_pair(RNN, config, case)
     expected = gradients(reference, config, case, torch.float32)

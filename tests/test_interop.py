@@ -13,11 +13,11 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 import rnn_impl
-from rnn_impl.testing.cases import InputCase, RNNConfig, make_inputs
-from rnn_impl.testing.oracle import Subject, build_pair
+from rnn_impl.testing.cases import InputCase, ModuleConfig, make_inputs
+from rnn_impl.testing.oracle import build_pair
+from tests.support import RNN
 
-RNN = Subject("rnn_impl:RNN", rnn_impl.RNN)
-CONFIG = RNNConfig(3, 4, num_layers=2, bidirectional=True)
+CONFIG = ModuleConfig(3, 4, num_layers=2, bidirectional=True)
 CASE = InputCase("batched", seq_len=5, batch=3)
 
 
@@ -96,7 +96,7 @@ def _torch_round_trip(module, weights_only):
 
 @pytest.mark.parametrize("layout", ["batched", "unbatched", "packed_unsorted"])
 def test_meta_device_gives_shapes_like_nn_rnn(layout):
-    config = RNNConfig(300, 1000, num_layers=3, bidirectional=True, batch_first=True)
+    config = ModuleConfig(300, 1000, num_layers=3, bidirectional=True, batch_first=True)
     case = InputCase(layout, seq_len=50, batch=4, lengths=(50, 7, 50, 3))
     reference, impl = (cls(**config.kwargs(), device="meta") for cls in (nn.RNN, rnn_impl.RNN))
     inputs = make_inputs(config, case, device="meta")

@@ -20,11 +20,10 @@ from torch import nn
 
 import rnn_impl
 from rnn_impl.testing import strategies
-from rnn_impl.testing.cases import RNNConfig, make_inputs, parse_fixed
-from rnn_impl.testing.oracle import Subject, build_pair
+from rnn_impl.testing.cases import ModuleConfig, make_inputs, parse_fixed
+from rnn_impl.testing.oracle import Implementation, build_pair
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
 from rnn_impl.testing.runner import verify
-from rnn_impl.testing.zoo.matrix import home
 
 REGIONS = {
     "input_size == hidden_size": lambda e: e.config.input_size == e.config.hidden_size,
@@ -74,8 +73,8 @@ def ci_examples():
     """Every example the ci gate's RNN properties draw (each from its own strategy)."""
     drawn = []
     for prop in CATALOGUE:
-        if prop.kind == "rnn":
-            drawn += collect(prop.strategy(*home(prop)))
+        if not prop.cells:
+            drawn += collect(prop.strategy(*prop.home))
     return drawn
 
 
@@ -105,7 +104,9 @@ def test_every_draw_is_a_valid_nn_rnn_call(name):
             assert case.batch >= 1 and all(1 <= n <= case.seq_len for n in case.lengths)
         if case.layout == "packed_sorted":
             assert list(case.lengths) == sorted(case.lengths, reverse=True)
-        reference, _ = build_pair(Subject("torch.nn:RNN", nn.RNN), config, case, example.dtype)
+        reference, _ = build_pair(
+            Implementation("torch.nn:RNN", nn.RNN), config, case, example.dtype
+        )
         with torch.no_grad():
             reference(*make_inputs(config, case, example.dtype).args())
 
@@ -124,8 +125,10 @@ def test_every_gated_draw_is_a_valid_call_of_torchs_module(family):
         config, case = example.config, example.case
         assert config.proj_size < config.hidden_size and (family == "lstm" or not config.proj_size)
         seen.append(config.proj_size)
-        subject = Subject(f"torch.nn:{config.module_name}", config.reference_class(), kind=family)
-        reference, _ = build_pair(subject, config, case, example.dtype)
+        implementation = Implementation(
+            f"torch.nn:{config.kind.torch_name}", config.kind.torch_class(), kind=config.kind
+        )
+        reference, _ = build_pair(implementation, config, case, example.dtype)
         with torch.no_grad():
             reference(*make_inputs(config, case, example.dtype).args())
 
@@ -156,7 +159,8 @@ def test_a_far_reach_draws_past_the_near_ends(field):
     value, bound = FIELDS[field]
     past = lambda e: value(e) > getattr(strategies.NEAR, bound)  # noqa: E731
     budget = settings(max_examples=300, database=None, deadline=None)
-    far = find(strategies.examples(layout="batched", reach=strategies.FAR), past, settings=budget)
+    search = settings(budget, max_examples=2000)  # it stops at the first example past the end
+    far = find(strategies.examples(layout="batched", limits=strategies.FAR), past, settings=search)
     assert value(far) == getattr(strategies.NEAR, bound) + 1  # shrunk to the edge
     with pytest.raises(NoSuchExample):
         find(strategies.examples(layout="batched"), past, settings=budget)
@@ -189,7 +193,7 @@ def test_properties_leave_the_global_rng_alone():
     for name in ("output_close", "dropout_masks_exact", "initialisation", "gradients"):
         prop = BY_NAME[name]
         quick = settings(settings.get_profile("dev"), max_examples=5, database=None)
-        verify(prop, Subject("rnn_impl:RNN", rnn_impl.RNN), "cpu", torch.float32, quick)
+        verify(prop, Implementation("rnn_impl:RNN", rnn_impl.RNN), "cpu", torch.float32, quick)
     assert torch.equal(torch.get_rng_state(), before)
 
 
@@ -206,24 +210,20 @@ def test_importing_the_package_initialises_no_cuda_and_no_hypothesis():
 FIXED = {"num_layers": 1, "bidirectional": False, "nonlinearity": "relu", "bias": False}
 
 
-def _home(prop):
-    return ("cpu" if "cpu" in prop.devices else prop.devices[0]), prop.dtypes[0]
-
-
 @pytest.mark.parametrize(
     "prop",
-    [p for p in CATALOGUE if p.skip_reason(*_home(p), fixed=FIXED) is None],
+    [p for p in CATALOGUE if p.skip_reason(*p.home, fixed=FIXED) is None],
     ids=lambda p: p.name,
 )
 @settings(max_examples=10, deadline=None)
 @given(data=st.data())
 def test_fixed_arguments_hold_in_every_drawn_config(prop, data):
-    example = data.draw(prop.strategy(*_home(prop), fixed=FIXED))
+    example = data.draw(prop.strategy(*prop.home, fixed=FIXED))
     assert {name: getattr(example.config, name) for name in FIXED} == FIXED
 
 
 def test_properties_that_draw_a_fixed_argument_themselves_are_skipped():
-    reasons = {p.name: p.skip_reason(*_home(p), fixed={"num_layers": 1}) for p in CATALOGUE}
+    reasons = {p.name: p.skip_reason(*p.home, fixed={"num_layers": 1}) for p in CATALOGUE}
     skipped = {name: reason for name, reason in reasons.items() if reason is not None}
     # these need several layers (or, for gradcheck, draw their own small range of them);
     # the cell properties and reverse_is_flip_forward_flip need exactly one, so they run
@@ -290,17 +290,20 @@ def test_each_coincidence_is_a_bounded_share_under_ci(region):
         (lambda: strategies.rnn_configs(nonlinearity="gelu"), r"'tanh' or 'relu'"),
         (lambda: strategies.rnn_configs(dropout=1.5), r"dropout must be a number in \[0, 1\]"),
         (lambda: strategies.rnn_configs(bias="yes"), r"bias must be a bool"),
-        (lambda: strategies.input_cases(RNNConfig(3, 4), layout="bogus"), r"layout must be one"),
-        (lambda: strategies.input_cases({"input_size": 3}), r"config must be an RNNConfig"),
-        (lambda: strategies.input_cases(RNNConfig(3, 4), seq_len=0), r"seq_len must be an int"),
-        (lambda: strategies.input_cases(RNNConfig(3, 4), batch=-1), r"batch must be an int >= 0"),
+        (lambda: strategies.input_cases(ModuleConfig(3, 4), layout="bogus"), r"layout must be one"),
+        (lambda: strategies.input_cases({"input_size": 3}), r"config must be an ModuleConfig"),
+        (lambda: strategies.input_cases(ModuleConfig(3, 4), seq_len=0), r"seq_len must be an int"),
+        (
+            lambda: strategies.input_cases(ModuleConfig(3, 4), batch=-1),
+            r"batch must be an int >= 0",
+        ),
         (lambda: strategies.examples(dtype="float32"), r"a floating torch.dtype"),
         (lambda: strategies.examples(device="tpu"), r"device must be one of"),
-        (lambda: strategies.examples(configs=RNNConfig(3, 4)), r"st.just\(config\)"),
+        (lambda: strategies.examples(configs=ModuleConfig(3, 4)), r"st.just\(config\)"),
         (lambda: strategies.sizes(min_value=0), r"min_value must be an int >= 1"),
-        (lambda: strategies.input_cases(RNNConfig(3, 4), reach=(64, 9, 9)), r"strategies.FAR"),
-        (lambda: strategies.examples(reach="far"), r"reach must be a Reach"),
-        (lambda: strategies.Reach(64, 0, 32), r"seq_len must be an int >= 1"),
+        (lambda: strategies.input_cases(ModuleConfig(3, 4), limits=(64, 9, 9)), r"strategies.FAR"),
+        (lambda: strategies.examples(limits="far"), r"limits must be a SizeLimits"),
+        (lambda: strategies.SizeLimits(64, 0, 32), r"seq_len must be an int >= 1"),
         (lambda: strategies.sizes(min_value=4, max_value=2), r"max_value must be an int >= min"),
         (lambda: strategies.rnn_configs(family="elman"), r"expected one of 'rnn', 'gru', 'lstm'"),
         (lambda: strategies.rnn_configs(family="gru", proj_size=2), r"only nn.LSTM has it"),
@@ -330,7 +333,7 @@ def test_the_docstring_examples_run():
         warnings.simplefilter("ignore", NonInteractiveExampleWarning)
         for module in (strategies, covering):
             failed, tried = doctest.testmod(
-                module, extraglobs={"RNNConfig": RNNConfig, "torch": torch, "st": st}
+                module, extraglobs={"ModuleConfig": ModuleConfig, "torch": torch, "st": st}
             )
             assert tried > 0 and failed == 0, module.__name__
 
@@ -340,4 +343,4 @@ def test_gru_configurations_build_nn_gru(config):
     """A GRU's configuration passes no nonlinearity, and torch builds it."""
     assert config.family == "gru" and "nonlinearity" not in config.kwargs()
     assert str(config).startswith("GRU(")
-    assert isinstance(config.reference_class()(**config.kwargs()), torch.nn.GRU)
+    assert isinstance(config.kind.torch_class()(**config.kwargs()), torch.nn.GRU)

@@ -99,7 +99,7 @@ def test_json_has_a_verdict_and_failures_carry_their_error(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, cwd="/", timeout=600
     )
     assert elsewhere.returncode == 1 and "is not bit-identical" in elsewhere.stdout
-    assert "rnn_impl.testing import CATALOGUE" in script.read_text()
+    assert "from rnn_impl.testing import BY_NAME" in script.read_text()
 
 
 def test_a_relative_error_against_zero_is_called_undefined():
@@ -108,11 +108,11 @@ def test_a_relative_error_against_zero_is_called_undefined():
 
 
 def test_a_constructor_failure_names_its_case_with_balanced_quotes():
-    from rnn_impl.testing.cases import InputCase, RNNConfig
+    from rnn_impl.testing.cases import InputCase, ModuleConfig
     from rnn_impl.testing.properties._core import fail_on_difference
     from rnn_impl.testing.strategies import Example
 
-    example = Example(RNNConfig(3, 4), InputCase(), "cpu", torch.float32)
+    example = Example(ModuleConfig(3, 4), InputCase(), "cpu", torch.float32)
     pairs = {"'generated: planted [1]': RNN(3)": (lambda: 1, lambda: 1 / 0)}
     with pytest.raises(AssertionError) as caught:
         fail_on_difference(example, "constructor call", pairs)
@@ -137,15 +137,15 @@ def test_max_time_bounds_a_run_and_reports_what_it_did_not_reach(tmp_path):
 def zoo_subject(label):
     from rnn_impl.testing.zoo import ZOO
 
-    return next(b for b in ZOO if b.label == label).subject()
+    return next(b for b in ZOO if b.label == label).implementation()
 
 
 def example_of(device="cpu", dtype=torch.float32, **settings):
-    from rnn_impl.testing.cases import InputCase, RNNConfig
+    from rnn_impl.testing.cases import InputCase, ModuleConfig
     from rnn_impl.testing.strategies import Example
 
-    config_fields = set(RNNConfig.__dataclass_fields__)
-    config = RNNConfig(**{k: v for k, v in settings.items() if k in config_fields})
+    config_fields = set(ModuleConfig.__dataclass_fields__)
+    config = ModuleConfig(**{k: v for k, v in settings.items() if k in config_fields})
     case = InputCase(**{k: v for k, v in settings.items() if k not in config_fields})
     return Example(config, case, device, dtype)
 
@@ -211,11 +211,11 @@ def test_a_failure_is_localised_and_its_needs_named(bug, prop, settings, departs
 
 def test_a_property_that_ran_less_than_its_explicit_examples_and_a_draw_fails():
     from rnn_impl.testing.exceptions import PropertyFailure
-    from rnn_impl.testing.runner import Tally, _require_examples
+    from rnn_impl.testing.runner import Verification, _require_examples
 
-    _require_examples(BY_NAME["shapes"], Tally(examples=6), explicit=5)
+    _require_examples(BY_NAME["shapes"], Verification(examples=6), explicit=5)
     with pytest.raises(PropertyFailure, match="ran 5 examples: fewer than its explicit examples"):
-        _require_examples(BY_NAME["shapes"], Tally(examples=5), explicit=5)
+        _require_examples(BY_NAME["shapes"], Verification(examples=5), explicit=5)
 
 
 def test_the_worked_example_is_right_in_outputs_and_gradients_as_it_says(tmp_path):
@@ -268,26 +268,25 @@ def test_the_reported_example_is_the_smallest_failing_one(bug):
     from hypothesis import settings
 
     from rnn_impl.testing.cases import case_size
-    from rnn_impl.testing.runner import verify
     from rnn_impl.testing.zoo import ZOO
-    from rnn_impl.testing.zoo.matrix import home
 
     chosen = next(b for b in ZOO if b.label == bug)
     prop = BY_NAME[chosen.caught_by]
-    tally = verify(prop, chosen.subject(), *home(prop), settings.get_profile("ci"), collect=True)
-    assert tally.failed
-    covering = prop.covering(*home(prop))
-    assert tally.last == next(e for e in covering if _fails(prop, chosen.subject(), e)), (
-        "not the first (smallest) failing covering row"
-    )
-    assert case_size(tally.last.config, tally.last.case) <= case_size(
+    session = chosen.session(prop)
+    verification = session.verify(session.home_runs()[0], settings.get_profile("ci"))
+    assert verification.failed
+    covering = prop.covering(*prop.home)
+    assert verification.last == next(
+        e for e in covering if _fails(prop, chosen.implementation(), e)
+    ), "not the first (smallest) failing covering row"
+    assert case_size(verification.last.config, verification.last.case) <= case_size(
         covering[-1].config, covering[-1].case
     )
 
 
-def _fails(prop, subject, example):
+def _fails(prop, implementation, example):
     try:
-        prop.check(subject, example)
+        prop.check(implementation, example)
     except Exception:
         return True
     return False

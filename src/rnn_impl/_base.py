@@ -5,6 +5,7 @@ forward for a single state tensor (RNN, GRU; :class:`rnn_impl.LSTM` adds its cel
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -13,8 +14,8 @@ from torch.nn import Parameter, init
 from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl import _checks, _layout
-from rnn_impl._recurrence import run_stack
-from rnn_impl._steps import Hidden, LayerWeights, Step
+from rnn_impl._recurrence import run_layer, run_stack
+from rnn_impl._steps import STEPS, Hidden, LayerWeights
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 """Rows of ``W_ih`` / ``W_hh`` per hidden feature, by mode."""
@@ -122,19 +123,20 @@ class RNNBase(nn.Module):
         """Parameters per (layer, direction), in torch's nesting and order."""
         return [[getattr(self, name) for name in names] for names in self._all_weights]
 
-    def _layer_weights(self) -> list[LayerWeights]:
-        """``(W_ih, W_hh, b_ih, b_hh, W_hr)`` per (layer, direction), read now (so that
-        ``torch.func.functional_call`` and reassigned parameters take effect), by position in
-        torch's order (``W_ih, W_hh[, b_ih, b_hh][, W_hr]``), whatever the names. A name no
-        longer among the parameters is looked up as an attribute, with Python's error."""
+    def layer_weights(self) -> list[LayerWeights]:
+        """The :class:`~rnn_impl.LayerWeights` of each layer and direction (layer-major,
+        forward direction first), read now (so that ``torch.func.functional_call`` and
+        reassigned parameters take effect), by position in torch's order (``W_ih, W_hh[, b_ih,
+        b_hh][, W_hr]``), whatever the names. A name no longer among the parameters is looked
+        up as an attribute, with Python's error."""
         params = self._parameters
         weights = []
         for names in self._all_weights:
             w_ih, w_hh, *rest = [params[n] if n in params else getattr(self, n) for n in names]
-            biases = rest[:2] if len(rest) >= 2 else [None, None]
+            b_ih, b_hh = rest[:2] if len(rest) >= 2 else (None, None)
             w_hr = rest[-1] if len(rest) % 2 else None
-            weights.append((w_ih, w_hh, *biases, w_hr))
-        return weights  # type: ignore[return-value]
+            weights.append(LayerWeights(w_ih, w_hh, b_ih, b_hh, w_hr))  # type: ignore[arg-type]
+        return weights
 
     @property
     def num_directions(self) -> int:
@@ -167,7 +169,7 @@ class RNNBase(nn.Module):
 
     def _run(self, data: Tensor, hx: Hidden, layout: _layout.Layout) -> tuple[Tensor, Any]:
         """The recurrence over the checked input, in the recurrence's batch order."""
-        weights = self._layer_weights()
+        weights = self.layer_weights()
         x = layout.time_major()
         if layout.batch_sizes is None:
             flat = [w for layer in weights for w in layer if w is not None]
@@ -176,7 +178,7 @@ class RNNBase(nn.Module):
             sizes = None
         else:
             sizes = layout.batch_sizes.tolist()
-        return self._stack(x, hx, weights, sizes)
+        return self.recurrence(x, hx, weights, sizes)
 
     def _zero_state(self, batch_size: int, like: Tensor) -> Any:
         """The initial state when ``hx`` is omitted: zeros ``(D * num_layers, N, H_out)``."""
@@ -187,32 +189,78 @@ class RNNBase(nn.Module):
         """``H_out``: ``proj_size`` when projecting, else ``hidden_size``."""
         return self.proj_size if self.proj_size > 0 else self.hidden_size
 
-    def _stack(
+    def recurrence(
         self,
-        x: Tensor,
-        hx: Any,
+        input: Tensor,
+        hx: Hidden,
         weights: list[LayerWeights],
-        batch_sizes: list[int] | None,
-        step: Step | None = None,
+        batch_sizes: list[int] | None = None,
     ) -> tuple[Tensor, Any]:
-        """The recurrence over time-major ``x`` (or packed data) from ``hx`` in packed order;
-        ``step`` in place of the mode's (see :func:`rnn_impl._recurrence.run_stack`)."""
+        """Every layer and direction over time-major ``input`` ``(L, N, H_in)`` (or a packed
+        sequence's ``data`` with its ``batch_sizes``) from ``hx`` (in packed order), in ATen's
+        order: each through :meth:`layer`, the directions' outputs joined on the last
+        dimension, dropout between layers in training mode. Returns ``(output, h_n)``:
+        ``(L, N, D * H_out)`` (packed: ``(sum(batch_sizes), D * H_out)``) and a state like
+        ``hx``. Forward has checked and laid out the arguments; override this to change how
+        the layers are stacked."""
         return run_stack(
-            x,
+            input,
             hx,
             weights,
-            self.mode,
             self.num_layers,
             bool(self.bidirectional),
             self.dropout,
             self.training,
             batch_sizes,
-            step,
+            self.layer,
         )
+
+    def layer(
+        self,
+        input: Tensor,
+        state: Hidden,
+        weights: LayerWeights,
+        reverse: bool = False,
+        batch_sizes: Sequence[int] | None = None,
+    ) -> tuple[Tensor, Hidden]:
+        """One layer and direction over the whole sequence: time-major ``input``
+        ``(L, N, H_in)`` (or packed ``data`` with ``batch_sizes``) from ``state`` (``h``
+        ``(N, H_out)``, an LSTM's ``(h, c)``), backwards in time when ``reverse``. Returns its
+        output ``(L, N, H_out)`` in time order (packed: packed) and its final state. Every step
+        is :meth:`step`; an Elman layer whose :meth:`step` is not overridden runs the fused
+        fast path instead, with the same results."""
+        own = type(self).step is not RNNBase.step
+        step = self._overridden_step if own else None
+        return run_layer(input, state, weights, self.mode, reverse, batch_sizes, step)
+
+    def step(self, input: Tensor, state: Hidden, weights: LayerWeights) -> Hidden:
+        """One time step of one layer and direction: the state after it, from that step's
+        input already projected, ``input = x_t W_ih^T + b_ih`` ``(N, G * H)`` (ATen projects
+        every step of a layer at once, first), the state before it (``h`` ``(N, H_out)``, an
+        LSTM's ``(h, c)``) and the layer's :class:`~rnn_impl.LayerWeights`. What the layer
+        emits is the new ``h``.
+
+        The extension point for a custom cell: a subclass that overrides it changes every
+        step of every layer and direction, for padded and packed input alike.
+
+        Example::
+
+            >>> from rnn_impl import RNN
+            >>> class LeakyRNN(RNN):
+            ...     def step(self, input, state, weights):
+            ...         return 0.5 * state + 0.5 * super().step(input, state, weights)
+            >>> output, h_n = LeakyRNN(3, 4)(torch.randn(5, 2, 3))
+        """
+        return STEPS[self.mode](input, state, weights, True)
+
+    def _overridden_step(
+        self, input: Tensor, state: Hidden, weights: LayerWeights, projected: bool
+    ) -> Hidden:
+        return self.step(input, state, weights)
 
     def check_input(self, input: Tensor, batch_sizes: Tensor | None) -> None:
         """torch's: the dtype (but under autocast), rank and feature size of ``input``."""
-        dtype = getattr(self, self._flat_weights_names[0]).dtype
+        dtype = self.layer_weights()[0].w_ih.dtype
         _checks.check_input(input, dtype, self.input_size, batch_sizes is not None)
 
     def get_expected_hidden_size(

@@ -46,11 +46,6 @@ from rnn_impl._steps import STEPS, Activation, LayerWeights, padded_steps
 RELU: dict[Activation, bool] = {torch.tanh: False, torch.relu: True}
 """The activations this path knows, as the ``relu`` flag of its loops."""
 
-ENABLED = True
-"""False: every layer runs :func:`rnn_impl._steps.padded_steps`, the step-by-step autograd loop,
-instead
-(for comparison in the benchmarks)."""
-
 SCRIPTED = True
 """Run the time loops as TorchScript functions (compiled on first use): the same operations,
 without Python's per-operation overhead. False runs them as Python."""
@@ -75,8 +70,7 @@ def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation
     step-by-step loop runs ATen's ``linear`` per step, so autocast treats it as nn.RNN).
     """
     return (
-        ENABLED
-        and activation in RELU
+        activation in RELU
         and h0.dtype == weights[1].dtype
         and not torch._C._is_any_autocast_enabled()
         and not (
@@ -181,7 +175,7 @@ class LayerFunction(torch.autograd.Function):
         relu: bool,
         reverse: bool,
     ) -> tuple[Tensor, Tensor]:
-        out = _project_and_loop(x, h0, (w_ih, w_hh, b_ih, b_hh, None), relu, reverse)
+        out = _project_and_loop(x, h0, LayerWeights(w_ih, w_hh, b_ih, b_hh), relu, reverse)
         ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh)
         ctx.out, ctx.version = out.detach(), out._version
         ctx.relu, ctx.reverse = relu, reverse
@@ -192,7 +186,7 @@ class LayerFunction(torch.autograd.Function):
         ctx: Any, grad_out: Tensor, grad_last: Tensor
     ) -> tuple[Tensor | None, ...]:
         x, h0, w_ih, w_hh, b_ih, b_hh = ctx.saved_tensors
-        weights, relu, reverse = (w_ih, w_hh, b_ih, b_hh, None), ctx.relu, ctx.reverse
+        weights, relu, reverse = LayerWeights(w_ih, w_hh, b_ih, b_hh), ctx.relu, ctx.reverse
         if torch.is_grad_enabled():
             step = STEPS["RNN_RELU" if relu else "RNN_TANH"]
             out = padded_steps(x, h0, weights, step, reverse)[0]

@@ -10,7 +10,7 @@ layer's time-major output except the last, in training mode.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -26,30 +26,31 @@ from rnn_impl._steps import (
     padded_steps,
 )
 
+Layer = Callable[[Tensor, Hidden, LayerWeights, bool, Sequence[int] | None], tuple[Tensor, Hidden]]
+"""``(input, state, weights, reverse, batch_sizes) -> (output, final state)``: one layer and
+direction over the whole sequence (:meth:`rnn_impl.RNN.layer`)."""
+
 
 def run_stack(
     input: Tensor,
     hx: Hidden,
     weights: Sequence[LayerWeights],
-    mode: str,
     num_layers: int,
     bidirectional: bool,
     dropout: float,
     training: bool,
-    batch_sizes: Sequence[int] | None = None,
-    step: Step | None = None,
+    batch_sizes: Sequence[int] | None,
+    layer: Layer,
 ) -> tuple[Tensor, Hidden]:
-    """Run every layer and direction.
+    """Run every layer and direction, each through ``layer``.
 
     Args:
         input: time-major ``(T, B, I)``, or packed ``data`` ``(sum(batch_sizes), I)``.
         hx: ``(num_layers * D, B, H_out)``, or an LSTM's pair of those (``c`` with ``H``);
             for packed input, in sorted (packed) batch order.
         weights: one entry per (layer, direction), layer-major, forward direction first.
-        mode: ``"RNN_TANH"``, ``"RNN_RELU"``, ``"GRU"`` or ``"LSTM"``.
         batch_sizes: the packed sequence's batch sizes, or None for padded input.
-        step: run in place of the mode's step (and of the Elman fast path): how the zoo's
-            planted bugs change one step.
+        layer: runs one layer and direction.
 
     Returns:
         ``(output, h_n)``: output ``(T, B, D*H_out)`` or packed ``(sum(batch_sizes), D*H_out)``;
@@ -61,29 +62,18 @@ def run_stack(
     )
     finals: list[Hidden] = []
     layer_input = input
-    for layer in range(num_layers):
+    for index_layer in range(num_layers):
         outputs = []
         for direction in range(num_directions):
-            index = layer * num_directions + direction
-            reverse = direction == 1
-            if batch_sizes is None:
-                out, last = _padded_direction(
-                    layer_input, initial[index], weights[index], mode, reverse, step
-                )
-            else:
-                out, last = packed_steps(
-                    layer_input,
-                    batch_sizes,
-                    initial[index],
-                    weights[index],
-                    step or STEPS[mode],
-                    reverse,
-                )
+            index = index_layer * num_directions + direction
+            out, last = layer(
+                layer_input, initial[index], weights[index], direction == 1, batch_sizes
+            )
             outputs.append(out)
             finals.append(last)
         del layer_input  # every direction has read it: its memory can hold the next one
         layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, -1)
-        if dropout != 0 and training and layer < num_layers - 1:
+        if dropout != 0 and training and index_layer < num_layers - 1:
             layer_input = torch.dropout(layer_input, dropout, True)
     if isinstance(hx, tuple):
         pairs = [f for f in finals if isinstance(f, tuple)]
@@ -91,10 +81,21 @@ def run_stack(
     return layer_input, torch.stack(finals, 0)  # type: ignore[arg-type]
 
 
-def _padded_direction(
-    x: Tensor, state: Hidden, weights: LayerWeights, mode: str, reverse: bool, step: Step | None
+def run_layer(
+    x: Tensor,
+    state: Hidden,
+    weights: LayerWeights,
+    mode: str,
+    reverse: bool,
+    batch_sizes: Sequence[int] | None,
+    step: Step | None = None,
 ) -> tuple[Tensor, Hidden]:
-    """``x (T, B, I)`` -> outputs ``(T, B, H_out)`` in time order, and the final state."""
+    """One layer and direction: ``x (T, B, I)`` -> outputs ``(T, B, H_out)`` in time order
+    (packed data -> packed outputs), and the final state. ``step`` runs every step in place of
+    the mode's (a subclass's :meth:`rnn_impl.RNN.step`); without it a padded Elman layer takes
+    the fast path where it applies."""
+    if batch_sizes is not None:
+        return packed_steps(x, batch_sizes, state, weights, step or STEPS[mode], reverse)
     activation = ACTIVATIONS.get(mode)
     if (
         step is None

@@ -17,15 +17,27 @@ transforms, with autograd's graph, which is ATen's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 Activation = Callable[[Tensor], Tensor]
-LayerWeights = tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]
-"""``(W_ih, W_hh, b_ih, b_hh, W_hr)`` of one layer and direction; the biases are None when
-``bias=False``, ``W_hr`` unless an LSTM has ``proj_size > 0``."""
+
+
+class LayerWeights(NamedTuple):
+    """The weights of one layer and direction (or of a cell), in torch's layout: ``w_ih``
+    ``(G * H, H_in)``, ``w_hh`` ``(G * H, H_out)``, ``b_ih`` and ``b_hh`` ``(G * H)`` (None
+    when ``bias=False``), ``w_hr`` ``(H_out, H)`` (None unless an LSTM has ``proj_size > 0``);
+    ``G`` is the number of gate blocks (1, GRU's 3, LSTM's 4)."""
+
+    w_ih: Tensor
+    w_hh: Tensor
+    b_ih: Tensor | None
+    b_hh: Tensor | None
+    w_hr: Tensor | None = None
+
 
 Hidden = Tensor | tuple[Tensor, Tensor]
 """A layer's state: ``h (B, H_out)``, or ``(h, c)`` for an LSTM."""

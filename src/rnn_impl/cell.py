@@ -54,8 +54,23 @@ class RNNCellBase(nn.Module):
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
 
-    def _weights(self) -> LayerWeights:
-        return (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None)
+    def weights(self) -> LayerWeights:
+        """Its :class:`~rnn_impl.LayerWeights`, read now (``w_hr`` is None)."""
+        return LayerWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+    def step(self, input: Tensor, state: Any, weights: LayerWeights) -> Any:
+        """The step itself, after forward's checks: the state after it from the batched
+        ``input`` ``(N, H_in)``, the state before it (``h`` ``(N, H)``, an LSTMCell's
+        ``(h, c)``) and the cell's :class:`~rnn_impl.LayerWeights`, in ATen's operation order.
+
+        The extension point for a custom cell: a subclass that overrides it keeps the cell's
+        checks, batching and errors, and changes what a step computes.
+        """
+        return STEPS[self._mode()](input, state, weights, False)
+
+    def _mode(self) -> str:
+        """The recurrent mode whose step this cell takes (``nn.RNNBase.mode``'s names)."""
+        raise NotImplementedError
 
     def _batched(self, input: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor]:
         """``(input, hx)`` as ``(N, H_in)``, ``(N, H)``: unbatched ones gain a batch of 1,
@@ -133,7 +148,7 @@ class RNNCell(RNNCellBase):
     """
 
     __constants__ = ["input_size", "hidden_size", "bias", "nonlinearity"]
-    rnn_verify_kind = "cell"
+    rnn_verify_kind = "rnn_cell"
     """What :mod:`rnn_impl.testing` verifies it as: an nn.RNNCell look-alike."""
 
     nonlinearity: str
@@ -156,16 +171,17 @@ class RNNCell(RNNCellBase):
         _checks.check_cell_input_rank(input, hx)
         batched = input.dim() == 2
         input, hx = self._batched(input, hx)
-        if self.nonlinearity == "tanh":
-            step = STEPS["RNN_TANH"]
-        elif self.nonlinearity == "relu":
-            step = STEPS["RNN_RELU"]
-        else:
-            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
+        self._mode()
         _checks.check_cell_forward(input, hx, self.weight_ih.size(1), self.weight_hh.size(1))
-        output = step(input, hx, self._weights(), False)
-        assert isinstance(output, Tensor)
+        output = self.step(input, hx, self.weights())
         return output if batched else output.squeeze(0)
+
+    def _mode(self) -> str:
+        if self.nonlinearity == "tanh":
+            return "RNN_TANH"
+        if self.nonlinearity == "relu":
+            return "RNN_RELU"
+        raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
 
 
 class LSTMCell(RNNCellBase):
@@ -257,8 +273,11 @@ class LSTMCell(RNNCellBase):
         _checks.check_cell_input_size(input, self.weight_ih.size(1))
         for label, state in enumerate(hx):
             _checks.check_cell_state(input, state, self.weight_hh.size(1), label)
-        h, c = STEPS["LSTM"](input, (hx[0], hx[1]), self._weights(), False)
+        h, c = self.step(input, (hx[0], hx[1]), self.weights())
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+    def _mode(self) -> str:
+        return "LSTM"
 
 
 class GRUCell(RNNCellBase):
@@ -335,6 +354,8 @@ class GRUCell(RNNCellBase):
         batched = input.dim() == 2
         input, hx = self._batched(input, hx)
         _checks.check_cell_forward(input, hx, self.weight_ih.size(1), self.weight_hh.size(1))
-        output = STEPS["GRU"](input, hx, self._weights(), False)
-        assert isinstance(output, Tensor)
+        output = self.step(input, hx, self.weights())
         return output if batched else output.squeeze(0)
+
+    def _mode(self) -> str:
+        return "GRU"

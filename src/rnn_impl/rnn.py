@@ -87,6 +87,8 @@ class RNN(RNNBase):
     """
 
     nonlinearity: str
+    rnn_verify_kind = "rnn"
+    """What :mod:`rnn_impl.testing` would verify it as: an nn.RNN look-alike."""
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 import rnn_impl
 from rnn_impl import _bptt
+from rnn_impl.testing.zoo.controls import StepByStepRNN
 from tests.benchmarks.baselines import notebook_loop
 
 SHAPES: dict[str, dict] = {
@@ -159,11 +160,12 @@ def build(
         return Bench(lambda inp: notebook_loop(reference, inp), x)
     if variant == "onnxruntime":
         return Bench(onnxruntime_run(reference, x), x)
-    impl = rnn_impl.RNN(**spec, dtype=dtype, device=device)
+    kind = StepByStepRNN if variant == "rnn_impl[autograd]" else rnn_impl.RNN
+    impl = kind(**spec, dtype=dtype, device=device)
     impl.load_state_dict(reference.state_dict())
     switches = {
         "rnn_impl": {},
-        "rnn_impl[autograd]": {"ENABLED": False},
+        "rnn_impl[autograd]": {},
         "rnn_impl[python]": {"SCRIPTED": False, "INFERENCE_MODE": False},
         "rnn_impl[scripted]": {"INFERENCE_MODE": False},
     }[variant]

@@ -7,11 +7,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from rnn_impl.testing.plan import CHECKED_AS
+from rnn_impl.testing.kinds import KINDS
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
-from rnn_impl.testing.runner import verify
 from rnn_impl.testing.zoo import CONTROLS, ZOO
-from rnn_impl.testing.zoo.matrix import attack, home, hunting
+from rnn_impl.testing.zoo.matrix import without_shrinking
 
 CI_PROFILE = settings.get_profile("ci")
 
@@ -21,10 +20,11 @@ def test_bug_is_killed_by_its_property(bug):
     """Killed in the ci run; and, coverage by construction, on one of the property's covering
     examples (which run first, unshrunk), not by the luck of the random search."""
     prop = BY_NAME[bug.caught_by]
-    tally = verify(prop, bug.subject(), *home(prop), hunting(CI_PROFILE), collect=True)
-    assert tally.failure is not None, f"{bug.label} survived {bug.caught_by}: {bug.mistake}"
-    covering = prop.covering(*home(prop), fixed=bug.subject().holding())
-    assert tally.last in covering, f"{bug.label}: only the random search killed it"
+    session = bug.session(prop)
+    verification = session.verify(session.home_runs()[0], without_shrinking(CI_PROFILE))
+    assert verification.failure is not None, f"{bug.label} survived {bug.caught_by}: {bug.mistake}"
+    covering = prop.covering(*prop.home, fixed=bug.implementation().fixed_arguments())
+    assert verification.last in covering, f"{bug.label}: only the random search killed it"
 
 
 def test_every_property_is_meant_to_kill_some_bug():
@@ -34,17 +34,18 @@ def test_every_property_is_meant_to_kill_some_bug():
 
 
 def test_zoo_is_large_enough():
-    kinds = [b.subject().kind for b in ZOO]
-    least = {"rnn": 20, "gru": 4, "lstm": 5, "cell": 3, "gru_cell": 1, "lstm_cell": 1}
+    kinds = [b.implementation().kind.name for b in ZOO]
+    least = dict(zip(KINDS, (20, 4, 5, 3, 1, 1)))
     assert {kind: min(kinds.count(kind), n) for kind, n in least.items()} == least
     assert all(bug.mistake for bug in ZOO), "every bug documents its mistake"
 
 
 @pytest.mark.parametrize(
     "control, prop",
-    [(c, p) for c in CONTROLS for p in CATALOGUE if p.kind == CHECKED_AS[c.subject().kind]],
+    [(c, p) for c in CONTROLS for p in CATALOGUE if p.cells == c.implementation().is_cell],
     ids=lambda x: getattr(x, "label", getattr(x, "name", str(x))),
 )
 def test_controls_are_killed_by_nothing(control, prop):
-    verdict = attack(control, prop, CI_PROFILE)
+    session = control.session(prop)
+    verdict = session.verify(session.home_runs()[0], without_shrinking(CI_PROFILE))
     assert not verdict.failed, f"{control.label} failed {prop.name}: {verdict.headline}"

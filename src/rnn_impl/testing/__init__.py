@@ -2,15 +2,15 @@
 
 The public API, importable from here (each name is imported on first use):
 
-* the implementation under test: :class:`Adapter`, :class:`Subject`, :func:`load_subject`
+* the implementation under test: :class:`Adapter`, :class:`Implementation`, :func:`load_implementation`
   (:mod:`~rnn_impl.testing.oracle`);
-* a case: :class:`RNNConfig`, :class:`InputCase` (:mod:`~rnn_impl.testing.cases`),
+* a case: :class:`ModuleConfig`, :class:`InputCase` (:mod:`~rnn_impl.testing.cases`),
   :class:`Example` (:mod:`~rnn_impl.testing.strategies`);
 * Hypothesis strategies: :func:`rnn_configs`, :func:`input_cases`, :func:`examples`,
   :func:`sizes`, :func:`weight_scales` (:mod:`~rnn_impl.testing.strategies`);
 * the catalogue and running it: :data:`CATALOGUE`, :class:`Property`
   (:mod:`~rnn_impl.testing.properties`), :func:`verify` (:mod:`~rnn_impl.testing.runner`);
-* the exceptions: :class:`SubjectError`, :class:`PropertyFailure`
+* the exceptions: :class:`ImplementationError`, :class:`PropertyFailure`
   (:mod:`~rnn_impl.testing.exceptions`);
 * the front ends: ``rnn-verify`` (:mod:`~rnn_impl.testing.cli`, ``python -m rnn_impl.testing``)
   and the pytest plugin (:mod:`~rnn_impl.testing.pytest_plugin`), with its one-line API
@@ -31,7 +31,8 @@ The modules, from the bottom up:
 * :mod:`~rnn_impl.testing.strategies`: public Hypothesis strategies.
 * :mod:`~rnn_impl.testing.properties`: the property catalogue.
 * :mod:`~rnn_impl.testing.runner`: one property through Hypothesis.
-* :mod:`~rnn_impl.testing.plan`: which property runs on which device and dtype, and why not.
+* :mod:`~rnn_impl.testing.session`: what a verification runs (property x device x dtype), and
+  why a run does not run here; every front end builds one.
 * :mod:`~rnn_impl.testing.localise`: where a failing example first departs from nn.RNN, and
   which of its settings the failure needs.
 * :mod:`~rnn_impl.testing.report`, :mod:`~rnn_impl.testing.cli`,
@@ -52,10 +53,10 @@ from typing import Any
 
 _EXPORTS = {
     "Adapter": "oracle",
-    "Subject": "oracle",
-    "SubjectError": "exceptions",
-    "load_subject": "oracle",
-    "RNNConfig": "cases",
+    "Implementation": "oracle",
+    "ImplementationError": "exceptions",
+    "load_implementation": "oracle",
+    "ModuleConfig": "cases",
     "InputCase": "cases",
     "Example": "strategies",
     "rnn_configs": "strategies",
@@ -64,6 +65,8 @@ _EXPORTS = {
     "sizes": "strategies",
     "weight_scales": "strategies",
     "CATALOGUE": "properties",
+    "BY_NAME": "properties",
+    "Session": "session",
     "Property": "properties",
     "PropertyFailure": "exceptions",
     "verify": "runner",

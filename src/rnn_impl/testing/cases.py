@@ -1,6 +1,6 @@
 """What one verification case is, and how its tensors are made.
 
-A case is plain data: an :class:`RNNConfig` (nn.RNN's constructor arguments) and an
+A case is plain data: an :class:`ModuleConfig` (nn.RNN's constructor arguments) and an
 :class:`InputCase` (layout, sizes, lengths, h0 or not, a seed, scales). Tensors are made from
 the seed through a local ``torch.Generator``, in float64 on the CPU, then cast: the same case
 gives the same values (up to rounding) on every device and dtype, and the global RNG is never
@@ -10,31 +10,35 @@ touched. Hypothesis draws only these small descriptions, so shrinking stays chea
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
+from rnn_impl.testing.kinds import KINDS, MODULE_ARGUMENTS, RNN, Kind
+
 LAYOUTS = ("batched", "unbatched", "packed_sorted", "packed_unsorted")
 
 
-FAMILIES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
-"""The module families the suite verifies, and the name of torch's module for each (its cell
-is that name with ``Cell``)."""
-
-
 @dataclass(frozen=True)
-class RNNConfig:
-    """A recurrent module's constructor arguments (sizes and switches; device and dtype
-    travel apart). ``family`` says which module: ``"rnn"`` (nn.RNN), ``"gru"`` (nn.GRU) or
-    ``"lstm"`` (nn.LSTM). The gated ones have no ``nonlinearity``: it stays ``"tanh"`` and is
-    not passed; ``proj_size`` is nn.LSTM's alone (0 and not passed elsewhere).
+class ModuleConfig:
+    """The constructor arguments of a recurrent module (sizes and switches; device and dtype
+    travel apart), and its ``family``: the kind name of the module (``"rnn"``, ``"gru"`` or
+    ``"lstm"``, :data:`~rnn_impl.testing.kinds.FAMILIES`). Arguments the family's module does
+    not take hold their defaults and are not passed (a GRU's ``nonlinearity`` stays
+    ``"tanh"``, every ``proj_size`` but an LSTM's 0). A cell of the family takes the part of
+    them its constructor has (:meth:`cell_args`).
 
     An LSTM's state is the pair ``(h, c)``; the suite handles it as one tensor, the two
     joined along the last dimension (:func:`join_state`), so every property that permutes,
     slices or compares a state does so for both.
+
+    Example::
+
+        >>> ModuleConfig(3, 4, family="gru").kwargs()
+        {'input_size': 3, 'hidden_size': 4, 'num_layers': 1, 'bias': True, 'batch_first': False, 'dropout': 0.0, 'bidirectional': False}
     """
 
     input_size: int
@@ -46,7 +50,12 @@ class RNNConfig:
     dropout: float = 0.0
     bidirectional: bool = False
     proj_size: int = 0
-    family: str = "rnn"
+    family: str = RNN.name
+
+    @property
+    def kind(self) -> Kind:
+        """The kind of the family's recurrent module."""
+        return KINDS[self.family]
 
     @property
     def num_directions(self) -> int:
@@ -56,56 +65,26 @@ class RNNConfig:
     def output_size(self) -> int:
         """``H_out``: the width of ``h`` and of each direction's output (``proj_size`` when
         an LSTM projects, else ``hidden_size``)."""
-        return self.proj_size if self.family == "lstm" and self.proj_size else self.hidden_size
+        return self.proj_size or self.hidden_size
 
     @property
     def state_size(self) -> int:
         """The last dimension of a state as the suite holds it: ``H_out``, plus
         ``hidden_size`` for an LSTM's ``c`` (:func:`join_state`)."""
-        return self.output_size + (self.hidden_size if self.family == "lstm" else 0)
-
-    @property
-    def state_name(self) -> str:
-        """What messages call the final state: ``"h_n"``, or ``"(h_n, c_n)"`` for an LSTM."""
-        return "(h_n, c_n)" if self.family == "lstm" else "h_n"
-
-    @property
-    def module_name(self) -> str:
-        """torch's module of this family: ``"RNN"``, ``"GRU"`` or ``"LSTM"``."""
-        return FAMILIES[self.family]
-
-    @property
-    def torch_name(self) -> str:
-        """``"nn.RNN"``, ``"nn.GRU"`` or ``"nn.LSTM"``, as messages name the reference."""
-        return f"nn.{self.module_name}"
-
-    def reference_class(self) -> type[torch.nn.Module]:
-        """torch's module of this family."""
-        return getattr(torch.nn, self.module_name)  # type: ignore[no-any-return]
+        return self.output_size + (self.hidden_size if self.kind.paired_state else 0)
 
     def kwargs(self) -> dict[str, Any]:
-        """The constructor's keyword arguments, in its positional order."""
-        kwargs = asdict(self)
-        del kwargs["family"]
-        if self.family != "rnn":
-            del kwargs["nonlinearity"]
-        if self.family != "lstm":
-            del kwargs["proj_size"]
-        return kwargs
+        """The module's constructor arguments by keyword, in its positional order."""
+        return {name: getattr(self, name) for name in self.kind.arguments}
 
     def cell_args(self) -> tuple[Any, ...]:
-        """The positional arguments of this family's cell (``nn.RNNCell`` takes a
-        nonlinearity, the gated cells do not)."""
-        args = (self.input_size, self.hidden_size, self.bias)
-        return (*args, self.nonlinearity) if self.family == "rnn" else args
-
-    def cell_class(self) -> type[torch.nn.Module]:
-        """torch's cell of this family: nn.RNNCell, nn.GRUCell or nn.LSTMCell."""
-        return getattr(torch.nn, f"{self.module_name}Cell")  # type: ignore[no-any-return]
+        """The positional arguments of the family's cell (nn.RNNCell's ``(input_size,
+        hidden_size, bias, nonlinearity)``, the gated cells' first three)."""
+        return tuple(getattr(self, name) for name in self.kind.cell.arguments)
 
     def __str__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs().items())
-        return f"{self.module_name}({args})"
+        return f"{self.kind.torch_name}({args})"
 
 
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
@@ -121,11 +100,7 @@ def parse_fixed(items: list[str]) -> dict[str, Any]:
         ValueError: a one-line message for a malformed, repeated or unknown name, or a value
             that is not of the argument's type.
     """
-    types = {
-        name: type(getattr(RNNConfig(1, 1), name))
-        for name in RNNConfig.__dataclass_fields__
-        if name != "family"
-    }
+    types = {name: type(getattr(ModuleConfig(1, 1), name)) for name in MODULE_ARGUMENTS}
     fixed: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -166,6 +141,12 @@ class InputCase:
         seed: seeds the generator that makes input, h0, weights and upstream gradients.
         input_scale: standard deviation of the input and h0 entries.
         weight_scale: weights are drawn from U(-s/sqrt(H), s/sqrt(H)); 1 is nn.RNN's init.
+
+    Example::
+
+        >>> inputs = make_inputs(ModuleConfig(3, 4), InputCase("batched", seq_len=5, batch=2))
+        >>> inputs.input.shape, inputs.h0.shape
+        (torch.Size([5, 2, 3]), torch.Size([1, 2, 4]))
     """
 
     layout: str = "batched"
@@ -186,7 +167,7 @@ class InputCase:
         return self.layout != "unbatched"
 
 
-def case_size(config: RNNConfig, case: InputCase) -> int:
+def case_size(config: ModuleConfig, case: InputCase) -> int:
     """``T * max(B, 1) * max(I, H) * L * D``: the measure size budgets cap."""
     width = max(config.input_size, config.hidden_size) * config.num_layers
     return case.seq_len * max(case.batch, 1) * width * config.num_directions
@@ -201,10 +182,10 @@ def join_state(state: Any) -> Any:
     return state
 
 
-def split_state(config: RNNConfig, state: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+def split_state(config: ModuleConfig, state: Tensor) -> Tensor | tuple[Tensor, Tensor]:
     """What a module of ``config``'s family takes: ``state`` itself, or for an LSTM the pair
     ``(h, c)`` (each made contiguous) that :func:`join_state` joined."""
-    if config.family != "lstm":
+    if not config.kind.paired_state:
         return state
     h, c = state.split([config.output_size, config.hidden_size], -1)
     return h.contiguous(), c.contiguous()
@@ -218,7 +199,7 @@ class Inputs:
     input: Tensor | PackedSequence
     h0: Tensor | None
     padded: Tensor = field(repr=False)
-    config: RNNConfig = field(repr=False)
+    config: ModuleConfig = field(repr=False)
 
     def args(self) -> tuple[Any, ...]:
         """The forward call's arguments: ``(input,)`` or ``(input, h0)`` (an LSTM's
@@ -233,7 +214,7 @@ def generator(seed: int, offset: int = 0) -> torch.Generator:
 
 
 def make_inputs(
-    config: RNNConfig,
+    config: ModuleConfig,
     case: InputCase,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
@@ -250,7 +231,7 @@ def make_inputs(
     x = torch.randn(case.seq_len, batch, config.input_size, generator=g, dtype=torch.float64)
     states = config.num_layers * config.num_directions
     h = torch.randn(states, batch, config.output_size, generator=g, dtype=torch.float64)
-    if config.family == "lstm":
+    if config.kind.paired_state:
         c = torch.randn(states, batch, config.hidden_size, generator=g, dtype=torch.float64)
         h = join_state((h, c))
     x = (x * case.input_scale).to(device=device, dtype=dtype)
@@ -296,7 +277,7 @@ def upstream_grads(output: Tensor, h_n: Tensor, case: InputCase) -> tuple[Tensor
 
 
 def make_cell_inputs(
-    config: RNNConfig,
+    config: ModuleConfig,
     case: InputCase,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",

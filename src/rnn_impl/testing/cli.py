@@ -1,7 +1,7 @@
-"""rnn-verify: does an RNN implementation behave like torch.nn.RNN, and if not, where?
+"""rnn-verify: does an implementation behave like torch's recurrent module, and if not, where?
 
 Exit status: 0 when every run held, 1 when one failed, 2 for a usage error (a bad option, an
-import path that does not import, a class that cannot be built with nn.RNN's constructor, an
+import path that does not import, a class that cannot be built with torch's constructor, an
 adapter that fails, or options that leave nothing to verify here), 3 when ``--max-time`` ran
 out before every run was reached (and none failed). Usage errors are one line on stderr, never
 a traceback.
@@ -10,14 +10,22 @@ a traceback.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
-from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any
 
-CONFORMING, NONCONFORMING, USAGE_ERROR, INCOMPLETE = 0, 1, 2, 3
+from rnn_impl.testing.command import (
+    Parser,
+    UsageError,
+    add_selection_options,
+    command_main,
+    import_from_working_directory,
+    require_hypothesis,
+    selection,
+)
+from rnn_impl.testing.report import STATUS_WORDS, STATUSES, USAGE_ERROR
+
 REPRO_DIR = "rnn-verify-reproducers"
 EXIT_STATUSES = (
     "exit status: 0 every run held; 1 a run failed; 2 usage error (including options that "
@@ -29,68 +37,25 @@ LEGEND = (
     "(float64 against torch's module; lower precisions against it run in float64, where its\n"
     "own error is of the same order); -: the property does not apply (see --list)"
 )
-
-
-class UsageError(Exception):
-    """A mistake of the user's: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+__all__ = ["USAGE_ERROR", "UsageError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rnn_impl.testing import environment, profiles
-    from rnn_impl.testing.cases import LAYOUTS
+    from rnn_impl.testing import profiles
 
-    parser = _Parser(
+    parser = Parser(
         prog="rnn-verify",
-        description="Verify an RNN implementation against torch.nn.RNN with property-based tests.",
+        description="Verify an implementation of torch.nn.RNN, GRU, LSTM or one of their cells "
+        "against torch's own, with property-based tests.",
         epilog=EXIT_STATUSES,
     )
-    parser.add_argument(
-        "--impl",
-        default=None,
-        help="module:attr of the class or factory under test (default rnn_impl:RNN)",
-    )
-    parser.add_argument(
-        "--adapter", default=None, help="module:attr of an Adapter for other parameter names"
-    )
-    parser.add_argument(
-        "--kind",
-        choices=list(environment.KINDS),
-        default=None,
-        help="what the implementation imitates (default: detected from the torch class it "
-        "subclasses or its rnn_verify_kind attribute, else rnn)",
-    )
+    add_selection_options(parser)
     parser.add_argument(
         "--profile",
         choices=profiles.PROFILES,
         default=None,
         help=f"Hypothesis profile (default ${profiles.PROFILE_ENV}, else ci when $CI is set, "
         "else dev)",
-    )
-    parser.add_argument("--device", action="append", help="only this device (repeatable)")
-    parser.add_argument(
-        "--dtype", action="append", help="only this dtype, e.g. float32 (repeatable)"
-    )
-    parser.add_argument(
-        "--property", action="append", help="only this property (repeatable; see --list)"
-    )
-    parser.add_argument(
-        "--layout",
-        action="append",
-        choices=LAYOUTS,
-        help="only inputs of this layout (repeatable), for implementations that support fewer",
-    )
-    parser.add_argument(
-        "--fix",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="hold a constructor argument fixed, e.g. bidirectional=false (repeatable), for "
-        "implementations that support less; properties that draw their own are skipped",
     )
     parser.add_argument(
         "--max-examples",
@@ -152,137 +117,80 @@ def main(argv: list[str] | None = None) -> int:
     return command_main("rnn-verify", build_parser(), _run, argv)
 
 
-def command_main(
-    prog: str,
-    parser: argparse.ArgumentParser,
-    run: Callable[[argparse.Namespace], int],
-    argv: Sequence[str] | None,
-) -> int:
-    """``run`` on ``argv`` parsed: a usage error (or an interrupt) is one line on stderr and
-    exit status 2, never a traceback (rnn-verify, rnn-verify-search)."""
-    try:
-        return run(parser.parse_args(argv))
-    except UsageError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return USAGE_ERROR
+@dataclass(frozen=True)
+class Outputs:
+    """Where a run's results go besides the terminal: JSON, JUnit XML, reproducers, and the
+    corpus that failures are saved to."""
 
-
-def import_from_working_directory() -> None:
-    """Let ``--impl my_module:MyRNN`` import from the working directory, after the installed
-    packages (``python -m`` puts it first, where a stray torch.py would shadow torch)."""
-    here = os.getcwd()
-    sys.path[:] = [p for p in sys.path if p not in ("", here)] + [here]
+    json: Path | None
+    junit_xml: Path | None
+    repro_dir: Path
+    save_failures: Path | None
 
 
 def _run(args: argparse.Namespace) -> int:
     import_from_working_directory()
-    try:
-        import hypothesis  # noqa: F401
-    except ImportError:
-        raise UsageError("hypothesis is not installed: pip install 'rnn-impl[verify]'") from None
-    import torch
-
-    from rnn_impl.testing import devices, expected, oracle, profiles
-    from rnn_impl.testing.cases import parse_fixed
-    from rnn_impl.testing.plan import CHECKED_AS, KINDS, VERIFIES, kind_mismatch, plan
-    from rnn_impl.testing.properties import CATALOGUE, select
-
+    require_hypothesis()
     if args.list:
-        for prop in CATALOGUE:
-            print(f"{prop.name:30} {prop.kind:4} {prop.group:12} {prop.doc}")
-        return CONFORMING
+        _list()
+        return 0
     if args.max_examples is not None and args.max_examples < 1:
         raise UsageError("--max-examples must be at least 1")
     if args.max_time is not None and args.max_time <= 0:
         raise UsageError("--max-time must be positive")
+    from rnn_impl.testing import devices
 
-    try:
-        subject = oracle.load_subject(
-            args.impl, args.adapter, kind=args.kind or "rnn", imitates=args.kind
-        )
-    except oracle.SubjectError as error:
-        raise UsageError(str(error)) from None
-    try:
-        props = select(args.property, kind=CHECKED_AS[subject.kind])
-    except KeyError as error:
-        raise UsageError(f"unknown property {error.args[0]} (see --list)") from None
-    mismatched = [p for p in props if kind_mismatch(p, subject)]
-    if mismatched:
-        raise UsageError(
-            f"{subject.name} imitates nn.{KINDS[subject.kind]}; these properties verify "
-            f"{VERIFIES[mismatched[0].kind]}: "
-            f"{', '.join(p.name for p in mismatched)}"
-        )
-
-    try:
-        fixed = parse_fixed(args.fix)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    layouts = tuple(args.layout) if args.layout else None
-    try:
-        runs = plan(props, args.device or devices.available_devices(), args.dtype, layouts, fixed)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    if not args.device:
+        args = replace_namespace(args, device=list(devices.available_devices()))
+    session = selection(args, expected_failures=args.expected_failures, corpus_file=args.corpus)
+    outputs = Outputs(args.json, args.junit_xml, args.repro_dir, args.save_failures)
+    runs = session.runs()
     if not any(run.skip is None for run in runs):
         reasons = sorted({run.skip for run in runs if run.skip})
-        why = (
-            "; ".join(reasons)
-            if reasons
-            else "no selected property applies to these devices and dtypes"
-        )
+        why = "; ".join(reasons) or "no selected property applies to these devices and dtypes"
         raise UsageError(f"nothing to verify: {why}")
-    _smoke_test(subject, fixed)
+    _smoke_test(session)
+    if outputs.save_failures is not None and outputs.save_failures.exists():
+        _read_corpus(outputs.save_failures)  # a file that is not a corpus: say so before running
+    profile, run_settings = _settings(args.profile, args.max_examples)
+    return verify_session(session, runs, profile, run_settings, args.seed, args.max_time, outputs)
+
+
+def replace_namespace(args: argparse.Namespace, **changes: Any) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), **changes})
+
+
+def _list() -> None:
+    from rnn_impl.testing.properties import CATALOGUE
+
+    shape = {False: "module", True: "cell"}
+    print(f"{'property':30} {'verifies':8} {'category':12} {'tier':9} {'judged':9} what it checks")
+    for prop in CATALOGUE:
+        print(
+            f"{prop.name:30} {shape[prop.cells]:8} {prop.category:12} {prop.tier:9} "
+            f"{prop.comparison:9} {prop.doc}"
+        )
+
+
+def _settings(profile: str | None, max_examples: int | None) -> tuple[str, Any]:
+    """The Hypothesis profile's name and settings (``--profile``, else the default)."""
+    import hypothesis
+
+    from rnn_impl.testing import profiles
 
     profiles.register_profiles()
-    args.profile = args.profile or profiles.default_profile()
-    if args.profile not in profiles.PROFILES:
+    profile = profile or profiles.default_profile()
+    if profile not in profiles.PROFILES:
         raise UsageError(
-            f"${profiles.PROFILE_ENV}={args.profile!r} is not a profile "
+            f"${profiles.PROFILE_ENV}={profile!r} is not a profile "
             f"(choose from {', '.join(profiles.PROFILES)})"
         )
     run_settings = hypothesis.settings(
-        hypothesis.settings.get_profile(args.profile), report_multiple_bugs=False
+        hypothesis.settings.get_profile(profile), report_multiple_bugs=False
     )
-    if args.max_examples is not None:
-        run_settings = hypothesis.settings(run_settings, max_examples=args.max_examples)
-    print(
-        f"rnn-verify: {subject.name} against torch.nn.{KINDS[subject.kind]} (torch {torch.__version__}, "
-        f"hypothesis {hypothesis.__version__}), profile {args.profile}"
-    )
-    listed = []
-    if args.expected_failures is not None:
-        try:
-            listed = expected.read(args.expected_failures)
-        except (OSError, ValueError) as error:
-            raise UsageError(f"--expected-failures: {error}") from None
-    recorded = _read_corpus(args.corpus) if args.corpus is not None else []
-    if args.save_failures is not None and args.save_failures.exists():
-        _read_corpus(args.save_failures)  # a file that is not a corpus: say so before running
-    results, found = _verify_all(runs, subject, run_settings, args, layouts, fixed, recorded)
-    if args.save_failures is not None:
-        from rnn_impl.testing import corpus
-
-        added = corpus.save(args.save_failures, found)
-        print(
-            f"rnn-verify: {added} new failure(s) saved to {args.save_failures} "
-            f"({len(found) - added} already there)"
-        )
-    used = set()
-    for run, result in zip(runs, results):
-        entry = expected.matching(listed, run.id)
-        if entry is not None:
-            used.add(entry)
-            _apply_expected(result, entry, args, strict=args.profile == "ci")
-    for entry in listed:
-        if entry not in used:
-            print(
-                f"rnn-verify: {args.expected_failures}:{entry.line}: {entry.pattern!r} matches "
-                "no run of this selection (stale, or a typo?)"
-            )
-    return _report(results, subject, args)
+    if max_examples is not None:
+        run_settings = hypothesis.settings(run_settings, max_examples=max_examples)
+    return profile, run_settings
 
 
 def _read_corpus(path: Path) -> list:
@@ -294,117 +202,154 @@ def _read_corpus(path: Path) -> list:
         raise UsageError(f"corpus: {error}") from None
 
 
-def _apply_expected(result, entry, args, strict: bool) -> None:
-    """A listed run: a failure is expected (xfail); a pass fails when ``strict`` (the ``ci``
-    profile: the list only shrinks), else it is reported (xpass)."""
-    where = f"{args.expected_failures}:{entry.line}"
-    if result.status == "fail":
-        result.status = "xfail"
-        result.reason = f"expected to fail ({where}: {entry.reason}); {result.reason}"
-    elif result.status == "pass":
-        result.status = "fail" if strict else "xpass"
-        result.reason = (
-            f"listed as expected to fail ({where}: {entry.reason}) but passes: remove it"
-        )
-
-
-def _smoke_test(subject, fixed) -> None:
-    """Build the subject once with a plain configuration (and the ``--fix`` arguments): a
-    constructor or adapter that cannot work at all is a usage error, not a conformance
+def _smoke_test(session: Any) -> None:
+    """Build each implementation once with a plain configuration (and the fixed arguments):
+    a constructor or adapter that cannot work at all is a usage error, not a conformance
     failure."""
-    from dataclasses import replace
-
     from rnn_impl.testing import oracle
-    from rnn_impl.testing.cases import InputCase, RNNConfig
+    from rnn_impl.testing.cases import InputCase, ModuleConfig
 
-    try:
-        held = subject.holding(fixed)
-        hidden = max(4, held.get("proj_size", 0) + 1)  # the strategies make room the same way
-        config = replace(RNNConfig(3, hidden), **held)
-        oracle.build_pair(subject, config, InputCase())
-    except (oracle.SubjectError, ValueError) as error:  # ValueError: torch's, for the --fix
-        raise UsageError(f"{error}") from None
+    for implementation in session.implementations:
+        try:
+            held = implementation.fixed_arguments(session.fixed)
+            hidden = max(4, held.get("proj_size", 0) + 1)  # the strategies make room alike
+            config = replace(ModuleConfig(3, hidden), **held)
+            oracle.build_pair(implementation, config, InputCase())
+        except (oracle.ImplementationError, ValueError) as error:  # ValueError: torch's
+            raise UsageError(f"{error}") from None
 
 
-def _verify_all(runs, subject, run_settings, args, layouts, fixed, recorded):
-    """Every run, in order: ``(results, found)``, ``found`` the corpus entries of the minimal
-    failing examples."""
+def verify_session(
+    session: Any,
+    runs: list[Any],
+    profile: str,
+    run_settings: Any,
+    seed: int | None,
+    max_time: float | None,
+    outputs: Outputs,
+) -> int:
+    """Every run in order, printed as it ends; then the report: the verdict's exit status."""
+    import hypothesis
+    import torch
+
     from rnn_impl.testing import corpus, devices
+
+    implementation = session.implementations[0]
+    print(
+        f"rnn-verify: {implementation.name} against torch.{implementation.kind.reference} "
+        f"(torch {torch.__version__}, hypothesis {hypothesis.__version__}), profile {profile}"
+    )
+    results, found = [], []
+    deadline = None if max_time is None else time.monotonic() + max_time
+    width = len(str(len(runs)))
+    for index, run in enumerate(runs, 1):
+        reached = deadline is None or time.monotonic() <= deadline
+        if run.skip is None and reached:
+            name = f"{run.prop.name} {run.device}/{devices.dtype_name(run.dtype)}"
+            print(f"[{index:>{width}}/{len(runs)}] {name} ...", end="", flush=True)
+        result, failure = _check(session, run, run_settings, seed, reached, max_time, outputs)
+        if run.skip is None and reached:
+            word = "pass" if result.status == "pass" else "FAIL"
+            print(f" {word} ({result.examples} examples, {result.seconds:.1f}s)", flush=True)
+        if failure is not None:
+            found.append(failure)
+        if run.listed is not None:
+            result.status, why = _judged(run, result, session.expected_file, profile)
+            result.reason = why if result.status != "xfail" else f"{why}; {result.reason}"
+        results.append(result)
+    if outputs.save_failures is not None:
+        added = corpus.save(outputs.save_failures, found)
+        print(
+            f"rnn-verify: {added} new failure(s) saved to {outputs.save_failures} "
+            f"({len(found) - added} already there)"
+        )
+    return _report(results, session, profile, outputs)
+
+
+def _judged(run: Any, result: Any, path: str, profile: str) -> tuple[str, str]:
+    from rnn_impl.testing import expected
+
+    if result.status not in ("pass", "fail"):
+        return result.status, result.reason
+    return expected.judge(run.listed, path, result.status == "fail", profile)
+
+
+def _check(
+    session: Any,
+    run: Any,
+    run_settings: Any,
+    seed: int | None,
+    reached: bool,
+    max_time: float | None,
+    outputs: Outputs,
+) -> tuple[Any, Any]:
+    """One run: its :class:`~rnn_impl.testing.report.Result`, and the corpus entry of its
+    minimal failing example (None if it did not fail)."""
+    from rnn_impl.testing import corpus, devices
+    from rnn_impl.testing.exceptions import VALUES
     from rnn_impl.testing.localise import describe
     from rnn_impl.testing.report import Result, classify, write_reproducer
-    from rnn_impl.testing.runner import verify
 
-    results, found = [], []
-    width = len(str(len(runs)))
-    deadline = None if args.max_time is None else time.monotonic() + args.max_time
-    for index, run in enumerate(runs, 1):
-        prop, device, dtype = run.prop, run.device, run.dtype
-        name = devices.dtype_name(dtype)
-        result = Result(prop.name, prop.group, device, name, "skip")
-        prefix = f"[{index:>{width}}/{len(runs)}] {prop.name} {device}/{name}"
-        if run.skip is not None:
-            result.reason = run.skip
-            results.append(result)
-            continue
-        if deadline is not None and time.monotonic() > deadline:
-            result.status, result.reason = "not reached", f"--max-time {args.max_time:g} s ran out"
-            results.append(result)
-            continue
-        print(f"{prefix} ...", end="", flush=True)
-        start = time.perf_counter()
-        tally = verify(
-            prop,
-            subject,
-            device,
-            dtype,
-            run_settings,
-            seed=args.seed,
-            collect=True,
-            layouts=layouts,
-            fixed=fixed,
-            replay=corpus.replay(recorded, prop.name, device, name),
-        )
-        result.seconds = time.perf_counter() - start
-        result.examples = tally.examples
-        result.max_abs, result.eps_units = tally.worst.max_abs, tally.worst.eps_units
-        if tally.failure is None:
-            result.status = "pass"
-            print(f" pass ({tally.examples} examples, {result.seconds:.1f}s)", flush=True)
-        else:
-            result.status = "fail"
-            result.reason = f"{type(tally.failure).__name__}: {tally.failure}".strip()
-            measure = getattr(tally.failure, "measure", None)
-            if measure is not None:
-                result.max_abs, result.eps_units = measure.max_abs, measure.eps_units
-            if tally.last is not None:
-                found.append(corpus.failure_of(prop.name, tally.last, subject.name, tally.headline))
-                result.counterexample = str(tally.last)
-                located = describe(prop, subject, tally.last)
-                result.departs, result.suspects = located["departs"], located["suspects"]
-                path = write_reproducer(
-                    args.repro_dir, result, tally.last, subject.name, args.adapter, subject.kind
-                )
-                result.reproducer = str(path)
-                if prop.exact and device == "cpu" and "not bit-identical" in result.reason:
-                    result.cause = classify(path)
-            print(f" FAIL ({tally.examples} examples, {result.seconds:.1f}s)", flush=True)
-        results.append(result)
-    return results, found
+    prop, device = run.prop, run.device
+    result = Result(prop.name, prop.category, device, devices.dtype_name(run.dtype), "skip")
+    if run.skip is not None:
+        result.reason = run.skip
+        return result, None
+    if not reached:
+        result.status, result.reason = "not reached", f"--max-time {max_time:g} s ran out"
+        return result, None
+    start = time.perf_counter()
+    verification = session.verify(run, run_settings, seed=seed)
+    result.seconds = time.perf_counter() - start
+    result.examples = verification.examples
+    result.max_abs, result.eps_units = verification.worst.max_abs, verification.worst.eps_units
+    failure = verification.failure
+    if failure is None:
+        result.status = "pass"
+        return result, None
+    result.status = "fail"
+    result.reason = f"{type(failure).__name__}: {failure}".strip()
+    result.differs = getattr(failure, "differs", "")
+    measure = getattr(failure, "measure", None)
+    if measure is not None:
+        result.max_abs, result.eps_units = measure.max_abs, measure.eps_units
+    example = verification.last
+    if example is None:
+        return result, None
+    implementation = run.implementation
+    entry = corpus.failure_of(prop.name, example, implementation.name, verification.headline)
+    result.counterexample = str(example)
+    located = describe(prop, implementation, example)
+    result.departs, result.suspects = located["departs"], located["suspects"]
+    path = write_reproducer(
+        outputs.repro_dir,
+        result,
+        example,
+        implementation.name,
+        implementation.adapter_name,
+        implementation.kind.name,
+    )
+    result.reproducer = str(path)
+    if prop.exact and device == "cpu" and result.differs == VALUES:
+        result.cause = classify(path)
+    return result, entry
 
 
-def _report(results, subject, args) -> int:
+def _report(results: list[Any], session: Any, profile: str, outputs: Outputs) -> int:
     import hypothesis
     import torch
 
     from rnn_impl.testing.report import (
         failure_block,
         largest_errors,
+        summary,
         table,
+        verdict,
         write_json,
         write_junit,
     )
 
-    failures = [r for r in results if r.status == "fail"]
+    implementation = session.implementations[0]
     print()
     print(table(results))
     print(LEGEND)
@@ -413,57 +358,35 @@ def _report(results, subject, args) -> int:
     if errors:
         print("largest errors among passing properties:")
         print(errors)
-    for kind in ("skip", "not reached", "xfail", "xpass"):
-        reasons = sorted({r.reason for r in results if r.status == kind})
+    for listed in ("skip", "not reached", "xfail", "xpass"):
+        reasons = sorted({r.reason for r in results if r.status == listed})
         if reasons:
-            count = sum(r.status == kind for r in results)
-            print(f"{STATUS_WORDS[kind]} ({count}): " + "; ".join(reasons))
-    for r in failures:
-        print()
-        print(failure_block(r))
-    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
-    if counts["fail"]:
-        verdict, status = "does not conform", NONCONFORMING
-    elif counts["not reached"]:
-        verdict, status = "conforms on what was reached (--max-time ran out)", INCOMPLETE
-    elif counts["skip"] or counts["xfail"] or counts["xpass"]:
-        verdict = "conforms on what ran here, except the expected failures and skips listed above"
-        status = CONFORMING
-    else:
-        verdict, status = "conforms", CONFORMING
-    meta = {
-        "implementation": subject.name,
-        "adapter": args.adapter,
-        "profile": args.profile,
+            count = sum(r.status == listed for r in results)
+            print(f"{STATUS_WORDS[listed]} ({count}): " + "; ".join(reasons))
+    for r in results:
+        if r.status == "fail":
+            print()
+            print(failure_block(r))
+    counts = {name: sum(r.status == name for r in results) for name in STATUSES}
+    words, status = verdict(counts)
+    meta: dict[str, object] = {
+        "implementation": implementation.name,
+        "adapter": implementation.adapter_name,
+        "kind": implementation.kind.name,
+        "profile": profile,
         "torch": torch.__version__,
         "hypothesis": hypothesis.__version__,
-        "verdict": verdict,
+        "verdict": words,
         "exit_status": status,
-        **{f"{name.replace(' ', '_')}": count for name, count in counts.items()},
+        **{name.replace(" ", "_"): count for name, count in counts.items()},
     }
-    if args.json:
-        write_json(results, args.json, meta)
-    if args.junit_xml:
-        write_junit(results, args.junit_xml, f"rnn-verify {subject.name}")
+    if outputs.json:
+        write_json(results, outputs.json, meta)
+    if outputs.junit_xml:
+        write_junit(results, outputs.junit_xml, f"rnn-verify {implementation.name}")
     print()
-    summary = ", ".join(
-        f"{count} {STATUS_WORDS[name]}"
-        for name, count in counts.items()
-        if count or name in ("pass", "fail", "skip")
-    )
-    print(f"{subject.name} {verdict}: {summary}")
+    print(f"{implementation.name} {words}: {summary(counts)}")
     return status
-
-
-STATUSES = ("pass", "fail", "skip", "not reached", "xfail", "xpass")
-STATUS_WORDS = {
-    "pass": "passed",
-    "fail": "failed",
-    "skip": "skipped",
-    "not reached": "not reached",
-    "xfail": "failed as expected",
-    "xpass": "passed though expected to fail",
-}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 A JSON file a project keeps beside its tests and reviews like code. Each entry is one minimal
 failing example, as explicit data: the property, device and dtype, the constructor arguments
-(:class:`~rnn_impl.testing.cases.RNNConfig`) and the input (:class:`~rnn_impl.testing.cases.InputCase`,
+(:class:`~rnn_impl.testing.cases.ModuleConfig`) and the input (:class:`~rnn_impl.testing.cases.InputCase`,
 whose seed makes every tensor), and what found it (implementation, torch and Hypothesis
 versions, the failure's first line)::
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnn_impl.testing import devices
-from rnn_impl.testing.cases import InputCase, RNNConfig
+from rnn_impl.testing.cases import InputCase, ModuleConfig
 
 if TYPE_CHECKING:
     from rnn_impl.testing.strategies import Example
@@ -53,7 +53,7 @@ class Failure:
     prop: str
     device: str
     dtype: str
-    config: RNNConfig
+    config: ModuleConfig
     case: InputCase
     found: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
@@ -135,7 +135,7 @@ def read(path: str | Path) -> list[Failure]:
                     str(entry["property"]),
                     str(entry["device"]),
                     str(entry["dtype"]),
-                    _dataclass_from(RNNConfig, entry["config"], f"{where}.config"),
+                    _dataclass_from(ModuleConfig, entry["config"], f"{where}.config"),
                     _dataclass_from(InputCase, entry["case"], f"{where}.case"),
                     {str(k): str(v) for k, v in entry.get("found", {}).items()},
                 )

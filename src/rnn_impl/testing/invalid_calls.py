@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
-from rnn_impl.testing.cases import RNNConfig
+from rnn_impl.testing.cases import ModuleConfig
+from rnn_impl.testing.kinds import Kind
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,10 @@ class ErrorSizes:
     batch_first: bool = False
     proj_size: int = 0
 
-    def config(self, **more: Any) -> RNNConfig:
+    def config(self, **more: Any) -> ModuleConfig:
         """A configuration of these sizes (an LSTM's projection included), with ``more`` of
         its arguments."""
-        return RNNConfig(
+        return ModuleConfig(
             self.input_size,
             self.hidden_size,
             self.num_layers,
@@ -348,10 +349,11 @@ def as_pair(args: tuple[Any, ...], s: ErrorSizes) -> tuple[Any, ...]:
     return args
 
 
-def forward_cases(family: str) -> dict[str, Callable[[ErrorSizes], tuple[Any, ...]]]:
-    """Invalid forward calls for a module of ``family``: :data:`FORWARD_CASES`, and for an
-    LSTM the same with each tensor state given as a pair, plus :data:`LSTM_FORWARD_CASES`."""
-    if family != "lstm":
+def forward_cases(kind: Kind) -> dict[str, Callable[[ErrorSizes], tuple[Any, ...]]]:
+    """Invalid forward calls for a recurrent module of ``kind``: :data:`FORWARD_CASES`, and
+    for an LSTM the same with each tensor state given as a pair, plus
+    :data:`LSTM_FORWARD_CASES`."""
+    if not kind.paired_state:
         return dict(FORWARD_CASES)
     paired = {
         name: (lambda s, make=make: as_pair(make(s), s)) for name, make in FORWARD_CASES.items()
@@ -378,13 +380,13 @@ PROJ_POSITIONAL: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
 has ``device``."""
 
 
-def constructor_cases(family: str) -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
-    """Constructor calls for a module of ``family``: :data:`CONSTRUCTOR_CASES`, with the
-    gated modules' :data:`PROJ_CASES` and nn.LSTM's :data:`PROJ_POSITIONAL`."""
+def constructor_cases(kind: Kind) -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Constructor calls for a recurrent module of ``kind``: :data:`CONSTRUCTOR_CASES`, with
+    the gated modules' :data:`PROJ_CASES` and nn.LSTM's :data:`PROJ_POSITIONAL`."""
     cases = dict(CONSTRUCTOR_CASES)
-    if family != "rnn":
+    if kind.gates:
         cases.update(PROJ_CASES)
-    if family == "lstm":
+    if kind.takes("proj_size"):
         cases.update(PROJ_POSITIONAL)
     return cases
 
@@ -410,14 +412,14 @@ LSTM_CELL_CASES: dict[str, Callable[[ErrorSizes], tuple[Any, ...]]] = {
 """nn.LSTMCell's own mistakes with its ``(h, c)`` pair."""
 
 
-def cell_forward_cases(family: str) -> dict[str, Callable[[ErrorSizes], tuple[Any, ...]]]:
-    """Invalid calls of the cell of ``family``: :data:`CELL_FORWARD_CASES` (for the gated
-    cells without :data:`CRASHES_GATED_CELLS`; for an LSTMCell with each hidden state given as
-    a pair, plus :data:`LSTM_CELL_CASES`)."""
-    if family == "rnn":
+def cell_forward_cases(kind: Kind) -> dict[str, Callable[[ErrorSizes], tuple[Any, ...]]]:
+    """Invalid calls of a cell of ``kind``: :data:`CELL_FORWARD_CASES` (for the gated cells
+    without :data:`CRASHES_GATED_CELLS`; for an LSTMCell with each hidden state given as a
+    pair, plus :data:`LSTM_CELL_CASES`)."""
+    if not kind.gates:
         return dict(CELL_FORWARD_CASES)
     safe = {k: v for k, v in CELL_FORWARD_CASES.items() if k not in CRASHES_GATED_CELLS}
-    if family == "gru":
+    if not kind.paired_state:
         return safe
     paired = {name: (lambda s, make=make: as_pair(make(s), s)) for name, make in safe.items()}
     return {**paired, **LSTM_CELL_CASES}

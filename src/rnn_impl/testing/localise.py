@@ -24,7 +24,7 @@ from torch.nn.utils.rnn import PackedSequence
 from rnn_impl.testing.cases import InputCase, generator, join_state, make_inputs
 from rnn_impl.testing.devices import dtype_name
 from rnn_impl.testing.oracle import (
-    Subject,
+    Implementation,
     build_from,
     build_pair,
     in_torch_layout,
@@ -37,19 +37,24 @@ from rnn_impl.testing.tolerances import ASSERT_CLOSE_DEFAULTS, normwise_rel
 DIRECTIONS = ("forward", "reverse")
 
 
-LOCATED_GROUPS = ("differential", "gradients", "contracts", "dropout", "laws")
-"""The groups whose failures concern results (errors, API and cell failures are not located)."""
+LOCATED_CATEGORIES = ("differential", "gradients", "contracts", "dropout", "laws")
+"""The categories whose failures concern results (errors, API and cell failures are not
+located)."""
 
 
-def departures(subject: Subject, example: Example, gradients: bool = False) -> list[str]:
+def departures(
+    implementation: Implementation, example: Example, gradients: bool = False
+) -> list[str]:
     """Where the implementation's forward first departs from nn.RNN's on ``example`` (beyond
     assert_close's tolerance for the dtype, else the first bit that differs); with
     ``gradients``, where the forward agrees, which gradients differ most. Empty when nothing
     differs."""
-    if subject.is_cell or example.device == "meta":
+    if implementation.is_cell or example.device == "meta":
         return []
     config = example.config
-    reference, impl = build_pair(subject, config, example.case, example.dtype, example.device)
+    reference, impl = build_pair(
+        implementation, config, example.case, example.dtype, example.device
+    )
     inputs = make_inputs(config, example.case, example.dtype, example.device)
     with torch.no_grad():
         expected = _seeded(reference, inputs, example.case.seed)
@@ -57,22 +62,22 @@ def departures(subject: Subject, example: Example, gradients: bool = False) -> l
             output, h_n = _seeded(impl, inputs, example.case.seed)
         except Exception as exc:
             return [f"its forward call fails: {type(exc).__name__}: {exc}"]
-    if config.family == "lstm":
+    if config.kind.paired_state:
         expected, h_n = (expected[0], join_state(expected[1])), join_state(h_n)
     lines = []
     out_e, out_a = expected[0], output
     if isinstance(out_e, PackedSequence) != isinstance(out_a, PackedSequence):
-        theirs = config.torch_name
+        theirs = config.kind.reference
         return [f"output is a {type(out_a).__name__}, {theirs}'s a {type(out_e).__name__}"]
     data_e = out_e.data if isinstance(out_e, PackedSequence) else out_e
     data_a = out_a.data if isinstance(out_a, PackedSequence) else out_a
     if not isinstance(data_a, Tensor) or data_a.shape != data_e.shape:
         shape = getattr(data_a, "shape", None)
-        return [f"output has shape {shape}, {config.torch_name}'s {data_e.shape}"]
+        return [f"output has shape {shape}, {config.kind.reference}'s {data_e.shape}"]
     found = _differences(data_a, data_e)
     if len(found):
         lines.append("output first differs " + _output_place(found, out_e, example))
-        order = _gate_order(subject, reference, example, data_e)
+        order = _gate_order(implementation, reference, example, data_e)
         if order is not None:
             lines.append(order)
     if isinstance(h_n, Tensor) and h_n.shape == expected[1].shape:
@@ -82,26 +87,22 @@ def departures(subject: Subject, example: Example, gradients: bool = False) -> l
                 f"layer {r // config.num_directions} {DIRECTIONS[r % config.num_directions]}"
                 for r in rows
             ]
-            lines.append(f"{config.state_name} differs for " + ", ".join(names))
+            lines.append(f"{config.kind.state_name} differs for " + ", ".join(names))
     if lines and (config.num_layers > 1 or config.bidirectional):
-        lines.append(_sub_models(subject, reference, example))
+        lines.append(_sub_models(implementation, reference, example))
     if lines or not gradients:
         return lines
-    return _gradient_departures(subject, example)
-
-
-GATES = {"gru": ("r", "z", "n"), "lstm": ("i", "f", "g", "o")}
-"""The gate blocks of the gated families' weights and biases, in torch's row order."""
+    return _gradient_departures(implementation, example)
 
 
 def _gate_order(
-    subject: Subject, reference: torch.nn.Module, example: Example, expected: Tensor
+    implementation: Implementation, reference: torch.nn.Module, example: Example, expected: Tensor
 ) -> str | None:
     """Whether the implementation agrees with torch (within assert_close's tolerance) once
     the gate blocks of every weight and bias it is given are reordered: then it reads its
     blocks in that order, and the words say which. None when no order agrees."""
-    names = GATES.get(example.config.family)
-    if names is None:
+    names = example.config.kind.gates
+    if not names:
         return None
     inputs = make_inputs(example.config, example.case, example.dtype, example.device)
     for order in itertools.permutations(range(len(names))):
@@ -115,7 +116,7 @@ def _gate_order(
                     weight.copy_(torch.cat([blocks[k] for k in order], 0))
         try:
             with torch.no_grad():
-                output = _seeded(build_from(subject, permuted), inputs, example.case.seed)[0]
+                output = _seeded(build_from(implementation, permuted), inputs, example.case.seed)[0]
         except Exception:
             continue
         data = output.data if isinstance(output, PackedSequence) else output
@@ -125,28 +126,28 @@ def _gate_order(
                 ours = ", ".join(names[k] for k in order)
                 return (
                     f"given its gate blocks reordered to ({ours}) it agrees with "
-                    f"{example.config.torch_name}: it reads them in that order, torch's is "
+                    f"{example.config.kind.reference}: it reads them in that order, torch's is "
                     f"({theirs})"
                 )
     return None
 
 
-def _gradient_departures(subject: Subject, example: Example) -> list[str]:
+def _gradient_departures(implementation: Implementation, example: Example) -> list[str]:
     """Where the forward agrees: which gradients differ from nn.RNN's, worst first (norm-wise
     relative difference)."""
     from rnn_impl.testing.properties.differential import gradients
 
     example = dataclasses.replace(example, case=dataclasses.replace(example.case, with_h0=True))
     reference, impl = build_pair(
-        subject, example.config, example.case, example.dtype, example.device
+        implementation, example.config, example.case, example.dtype, example.device
     )
     expected_names = dict(reference.named_parameters())
-    actual_names = subject.adapter.named_parameters(impl)
+    actual_names = implementation.adapter.named_parameters(impl)
     if set(expected_names) - set(actual_names):
         return []
     expected = gradients(reference, expected_names, example)
     actual = gradients(impl, {n: actual_names[n] for n in expected_names}, example)
-    actual = in_torch_layout(subject.adapter, actual)
+    actual = in_torch_layout(implementation.adapter, actual)
     errors = sorted(
         (
             (normwise_rel(actual[n], e), n)
@@ -224,7 +225,9 @@ def _differing_rows(actual: Tensor, expected: Tensor) -> list[int]:
     return [r for r in range(mask.size(0)) if bool(mask[r].any())]
 
 
-def _sub_models(subject: Subject, reference: torch.nn.Module, example: Example) -> str:
+def _sub_models(
+    implementation: Implementation, reference: torch.nn.Module, example: Example
+) -> str:
     """Each layer and direction alone, as a one-layer unidirectional model with its weights,
     on an input of its own: which already differ from nn.RNN."""
     config = example.config
@@ -241,7 +244,7 @@ def _sub_models(subject: Subject, reference: torch.nn.Module, example: Example) 
             rename = {f"{k}_l0": f"{k}_l{layer}{suffix}" for k in kinds}
             try:
                 ref_sub = sub_reference(reference, sub, rename)
-                impl_sub = build_from(subject, ref_sub, sub)
+                impl_sub = build_from(implementation, ref_sub, sub)
                 x = _input_for(sub, example)
                 with torch.no_grad():
                     same = len(_differences(impl_sub(x)[0], ref_sub(x)[0])) == 0
@@ -282,7 +285,7 @@ SETTINGS: tuple[tuple[str, Any], ...] = (
 """The counterfactuals :func:`suspects` tries, one at a time: each a simpler setting."""
 
 
-def suspects(prop: Property, subject: Subject, example: Example) -> list[str]:
+def suspects(prop: Property, implementation: Implementation, example: Example) -> list[str]:
     """The settings of ``example`` whose change, alone, makes ``prop`` hold: ``"bias=True"``
     when the example passes with ``bias=False``. A setting already at its simple value, or
     that the property fixes, is not tried."""
@@ -292,7 +295,7 @@ def suspects(prop: Property, subject: Subject, example: Example) -> list[str]:
         if own is not None and not isinstance(own, st.SearchStrategy):
             continue
         changed = _with(example, name, simple)
-        if changed is None or _holds(prop, subject, changed) is not True:
+        if changed is None or _holds(prop, implementation, changed) is not True:
             continue
         found.append(f"{name}={_value(example, name)!r}")
     return found
@@ -328,10 +331,10 @@ def _with(example: Example, name: str, simple: Any) -> Example | None:
     return Example(config, InputCase(**dataclasses.asdict(case)), example.device, example.dtype)
 
 
-def _holds(prop: Property, subject: Subject, example: Example) -> bool | None:
+def _holds(prop: Property, implementation: Implementation, example: Example) -> bool | None:
     """Whether ``prop`` holds on ``example`` (None: the example cannot be run at all)."""
     try:
-        prop.check(subject, example)
+        prop.check(implementation, example)
     except AssertionError:
         return False
     except Exception:
@@ -339,15 +342,17 @@ def _holds(prop: Property, subject: Subject, example: Example) -> bool | None:
     return True
 
 
-def describe(prop: Property, subject: Subject, example: Example) -> dict[str, list[str]]:
+def describe(
+    prop: Property, implementation: Implementation, example: Example
+) -> dict[str, list[str]]:
     """Both, for a report: ``{"departs": [...], "suspects": [...]}`` (a line saying why, if
     either cannot be worked out)."""
     result: dict[str, list[str]] = {"departs": [], "suspects": []}
-    if prop.group not in LOCATED_GROUPS:
+    if prop.category not in LOCATED_CATEGORIES:
         return result
     for key, work in (
-        ("departs", lambda: departures(subject, example, prop.group == "gradients")),
-        ("suspects", lambda: suspects(prop, subject, example)),
+        ("departs", lambda: departures(implementation, example, prop.category == "gradients")),
+        ("suspects", lambda: suspects(prop, implementation, example)),
     ):
         try:
             result[key] = work()

@@ -1,9 +1,9 @@
 """The implementation under test, built next to torch's module with identical weights.
 
-A :class:`Subject` is what the suite verifies: a factory with the constructor of torch's
+A :class:`Implementation` is what the suite verifies: a factory with the constructor of torch's
 module (nn.RNN, nn.GRU, nn.LSTM or one of their cells; a class or a function) plus an
 :class:`Adapter` that gives it the reference's weights and names its parameters the way torch
-does. :func:`build_pair` makes the reference and the subject for one case without touching the
+does. :func:`build_pair` makes the reference and the implementation for one case without touching the
 global RNG.
 """
 
@@ -20,16 +20,26 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl.testing.cases import InputCase, RNNConfig, draw_weights, join_state
-from rnn_impl.testing.environment import KINDS, subject_spec
+from rnn_impl.testing.cases import InputCase, ModuleConfig, draw_weights, join_state
 from rnn_impl.testing.environment import adapter_spec as _adapter_spec
-from rnn_impl.testing.exceptions import SubjectError
+from rnn_impl.testing.environment import implementation_spec
+from rnn_impl.testing.exceptions import ImplementationError
+from rnn_impl.testing.kinds import MODULE_ARGUMENTS, RNN, Kind, detect
 
 
 class Adapter:
-    """Maps nn.RNN's weights onto an implementation. The default assumes nn.RNN's names.
+    """Gives an implementation the weights of torch's module, and names its parameters the
+    way torch does. The default assumes torch's names (``weight_ih_l0``, ...) and layout.
 
-    Subclass it for an implementation whose parameters are named or shaped differently.
+    Subclass it for an implementation whose parameters are named or shaped differently::
+
+        class MyAdapter(Adapter):
+            def load(self, impl, reference):
+                impl.cell.w_x.copy_(reference.weight_ih_l0)
+                ...
+
+            def named_parameters(self, impl):
+                return {"weight_ih_l0": impl.cell.w_x, ...}
     """
 
     def load(self, impl: nn.Module, reference: nn.Module) -> None:
@@ -37,7 +47,7 @@ class Adapter:
         impl.load_state_dict(reference.state_dict())
 
     def named_parameters(self, impl: nn.Module) -> dict[str, Tensor]:
-        """``impl``'s parameters keyed by nn.RNN's names (``weight_ih_l0``, ...)."""
+        """``impl``'s parameters keyed by torch's names (``weight_ih_l0``, ...)."""
         return dict(impl.named_parameters())
 
     def to_reference(self, name: str, value: Tensor) -> Tensor:
@@ -47,72 +57,60 @@ class Adapter:
         return value
 
 
-FAMILY_OF = {
-    "rnn": "rnn",
-    "gru": "gru",
-    "lstm": "lstm",
-    "cell": "rnn",
-    "gru_cell": "gru",
-    "lstm_cell": "lstm",
-}
-"""The :attr:`RNNConfig.family <rnn_impl.testing.cases.RNNConfig.family>` of each kind."""
-
-CELLS = ("cell", "gru_cell", "lstm_cell")
-
-
 @dataclass(frozen=True)
-class Subject:
-    """An implementation under test: ``factory(**RNNConfig.kwargs(), device=, dtype=)``, or
-    for a cell ``factory(*RNNConfig.cell_args(), device=, dtype=)``.
+class Implementation:
+    """The implementation under test: its ``name`` (``module:attr``), the ``factory`` that
+    builds it with the constructor of torch's module of its ``kind`` (``factory(**
+    ModuleConfig.kwargs(), device=, dtype=)``, for a cell ``factory(*ModuleConfig.cell_args(),
+    device=, dtype=)``; a class or a function), and the :class:`Adapter` that gives it
+    torch's weights.
 
-    ``kind`` is one of :data:`KINDS`: ``"rnn"``, ``"gru"``, ``"lstm"`` for a look-alike of
-    nn.RNN, nn.GRU, nn.LSTM; ``"cell"``, ``"gru_cell"``, ``"lstm_cell"`` for one of
-    nn.RNNCell, nn.GRUCell, nn.LSTMCell.
+    Example::
+
+        >>> import rnn_impl
+        >>> from rnn_impl.testing.kinds import KINDS
+        >>> implementation = Implementation("rnn_impl:GRU", rnn_impl.GRU, kind=KINDS["gru"])
+        >>> implementation.fixed_arguments({"num_layers": 2})
+        {'num_layers': 2, 'nonlinearity': 'tanh', 'proj_size': 0, 'family': 'gru'}
     """
 
     name: str
     factory: Callable[..., nn.Module]
     adapter: Adapter = field(default_factory=Adapter)
-    kind: str = "rnn"
+    kind: Kind = RNN
+    adapter_name: str | None = None
+    """The adapter's ``module:attr`` (None: the default :class:`Adapter`)."""
 
     @property
     def is_cell(self) -> bool:
-        return self.kind in CELLS
+        return self.kind.is_cell
 
-    @property
-    def imitates(self) -> str:
-        """``"nn.LSTM"``, ``"nn.RNNCell"``, ...: the torch module this subject imitates."""
-        return f"nn.{KINDS[self.kind]}"
+    def implied_arguments(self) -> dict[str, Any]:
+        """What every configuration of this implementation holds: its ``family``, and each
+        constructor argument its kind does not take at its default (a GRU's
+        ``nonlinearity="tanh"``, ``proj_size=0`` for all but nn.LSTM, one layer for a cell)."""
+        defaults = {
+            name: ModuleConfig.__dataclass_fields__[name].default for name in MODULE_ARGUMENTS
+        }
+        implied = {name: value for name, value in defaults.items() if not self.kind.takes(name)}
+        return {**implied, "family": self.kind.family}
 
-    def own_arguments(self) -> dict[str, Any]:
-        """Constructor arguments every configuration of this subject holds: its family, for
-        the gated families (which have none) ``nonlinearity="tanh"``, and ``proj_size=0`` for
-        all but nn.LSTM."""
-        family = FAMILY_OF[self.kind]
-        own: dict[str, Any] = {"family": family}
-        if family != "rnn":
-            own["nonlinearity"] = "tanh"
-        if self.kind != "lstm":
-            own["proj_size"] = 0
-        return own
-
-    def holding(self, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The constructor arguments ``fixed`` and :meth:`own_arguments`.
+    def fixed_arguments(self, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The constructor arguments ``fixed`` and the :meth:`implied_arguments`.
 
         Raises:
-            SubjectError: ``fixed`` holds one of them at another value (a GRU's
-                ``nonlinearity``, an RNN's ``proj_size``: ``family`` is not an argument users
-                fix).
+            ImplementationError: ``fixed`` holds an argument its kind does not take at another
+                value (a GRU's ``nonlinearity``, an RNN's ``proj_size``).
         """
-        own = self.own_arguments()
+        implied = self.implied_arguments()
         for name, value in (fixed or {}).items():
-            if name in own and own[name] != value:
-                raise SubjectError(
-                    f"{self.name} is an {self.imitates} look-alike: it has no {name}"
+            if name in implied and implied[name] != value:
+                raise ImplementationError(
+                    f"{self.name} is an {self.kind.reference} look-alike: it has no {name}"
                 )
-        return {**(fixed or {}), **own}
+        return {**(fixed or {}), **implied}
 
-    def build(self, config: RNNConfig, device: Any, dtype: torch.dtype) -> nn.Module:
+    def build(self, config: ModuleConfig, device: Any, dtype: torch.dtype) -> nn.Module:
         if self.is_cell:
             return self.factory(*config.cell_args(), device=device, dtype=dtype)
         return self.factory(**config.kwargs(), device=device, dtype=dtype)
@@ -135,83 +133,75 @@ def load_object(spec: str) -> Any:
     """Import ``"package.module:attr"`` (attr may be dotted)."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise SubjectError(f"expected 'module:attr', got {spec!r}")
+        raise ImplementationError(f"expected 'module:attr', got {spec!r}")
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:
-        raise SubjectError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
+        raise ImplementationError(
+            f"cannot import {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise SubjectError(f"{module_name!r} has no attribute {attr!r}") from None
+            raise ImplementationError(f"{module_name!r} has no attribute {attr!r}") from None
     return obj
 
 
-def load_subject(
+def load_implementation(
     spec: str | None = None,
-    adapter_spec: str | None = None,
-    kind: str = "rnn",
-    imitates: str | None = None,
-) -> Subject:
-    """The subject named by ``spec`` and its adapter, each else from the environment, else
-    the default (:func:`~rnn_impl.testing.environment.subject_spec` for ``kind``,
-    :func:`~rnn_impl.testing.environment.adapter_spec`). What it imitates (one of
-    :data:`KINDS`) is ``imitates`` when given, else detected (:func:`kind_of`).
+    adapter: str | None = None,
+    kind: Kind | None = None,
+    cell: bool = False,
+) -> Implementation:
+    """The implementation named by ``spec`` (``module:attr``) with the adapter named by
+    ``adapter``, each else from the environment, else the default: rnn_impl's drop-in of
+    ``kind``, else of nn.RNNCell with ``cell``, else of nn.RNN
+    (:func:`~rnn_impl.testing.environment.implementation_spec`,
+    :func:`~rnn_impl.testing.environment.adapter_spec`). Its kind is ``kind`` when given,
+    else detected (:func:`~rnn_impl.testing.kinds.detect`).
 
     Raises:
-        SubjectError: either does not import, the subject is not callable, or the adapter
-            has no ``load()`` and ``named_parameters()``.
+        ImplementationError: either does not import, the implementation is not callable, or
+            the adapter has no ``load()`` and ``named_parameters()``.
+
+    Example::
+
+        >>> load_implementation("torch.nn:LSTMCell").kind.reference
+        'nn.LSTMCell'
     """
-    spec = subject_spec(spec, kind)
-    # $RNN_IMPL_ADAPTER belongs to the RNN under test, not to an RNNCell
-    adapter_spec = adapter_spec if kind.endswith("cell") else _adapter_spec(adapter_spec)
+    default = kind or (RNN.cell if cell else RNN)
+    spec = implementation_spec(spec, default)
+    # $RNN_IMPL_ADAPTER belongs to the recurrent module under test, not to a cell
+    adapter = adapter if default.is_cell else _adapter_spec(adapter)
     factory = load_object(spec)
     if not callable(factory):
-        raise SubjectError(f"{spec} is not callable")
-    adapter: Any = Adapter()
-    if adapter_spec:
-        adapter = load_object(adapter_spec)
-        if isinstance(adapter, type):
-            adapter = adapter()
-        if not (hasattr(adapter, "load") and hasattr(adapter, "named_parameters")):
-            raise SubjectError(f"{adapter_spec} has no load() and named_parameters()")
-    return Subject(spec, factory, adapter, imitates or kind_of(factory))
-
-
-_TORCH_KINDS = [
-    (nn.LSTMCell, "lstm_cell"),
-    (nn.GRUCell, "gru_cell"),
-    (nn.RNNCellBase, "cell"),
-    (nn.LSTM, "lstm"),
-    (nn.GRU, "gru"),
-]
-
-
-def kind_of(factory: Any) -> str:
-    """What ``factory`` builds (one of :data:`KINDS`): its ``rnn_verify_kind`` when it declares
-    one (every rnn_impl drop-in but RNN does), else the kind of the torch class it subclasses
-    (``"cell"`` for nn.RNNCell, ``"lstm"``, ``"gru"``, ``"lstm_cell"``, ``"gru_cell"``); else
-    ``"rnn"``."""
-    declared = getattr(factory, "rnn_verify_kind", None)
-    if declared in KINDS:
-        return str(declared)
-    if isinstance(factory, type):
-        for base, kind in _TORCH_KINDS:
-            if issubclass(factory, base):
-                return kind
-    return "rnn"
+        raise ImplementationError(f"{spec} is not callable")
+    loaded: Any = Adapter()
+    if adapter:
+        loaded = load_object(adapter)
+        if isinstance(loaded, type):
+            try:
+                loaded = loaded()
+            except Exception as exc:
+                raise ImplementationError(
+                    f"cannot build the adapter {adapter}(): {type(exc).__name__}: {exc}"
+                ) from None
+        if not (hasattr(loaded, "load") and hasattr(loaded, "named_parameters")):
+            raise ImplementationError(f"{adapter} has no load() and named_parameters()")
+    return Implementation(spec, factory, loaded, kind or detect(factory), adapter or None)
 
 
 @contextlib.contextmanager
-def _native_aten() -> Iterator[None]:
+def native_aten() -> Iterator[None]:
+    """ATen's native recurrence for nn.LSTM (oneDNN off); every other module always runs it."""
     with warnings.catch_warnings():  # the flags' setter warns about TF32 on Intel GPUs
         warnings.simplefilter("ignore", UserWarning)
         with torch.backends.mkldnn.flags(enabled=False):
             yield
 
 
-def reference_routes(config: RNNConfig, device: Any) -> dict[str, Callable[[], Any]]:
+def reference_routes(config: ModuleConfig, device: Any) -> dict[str, Callable[[], Any]]:
     """The ways torch's module of ``config`` may compute on ``device``, by name, each a
     context manager factory to run it under.
 
@@ -222,16 +212,16 @@ def reference_routes(config: RNNConfig, device: Any) -> dict[str, Callable[[], A
     comparison accepts either (README, "The gated family"). Every other module has one route.
     """
     cpu = torch.device(device).type == "cpu"
-    if config.family == "lstm" and cpu and torch.backends.mkldnn.is_available():
-        return {"its default route (oneDNN)": contextlib.nullcontext, "native ATen": _native_aten}
+    if config.kind.onednn and cpu and torch.backends.mkldnn.is_available():
+        return {"its default route (oneDNN)": contextlib.nullcontext, "native ATen": native_aten}
     return {"": contextlib.nullcontext}
 
 
-def error_route(config: RNNConfig) -> Any:
+def error_route(config: ModuleConfig) -> Any:
     """The context invalid calls are compared under: ATen's native route for nn.LSTM (on its
     oneDNN route some invalid packed states return normally, and a state of too few rows
     corrupts the process's memory; a float64 ``h0`` gets a message about oneDNN), else none."""
-    return _native_aten() if config.family == "lstm" else contextlib.nullcontext()
+    return native_aten() if config.kind.onednn else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
@@ -244,75 +234,76 @@ def untouched_rng(device: torch.device | str) -> Iterator[None]:
 
 
 def build_pair(
-    subject: Subject,
-    config: RNNConfig,
+    implementation: Implementation,
+    config: ModuleConfig,
     case: InputCase,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
 ) -> tuple[Any, nn.Module]:
-    """``(reference, subject)`` with the case's weights, global RNG untouched: the reference
-    is torch's module of ``config.family`` (its cell for a cell subject).
+    """``(reference, implementation)`` with the case's weights, global RNG untouched: the reference
+    is torch's module of ``config.family`` (its cell for a cell implementation).
 
     Raises:
-        SubjectError: the subject cannot be built with the reference's constructor, or its
+        ImplementationError: the implementation cannot be built with the reference's constructor, or its
             adapter fails to load the weights.
     """
     with untouched_rng(device), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        if subject.is_cell:
-            reference: Any = config.cell_class()(*config.cell_args(), device=device, dtype=dtype)
+        if implementation.is_cell:
+            reference: Any = config.kind.cell.torch_class()(
+                *config.cell_args(), device=device, dtype=dtype
+            )
         else:
-            reference = config.reference_class()(**config.kwargs(), device=device, dtype=dtype)
+            reference = config.kind.torch_class()(**config.kwargs(), device=device, dtype=dtype)
         draw_weights(reference, case)
-    return reference, build_from(subject, reference, config)
+    return reference, build_from(implementation, reference, config)
 
 
 def build_from(
-    subject: Subject, reference: nn.Module, config: RNNConfig | None = None
+    implementation: Implementation, reference: nn.Module, config: ModuleConfig | None = None
 ) -> nn.Module:
-    """The subject with ``reference``'s configuration, device, dtype and weights."""
+    """The implementation with ``reference``'s configuration, device, dtype and weights."""
     first = next(reference.parameters())
     if config is None:
-        family = "lstm" if isinstance(reference, nn.LSTM) else "rnn"
-        family = "gru" if isinstance(reference, nn.GRU) else family
-        fields = [name for name in RNNConfig.__dataclass_fields__ if hasattr(reference, name)]
-        config = RNNConfig(**{name: getattr(reference, name) for name in fields}, family=family)
+        family = detect(type(reference)).family
+        held = [name for name in MODULE_ARGUMENTS if hasattr(reference, name)]
+        config = ModuleConfig(**{name: getattr(reference, name) for name in held}, family=family)
     with untouched_rng(first.device), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         try:
-            impl = subject.build(config, first.device, first.dtype)
+            impl = implementation.build(config, first.device, first.dtype)
         except Exception as exc:
-            raise SubjectError(
-                f"{subject.name}({config}, device={first.device}, dtype={first.dtype}) failed: "
+            raise ImplementationError(
+                f"{implementation.name}({config}, device={first.device}, dtype={first.dtype}) failed: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
     try:
         with torch.no_grad():
-            subject.adapter.load(impl, reference)
+            implementation.adapter.load(impl, reference)
     except Exception as exc:
-        raise SubjectError(
-            f"the adapter failed to load {config.torch_name}'s weights into {subject.name} built with "
+        raise ImplementationError(
+            f"the adapter failed to load {config.kind.reference}'s weights into {implementation.name} built with "
             f"{config}: {type(exc).__name__}: {exc} (if it does not support that "
             f"configuration, narrow the run: --fix / --rnn-fix NAME=VALUE)"
         ) from exc
     return impl
 
 
-def sub_reference(reference: nn.Module, config: RNNConfig, rename: dict[str, str]) -> nn.Module:
+def sub_reference(reference: nn.Module, config: ModuleConfig, rename: dict[str, str]) -> nn.Module:
     """A torch module with ``config`` (its family's) whose parameter ``new`` is a copy of
     ``reference``'s ``old`` for each ``new: old`` in ``rename`` (for laws that split a model
     into parts)."""
     first = next(reference.parameters())
     with untouched_rng(first.device), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        part = config.reference_class()(**config.kwargs(), device=first.device, dtype=first.dtype)
+        part = config.kind.torch_class()(**config.kwargs(), device=first.device, dtype=first.dtype)
     with torch.no_grad():
         for new, old in rename.items():
             getattr(part, new).copy_(getattr(reference, old))
     return part
 
 
-def as_tensors(result: Any, config: RNNConfig) -> tuple[Tensor, Tensor]:
+def as_tensors(result: Any, config: ModuleConfig) -> tuple[Tensor, Tensor]:
     """``(output, h_n)`` from a forward result; a packed output gives its ``data``, an LSTM's
     ``(h_n, c_n)`` is joined (:func:`~rnn_impl.testing.cases.join_state`).
 
@@ -320,14 +311,14 @@ def as_tensors(result: Any, config: RNNConfig) -> tuple[Tensor, Tensor]:
         AssertionError: the result is not an ``(output, h_n)`` pair of tensors (for an LSTM,
             ``(output, (h_n, c_n))``).
     """
-    state = config.state_name
+    state = config.kind.state_name
     if not (isinstance(result, tuple) and len(result) == 2):
         got = type(result).__name__
         raise AssertionError(f"forward must return (output, {state}), got {got}")
     output, h_n = result
     if isinstance(output, PackedSequence):
         output = output.data
-    if config.family == "lstm":
+    if config.kind.paired_state:
         if not (isinstance(h_n, tuple) and len(h_n) == 2):
             got = type(h_n).__name__
             raise AssertionError(f"forward must return (output, (h_n, c_n)), got a {got} state")

@@ -12,7 +12,7 @@ held fixed; properties that draw their own are skipped), ``--rnn-expected-failur
 failures every run replays first: :mod:`rnn_impl.testing.corpus`).
 
 A test that takes the ``rnn_run`` argument is parametrised with every run of the catalogue
-(property x device x dtype, :func:`rnn_impl.testing.plan.plan`) and checks one::
+(property x device x dtype, :class:`rnn_impl.testing.session.Session`) and checks one::
 
     def test_property(rnn_run):
         rnn_run()
@@ -50,13 +50,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--rnn-impl",
         default=None,
         help=f"implementation under test, module:attr (default ${environment.IMPL_ENV} or "
-        f"{environment.DEFAULT_IMPL})",
+        "rnn_impl:RNN)",
     )
     group.addoption(
         "--rnn-cell-impl",
         default=None,
-        help=f"RNNCell under test for the cell properties (default "
-        f"${environment.CELL_IMPL_ENV} or {environment.DEFAULT_CELL_IMPL})",
+        help=f"cell under test for the cell properties (default ${environment.CELL_IMPL_ENV} "
+        "or rnn_impl:RNNCell)",
     )
     group.addoption(
         "--rnn-fix",
@@ -115,9 +115,8 @@ def parametrize_catalogue(
 def pytest_configure(config: pytest.Config) -> None:
     """Declare the marker; register the suite's Hypothesis profiles before Hypothesis' plugin
     loads the one named by ``--hypothesis-profile`` (only when that option is given: otherwise
-    nothing is imported here); check an ``--rnn-expected-failures`` file (a usage error if it
-    is missing or a line has no reason) and an ``--rnn-corpus`` file (a usage error if it is
-    missing or not a corpus; a marker's files are checked at collection)."""
+    nothing is imported here); read the files the command line names (a usage error if one is
+    missing or malformed; a marker's files are read when its test is collected)."""
     config.addinivalue_line(
         "markers",
         f"{MARKER}(impl, adapter, cell_impl, fix, expected_failures, corpus): "
@@ -125,10 +124,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if config.getoption("hypothesis_profile", None) in profiles.PROFILES:
         profiles.register_profiles()
-    if config.getoption("--rnn-expected-failures"):
-        _expected(config, config.getoption("--rnn-expected-failures"))
-    if config.getoption("--rnn-corpus"):
-        _corpus(config, config.getoption("--rnn-corpus"))
+    given = config.getoption("--rnn-expected-failures"), config.getoption("--rnn-corpus")
+    if any(given):  # the command line's files: a usage error before anything runs
+        from rnn_impl.testing.session import SelectionError, read_corpus, read_expected_failures
+
+        try:
+            read_expected_failures(_under(config, given[0]))
+            read_corpus(_under(config, given[1]))
+        except SelectionError as error:
+            raise pytest.UsageError(f"rnn_impl: {error}") from None
 
 
 def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
@@ -144,149 +148,75 @@ def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
         "cell_impl": given.get("cell_impl")
         or config.getoption("--rnn-cell-impl")
         or os.environ.get(CELL_IMPL_ENV),
-        "fix": given.get("fix") or None,
-        "fix_text": config.getoption("--rnn-fix"),
+        "fix": dict(given.get("fix") or {}),
+        "fix_text": tuple(config.getoption("--rnn-fix")),
         "expected_failures": given.get("expected_failures")
         or config.getoption("--rnn-expected-failures"),
         "corpus": given.get("corpus") or config.getoption("--rnn-corpus"),
     }
 
 
-def _fixed(chosen: dict[str, Any]) -> dict[str, Any]:
-    """The fixed constructor arguments, from the marker or ``--rnn-fix``, validated alike."""
-    from rnn_impl.testing.cases import parse_fixed
-
-    if chosen["fix"]:
-        return parse_fixed(
-            [
-                f"{k}={str(v).lower() if isinstance(v, bool) else v}"
-                for k, v in chosen["fix"].items()
-            ]
-        )
-    return parse_fixed(chosen["fix_text"])
+_SESSIONS = pytest.StashKey[dict[tuple[Any, ...], Any]]()
 
 
-_FILES = pytest.StashKey[dict[tuple[str, str], list[Any]]]()
+def _session(config: pytest.Config, chosen: dict[str, Any]) -> Any:
+    """The :class:`~rnn_impl.testing.session.Session` of a test's settings, built once per
+    pytest session; one that cannot be built (an implementation that does not load, a
+    malformed ``fix``, a missing or malformed file) is a usage error."""
+    from rnn_impl.testing.session import SelectionError, Session
 
-
-def _read_once(config: pytest.Config, what: str, name: str) -> list[Any]:
-    """The entries of the ``what`` file ``name`` (relative to the pytest root): ``"expected
-    failures"`` (:mod:`rnn_impl.testing.expected`) or ``"corpus"``
-    (:mod:`rnn_impl.testing.corpus`), read once per session; a file that is missing or
-    malformed is a usage error."""
-    read = config.stash.setdefault(_FILES, {})
-    if (what, name) not in read:
+    key = tuple((k, repr(v)) for k, v in sorted(chosen.items()))
+    built = config.stash.setdefault(_SESSIONS, {})
+    if key not in built:
         try:
-            read[what, name] = _reader(what)(config.rootpath / name)
-        except (OSError, ValueError) as error:
-            raise pytest.UsageError(f"rnn_impl: {what}: {error}") from None
-    return read[what, name]
+            built[key] = Session.from_options(
+                impl=chosen["impl"],
+                adapter=chosen["adapter"],
+                fix=chosen["fix"] or chosen["fix_text"],
+                expected_failures=_under(config, chosen["expected_failures"]),
+                corpus_file=_under(config, chosen["corpus"]),
+                cell_impl=chosen["cell_impl"],
+                cells=not chosen["explicit"],
+                every_property=True,
+            )
+        except SelectionError as error:
+            raise pytest.UsageError(f"rnn_impl: {error}") from None
+    return built[key]
 
 
-def _reader(what: str) -> Any:
-    if what == "corpus":  # imports torch: only once a corpus is named
-        from rnn_impl.testing import corpus
-
-        return corpus.read
-    from rnn_impl.testing import expected
-
-    return expected.read
-
-
-def _expected(config: pytest.Config, name: str) -> list[Any]:
-    return _read_once(config, "expected failures", name)
-
-
-def _corpus(config: pytest.Config, name: str) -> list[Any]:
-    return _read_once(config, "corpus", name)
+def _under(config: pytest.Config, name: str | None) -> Any:
+    """A file named relative to the pytest root (None stays None)."""
+    return None if name is None else config.rootpath / name
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "rnn_run" not in metafunc.fixturenames:
         return
-    from rnn_impl.testing.plan import plan
-    from rnn_impl.testing.properties import CATALOGUE
-
-    chosen = _settings(metafunc.definition, metafunc.config)
-    try:
-        fixed = _fixed(chosen)
-    except ValueError as error:
-        raise pytest.UsageError(f"rnn_impl: fix: {error}") from None
-    if chosen["expected_failures"]:
-        _expected(metafunc.config, chosen["expected_failures"])
-    if chosen["corpus"]:
-        _corpus(metafunc.config, chosen["corpus"])
-    runs = plan(CATALOGUE, fixed=fixed)
+    session = _session(metafunc.config, _settings(metafunc.definition, metafunc.config))
+    runs = session.runs()
     metafunc.parametrize("rnn_run", runs, ids=[run.id for run in runs], indirect=True)
 
 
-@pytest.fixture(scope="session")
-def rnn_subjects() -> dict[tuple[Any, ...], Any]:
-    """The implementations under test loaded so far, by (spec, adapter, kind)."""
-    return {}
-
-
-def _subject(
-    cache: dict[tuple[Any, ...], Any], spec: str | None, adapter: str | None, kind: str
-) -> Any:
-    """The implementation under test, loaded once per session; one that cannot be loaded is a
-    usage error."""
-    from rnn_impl.testing.oracle import SubjectError, load_subject
-
-    key = (spec, adapter, kind)
-    if key not in cache:
-        try:
-            cache[key] = load_subject(spec, adapter, kind=kind)
-        except SubjectError as error:
-            raise pytest.UsageError(f"rnn_impl: {error}") from None
-    return cache[key]
-
-
 @pytest.fixture
-def rnn_run(request: pytest.FixtureRequest, rnn_subjects: dict[tuple[Any, ...], Any]) -> Any:
+def rnn_run(request: pytest.FixtureRequest) -> Any:
     """A callable that checks this test's run of the catalogue (the corpus's recorded failures
-    for it first, when a corpus is named): skipped with the planner's
-    reason, or where the implementation is of the other kind (the cell runs check the RNNCell
-    named, else the implementation under test when it is a cell, else the drop-in's unless an
-    RNN was named); expected to fail where the expected-failures file says so (strictly under
-    the ``ci`` profile)."""
-    from rnn_impl.testing import corpus, devices, expected
-    from rnn_impl.testing.oracle import SubjectError
-    from rnn_impl.testing.plan import kind_mismatch
-    from rnn_impl.testing.runner import verify
+    for it first, when a corpus is named): skipped with the session's reason (a device this
+    machine lacks, a cell property with no cell under test, ...); expected to fail where the
+    expected-failures file lists it (strictly under the ``ci`` profile)."""
+    from rnn_impl.testing import expected
 
     run = request.param
-    chosen = _settings(request.node, request.config)
-    subject = _subject(rnn_subjects, chosen["impl"], chosen["adapter"], "rnn")
-    reason = None
-    if run.prop.kind == "cell" and not subject.is_cell:
-        if chosen["cell_impl"] or not chosen["explicit"]:
-            subject = _subject(rnn_subjects, chosen["cell_impl"], None, "cell")
-        else:
-            reason = "no cell under test (--rnn-cell-impl, or cell_impl=)"
-    fixed = _fixed(chosen)
-    try:
-        subject.holding(fixed)
-    except SubjectError as error:
-        raise pytest.UsageError(f"rnn_impl: {error}") from None
-    listed = None
-    if chosen["expected_failures"]:
-        listed = expected.matching(_expected(request.config, chosen["expected_failures"]), run.id)
+    session = _session(request.config, _settings(request.node, request.config))
 
     def check() -> None:
-        why = reason or run.skip or kind_mismatch(run.prop, subject)
-        request.node.user_properties.append(("rnn_run", "skipped" if why else "ran"))
-        if why is not None:
-            pytest.skip(why)
+        request.node.user_properties.append(("rnn_run", "skipped" if run.skip else "ran"))
+        if run.skip is not None:
+            pytest.skip(run.skip)
         name, run_settings = _profile()
-        if listed is not None:
-            note = (
-                f"expected to fail ({chosen['expected_failures']}:{listed.line}: {listed.reason})"
-            )
-            request.applymarker(pytest.mark.xfail(reason=note, strict=name == "ci"))
-        recorded = _corpus(request.config, chosen["corpus"]) if chosen["corpus"] else []
-        replay = corpus.replay(recorded, run.prop.name, run.device, devices.dtype_name(run.dtype))
-        verify(run.prop, subject, run.device, run.dtype, run_settings, fixed=fixed, replay=replay)
+        if run.listed is not None:
+            note = expected.described(run.listed, session.expected_file)
+            request.applymarker(pytest.mark.xfail(reason=note, strict=expected.strict(name)))
+        session.verify(run, run_settings, collect=False)
 
     return check
 

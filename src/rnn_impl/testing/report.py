@@ -18,16 +18,35 @@ if TYPE_CHECKING:
 DTYPE_COLUMNS = ("float32", "float64", "float16", "bfloat16")
 
 
+STATUSES = ("pass", "fail", "skip", "not reached", "xfail", "xpass")
+"""What a run can end as: it held, failed, was skipped, was not reached (``--max-time`` ran
+out first), or, listed as an expected failure, failed or passed."""
+
+STATUS_WORDS = {
+    "pass": "passed",
+    "fail": "failed",
+    "skip": "skipped",
+    "not reached": "not reached",
+    "xfail": "failed as expected",
+    "xpass": "passed though expected to fail",
+}
+"""How reports say each status."""
+
+CONFORMING, NONCONFORMING, USAGE_ERROR, INCOMPLETE = 0, 1, 2, 3
+"""rnn-verify's exit statuses."""
+
+
 @dataclass
 class Result:
-    """One property on one device and dtype: ``status`` is pass, fail, skip, not reached
-    (``--max-time`` ran out first), xfail or xpass (listed as an expected failure); ``max_abs`` and ``eps_units`` are the largest error seen,
-    on the failing example for a failure; ``departs`` where the implementation first departs
-    from nn.RNN on it and ``suspects`` the settings it needs
+    """One property on one device and dtype: ``status`` is one of :data:`STATUSES`;
+    ``max_abs`` and ``eps_units`` are the largest error seen, on the failing example for a
+    failure; ``differs`` what differs in a failure
+    (:mod:`rnn_impl.testing.exceptions`); ``departs`` where the implementation first departs
+    from torch's module on it and ``suspects`` the settings it needs
     (:mod:`rnn_impl.testing.localise`)."""
 
     property: str
-    group: str
+    category: str
     device: str
     dtype: str
     status: str
@@ -36,6 +55,7 @@ class Result:
     max_abs: float = 0.0
     eps_units: float = 0.0
     seconds: float = 0.0
+    differs: str = ""
     counterexample: str = ""
     reproducer: str = ""
     cause: str = ""
@@ -107,7 +127,7 @@ def write_junit(results: list[Result], path: Path, name: str) -> None:
         case = ElementTree.SubElement(
             suite,
             "testcase",
-            classname=f"rnn_verify.{r.group}",
+            classname=f"rnn_verify.{r.category}",
             name=f"{r.property}[{r.device}-{r.dtype}]",
             time=f"{r.seconds:.3f}",
         )
@@ -129,30 +149,49 @@ REPRODUCER = '''\
 """rnn-verify reproducer: {property} fails for {impl} on {device}/{dtype}.
 
 Run it with python from any directory, in an environment with rnn-impl[verify]; it prints
-the difference from torch's module and exits 1 while the implementation still fails.
+the difference from torch's module and exits 1 while the implementation still fails, 0 once
+it holds, and 2 when the example cannot be set up here.
 """
 
+import os
 import sys
-
-import torch
 
 # where rnn-verify ran (the implementation's module), after the installed packages
 sys.path.append({cwd!r})
 
-from rnn_impl.testing import CATALOGUE, Example, InputCase, RNNConfig, load_subject  # noqa: E402
 
-prop = next(p for p in CATALOGUE if p.name == {property!r})
-subject = load_subject({impl!r}, {adapter!r}, imitates={kind!r})
-example = {example}
+def outcome(status, code):
+    """Exit with ``code``; ``$RNN_VERIFY_OUTCOME`` names a file that gets ``status``."""
+    if os.environ.get("RNN_VERIFY_OUTCOME"):
+        with open(os.environ["RNN_VERIFY_OUTCOME"], "w") as file:
+            file.write(status)
+    sys.exit(code)
+
+
+try:
+    import torch
+    from rnn_impl.testing import BY_NAME, Example, InputCase, ModuleConfig, load_implementation
+    from rnn_impl.testing.kinds import KINDS
+
+    prop = BY_NAME[{property!r}]
+    implementation = load_implementation({impl!r}, {adapter!r}, KINDS[{kind!r}])
+    example = {example}
+except Exception as error:
+    print(f"cannot set the example up: {{type(error).__name__}}: {{error}}")
+    outcome("not set up", 2)
 print("property:", prop.name, "-", prop.doc)
 print("case:", example)
 try:
-    prop.check(subject, example)
+    prop.check(implementation, example)
 except Exception as failure:
     print(f"{{type(failure).__name__}}: {{failure}}")
-    sys.exit(1)
+    outcome("fails", 1)
 print("the property holds now")
+outcome("holds", 0)
 '''
+OUTCOME_ENV = "RNN_VERIFY_OUTCOME"
+"""The environment variable naming the file a reproducer writes its outcome to: ``holds``,
+``fails`` or ``not set up``."""
 
 
 def write_reproducer(
@@ -161,7 +200,7 @@ def write_reproducer(
     example: Example,
     impl: str,
     adapter: str | None,
-    kind: str = "rnn",
+    kind: str,
 ) -> Path:
     """A standalone script that rebuilds ``example`` and shows the failure (``kind``: what the
     implementation imitates)."""
@@ -192,7 +231,7 @@ operands sit in memory (nor on the CPU's ISA)."""
 
 def classify(reproducer: Path) -> str:
     """Why an exact property failed: the reproducer rerun in a subprocess under
-    :data:`STRICT_BLAS`.
+    :data:`STRICT_BLAS`, its outcome read from the file :data:`OUTCOME_ENV` names.
 
     Returns:
         ``"BLAS alignment: ..."`` when it then holds: the implementation hands BLAS operands
@@ -200,28 +239,32 @@ def classify(reproducer: Path) -> str:
         alignment, as on AMD EPYC); ``"operation order: ..."`` when it still fails: another
         sequence of operations, or a real mistake; ``"not classified: ..."`` otherwise.
     """
+    import tempfile
+
     import torch
 
     if not torch.backends.mkl.is_available():
         return "not classified: this torch is not built with MKL"
-    try:
-        run = subprocess.run(
-            [sys.executable, str(reproducer)],
-            env={**os.environ, **STRICT_BLAS},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    except subprocess.TimeoutExpired:
-        return "not classified: the reproducer ran for over 600 s under MKL_CBWR=AUTO,STRICT"
-    ran = "case:" in run.stdout
-    if run.returncode == 0 and ran:
+    with tempfile.TemporaryDirectory() as directory:
+        written = Path(directory) / "outcome"
+        try:
+            run = subprocess.run(
+                [sys.executable, str(reproducer)],
+                env={**os.environ, **STRICT_BLAS, OUTCOME_ENV: str(written)},
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        except subprocess.TimeoutExpired:
+            return "not classified: the reproducer ran for over 600 s under MKL_CBWR=AUTO,STRICT"
+        outcome = written.read_text() if written.exists() else None
+    if outcome == "holds":
         return (
             "BLAS alignment: the minimal example holds under MKL_CBWR=AUTO,STRICT, where MKL "
             "rounds independently of memory alignment; give BLAS operands at the offsets "
             "ATen's own calls have (fresh, 64-byte aligned tensors), not views into a buffer"
         )
-    if run.returncode == 1 and ran:
+    if outcome == "fails":
         return (
             "operation order: the minimal example fails under MKL_CBWR=AUTO,STRICT too; the "
             "implementation computes something else, or in another order, than ATen"
@@ -232,6 +275,31 @@ def classify(reproducer: Path) -> str:
 
 EXAMPLE_LINES = ("  config:", "  input:", "  device:")
 """Lines of a failure's message that the block's ``example:`` line already says."""
+
+
+def verdict(counts: dict[str, int]) -> tuple[str, int]:
+    """The verdict on a run's results by status (:data:`STATUSES`), and the exit status that
+    goes with it."""
+    if counts["fail"]:
+        return "does not conform", NONCONFORMING
+    if counts["not reached"]:
+        return "conforms on what was reached (--max-time ran out)", INCOMPLETE
+    if counts["skip"] or counts["xfail"] or counts["xpass"]:
+        return (
+            "conforms on what ran here, except the expected failures and skips listed above",
+            CONFORMING,
+        )
+    return "conforms", CONFORMING
+
+
+def summary(counts: dict[str, int]) -> str:
+    """``"54 passed, 1 failed, 2 skipped"``: every status that occurred, and always the first
+    three."""
+    return ", ".join(
+        f"{count} {STATUS_WORDS[name]}"
+        for name, count in counts.items()
+        if count or name in ("pass", "fail", "skip")
+    )
 
 
 def failure_block(result: Result) -> str:

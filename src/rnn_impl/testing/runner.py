@@ -14,16 +14,17 @@ from hypothesis import example, given, settings, target
 
 from rnn_impl.testing import devices
 from rnn_impl.testing.exceptions import PropertyFailure
-from rnn_impl.testing.oracle import Subject
+from rnn_impl.testing.oracle import Implementation
 from rnn_impl.testing.properties import Property
 from rnn_impl.testing.properties._core import ZERO, Measure
-from rnn_impl.testing.strategies import NEAR, Example, Reach
+from rnn_impl.testing.strategies import NEAR, Example, SizeLimits
 
 
 @dataclass
-class Tally:
-    """What a run saw: examples run, the largest error (``worst.normalised`` 1.0 = the bound),
-    and, when it failed, the exception and the (minimal) example it failed on."""
+class Verification:
+    """What :func:`verify` saw: the examples it ran, the largest error (``worst``; its
+    ``normalised`` 1.0 is the bound), and, when it failed, the exception (``failure``) and the
+    (minimal) example it failed on (``last``)."""
 
     examples: int = 0
     worst: Measure = ZERO
@@ -45,7 +46,7 @@ class Tally:
 
 def verify(
     prop: Property,
-    subject: Subject,
+    implementation: Implementation,
     device: str,
     dtype: torch.dtype,
     run_settings: settings | None = None,
@@ -56,43 +57,54 @@ def verify(
     replay: Sequence[Example] = (),
     covering: bool = True,
     database_key: bytes | None = None,
-    reaches: tuple[Reach, ...] = (NEAR,),
-) -> Tally:
+    limits: tuple[SizeLimits, ...] = (NEAR,),
+) -> Verification:
     """Check ``prop`` on the examples of ``replay`` (a regression corpus's:
     :func:`rnn_impl.testing.corpus.replay`), then on its covering set
     (:meth:`Property.covering`; both explicit examples that Hypothesis runs first, in every
     profile), then on examples drawn by Hypothesis (only ``layouts``, and configurations with
     the constructor arguments ``fixed``, when given).
 
-    The minimal failure found is raised, or with ``collect`` recorded in the returned tally
+    The minimal failure found is raised, or with ``collect`` recorded in the returned verification
     (``failure``, and ``last``: the example it failed on) with Hypothesis' own report muted.
 
     A search campaign (:mod:`rnn_impl.testing.search`) passes ``covering=False`` (the gate runs
-    the covering set), ``reaches=(NEAR, FAR)`` (about half its draws go far:
-    :class:`~rnn_impl.testing.strategies.Reach`) and a ``database_key`` for
+    the covering set), ``limits=(NEAR, FAR)`` (about half its draws go far:
+    :class:`~rnn_impl.testing.strategies.SizeLimits`) and a ``database_key`` for
     the run, under which the example database of ``run_settings`` keeps its failures (without
     it Hypothesis would key every run by the one function below).
+
+    Example::
+
+        >>> from hypothesis import settings
+        >>> from rnn_impl.testing import BY_NAME, load_implementation
+        >>> verification = verify(
+        ...     BY_NAME["repr"], load_implementation("rnn_impl:RNN"), "cpu", torch.float32,
+        ...     settings(max_examples=3), collect=True,
+        ... )
+        >>> verification.failed, verification.examples > 3
+        (False, True)
     """
-    tally = Tally()
-    fixed = subject.holding(fixed)
-    own = subject.own_arguments()
+    verification = Verification()
+    fixed = implementation.fixed_arguments(fixed)
+    own = implementation.implied_arguments()
     replay = [replace(e, config=replace(e.config, **own)) for e in replay]
     if device == "cuda":
         devices.deterministic_cuda()
 
     def check(example: Example) -> None:
-        tally.examples += 1
-        tally.last = example
-        measure = prop.check(subject, example)
+        verification.examples += 1
+        verification.last = example
+        measure = prop.check(implementation, example)
         if measure is not None:
             target(measure.normalised, label=f"{prop.name} normalised error")
-            tally.worst = max(tally.worst, measure)
+            verification.worst = max(verification.worst, measure)
 
     if database_key is not None:
         check._hypothesis_internal_add_digest = database_key  # type: ignore[attr-defined]
-    if not reaches:
-        raise ValueError("verify(reaches=()): give at least one Reach (strategies.NEAR)")
-    drawn = [prop.strategy(device, dtype, layouts, fixed, reach) for reach in reaches]
+    if not limits:
+        raise ValueError("verify(limits=()): give at least one SizeLimits (strategies.NEAR)")
+    drawn = [prop.strategy(device, dtype, layouts, fixed, bound) for bound in limits]
     test = given(st.one_of(drawn) if len(drawn) > 1 else drawn[0])(check)
     explicit = [*replay, *(prop.covering(device, dtype, layouts, fixed) if covering else [])]
     for row in reversed(explicit):
@@ -103,24 +115,24 @@ def verify(
         test = hypothesis.seed(seed)(test)
     if not collect:
         test()
-        _require_examples(prop, tally, len(explicit))
-        return tally
+        _require_examples(prop, verification, len(explicit))
+        return verification
     with hypothesis.reporting.with_reporter(lambda _text: None):
         try:
             test()
-            _require_examples(prop, tally, len(explicit))
+            _require_examples(prop, verification, len(explicit))
         except Exception as exc:  # Hypothesis replayed the failing example last
-            tally.failure = exc
-    return tally
+            verification.failure = exc
+    return verification
 
 
-def _require_examples(prop: Property, tally: Tally, explicit: int) -> None:
+def _require_examples(prop: Property, verification: Verification, explicit: int) -> None:
     """A run that passed must have run its explicit examples (corpus and covering set) and at
     least one drawn example: fewer means something checked nothing (and says what ran)."""
-    if tally.examples < explicit + 1:
-        tally.last = None  # no example failed: there is nothing to reproduce
+    if verification.examples < explicit + 1:
+        verification.last = None  # no example failed: there is nothing to reproduce
         raise PropertyFailure(
-            f"{prop.name} ran {tally.examples} examples: fewer than its explicit examples "
+            f"{prop.name} ran {verification.examples} examples: fewer than its explicit examples "
             f"({explicit}: corpus and covering set) and one drawn example, so it verified "
             f"less than it claims"
         )

@@ -38,7 +38,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from rnn_impl.testing.cli import UsageError, _Parser, command_main, import_from_working_directory
+from rnn_impl.testing.command import (
+    Parser,
+    UsageError,
+    add_selection_options,
+    command_main,
+    import_from_working_directory,
+    selection,
+)
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_DATABASE = ".hypothesis/rnn-search"
@@ -87,16 +94,11 @@ def open_database(location: str) -> Any:
 
 @dataclass(frozen=True)
 class Job:
-    """What one worker runs: the plan's selection, the database, when to stop."""
+    """What one worker runs: the selection options (rebuilt into its own session), the
+    database, when to stop."""
 
     worker: int
-    impl: str | None
-    adapter: str | None
-    properties: tuple[str, ...] | None
-    devices: tuple[str, ...] | None
-    dtypes: tuple[str, ...] | None
-    layouts: tuple[str, ...] | None
-    fix: tuple[str, ...]
+    options: dict[str, Any]
     database: str
     examples: int
     stop_at: float
@@ -126,19 +128,13 @@ def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
     import hypothesis
     import torch
 
-    from rnn_impl.testing import corpus, devices, oracle, profiles
-    from rnn_impl.testing.cases import parse_fixed
-    from rnn_impl.testing.plan import CHECKED_AS, plan
-    from rnn_impl.testing.properties import select
-    from rnn_impl.testing.runner import verify
+    from rnn_impl.testing import corpus, profiles
+    from rnn_impl.testing.session import Session
     from rnn_impl.testing.strategies import FAR, NEAR
 
     torch.set_num_threads(1)
-    subject = oracle.load_subject(job.impl, job.adapter)
-    props = select(list(job.properties) if job.properties else None, kind=CHECKED_AS[subject.kind])
-    fixed = parse_fixed(list(job.fix))
-    chosen = job.devices or devices.available_devices()
-    runs = [r for r in plan(props, chosen, job.dtypes, job.layouts, fixed) if r.skip is None]
+    session = Session.from_options(**job.options)
+    runs = [run for run in session.runs() if run.skip is None]
     profiles.register_profiles()
     run_settings = hypothesis.settings(
         hypothesis.settings.get_profile("thorough"),
@@ -150,48 +146,44 @@ def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
     found: list[Found] = []
     failed: set[str] = set()
     total = 0
+    implementation = session.implementations[0]
     while time.time() < job.stop_at and len(failed) < len(runs):
         for run in runs:
             if run.id in failed or time.time() >= job.stop_at:
                 continue
-            tally = verify(
-                run.prop,
-                subject,
-                run.device,
-                run.dtype,
+            verification = session.verify(
+                run,
                 run_settings,
-                collect=True,
-                layouts=job.layouts,
-                fixed=fixed,
-                database_key=database_key(run.id, job.impl),
+                database_key=database_key(run.id, implementation.name),
                 covering=False,
-                reaches=(NEAR, FAR),
+                limits=(NEAR, FAR),
             )
-            total += tally.examples
-            if tally.failure is None or tally.last is None:
+            total += verification.examples
+            if verification.failure is None or verification.last is None:
                 continue
             failed.add(run.id)
             entry = corpus.failure_of(
                 run.prop.name,
-                tally.last,
-                subject.name,
-                tally.headline,
+                verification.last,
+                implementation.name,
+                verification.headline,
                 **{"found by": f"rnn-verify-search, worker {job.worker}"},
             )
-            found.append(Found(job.worker, run.id, tally.headline, entry, tally.examples))
-            progress.put(f"worker {job.worker}: {run.id}{FAILED_MARK}{tally.headline}")
+            found.append(
+                Found(job.worker, run.id, verification.headline, entry, verification.examples)
+            )
+            progress.put(f"worker {job.worker}: {run.id}{FAILED_MARK}{verification.headline}")
         progress.put(f"worker {job.worker}: {total} examples so far, {len(failed)} run(s) failed")
     return found, total
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="rnn-verify-search",
         description="Search for failures on many workers sharing a Hypothesis example database.",
         epilog="exit status: 0 nothing found; 1 failures found; 2 usage error",
     )
-    parser.add_argument("--impl", default=None, help="module:attr under test (rnn_impl:RNN)")
-    parser.add_argument("--adapter", default=None, help="module:attr of an Adapter")
+    add_selection_options(parser)
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument(
         "--time", type=float, default=60.0, metavar="SECONDS", help="how long (default 60)"
@@ -207,11 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--examples", type=int, default=200, help="random examples per run and round (200)"
     )
-    parser.add_argument("--property", action="append", help="only this property (repeatable)")
-    parser.add_argument("--device", action="append", help="only this device (repeatable)")
-    parser.add_argument("--dtype", action="append", help="only this dtype (repeatable)")
-    parser.add_argument("--layout", action="append", help="only this layout (repeatable)")
-    parser.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE")
     return parser
 
 
@@ -221,47 +208,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import_from_working_directory()  # the workers, spawned, inherit this sys.path
-    from rnn_impl.testing import corpus, devices, oracle
-    from rnn_impl.testing.cases import parse_fixed
-    from rnn_impl.testing.plan import CHECKED_AS, plan
-    from rnn_impl.testing.properties import select
+    from rnn_impl.testing import corpus, devices
 
     if args.workers < 1 or args.time <= 0 or args.examples < 1:
         raise UsageError("--workers, --time and --examples must be positive")
     open_database(args.database)  # a URL that does not answer is a usage error, before anything
-    try:
-        subject = oracle.load_subject(args.impl, args.adapter)
-        props = select(args.property, kind=CHECKED_AS[subject.kind])
-        fixed = parse_fixed(args.fix)
-        chosen = args.device or devices.available_devices()
-        runs = plan(props, chosen, args.dtype, tuple(args.layout or ()) or None, fixed)
-    except (oracle.SubjectError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    except KeyError as error:
-        raise UsageError(f"unknown property {error.args[0]}") from None
-    live = [r for r in runs if r.skip is None]
+    args.device = args.device or list(devices.available_devices())
+    session = selection(args)
+    live = [run for run in session.runs() if run.skip is None]
     if not live:
         raise UsageError("nothing to search: every selected run is skipped here")
     stop_at = time.time() + args.time
+    implementation = session.implementations[0]
     print(
-        f"rnn-verify-search: {subject.name}, {len(live)} run(s), {args.workers} worker(s), "
-        f"{args.time:g} s, database {masked(args.database)}",
+        f"rnn-verify-search: {implementation.name}, {len(live)} run(s), {args.workers} "
+        f"worker(s), {args.time:g} s, database {masked(args.database)}",
         flush=True,
     )
+    options = {
+        "impl": args.impl,
+        "adapter": args.adapter,
+        "kind": args.kind,
+        "properties": args.property,
+        "devices": args.device,
+        "dtypes": args.dtype,
+        "layouts": args.layout,
+        "fix": args.fix,
+    }
     jobs = [
-        Job(
-            worker,
-            args.impl,
-            args.adapter,
-            tuple(args.property) if args.property else None,
-            tuple(args.device) if args.device else None,
-            tuple(args.dtype) if args.dtype else None,
-            tuple(args.layout) if args.layout else None,
-            tuple(args.fix),
-            args.database,
-            args.examples,
-            stop_at,
-        )
+        Job(worker, options, args.database, args.examples, stop_at)
         for worker in range(1, args.workers + 1)
     ]
     context = multiprocessing.get_context("spawn")
@@ -277,7 +252,7 @@ def _run(args: argparse.Namespace) -> int:
     examples = sum(total for _, total in results)
     print(f"rnn-verify-search: {examples} examples in all", flush=True)
     if not found:
-        print(f"rnn-verify-search: {subject.name}: no failure found", flush=True)
+        print(f"rnn-verify-search: {implementation.name}: no failure found", flush=True)
         return NOTHING
     for f in sorted(found, key=lambda f: (f.run_id, f.worker)):
         print(

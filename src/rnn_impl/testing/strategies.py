@@ -1,7 +1,7 @@
 """Public Hypothesis strategies for RNN configurations, inputs, devices and dtypes.
 
 Every argument is a plain value or a strategy (``sizes(max_value=4)`` and ``st.just(4)`` both
-work). Strategies draw small descriptions (:class:`~rnn_impl.testing.cases.RNNConfig`,
+work). Strategies draw small descriptions (:class:`~rnn_impl.testing.cases.ModuleConfig`,
 :class:`~rnn_impl.testing.cases.InputCase`), never tensors: tensors are made afterwards from
 the drawn seed through a ``torch.Generator``, which is fast, reproducible and shrinks to seed 0.
 The global torch RNG is never touched. Importing this module does not initialise CUDA.
@@ -30,14 +30,15 @@ from hypothesis import assume, event
 from hypothesis.errors import InvalidArgument
 
 from rnn_impl.testing import devices as _devices
-from rnn_impl.testing.cases import FAMILIES, LAYOUTS, InputCase, RNNConfig
+from rnn_impl.testing.cases import LAYOUTS, InputCase, ModuleConfig
 from rnn_impl.testing.covering import LEVELS, SIZE_LEVELS
+from rnn_impl.testing.kinds import FAMILIES, KINDS, RNN
 
 __all__ = [
     "Example",
     "FAR",
     "NEAR",
-    "Reach",
+    "SizeLimits",
     "size_budget",
     "sizes",
     "rnn_configs",
@@ -57,7 +58,7 @@ LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def size_budget() -> int:
-    """``$RNN_IMPL_SIZE_BUDGET`` or 4096: the most ``T*B*max(I,H)*L*D`` a draw may reach."""
+    """``$RNN_IMPL_SIZE_BUDGET`` or 4096: the most ``T*B*max(I,H)*L*D`` a draw may limits."""
     return int(os.environ.get(BUDGET_ENV, DEFAULT_BUDGET))
 
 
@@ -73,11 +74,11 @@ def _require(func: str, name: str, value: Any, ok: Callable[[Any], bool], what: 
     raise InvalidArgument(f"{func}({name}={value!r}): {name} must be {what}, or a strategy of them")
 
 
-def _require_reach(func: str, reach: Any) -> None:
-    if not isinstance(reach, Reach):
+def _require_limits(func: str, limits: Any) -> None:
+    if not isinstance(limits, SizeLimits):
         raise InvalidArgument(
-            f"{func}(reach={reach!r}): reach must be a Reach (strategies.NEAR or "
-            f"strategies.FAR, or Reach(size, seq_len, batch))"
+            f"{func}(limits={limits!r}): limits must be a SizeLimits (strategies.NEAR or "
+            f"strategies.FAR, or SizeLimits(size, seq_len, batch))"
         )
 
 
@@ -109,7 +110,7 @@ def _one_of(draw: st.DrawFn, labels: list[str], share: int = 3) -> str | None:
 
 
 @dataclass(frozen=True)
-class Reach:
+class SizeLimits:
     """How far random draws go where a size is left to be drawn: the largest feature size
     (input and hidden), sequence length and batch; the size budget caps their product further.
 
@@ -125,7 +126,7 @@ class Reach:
         for name in ("size", "seq_len", "batch"):
             if not _positive_int(getattr(self, name)):
                 raise InvalidArgument(
-                    f"Reach({name}={getattr(self, name)!r}): {name} must be an int >= 1"
+                    f"SizeLimits({name}={getattr(self, name)!r}): {name} must be an int >= 1"
                 )
 
     def feature_sizes(self) -> dict[str, Any]:
@@ -134,11 +135,11 @@ class Reach:
         return {name: sizes(max_value=self.size) for name in ("input_size", "hidden_size")}
 
 
-NEAR = Reach(size=8, seq_len=12, batch=6)
+NEAR = SizeLimits(size=8, seq_len=12, batch=6)
 """The default: small, fast examples, dense in coincidences (the covering sets hold the far
 levels)."""
 
-FAR = Reach(size=max(SIZE_LEVELS), seq_len=max(LEVELS["seq_len"]), batch=32)
+FAR = SizeLimits(size=max(SIZE_LEVELS), seq_len=max(LEVELS["seq_len"]), batch=32)
 """Feature sizes and sequence lengths up to the covering sets' far levels (64 and 256), and
 batches up to 32, drawn at random: what search campaigns add to :data:`NEAR`."""
 
@@ -162,9 +163,17 @@ def sizes(*, min_value: int = 1, max_value: int = 8) -> st.SearchStrategy[int]:
 
 @dataclass(frozen=True)
 class Example:
-    """One drawn example: configuration, input and where it runs."""
+    """One drawn example: the constructor arguments (:class:`ModuleConfig`), the input
+    (:class:`InputCase`), and the device and dtype it runs on; what a property checks and a
+    corpus records.
 
-    config: RNNConfig
+    Example::
+
+        >>> Example(ModuleConfig(3, 4), InputCase(), "cpu", torch.float64).config.hidden_size
+        4
+    """
+
+    config: ModuleConfig
     case: InputCase
     device: str
     dtype: torch.dtype
@@ -187,10 +196,10 @@ def rnn_configs(
     bidirectional: MaybeStrategy[bool] = st.booleans(),
     proj_size: MaybeStrategy[int] | None = None,
     coincidences: bool = True,
-    family: str = "rnn",
-) -> st.SearchStrategy[RNNConfig]:
+    family: str = RNN.name,
+) -> st.SearchStrategy[ModuleConfig]:
     """nn.RNN (with ``family="gru"``, nn.GRU; with ``"lstm"``, nn.LSTM) constructor arguments
-    (:class:`~rnn_impl.testing.cases.RNNConfig`); each argument a value or a strategy but
+    (:class:`~rnn_impl.testing.cases.ModuleConfig`); each argument a value or a strategy but
     ``family``. The gated modules have no ``nonlinearity``: give ``"tanh"`` (or nothing).
     ``proj_size`` is nn.LSTM's: by default 0 in about half the draws, else in
     ``[1, hidden_size - 1]``; a value at or above the drawn ``hidden_size`` raises it to
@@ -214,12 +223,12 @@ def rnn_configs(
         raise InvalidArgument(
             f"rnn_configs(family={family!r}): expected one of {', '.join(map(repr, FAMILIES))}"
         )
-    if family != "rnn":
+    kind = KINDS[family]
+    if not kind.takes("nonlinearity"):
         nonlinearity = "tanh" if isinstance(nonlinearity, st.SearchStrategy) else nonlinearity
         _require("rnn_configs", "nonlinearity", nonlinearity, lambda v: v == "tanh", "'tanh'")
-    if proj_size is None and family != "lstm":
-        proj_size = 0
-    if family != "lstm":
+    if not kind.takes("proj_size"):
+        proj_size = 0 if proj_size is None else proj_size
         _require("rnn_configs", "proj_size", proj_size, lambda v: v == 0, "0 (only nn.LSTM has it)")
     if proj_size is not None:
         _require(
@@ -290,7 +299,7 @@ def _rnn_configs(
     proj_size: MaybeStrategy[int] | None,
     coincidences: bool,
     family: str,
-) -> RNNConfig:
+) -> ModuleConfig:
     drawn = {
         name: isinstance(value, st.SearchStrategy)
         for name, value in (
@@ -319,7 +328,7 @@ def _rnn_configs(
         hidden = projection + 1
     if projection:
         event("proj_size > 0")
-    return RNNConfig(
+    return ModuleConfig(
         input_size=features,
         hidden_size=hidden,
         num_layers=layers,
@@ -334,12 +343,13 @@ def _rnn_configs(
 
 
 def weight_scales() -> st.SearchStrategy[float]:
-    """Multiples of nn.RNN's init bound: 1 is the default; larger is closer to chaos."""
+    """Multiples of torch's init bound (1, 0.5, 2 or 4; 1 is torch's default): larger is
+    closer to chaos, where rounding differences grow from step to step."""
     return st.sampled_from([1.0, 0.5, 2.0, 4.0])
 
 
 def input_cases(
-    config: RNNConfig,
+    config: ModuleConfig,
     *,
     layout: MaybeStrategy[str] = st.sampled_from(LAYOUTS),
     seq_len: MaybeStrategy[int] | None = None,
@@ -350,31 +360,31 @@ def input_cases(
     weight_scale: MaybeStrategy[float] = weight_scales(),
     budget: int | None = None,
     coincidences: bool = True,
-    reach: Reach = NEAR,
+    limits: SizeLimits = NEAR,
 ) -> st.SearchStrategy[InputCase]:
     """An input for ``config``: layout, T >= 1, B >= 0 (>= 1 when packed), packed lengths in
     [1, T] (sorted lengths include duplicates sometimes), h0 or not, a seed and scales.
 
-    ``seq_len`` and ``batch`` default to ranges up to ``reach`` (:data:`NEAR`, or
+    ``seq_len`` and ``batch`` default to ranges up to ``limits`` (:data:`NEAR`, or
     :data:`FAR`), within the budget; with ``coincidences``,
     in about one draw in three one of ``batch == seq_len``, ``T == 1``, ``B == 1`` or
     ``B == 0`` is forced.
 
     Raises:
-        InvalidArgument: ``config`` is not an ``RNNConfig``, an unknown layout, ``seq_len``
-            below 1, ``batch`` below 0, a seed below 0, a budget below 1, or a ``reach``
-            that is not a :class:`Reach`.
+        InvalidArgument: ``config`` is not an ``ModuleConfig``, an unknown layout, ``seq_len``
+            below 1, ``batch`` below 0, a seed below 0, a budget below 1, or a ``limits``
+            that is not a :class:`SizeLimits`.
 
     Example::
 
-        >>> case = input_cases(RNNConfig(3, 4), layout="batched", seq_len=5).example()
+        >>> case = input_cases(ModuleConfig(3, 4), layout="batched", seq_len=5).example()
         >>> case.layout, case.seq_len
         ('batched', 5)
     """
-    if not isinstance(config, RNNConfig):
+    if not isinstance(config, ModuleConfig):
         raise InvalidArgument(
-            f"input_cases(config={config!r}): config must be an RNNConfig "
-            f"(draw one with rnn_configs(), or build RNNConfig(input_size, hidden_size))"
+            f"input_cases(config={config!r}): config must be an ModuleConfig "
+            f"(draw one with rnn_configs(), or build ModuleConfig(input_size, hidden_size))"
         )
     _require("input_cases", "layout", layout, lambda v: v in LAYOUTS, f"one of {LAYOUTS}")
     if seq_len is not None:
@@ -397,7 +407,7 @@ def input_cases(
     )
     if budget is not None and not _positive_int(budget):
         raise InvalidArgument(f"input_cases(budget={budget!r}): budget must be an int >= 1")
-    _require_reach("input_cases", reach)
+    _require_limits("input_cases", limits)
     return _input_cases(
         config,
         layout=layout,
@@ -409,14 +419,14 @@ def input_cases(
         weight_scale=weight_scale,
         budget=budget,
         coincidences=coincidences,
-        reach=reach,
+        limits=limits,
     )
 
 
 @st.composite
 def _input_cases(
     draw: st.DrawFn,
-    config: RNNConfig,
+    config: ModuleConfig,
     *,
     layout: MaybeStrategy[str],
     seq_len: MaybeStrategy[int] | None,
@@ -427,16 +437,16 @@ def _input_cases(
     weight_scale: MaybeStrategy[float],
     budget: int | None,
     coincidences: bool,
-    reach: Reach,
+    limits: SizeLimits,
 ) -> InputCase:
     budget = size_budget() if budget is None else budget
     chosen = draw(_strategy(layout))
     width = max(config.input_size, config.hidden_size) * config.num_layers * config.num_directions
     room = max(1, budget // width)
-    max_t = max(1, min(reach.seq_len, room))
+    max_t = max(1, min(limits.seq_len, room))
     t = draw(_strategy(seq_len if seq_len is not None else st.integers(1, max_t)))
     min_b = 1 if chosen.startswith("packed") else 0
-    max_b = max(min_b, min(reach.batch, room // t))
+    max_b = max(min_b, min(limits.batch, room // t))
     b = draw(_strategy(batch if batch is not None else st.integers(min_b, max_b)))
     if chosen == "unbatched":
         b = 1
@@ -491,15 +501,15 @@ def examples(
     *,
     device: MaybeStrategy[str] = "cpu",
     dtype: MaybeStrategy[torch.dtype] = torch.float32,
-    configs: st.SearchStrategy[RNNConfig] | None = None,
+    configs: st.SearchStrategy[ModuleConfig] | None = None,
     layout: MaybeStrategy[str] = st.sampled_from(LAYOUTS),
     budget: int | None = None,
-    reach: Reach = NEAR,
+    limits: SizeLimits = NEAR,
     **case_kwargs: Any,
 ) -> st.SearchStrategy[Example]:
     """A configuration, a matching input case, a device and a dtype.
 
-    ``configs`` defaults to :func:`rnn_configs` with feature sizes up to ``reach``
+    ``configs`` defaults to :func:`rnn_configs` with feature sizes up to ``limits``
     (:data:`NEAR`, or :data:`FAR`), which also bounds the input's length and batch;
     ``case_kwargs`` go to :func:`input_cases`.
     For float16 / bfloat16, weight and input scales default to at most 1: larger ones
@@ -508,7 +518,7 @@ def examples(
     Raises:
         InvalidArgument: an unknown device, a dtype that is not a floating ``torch.dtype``
             (``"float32"`` rather than ``torch.float32``), ``configs`` not a strategy, or a
-            ``reach`` that is not a :class:`Reach`.
+            ``limits`` that is not a :class:`SizeLimits`.
 
     Example::
 
@@ -527,17 +537,17 @@ def examples(
     )
     if configs is not None and not isinstance(configs, st.SearchStrategy):
         raise InvalidArgument(
-            f"examples(configs={configs!r}): configs must be a strategy of RNNConfig "
+            f"examples(configs={configs!r}): configs must be a strategy of ModuleConfig "
             f"(for one configuration, st.just(config))"
         )
-    _require_reach("examples", reach)
+    _require_limits("examples", limits)
     return _examples(
         device=device,
         dtype=dtype,
         configs=configs,
         layout=layout,
         budget=budget,
-        reach=reach,
+        limits=limits,
         **case_kwargs,
     )
 
@@ -548,10 +558,10 @@ def _examples(
     *,
     device: MaybeStrategy[str] = "cpu",
     dtype: MaybeStrategy[torch.dtype] = torch.float32,
-    configs: st.SearchStrategy[RNNConfig] | None = None,
+    configs: st.SearchStrategy[ModuleConfig] | None = None,
     layout: MaybeStrategy[str] = st.sampled_from(LAYOUTS),
     budget: int | None = None,
-    reach: Reach = NEAR,
+    limits: SizeLimits = NEAR,
     **case_kwargs: Any,
 ) -> Example:
     where = draw(_strategy(device))
@@ -559,6 +569,6 @@ def _examples(
     if precision in LOW_PRECISION:
         case_kwargs.setdefault("weight_scale", st.sampled_from([1.0, 0.5]))
         case_kwargs.setdefault("input_scale", st.sampled_from([1.0, 0.1]))
-    config = draw(configs if configs is not None else rnn_configs(**reach.feature_sizes()))
-    case = draw(input_cases(config, layout=layout, budget=budget, reach=reach, **case_kwargs))
+    config = draw(configs if configs is not None else rnn_configs(**limits.feature_sizes()))
+    case = draw(input_cases(config, layout=layout, budget=budget, limits=limits, **case_kwargs))
     return Example(config, case, where, precision)

@@ -1,6 +1,6 @@
 """The :class:`Property` record, the registry, and the comparisons every property uses.
 
-A property is a plain function ``check(subject, example) -> float | None``: it raises
+A property is a plain function ``check(implementation, example) -> float | None``: it raises
 :class:`PropertyFailure` (an ``AssertionError``) with the configuration, device, dtype, the
 largest error and where it occurred, or returns a normalised error (``<= 1`` passes; the
 runner hands it to ``hypothesis.target`` so deep searches climb towards failures). The
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl.testing.cases import InputCase, RNNConfig, case_size, split_state
+from rnn_impl.testing.cases import InputCase, ModuleConfig, case_size, split_state
 from rnn_impl.testing.covering import (
     COVERING_BUDGET,
     CROSSED,
@@ -30,10 +30,11 @@ from rnn_impl.testing.covering import (
     covering_array,
 )
 from rnn_impl.testing.devices import COMPUTE_DEVICES, FLOAT_DTYPES, dtype_name
-from rnn_impl.testing.exceptions import PropertyFailure
+from rnn_impl.testing.exceptions import BEHAVIOUR, ERRORS, FORM, RAISED, VALUES, PropertyFailure
 from rnn_impl.testing.invalid_calls import first_difference
-from rnn_impl.testing.oracle import Subject, as_tensors, reference_routes
-from rnn_impl.testing.strategies import NEAR, Example, Reach, examples, rnn_configs
+from rnn_impl.testing.kinds import KINDS, RNN
+from rnn_impl.testing.oracle import Implementation, as_tensors, reference_routes
+from rnn_impl.testing.strategies import NEAR, Example, SizeLimits, examples, rnn_configs
 from rnn_impl.testing.tolerances import (
     ASSERT_CLOSE_DEFAULTS,
     Difference,
@@ -57,7 +58,20 @@ class Measure:
 
 ZERO = Measure(0.0)
 
-Check = Callable[[Subject, Example], "Measure | None"]
+Check = Callable[[Implementation, Example], "Measure | None"]
+
+
+COMPARISONS = ("exact", "tolerance", "law", "contract")
+"""How a property judges: bit for bit against torch's module (``exact``), within a tolerance of
+it (``tolerance``), by a relation among the implementation's own results (``law``), or by what
+must hold whatever the values (``contract``: types, shapes, errors, the RNG, the API)."""
+
+TIERS = ("numerics", "behaviour", "drop-in")
+"""What a property's verdict says, most basic first: whether the implementation computes
+torch's results (``numerics``: outputs, states, gradients, the laws), behaves as torch's module
+(``behaviour``: layouts, states, dropout, shapes, conversion), or can replace it (``api``:
+parameters, repr, initialisation, errors, serialization, autocast, the meta device, and bit
+identity)."""
 
 
 @dataclass(frozen=True)
@@ -66,29 +80,38 @@ class Property:
 
     Attributes:
         name: short identifier (``--property`` filters on it).
-        group: differential, gradients, contracts, errors, api, dropout or laws.
+        category: differential, gradients, contracts, errors, api, dropout, laws or cell.
         check: the function that verifies one example.
+        comparison: how it judges, one of :data:`COMPARISONS`.
+        tier: what its verdict says, one of :data:`TIERS`.
         devices / dtypes: where it applies; elsewhere it is skipped with a reason.
         draw: keyword arguments for :func:`rnn_impl.testing.strategies.examples`.
         config: keyword arguments for :func:`rnn_impl.testing.strategies.rnn_configs`, the
             configurations the property needs (values or strategies).
-        kind: ``"rnn"`` (verifies an nn.RNN, nn.GRU or nn.LSTM look-alike) or ``"cell"`` (one of their cells).
+        cells: it verifies a cell (nn.RNNCell, nn.GRUCell, nn.LSTMCell); else a recurrent
+            module (nn.RNN, nn.GRU, nn.LSTM).
         levels: covering levels of the factors it narrows (see :meth:`covering`); needed for
             every factor its ``config`` or ``draw`` gives as a strategy.
-        tolerance: whether its verdict rests on a tolerance (a rounding could, with a wrong
-            bound, reject a correct implementation; the false-alarm campaign runs these).
     """
 
     name: str
-    group: str
+    category: str
     check: Check
+    comparison: str
+    tier: str
     devices: tuple[str, ...] = COMPUTE_DEVICES
     dtypes: tuple[torch.dtype, ...] = FLOAT_DTYPES
     draw: Mapping[str, Any] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
-    kind: str = "rnn"
+    cells: bool = False
     levels: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
-    tolerance: bool = False
+
+    def __post_init__(self) -> None:
+        if self.comparison not in COMPARISONS or self.tier not in TIERS:
+            raise ValueError(
+                f"{self.name}: comparison {self.comparison!r} (one of {COMPARISONS}), "
+                f"tier {self.tier!r} (one of {TIERS})"
+            )
 
     @property
     def doc(self) -> str:
@@ -96,8 +119,23 @@ class Property:
         return " ".join(line.strip() for line in paragraph.splitlines())
 
     @property
+    def home(self) -> tuple[str, torch.dtype]:
+        """The one device and dtype where the zoo checks it: the CPU and float32 where it
+        applies, else its first device and dtype."""
+        device = "cpu" if "cpu" in self.devices else self.devices[0]
+        dtype = torch.float32 if torch.float32 in self.dtypes else self.dtypes[0]
+        return device, dtype
+
+    @property
     def exact(self) -> bool:
-        return self.name.endswith("_exact")
+        """It judges bit for bit."""
+        return self.comparison == "exact"
+
+    @property
+    def tolerant(self) -> bool:
+        """Its verdict rests on a tolerance (a rounding could, with a wrong bound, reject a
+        correct implementation): the false-alarm campaigns run these."""
+        return self.comparison in ("tolerance", "law")
 
     def skip_reason(
         self,
@@ -127,17 +165,17 @@ class Property:
         dtype: torch.dtype,
         layouts: tuple[str, ...] | None = None,
         fixed: Mapping[str, Any] | None = None,
-        reach: Reach = NEAR,
+        limits: SizeLimits = NEAR,
     ) -> Any:
         """Examples for this property; ``layouts`` narrows the layouts it may draw,
         ``fixed`` holds constructor arguments (where :meth:`skip_reason` allows), and
-        ``reach`` bounds the sizes, lengths and batches it draws where it does not choose
+        ``limits`` bounds the sizes, lengths and batches it draws where it does not choose
         its own."""
         draw = dict(self.draw)
         if layouts and not isinstance(draw.get("layout"), str):
             draw["layout"] = st.sampled_from(layouts)
-        configs = rnn_configs(**{**reach.feature_sizes(), **self.config, **(fixed or {})})
-        return examples(device=device, dtype=dtype, configs=configs, reach=reach, **draw)
+        configs = rnn_configs(**{**limits.feature_sizes(), **self.config, **(fixed or {})})
+        return examples(device=device, dtype=dtype, configs=configs, limits=limits, **draw)
 
     def covering_levels(
         self,
@@ -158,7 +196,7 @@ class Property:
                 does not say which of its values to cover.
         """
         chosen: dict[str, tuple[Any, ...]] = dict(LEVELS)
-        if (fixed or {}).get("family") == "lstm":
+        if KINDS[(fixed or {}).get("family", RNN.name)].takes("proj_size"):
             chosen["proj_size"] = PROJ_LEVELS
         for name, value in {**self.config, **self.draw}.items():
             if name == "budget" or name in self.levels:
@@ -232,10 +270,12 @@ class Property:
         return case_size(*covering_case(row, 0)) <= budget
 
 
-def covering_case(row: Mapping[str, Any], seed: int) -> tuple[RNNConfig, InputCase]:
+def covering_case(row: Mapping[str, Any], seed: int) -> tuple[ModuleConfig, InputCase]:
     """A covering row as a configuration and an input case, seeded with ``seed``; packed
     lengths spread over ``[1, T]``, the longest ``T``."""
-    config = RNNConfig(**{k: v for k, v in row.items() if k in RNNConfig.__dataclass_fields__})
+    config = ModuleConfig(
+        **{k: v for k, v in row.items() if k in ModuleConfig.__dataclass_fields__}
+    )
     layout, seq_len, batch = row["layout"], row["seq_len"], row["batch"]
     lengths = None
     if layout.startswith("packed"):
@@ -248,20 +288,27 @@ def covering_case(row: Mapping[str, Any], seed: int) -> tuple[RNNConfig, InputCa
 REGISTRY: list[Property] = []
 
 
-def register(name: str, group: str, **options: Any) -> Callable[[Check], Check]:
-    """Add the decorated check to the catalogue under ``name``."""
+def register(
+    name: str, category: str, comparison: str, tier: str, **options: Any
+) -> Callable[[Check], Check]:
+    """Add the decorated check to the catalogue under ``name`` (see :class:`Property`)."""
 
     def add(check: Check) -> Check:
-        REGISTRY.append(Property(name, group, check, **options))
+        REGISTRY.append(Property(name, category, check, comparison, tier, **options))
         return check
 
     return add
 
 
 def fail(
-    example: Example, headline: str, *details: str, measure: Measure | None = None
+    example: Example,
+    headline: str,
+    *details: str,
+    measure: Measure | None = None,
+    differs: str = BEHAVIOUR,
 ) -> PropertyFailure:
-    """The failure to raise: ``headline``, the example, ``details``; ``measure`` the error."""
+    """The failure to raise: ``headline``, the example, ``details``; ``measure`` the error,
+    ``differs`` what differs (:mod:`rnn_impl.testing.exceptions`)."""
     lines = [
         headline,
         f"  config: {example.config}",
@@ -269,9 +316,7 @@ def fail(
         f"  device: {example.device}, dtype: {dtype_name(example.dtype)}",
     ]
     lines += [f"  {d}" for d in details]
-    failure = PropertyFailure("\n".join(lines))
-    failure.measure = measure
-    return failure
+    return PropertyFailure("\n".join(lines), differs, measure)
 
 
 def call(example: Example, module: Any, *args: Any) -> Any:
@@ -283,7 +328,7 @@ def call(example: Example, module: Any, *args: Any) -> Any:
         raise
     except Exception as exc:
         name = type(module).__name__
-        raise fail(example, f"{name} raised {type(exc).__name__}: {exc}") from exc
+        raise fail(example, f"{name} raised {type(exc).__name__}: {exc}", differs=RAISED) from exc
 
 
 def forward(example: Example, module: Any, *args: Any) -> tuple[Any, Tensor]:
@@ -298,7 +343,7 @@ def forward(example: Example, module: Any, *args: Any) -> tuple[Any, Tensor]:
     try:
         _, h_n = as_tensors(result, example.config)
     except AssertionError as exc:
-        raise fail(example, str(exc)) from None
+        raise fail(example, str(exc), differs=FORM) from None
     return result[0], h_n
 
 
@@ -312,12 +357,12 @@ def fail_on_difference(
     (same exception type and message, or both returning); the first that does not fails.
     ``reference`` names torch's module (by default the configuration's, ``"nn.RNN"``)."""
     __tracebackhide__ = True
-    reference = reference or example.config.torch_name
+    reference = reference or example.config.kind.reference
     found = first_difference(pairs, f"torch.{reference}")
     if found is not None:
         label, exc = found
         name = label.split("': ", 1)[0] + "'" if "': " in label else label
-        raise fail(example, f"{what} {name} differs from {reference}", str(exc))
+        raise fail(example, f"{what} {name} differs from {reference}", str(exc), differs=ERRORS)
 
 
 def data(value: Tensor | PackedSequence) -> Tensor:
@@ -329,13 +374,15 @@ def check_like(
 ) -> Tensor:
     """``actual`` must be a tensor with ``expected``'s shape, dtype and device."""
     __tracebackhide__ = True
-    against = against or f"{example.config.torch_name}'s"
+    against = against or f"{example.config.kind.reference}'s"
     if not isinstance(actual, Tensor):
-        raise fail(example, f"{what} is a {type(actual).__name__}, {against} is a Tensor")
+        raise fail(
+            example, f"{what} is a {type(actual).__name__}, {against} is a Tensor", differs=FORM
+        )
     for attr in ("shape", "dtype", "device"):
         a, e = getattr(actual, attr), getattr(expected, attr)
         if a != e:
-            raise fail(example, f"{what} has {attr} {a}, {against} has {e}")
+            raise fail(example, f"{what} has {attr} {a}, {against} has {e}", differs=FORM)
     return actual
 
 
@@ -345,7 +392,7 @@ def assert_exact(
     """Bit-identical (NaN equal to NaN) to ``expected``, the result of ``reference`` (by
     default the configuration's torch module, ``"nn.RNN"``)."""
     __tracebackhide__ = True
-    reference = reference or example.config.torch_name
+    reference = reference or example.config.kind.reference
     actual = check_like(example, what, actual, expected, f"{reference}'s")
     if not identical(actual, expected):
         diff = difference(actual, expected)
@@ -354,6 +401,7 @@ def assert_exact(
             f"{what} is not bit-identical to {reference}'s",
             f"{what}: {diff}",
             measure=Measure(math.inf, diff.max_abs, diff.eps_units),
+            differs=VALUES,
         )
     return ZERO
 
@@ -406,10 +454,15 @@ def assert_exact_results(
             example,
             lines[0],
             *[line.strip() for line in lines[4:]],
-            f"(on the first of {example.config.torch_name}'s routes: {routes}; none matches)",
+            f"(on the first of {example.config.kind.reference}'s routes: {routes}; none matches)",
             measure=failure.measure if isinstance(failure.measure, Measure) else None,
+            differs=failure.differs,
         ) from None
-    raise fail(example, f"the results match on none of {example.config.torch_name}'s routes")
+    raise fail(
+        example,
+        f"the results match on none of {example.config.kind.reference}'s routes",
+        differs=VALUES,
+    )
 
 
 def assert_close(
@@ -418,7 +471,7 @@ def assert_close(
     """assert_close's default tolerance for the dtype; normalised to units of it."""
     __tracebackhide__ = True
     actual = check_like(example, what, actual, expected, against)
-    against = against or f"{example.config.torch_name}'s"
+    against = against or f"{example.config.kind.reference}'s"
     rtol, atol = ASSERT_CLOSE_DEFAULTS[expected.dtype]
     if actual.numel() == 0 or actual.device.type == "meta":
         return ZERO
@@ -431,6 +484,7 @@ def assert_close(
             f"{what} differs from {against} beyond assert_close(rtol={rtol}, atol={atol})",
             f"{what}: {diff}",
             measure=Measure(ratio, diff.max_abs, diff.eps_units),
+            differs=VALUES,
         )
     return Measure(ratio, diff.max_abs, diff.eps_units)
 
@@ -448,7 +502,7 @@ def assert_oracle(
     of one step's rounding floor where that is larger (see
     :mod:`rnn_impl.testing.tolerances`)."""
     __tracebackhide__ = True
-    name = name or example.config.torch_name
+    name = name or example.config.kind.reference
     actual = check_like(example, what, actual, reference, f"{name}'s")
     if actual.numel() == 0 or actual.device.type == "meta":
         return ZERO
@@ -467,6 +521,7 @@ def assert_oracle(
             f"{name + ' vs float64:':27}{theirs}",
             f"rounding floor of a step's {terms} terms: {floor:.3g}; allowed: {bound:.3g}",
             measure=Measure(math.inf, ours.max_abs, ours.eps_units),
+            differs=VALUES,
         )
     normalised = ours.max_abs / bound if math.isfinite(bound) else 0.0
     return Measure(normalised, ours.max_abs, ours.eps_units)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from rnn_impl.testing.oracle import Subject, build_pair, in_torch_layout, untouched_rng
+from rnn_impl.testing.oracle import Implementation, build_pair, in_torch_layout, untouched_rng
 from rnn_impl.testing.properties._core import assert_exact, fail, register
 from rnn_impl.testing.properties.differential import compare_outputs, run
 from rnn_impl.testing.strategies import Example
@@ -25,14 +25,14 @@ def _construct(factory: Callable[..., nn.Module], *args, **kwargs) -> nn.Module:
         return factory(*args, **kwargs)
 
 
-@register("positional_arguments", "api", **CPU_FLOAT32)
-def positional_arguments(subject: Subject, example: Example) -> None:
+@register("positional_arguments", "api", "contract", "drop-in", **CPU_FLOAT32)
+def positional_arguments(implementation: Implementation, example: Example) -> None:
     """Positional arguments mean what they mean for nn.RNN (sizes, layers, nonlinearity, ...)."""
     args = tuple(example.config.kwargs().values())
     with untouched_rng("cpu"):
-        reference = _construct(example.config.reference_class(), *args)
-        impl = _construct(subject.factory, *args)
-    own = ["nonlinearity"] if example.config.family == "rnn" else []
+        reference = _construct(example.config.kind.torch_class(), *args)
+        impl = _construct(implementation.factory, *args)
+    own = ["nonlinearity"] if example.config.kind.takes("nonlinearity") else []
     for attr in list(getattr(type(reference), "__constants__", [])) + own:
         if attr == "mode":
             continue
@@ -40,22 +40,22 @@ def positional_arguments(subject: Subject, example: Example) -> None:
         if actual != expected or type(actual) is not type(expected):
             raise fail(
                 example,
-                f"positional call {example.config.module_name}{args}: {attr} is {actual!r}, "
-                f"{example.config.torch_name}'s {expected!r}",
+                f"positional call {example.config.kind.torch_name}{args}: {attr} is {actual!r}, "
+                f"{example.config.kind.reference}'s {expected!r}",
             )
 
 
-@register("parameters", "api", **CPU_FLOAT32)
-def parameters(subject: Subject, example: Example) -> None:
+@register("parameters", "api", "contract", "drop-in", **CPU_FLOAT32)
+def parameters(implementation: Implementation, example: Example) -> None:
     """state_dict keys, order and shapes, and all_weights, are nn.RNN's."""
-    reference, impl = build_pair(subject, example.config, example.case)
+    reference, impl = build_pair(implementation, example.config, example.case)
     expected = [(k, tuple(v.shape)) for k, v in reference.state_dict().items()]
     actual = [(k, tuple(v.shape)) for k, v in impl.state_dict().items()]
     if actual != expected:
         raise fail(
             example,
-            f"state_dict differs from {example.config.torch_name}'s",
-            f"{example.config.torch_name + ':':16}{expected}",
+            f"state_dict differs from {example.config.kind.reference}'s",
+            f"{example.config.kind.reference + ':':16}{expected}",
             f"implementation: {actual}",
         )
     all_weights = getattr(impl, "all_weights", None)
@@ -64,34 +64,36 @@ def parameters(subject: Subject, example: Example) -> None:
     shapes = [[tuple(p.shape) for p in group] for group in all_weights]
     want = [[tuple(p.shape) for p in group] for group in reference.all_weights]
     if shapes != want:
-        raise fail(example, f"all_weights shapes {shapes}, {example.config.torch_name}'s {want}")
+        raise fail(
+            example, f"all_weights shapes {shapes}, {example.config.kind.reference}'s {want}"
+        )
 
 
-@register("repr", "api", **CPU_FLOAT32)
-def extra_repr(subject: Subject, example: Example) -> None:
+@register("repr", "api", "contract", "drop-in", **CPU_FLOAT32)
+def extra_repr(implementation: Implementation, example: Example) -> None:
     """extra_repr() (what repr shows inside the parentheses) is nn.RNN's."""
-    reference, impl = build_pair(subject, example.config, example.case)
+    reference, impl = build_pair(implementation, example.config, example.case)
     if impl.extra_repr() != reference.extra_repr():
         raise fail(
             example,
-            f"extra_repr {impl.extra_repr()!r}, {example.config.torch_name}'s "
+            f"extra_repr {impl.extra_repr()!r}, {example.config.kind.reference}'s "
             f"{reference.extra_repr()!r}",
         )
 
 
-@register("initialisation", "api", devices=("cpu",))
-def initialisation(subject: Subject, example: Example) -> None:
+@register("initialisation", "api", "exact", "drop-in", devices=("cpu",))
+def initialisation(implementation: Implementation, example: Example) -> None:
     """Under the same torch.manual_seed, parameters and the RNG state afterwards are nn.RNN's."""
     kwargs = {**example.config.kwargs(), "dtype": example.dtype}
     states = []
     modules = []
     with untouched_rng("cpu"):
-        for factory in (example.config.reference_class(), subject.factory):
+        for factory in (example.config.kind.torch_class(), implementation.factory):
             torch.manual_seed(example.case.seed)
             modules.append(_construct(factory, **kwargs))
             states.append(torch.get_rng_state())
     reference, impl = modules
-    named = in_torch_layout(subject.adapter, subject.adapter.named_parameters(impl))
+    named = in_torch_layout(implementation.adapter, implementation.adapter.named_parameters(impl))
     for name, expected in reference.named_parameters():
         if name not in named:
             raise fail(example, f"parameter {name} is missing")
@@ -99,7 +101,7 @@ def initialisation(subject: Subject, example: Example) -> None:
     if not torch.equal(*states):
         raise fail(
             example,
-            f"construction consumed the global RNG differently from {example.config.torch_name}",
+            f"construction consumed the global RNG differently from {example.config.kind.reference}",
         )
 
 
@@ -117,29 +119,43 @@ ROUND_TRIPS: dict[str, Callable[[nn.Module], nn.Module]] = {
 }
 
 
-@register("serialization", "api", devices=("cpu",), dtypes=(torch.float32, torch.float64))
-def serialization(subject: Subject, example: Example) -> None:
+@register(
+    "serialization",
+    "api",
+    "contract",
+    "drop-in",
+    devices=("cpu",),
+    dtypes=(torch.float32, torch.float64),
+)
+def serialization(implementation: Implementation, example: Example) -> None:
     """deepcopy, pickle, torch.save and a weights_only state_dict round trip keep outputs."""
-    _, impl = build_pair(subject, example.config, example.case, example.dtype)
+    _, impl = build_pair(implementation, example.config, example.case, example.dtype)
     with torch.no_grad():
         _, out, h_n = run(impl, example)
         for label, trip in ROUND_TRIPS.items():
             _, out2, h2 = run(trip(impl), example)
             assert_exact(example, f"output after {label}", out2, out)
-            assert_exact(example, f"{example.config.state_name} after {label}", h2, h_n)
+            assert_exact(example, f"{example.config.kind.state_name} after {label}", h2, h_n)
         buffer = io.BytesIO()
         torch.save(impl.state_dict(), buffer)
         buffer.seek(0)
-        fresh = _construct(subject.factory, **example.config.kwargs(), dtype=example.dtype)
+        fresh = _construct(implementation.factory, **example.config.kwargs(), dtype=example.dtype)
         fresh.load_state_dict(torch.load(buffer, weights_only=True))
         _, out3, h3 = run(fresh, example)
         assert_exact(example, "output after a weights_only state_dict round trip", out3, out)
 
 
-@register("conversion", "api", devices=("cpu",), dtypes=(torch.float64, torch.float16))
-def conversion(subject: Subject, example: Example) -> None:
+@register(
+    "conversion",
+    "api",
+    "tolerance",
+    "behaviour",
+    devices=("cpu",),
+    dtypes=(torch.float64, torch.float16),
+)
+def conversion(implementation: Implementation, example: Example) -> None:
     """.to(dtype) / .double() convert like nn.RNN's and then compute like it."""
-    reference, impl = build_pair(subject, example.config, example.case)
+    reference, impl = build_pair(implementation, example.config, example.case)
     convert = (
         (lambda m: m.double())
         if example.dtype == torch.float64

@@ -1,4 +1,4 @@
-"""Cell properties: one step against nn.RNNCell, nn.GRUCell or nn.LSTMCell (for subjects of
+"""Cell properties: one step against nn.RNNCell, nn.GRUCell or nn.LSTMCell (for implementations of
 the cell kinds). An LSTMCell's ``(h', c')`` is joined into one tensor
 (:func:`~rnn_impl.testing.cases.join_state`), as its ``(h, c)`` is drawn."""
 
@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from rnn_impl.testing.cases import join_state, make_cell_inputs, upstream_grads
 from rnn_impl.testing.invalid_calls import ErrorSizes, cell_forward_cases
-from rnn_impl.testing.oracle import Subject, build_pair, in_torch_layout
+from rnn_impl.testing.oracle import Implementation, build_pair, in_torch_layout
 from rnn_impl.testing.properties._core import (
     ZERO,
     Measure,
@@ -42,30 +42,33 @@ def _step(module: nn.Module, example: Example, requires_grad: bool = False, **wh
         requires_grad,
     )
     result = module(*inputs.args())
-    return inputs, join_state(result) if example.config.family == "lstm" else result
+    return inputs, join_state(result) if example.config.kind.paired_state else result
 
 
 def _name(example: Example) -> str:
-    return "(h', c')" if example.config.family == "lstm" else "h'"
+    """What failures call the step's result: ``"h'"``, or an LSTMCell's ``"(h', c')"``."""
+    return "(h', c')" if example.config.kind.paired_state else "h'"
 
 
 def _cell(example: Example) -> str:
     """``"nn.LSTMCell"``, ...: the torch cell the failures name."""
-    return f"nn.{example.config.module_name}Cell"
+    return example.config.kind.cell.reference
 
 
 @register(
     "cell_output_exact",
     "cell",
+    "exact",
+    "drop-in",
     devices=("cpu",),
     draw=CELL_DRAW,
     config=CELL_CONFIG,
     levels=CELL_LEVELS,
-    kind="cell",
+    cells=True,
 )
-def cell_output_exact(subject: Subject, example: Example) -> Measure:
+def cell_output_exact(implementation: Implementation, example: Example) -> Measure:
     """h' is bit-identical to nn.RNNCell's on CPU (h' and c': nn.LSTMCell's)."""
-    reference, impl = build_pair(subject, example.config, example.case, example.dtype)
+    reference, impl = build_pair(implementation, example.config, example.case, example.dtype)
     with torch.no_grad():
         _, expected = _step(reference, example)
         _, actual = _step(impl, example)
@@ -75,16 +78,17 @@ def cell_output_exact(subject: Subject, example: Example) -> Measure:
 @register(
     "cell_output_close",
     "cell",
+    "tolerance",
+    "numerics",
     draw=CELL_DRAW,
     config=CELL_CONFIG,
     levels=CELL_LEVELS,
-    kind="cell",
-    tolerance=True,
+    cells=True,
 )
-def cell_output_close(subject: Subject, example: Example) -> Measure:
+def cell_output_close(implementation: Implementation, example: Example) -> Measure:
     """h' matches nn.RNNCell's (assert_close in float64, else the float64 oracle bound)."""
     reference, impl = build_pair(
-        subject, example.config, example.case, example.dtype, example.device
+        implementation, example.config, example.case, example.dtype, example.device
     )
     with torch.no_grad():
         _, expected = _step(reference, example)
@@ -100,22 +104,23 @@ def cell_output_close(subject: Subject, example: Example) -> Measure:
 @register(
     "cell_gradients",
     "cell",
+    "tolerance",
+    "numerics",
     dtypes=(torch.float64,),
-    tolerance=True,
     draw={**CELL_DRAW, "with_h0": True},
     config=CELL_CONFIG,
     levels=CELL_LEVELS,
-    kind="cell",
+    cells=True,
 )
-def cell_gradients(subject: Subject, example: Example) -> Measure:
+def cell_gradients(implementation: Implementation, example: Example) -> Measure:
     """Gradients of h' w.r.t. input, hidden state and parameters match nn.RNNCell's."""
     reference, impl = build_pair(
-        subject, example.config, example.case, example.dtype, example.device
+        implementation, example.config, example.case, example.dtype, example.device
     )
     results = []
     for module, named in (
         (reference, dict(reference.named_parameters())),
-        (impl, subject.adapter.named_parameters(impl)),
+        (impl, implementation.adapter.named_parameters(impl)),
     ):
         inputs, out = _step(module, example, requires_grad=True)
         check_like(example, _name(example), out, out, f"{_cell(example)}'s")
@@ -125,7 +130,7 @@ def cell_gradients(subject: Subject, example: Example) -> Measure:
         results.append(
             {k: v if v is not None else torch.zeros_like(leaves[k]) for k, v in zip(leaves, grads)}
         )
-    expected, actual = results[0], in_torch_layout(subject.adapter, results[1])
+    expected, actual = results[0], in_torch_layout(implementation.adapter, results[1])
     worst = ZERO
     for name, e in expected.items():
         if name not in actual:
@@ -138,21 +143,23 @@ def cell_gradients(subject: Subject, example: Example) -> Measure:
 @register(
     "cell_errors",
     "cell",
+    "contract",
+    "drop-in",
     devices=("cpu",),
     dtypes=(torch.float32,),
     draw=CELL_DRAW,
     config=CELL_CONFIG,
     levels=CELL_LEVELS,
-    kind="cell",
+    cells=True,
 )
-def cell_errors(subject: Subject, example: Example) -> None:
+def cell_errors(implementation: Implementation, example: Example) -> None:
     """Invalid cell inputs raise the exception type and message of nn.RNNCell (nn.GRUCell,
     nn.LSTMCell)."""
     c = example.config
     sizes = ErrorSizes(c.input_size, c.hidden_size, 1, 1, max(example.case.batch, 1))
-    reference, impl = build_pair(subject, c, example.case)
+    reference, impl = build_pair(implementation, c, example.case)
     pairs = {}
-    for label, make in cell_forward_cases(c.family).items():
+    for label, make in cell_forward_cases(c.kind.cell).items():
         args = make(sizes)
         pairs[f"'{label}'"] = (functools.partial(reference, *args), functools.partial(impl, *args))
     fail_on_difference(example, "invalid cell input", pairs, _cell(example))

@@ -13,7 +13,7 @@ from torch.nn.utils.rnn import PackedSequence
 from rnn_impl.testing.cases import make_inputs
 from rnn_impl.testing.devices import ALL_DEVICES
 from rnn_impl.testing.invalid_calls import ErrorSizes, constructor_cases, forward_cases
-from rnn_impl.testing.oracle import Subject, build_pair, error_route
+from rnn_impl.testing.oracle import Implementation, build_pair, error_route
 from rnn_impl.testing.properties._core import call, fail, fail_on_difference, register
 from rnn_impl.testing.strategies import Example, sizes
 
@@ -27,9 +27,9 @@ def _same_index(x: torch.Tensor | None, y: torch.Tensor | None) -> bool:
     return torch.equal(x.cpu(), y.cpu())
 
 
-def _shape_contract(subject: Subject, example: Example) -> None:
+def _shape_contract(implementation: Implementation, example: Example) -> None:
     reference, impl = build_pair(
-        subject, example.config, example.case, example.dtype, example.device
+        implementation, example.config, example.case, example.dtype, example.device
     )
     config = example.config
     args = make_inputs(config, example.case, example.dtype, example.device).args()
@@ -42,13 +42,13 @@ def _shape_contract(subject: Subject, example: Example) -> None:
         if example.device != "meta" and not torch.equal(kept, now):
             raise fail(
                 example,
-                f"the caller's {name} was modified in place ({config.torch_name} never writes "
+                f"the caller's {name} was modified in place ({config.kind.reference} never writes "
                 "to it)",
             )
     if not (isinstance(actual, tuple) and len(actual) == 2):
         returned = type(actual).__name__
-        raise fail(example, f"forward returned {returned}, not (output, {config.state_name})")
-    if config.family == "lstm" and not (isinstance(actual[1], tuple) and len(actual[1]) == 2):
+        raise fail(example, f"forward returned {returned}, not (output, {config.kind.state_name})")
+    if config.kind.paired_state and not (isinstance(actual[1], tuple) and len(actual[1]) == 2):
         returned = type(actual[1]).__name__
         raise fail(example, f"the state returned is a {returned}, nn.LSTM's is a pair (h_n, c_n)")
     names = ("output", "h_n", "c_n")
@@ -57,49 +57,51 @@ def _shape_contract(subject: Subject, example: Example) -> None:
             if not isinstance(a, PackedSequence):
                 raise fail(
                     example,
-                    f"{what} is a {type(a).__name__}, {example.config.torch_name} returns a PackedSequence",
+                    f"{what} is a {type(a).__name__}, {example.config.kind.reference} returns a PackedSequence",
                 )
             for name in ("batch_sizes", "sorted_indices", "unsorted_indices"):
                 x, y = getattr(a, name), getattr(e, name)
                 if not _same_index(x, y):
                     raise fail(
-                        example, f"{what}.{name} is {x}, {example.config.torch_name}'s is {y}"
+                        example, f"{what}.{name} is {x}, {example.config.kind.reference}'s is {y}"
                     )
             a, e = a.data, e.data
         if not isinstance(a, torch.Tensor):
             raise fail(
                 example,
-                f"{what} is a {type(a).__name__}, {example.config.torch_name} returns a Tensor",
+                f"{what} is a {type(a).__name__}, {example.config.kind.reference} returns a Tensor",
             )
         got = (tuple(a.shape), a.dtype, a.device.type)
         want = (tuple(e.shape), e.dtype, e.device.type)
         if got != want:
             raise fail(
                 example,
-                f"{what} is {got} (shape, dtype, device), {example.config.torch_name}'s is {want}",
+                f"{what} is {got} (shape, dtype, device), {example.config.kind.reference}'s is {want}",
             )
 
 
 def _parts(config, state) -> list[tuple[str, torch.Tensor]]:
     """A state argument by name: ``[("h0", h0)]``, or an LSTM's ``[("h0", h0), ("c0", c0)]``."""
-    return list(zip(("h0", "c0"), state)) if config.family == "lstm" else [("h0", state)]
+    return list(zip(("h0", "c0"), state)) if config.kind.paired_state else [("h0", state)]
 
 
 def _flat(config, result: tuple[Any, Any]) -> list[Any]:
     """``[output, h_n]``, or an LSTM's ``[output, h_n, c_n]``."""
     output, state = result
-    return [output, *state] if config.family == "lstm" else [output, state]
+    return [output, *state] if config.kind.paired_state else [output, state]
 
 
-@register("shapes", "contracts", devices=ALL_DEVICES)
-def shapes(subject: Subject, example: Example) -> None:
+@register("shapes", "contracts", "contract", "behaviour", devices=ALL_DEVICES)
+def shapes(implementation: Implementation, example: Example) -> None:
     """output and h_n (c_n) have nn.RNN's type, shape, dtype and device; h0 is not written."""
-    _shape_contract(subject, example)
+    _shape_contract(implementation, example)
 
 
 @register(
     "shapes_large_meta",
     "contracts",
+    "contract",
+    "drop-in",
     devices=("meta",),
     config={"input_size": sizes(max_value=1024), "hidden_size": sizes(max_value=1024)},
     draw={
@@ -116,9 +118,9 @@ def shapes(subject: Subject, example: Example) -> None:
         "batch": (1, 512),
     },
 )
-def shapes_large_meta(subject: Subject, example: Example) -> None:
+def shapes_large_meta(implementation: Implementation, example: Example) -> None:
     """On the meta device, large sizes give nn.RNN's shapes without computing anything."""
-    _shape_contract(subject, example)
+    _shape_contract(implementation, example)
 
 
 BAD_VALUES: dict[str, list[Any]] = {
@@ -134,8 +136,10 @@ BAD_VALUES: dict[str, list[Any]] = {
 """Wrong values per argument; :func:`constructor_errors` plants some into a valid config."""
 
 
-@register("constructor_errors", "errors", devices=("cpu",), dtypes=(torch.float32,))
-def constructor_errors(subject: Subject, example: Example) -> None:
+@register(
+    "constructor_errors", "errors", "contract", "drop-in", devices=("cpu",), dtypes=(torch.float32,)
+)
+def constructor_errors(implementation: Implementation, example: Example) -> None:
     """Invalid constructor arguments raise nn.RNN's exception type and message (and warnings).
 
     Planted into the configuration's own arguments: ``proj_size`` only for nn.LSTM, whose
@@ -147,19 +151,21 @@ def constructor_errors(subject: Subject, example: Example) -> None:
         kwargs[name] = rng.choice(BAD_VALUES[name])
     calls = {f"generated: planted {planted}": ((), kwargs)}
     calls[f"generated positional: planted {planted}"] = (tuple(kwargs.values()), {})
-    calls.update(constructor_cases(example.config.family))
+    calls.update(constructor_cases(example.config.kind))
     pairs = {
-        f"'{label}': {example.config.module_name}(*{args!r}, **{kw!r})": (
-            functools.partial(example.config.reference_class(), *args, **kw),
-            functools.partial(subject.factory, *args, **kw),
+        f"'{label}': {example.config.kind.torch_name}(*{args!r}, **{kw!r})": (
+            functools.partial(example.config.kind.torch_class(), *args, **kw),
+            functools.partial(implementation.factory, *args, **kw),
         )
         for label, (args, kw) in calls.items()
     }
     fail_on_difference(example, "constructor call", pairs)
 
 
-@register("forward_errors", "errors", devices=("cpu",), dtypes=(torch.float32,))
-def forward_errors(subject: Subject, example: Example) -> None:
+@register(
+    "forward_errors", "errors", "contract", "drop-in", devices=("cpu",), dtypes=(torch.float32,)
+)
+def forward_errors(implementation: Implementation, example: Example) -> None:
     """Invalid forward inputs raise nn.RNN's exception type and message, checked in its order.
 
     nn.LSTM's are those of ATen's native route, and the implementation runs there too
@@ -176,9 +182,9 @@ def forward_errors(subject: Subject, example: Example) -> None:
         config.proj_size,
     )
     config = sizes_.config(nonlinearity=config.nonlinearity, bias=config.bias, family=config.family)
-    reference, impl = build_pair(subject, config, case)
+    reference, impl = build_pair(implementation, config, case)
     pairs = {}
-    for label, make in forward_cases(config.family).items():
+    for label, make in forward_cases(config.kind).items():
         args = make(sizes_)
         pairs[f"'{label}'"] = (functools.partial(reference, *args), functools.partial(impl, *args))
     with error_route(config):

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl.testing.cases import make_inputs, split_state, upstream_grads
-from rnn_impl.testing.oracle import Subject, as_tensors, build_pair, in_torch_layout
+from rnn_impl.testing.oracle import Implementation, as_tensors, build_pair, in_torch_layout
 from rnn_impl.testing.properties._core import (
     ZERO,
     Measure,
@@ -56,7 +56,7 @@ def run(module: nn.Module, example: Example, requires_grad: bool = False, **wher
     return inputs, data(output), h_n
 
 
-def float64_oracle(reference: nn.RNN) -> nn.RNN:
+def in_float64(reference: nn.RNN) -> nn.RNN:
     """nn.RNN in float64 on the CPU with the reference's (already rounded) weights."""
     return copy.deepcopy(reference).to("cpu", torch.float64)
 
@@ -67,16 +67,16 @@ def _judge(example: Example, what: str, actual, reference: Tensor, oracle: Tenso
     return assert_oracle(example, what, actual, reference, oracle.to(reference.device))
 
 
-@register("output_exact", "differential", devices=("cpu",))
-def output_exact(subject: Subject, example: Example) -> Measure:
+@register("output_exact", "differential", "exact", "drop-in", devices=("cpu",))
+def output_exact(implementation: Implementation, example: Example) -> Measure:
     """output and h_n are bit-identical to nn.RNN's on CPU (torch.equal); for nn.LSTM, on
     one of its CPU routes (oneDNN's, or ATen's native one), both run there."""
-    reference, impl = build_pair(subject, example.config, example.case, example.dtype)
+    reference, impl = build_pair(implementation, example.config, example.case, example.dtype)
     with torch.no_grad():
         runs = on_routes(
             example, lambda: run(impl, example)[1:], lambda: run(reference, example)[1:]
         )
-    return assert_exact_results(example, ("output", example.config.state_name), runs)
+    return assert_exact_results(example, ("output", example.config.kind.state_name), runs)
 
 
 def compare_outputs(example: Example, reference: nn.RNN, impl: nn.Module) -> Measure:
@@ -87,20 +87,18 @@ def compare_outputs(example: Example, reference: nn.RNN, impl: nn.Module) -> Mea
         _, out_a, h_a = run(impl, example)
         out_o = h_o = None
         if example.dtype != torch.float64 or example.device != "cpu":
-            _, out_o, h_o = run(
-                float64_oracle(reference), example, dtype=torch.float64, device="cpu"
-            )
+            _, out_o, h_o = run(in_float64(reference), example, dtype=torch.float64, device="cpu")
             if example.dtype == torch.float64:
                 out_e, h_e, out_o, h_o = out_o.to(out_e.device), h_o.to(h_e.device), None, None
     worst = _judge(example, "output", out_a, out_e, out_o)
-    return max(worst, _judge(example, example.config.state_name, h_a, h_e, h_o))
+    return max(worst, _judge(example, example.config.kind.state_name, h_a, h_e, h_o))
 
 
-@register("output_close", "differential", tolerance=True)
-def output_close(subject: Subject, example: Example) -> Measure:
+@register("output_close", "differential", "tolerance", "numerics")
+def output_close(implementation: Implementation, example: Example) -> Measure:
     """output and h_n match nn.RNN's: assert_close in float64, else a float64 oracle bound."""
     reference, impl = build_pair(
-        subject, example.config, example.case, example.dtype, example.device
+        implementation, example.config, example.case, example.dtype, example.device
     )
     return compare_outputs(example, reference, impl)
 
@@ -108,19 +106,19 @@ def output_close(subject: Subject, example: Example) -> Measure:
 AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
 
 
-@register("autocast", "differential", devices=("cpu",), dtypes=(torch.float32,))
-def autocast(subject: Subject, example: Example) -> Measure:
+@register("autocast", "differential", "exact", "drop-in", devices=("cpu",), dtypes=(torch.float32,))
+def autocast(implementation: Implementation, example: Example) -> Measure:
     """Under ``torch.autocast`` on the CPU (bfloat16, then float16) output and h_n have
     nn.RNN's dtype and values, bit for bit: nn.RNN runs its ``linear``s in the lower precision
     and everything after them follows (nn.LSTM: on one of its CPU routes that runs)."""
-    reference, impl = build_pair(subject, example.config, example.case, example.dtype)
+    reference, impl = build_pair(implementation, example.config, example.case, example.dtype)
     for low in AUTOCAST_DTYPES:
         with torch.no_grad(), torch.autocast("cpu", dtype=low):
             runs = on_routes(
                 example, lambda: run(impl, example)[1:], lambda: run(reference, example)[1:]
             )
         where = f"under {str(low).removeprefix('torch.')} autocast"
-        labels = (f"output {where}", f"{example.config.state_name} {where}")
+        labels = (f"output {where}", f"{example.config.kind.state_name} {where}")
         assert_exact_results(example, labels, runs)
     return ZERO
 
@@ -138,8 +136,8 @@ def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, 
     }
 
 
-@register("gradients", "gradients", draw={"with_h0": True}, tolerance=True)
-def gradients_close(subject: Subject, example: Example) -> Measure:
+@register("gradients", "gradients", "tolerance", "numerics", draw={"with_h0": True})
+def gradients_close(implementation: Implementation, example: Example) -> Measure:
     """d(output, h_n) w.r.t. input, h0 and every named parameter match nn.RNN's.
 
     Norm-wise, per gradient: in float64 within ``GRAD_RTOL_FLOAT64`` of nn.RNN's; in other
@@ -148,19 +146,19 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
     (:func:`~rnn_impl.testing.tolerances.rounding_floor`) where nn.RNN's error is smaller.
     """
     reference, impl = build_pair(
-        subject, example.config, example.case, example.dtype, example.device
+        implementation, example.config, example.case, example.dtype, example.device
     )
     expected_names = dict(reference.named_parameters())
-    actual_names = subject.adapter.named_parameters(impl)
+    actual_names = implementation.adapter.named_parameters(impl)
     missing = sorted(set(expected_names) - set(actual_names))
     if missing:
         raise fail(example, f"parameters missing from the implementation: {missing}")
     expected = gradients(reference, expected_names, example)
     actual = gradients(impl, {n: actual_names[n] for n in expected_names}, example)
-    actual = in_torch_layout(subject.adapter, actual)
+    actual = in_torch_layout(implementation.adapter, actual)
     oracle = None
     if example.dtype != torch.float64:
-        high = float64_oracle(reference)
+        high = in_float64(reference)
         oracle = gradients(
             high, dict(high.named_parameters()), example, dtype=torch.float64, device="cpu"
         )
@@ -171,7 +169,7 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
         if a.shape != e.shape:
             raise fail(
                 example,
-                f"d/d{name} has shape {tuple(a.shape)}, {example.config.torch_name}'s {tuple(e.shape)}",
+                f"d/d{name} has shape {tuple(a.shape)}, {example.config.kind.reference}'s {tuple(e.shape)}",
             )
         terms = summed_terms(name, case.seq_len, case.batch, hidden)
         floor = rounding_floor(terms, example.dtype)
@@ -187,7 +185,7 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
             error = normwise_rel(a, oracle[name])
             bound = oracle_bound(max(theirs, floor), example.dtype)
             detail = (
-                f"norm-wise error vs float64 {error:.3g}; {example.config.torch_name}'s {theirs:.3g}; rounding "
+                f"norm-wise error vs float64 {error:.3g}; {example.config.kind.reference}'s {theirs:.3g}; rounding "
                 f"floor of {terms} terms {floor:.3g}; allowed {bound:.3g}"
             )
         diff = difference(a, e if oracle is None else oracle[name].to(a.device, a.dtype))
@@ -196,7 +194,7 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
             measure = Measure(normalised, diff.max_abs, diff.eps_units)
             raise fail(
                 example,
-                f"gradient d/d{name} differs from {example.config.torch_name}'s",
+                f"gradient d/d{name} differs from {example.config.kind.reference}'s",
                 detail,
                 measure=measure,
             )
@@ -207,8 +205,9 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
 @register(
     "gradcheck",
     "gradients",
+    "tolerance",
+    "numerics",
     dtypes=(torch.float64,),
-    tolerance=True,
     config={
         "input_size": sizes(max_value=3),
         "hidden_size": sizes(max_value=3),
@@ -227,13 +226,15 @@ def gradients_close(subject: Subject, example: Example) -> Measure:
         "seq_len": (1, 3),
     },
 )
-def gradcheck(subject: Subject, example: Example) -> None:
+def gradcheck(implementation: Implementation, example: Example) -> None:
     """gradcheck and gradgradcheck pass in float64 (input, h0 and parameters).
 
     Small sizes and ``fast_mode`` (a random projection of the Jacobian) keep it quick; batch 0
     is not drawn because gradcheck refuses zero-size inputs (``gradients`` covers it).
     """
-    _, impl = build_pair(subject, example.config, example.case, torch.float64, example.device)
+    _, impl = build_pair(
+        implementation, example.config, example.case, torch.float64, example.device
+    )
     inputs = make_inputs(example.config, example.case, torch.float64, example.device, True)
     params = {n: p for n, p in impl.named_parameters()}
     names = list(params)

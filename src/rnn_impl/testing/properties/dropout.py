@@ -5,7 +5,7 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import torch
 
-from rnn_impl.testing.oracle import Subject, build_pair, untouched_rng
+from rnn_impl.testing.oracle import Implementation, build_pair, untouched_rng
 from rnn_impl.testing.properties._core import (
     ZERO,
     Measure,
@@ -32,14 +32,16 @@ def _rng_state(device: str) -> torch.Tensor:
 @register(
     "dropout_masks_exact",
     "dropout",
+    "exact",
+    "drop-in",
     devices=("cpu",),
     dtypes=(torch.float32, torch.float64),
     config=WITH_DROPOUT,
     levels=DROPOUT_LEVELS,
 )
-def dropout_masks(subject: Subject, example: Example) -> Measure:
+def dropout_masks(implementation: Implementation, example: Example) -> Measure:
     """In training mode under the same seed: nn.RNN's masks, outputs and RNG state after."""
-    reference, impl = build_pair(subject, example.config, example.case, example.dtype)
+    reference, impl = build_pair(implementation, example.config, example.case, example.dtype)
 
     def seeded(module: torch.nn.Module) -> tuple[torch.Tensor, ...]:
         with untouched_rng("cpu"), torch.no_grad():
@@ -48,13 +50,13 @@ def dropout_masks(subject: Subject, example: Example) -> Measure:
             return output, h_n, torch.get_rng_state()
 
     runs = on_routes(example, lambda: seeded(impl), lambda: seeded(reference))
-    labels = ("output with dropout", f"{example.config.state_name} with dropout")
+    labels = ("output with dropout", f"{example.config.kind.state_name} with dropout")
     assert_exact_results(example, labels, [(a[:2], e[:2]) for a, e in runs])
     matching = [(a, e) for a, e in runs if all(identical(x, y) for x, y in zip(a[:2], e[:2]))]
     if not any(torch.equal(a[2], e[2]) for a, e in matching):
         raise fail(
             example,
-            f"the global RNG state after forward differs from {example.config.torch_name}'s",
+            f"the global RNG state after forward differs from {example.config.kind.reference}'s",
         )
     return ZERO
 
@@ -69,31 +71,35 @@ def _assert_no_rng_use(example: Example, impl, what: str):
     return output, h_n
 
 
-@register("dropout_eval", "dropout", config=WITH_DROPOUT, levels=DROPOUT_LEVELS)
-def dropout_eval(subject: Subject, example: Example) -> Measure:
+@register(
+    "dropout_eval", "dropout", "tolerance", "behaviour", config=WITH_DROPOUT, levels=DROPOUT_LEVELS
+)
+def dropout_eval(implementation: Implementation, example: Example) -> Measure:
     """In eval mode dropout is off: deterministic, no RNG consumed, nn.RNN's eval result."""
     reference, impl = build_pair(
-        subject, example.config, example.case, example.dtype, example.device
+        implementation, example.config, example.case, example.dtype, example.device
     )
     reference.eval()
     impl.eval()
     out1, h1 = _assert_no_rng_use(example, impl, "eval-mode forward")
     out2, h2 = _assert_no_rng_use(example, impl, "a second eval-mode forward")
     assert_exact(example, "second eval output", out2, out1)
-    assert_exact(example, f"second eval {example.config.state_name}", h2, h1)
+    assert_exact(example, f"second eval {example.config.kind.state_name}", h2, h1)
     return compare_outputs(example, reference, impl)
 
 
 @register(
     "dropout_extremes",
     "dropout",
+    "tolerance",
+    "behaviour",
     config={"num_layers": st.integers(2, 4), "dropout": st.sampled_from([0.0, 1.0])},
     levels={"num_layers": (2, 4), "dropout": (0.0, 1.0)},
 )
-def dropout_extremes(subject: Subject, example: Example) -> Measure:
+def dropout_extremes(implementation: Implementation, example: Example) -> Measure:
     """p = 0 and p = 1 in training mode: no RNG used, and nn.RNN's results on every device."""
     reference, impl = build_pair(
-        subject, example.config, example.case, example.dtype, example.device
+        implementation, example.config, example.case, example.dtype, example.device
     )
     reference.train()
     impl.train()

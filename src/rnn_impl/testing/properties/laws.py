@@ -15,21 +15,21 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from rnn_impl.testing.cases import RNNConfig, make_inputs
-from rnn_impl.testing.oracle import Subject, build_from, build_pair, sub_reference
+from rnn_impl.testing.cases import ModuleConfig, make_inputs
+from rnn_impl.testing.oracle import Implementation, build_from, build_pair, sub_reference
 from rnn_impl.testing.properties._core import ZERO, Measure, assert_close, forward, register
 from rnn_impl.testing.strategies import Example
 
-LAW = {"dtypes": (torch.float64,), "tolerance": True}
+LAW = {"dtypes": (torch.float64,)}
 
 
 def _close(example: Example, what: str, actual: Tensor, expected: Tensor, law: str) -> Measure:
     return assert_close(example, what, actual, expected, against=law)
 
 
-def _setup(subject: Subject, example: Example):
+def _setup(implementation: Implementation, example: Example):
     reference, impl = build_pair(
-        subject, example.config, example.case, example.dtype, example.device
+        implementation, example.config, example.case, example.dtype, example.device
     )
     inputs = make_inputs(example.config, example.case, example.dtype, example.device)
     return reference, impl, inputs
@@ -51,7 +51,7 @@ def _call(example: Example, module: nn.Module, *args):
     return forward(example, module, *args)
 
 
-def _layer_names(config: RNNConfig) -> list[str]:
+def _layer_names(config: ModuleConfig) -> list[str]:
     """Parameter names of a single-layer module with ``config``'s bias, projection and
     directions."""
     kinds = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if config.bias else [])
@@ -60,10 +60,10 @@ def _layer_names(config: RNNConfig) -> list[str]:
     return [f"{kind}_l0{suffix}" for suffix in suffixes for kind in kinds]
 
 
-@register("batch_independence", "laws", draw={"layout": "batched"}, **LAW)
-def batch_independence(subject: Subject, example: Example) -> Measure:
+@register("batch_independence", "laws", "law", "numerics", draw={"layout": "batched"}, **LAW)
+def batch_independence(implementation: Implementation, example: Example) -> Measure:
     """Permuting the batch (input and h0) permutes output and h_n the same way."""
-    _, impl, inputs = _setup(subject, example)
+    _, impl, inputs = _setup(implementation, example)
     bdim = 0 if example.config.batch_first else 1
     batch = inputs.padded.size(bdim)
     perm = list(range(batch))
@@ -75,58 +75,64 @@ def batch_independence(subject: Subject, example: Example) -> Measure:
         example, impl, inputs.padded.index_select(bdim, index), h0.index_select(1, index)
     )
     law = "the unpermuted run, permuted"
-    state = f"permuted {example.config.state_name}"
+    state = f"permuted {example.config.kind.state_name}"
     worst = _close(example, "permuted output", out_p, out.index_select(bdim, index), law)
     return max(worst, _close(example, state, h_p, h_n.index_select(1, index), law))
 
 
-@register("unbatched_is_batch_of_one", "laws", draw={"layout": "unbatched"}, **LAW)
-def unbatched_is_batch_of_one(subject: Subject, example: Example) -> Measure:
+@register(
+    "unbatched_is_batch_of_one", "laws", "law", "numerics", draw={"layout": "unbatched"}, **LAW
+)
+def unbatched_is_batch_of_one(implementation: Implementation, example: Example) -> Measure:
     """An unbatched call equals a batch of one, squeezed."""
-    _, impl, inputs = _setup(subject, example)
+    _, impl, inputs = _setup(implementation, example)
     bdim = 0 if example.config.batch_first else 1
     h0 = _h0(example, inputs)
     out, h_n = _call(example, impl, inputs.padded, h0)
     out_b, h_b = _call(example, impl, inputs.padded.unsqueeze(bdim), h0.unsqueeze(1))
     law = "a batch of one"
     worst = _close(example, "unbatched output", out, out_b.squeeze(bdim), law)
-    state = f"unbatched {example.config.state_name}"
+    state = f"unbatched {example.config.kind.state_name}"
     return max(worst, _close(example, state, h_n, h_b.squeeze(1), law))
 
 
 @register(
     "batch_first_is_transpose",
     "laws",
+    "law",
+    "numerics",
     config={"batch_first": st.booleans()},
     draw={"layout": "batched"},
     levels={"batch_first": (False, True)},
     **LAW,
 )
-def batch_first_is_transpose(subject: Subject, example: Example) -> Measure:
+def batch_first_is_transpose(implementation: Implementation, example: Example) -> Measure:
     """batch_first=True on transposed input equals batch_first=False, transposed back."""
-    reference, impl, inputs = _setup(subject, example)
+    reference, impl, inputs = _setup(implementation, example)
     flipped = replace(example.config, batch_first=not example.config.batch_first)
     same = {name: name for name, _ in reference.named_parameters()}
-    other = build_from(subject, sub_reference(reference, flipped, same))
+    other = build_from(implementation, sub_reference(reference, flipped, same))
     h0 = _h0(example, inputs)
     out, h_n = _call(example, impl, inputs.padded, h0)
     out_t, h_t = _call(example, other, inputs.padded.transpose(0, 1), h0)
     law = f"batch_first={flipped.batch_first} on the transposed input"
     worst = _close(example, "output", out, out_t.transpose(0, 1), law)
-    return max(worst, _close(example, example.config.state_name, h_n, h_t, law))
+    return max(worst, _close(example, example.config.kind.state_name, h_n, h_t, law))
 
 
 @register(
     "streaming",
     "laws",
+    "law",
+    "numerics",
     config={"bidirectional": False},
     draw={"layout": "batched", "seq_len": st.integers(2, 12)},
     levels={"seq_len": (2, 5, 256)},
     **LAW,
 )
-def streaming(subject: Subject, example: Example) -> Measure:
+def streaming(implementation: Implementation, example: Example) -> Measure:
     """Splitting the sequence at k and carrying h_n over equals one whole run."""
-    _, impl, inputs = _setup(subject, example)
+    _, impl, inputs = _setup(implementation, example)
     tdim = 1 if example.config.batch_first else 0
     k = random.Random(example.case.seed).randint(1, example.case.seq_len - 1)
     x = inputs.padded
@@ -135,22 +141,24 @@ def streaming(subject: Subject, example: Example) -> Measure:
     second, h_end = _call(example, impl, x.narrow(tdim, k, x.size(tdim) - k), h_k)
     law = f"two runs split at step {k}"
     worst = _close(example, "output", torch.cat([first, second], tdim), out, law)
-    return max(worst, _close(example, example.config.state_name, h_end, h_n, law))
+    return max(worst, _close(example, example.config.kind.state_name, h_end, h_n, law))
 
 
 @register(
     "packed_is_each_sequence_alone",
     "laws",
+    "law",
+    "numerics",
     draw={"layout": "packed_unsorted"},
     **LAW,
 )
-def packed_is_each_sequence_alone(subject: Subject, example: Example) -> Measure:
+def packed_is_each_sequence_alone(implementation: Implementation, example: Example) -> Measure:
     """Each sequence of a PackedSequence gives what it gives alone, unbatched and unpadded.
 
     Drawn unsorted (``enforce_sorted=False``): that is where h0 and h_n must be permuted;
     sorted packing is covered by the differential properties.
     """
-    _, impl, inputs = _setup(subject, example)
+    _, impl, inputs = _setup(implementation, example)
     bf = example.config.batch_first
     h0 = _h0(example, inputs)
     packed_out, h_n = _call(example, impl, inputs.input, h0)
@@ -162,7 +170,7 @@ def packed_is_each_sequence_alone(subject: Subject, example: Example) -> Measure
         expected = (padded[b] if bf else padded[:, b])[:length]
         law = f"sequence {b} (length {length}) run alone"
         worst = max(worst, _close(example, f"output of sequence {b}", expected, out_b, law))
-        state = f"{example.config.state_name} of sequence {b}"
+        state = f"{example.config.kind.state_name} of sequence {b}"
         worst = max(worst, _close(example, state, h_n[:, b], h_b, law))
     return worst
 
@@ -170,14 +178,16 @@ def packed_is_each_sequence_alone(subject: Subject, example: Example) -> Measure
 @register(
     "reverse_is_flip_forward_flip",
     "laws",
+    "law",
+    "numerics",
     config={"num_layers": 1, "bidirectional": True},
     draw={"layout": "batched"},
     **LAW,
 )
-def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
+def reverse_is_flip_forward_flip(implementation: Implementation, example: Example) -> Measure:
     """The reverse direction equals a forward RNN with its weights on the flipped sequence,
     flipped back; the forward direction equals a forward RNN alone."""
-    reference, impl, inputs = _setup(subject, example)
+    reference, impl, inputs = _setup(implementation, example)
     config, hidden = example.config, example.config.output_size
     single = replace(config, bidirectional=False, num_layers=1, dropout=0.0)
     tdim = 1 if config.batch_first else 0
@@ -186,7 +196,7 @@ def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
     worst = ZERO
     for direction, suffix in enumerate(["", "_reverse"]):
         rename = {n: f"{n}{suffix}" for n in _layer_names(single)}
-        part = build_from(subject, sub_reference(reference, single, rename))
+        part = build_from(implementation, sub_reference(reference, single, rename))
         x = inputs.padded.flip(tdim) if suffix else inputs.padded
         out_d, h_d = _call(example, part, x, h0[direction : direction + 1])
         if suffix:
@@ -194,7 +204,7 @@ def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
         half = out[..., direction * hidden : (direction + 1) * hidden]
         law = "the " + ("flipped, forward, flipped" if suffix else "forward-only") + " run"
         worst = max(worst, _close(example, f"direction {direction} of output", half, out_d, law))
-        state = f"{config.state_name}[{direction}]"
+        state = f"{config.kind.state_name}[{direction}]"
         worst = max(worst, _close(example, state, h_n[direction], h_d[0], law))
     return worst
 
@@ -202,13 +212,15 @@ def reverse_is_flip_forward_flip(subject: Subject, example: Example) -> Measure:
 @register(
     "layers_are_a_chain",
     "laws",
+    "law",
+    "numerics",
     config={"num_layers": st.integers(2, 4)},
     levels={"num_layers": (2, 4)},
     **LAW,
 )
-def layers_are_a_chain(subject: Subject, example: Example) -> Measure:
+def layers_are_a_chain(implementation: Implementation, example: Example) -> Measure:
     """L layers equal a chain of L single-layer RNNs, each fed the previous one's output."""
-    reference, impl, inputs = _setup(subject, example)
+    reference, impl, inputs = _setup(implementation, example)
     config = example.config
     directions = config.num_directions
     h0 = _h0(example, inputs)
@@ -218,21 +230,21 @@ def layers_are_a_chain(subject: Subject, example: Example) -> Measure:
         width = config.input_size if layer == 0 else directions * config.output_size
         single = replace(config, input_size=width, num_layers=1, dropout=0.0)
         rename = {n: n.replace("_l0", f"_l{layer}") for n in _layer_names(single)}
-        part = build_from(subject, sub_reference(reference, single, rename))
+        part = build_from(implementation, sub_reference(reference, single, rename))
         x, h = _call(example, part, x, h0[layer * directions : (layer + 1) * directions])
         finals.append(h)
     law = "a chain of single layers"
     chained = x.data if isinstance(x, PackedSequence) else x
     out = out.data if isinstance(out, PackedSequence) else out
     worst = _close(example, "output", out, chained, law)
-    return max(worst, _close(example, config.state_name, h_n, torch.cat(finals, 0), law))
+    return max(worst, _close(example, config.kind.state_name, h_n, torch.cat(finals, 0), law))
 
 
-@register("h_n_is_last_valid_step", "laws", **LAW)
-def h_n_is_last_valid_step(subject: Subject, example: Example) -> Measure:
+@register("h_n_is_last_valid_step", "laws", "law", "numerics", **LAW)
+def h_n_is_last_valid_step(implementation: Implementation, example: Example) -> Measure:
     """h_n of the last layer is the output at each sequence's last valid step (forward) and at
     step 0 (reverse); for an LSTM, h_n, not c_n."""
-    _, impl, inputs = _setup(subject, example)
+    _, impl, inputs = _setup(implementation, example)
     config, case = example.config, example.case
     out, h_n = _call(example, impl, *inputs.args())
     if isinstance(out, PackedSequence):

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from torch import nn
 
 import rnn_impl
-from rnn_impl.testing.oracle import Adapter, Subject, kind_of
+from rnn_impl.testing.kinds import detect
+from rnn_impl.testing.oracle import Adapter, Implementation
+from rnn_impl.testing.properties import CATALOGUE, Property
+from rnn_impl.testing.session import Session
 from rnn_impl.testing.zoo import bugs, cells, escapes, gru, lstm
 from rnn_impl.testing.zoo._hooked import HookedRNN
 from rnn_impl.testing.zoo.controls import StepByStepRNN
@@ -44,10 +48,23 @@ class Bug:
 
     @property
     def spec(self) -> str:
-        return f"{self.factory.__module__}:{self.factory.__qualname__}"
+        return _spec(self.factory)
 
-    def subject(self) -> Subject:
-        return Subject(self.spec, self.factory, self.adapter, kind_of(self.factory))
+    def implementation(self) -> Implementation:
+        """The bug as an implementation under test (its kind detected)."""
+        adapter = None if type(self.adapter) is Adapter else _spec(type(self.adapter))
+        return Implementation(self.spec, self.factory, self.adapter, detect(self.factory), adapter)
+
+    def session(self, *props: Property) -> Session:
+        """A session that verifies the bug with ``props`` (by default every property of its
+        shape)."""
+        implementation = self.implementation()
+        chosen = props or tuple(p for p in CATALOGUE if p.cells == implementation.is_cell)
+        return Session((implementation,), chosen)
+
+
+def _spec(obj: Any) -> str:
+    return f"{obj.__module__}:{obj.__qualname__}"
 
 
 SUBTLE: tuple[Bug, ...] = (

@@ -1,11 +1,12 @@
 """A correct RNN laid out as small overridable steps, so that each zoo bug is one override.
 
-:class:`HookedRNN` is rnn_impl.RNN (its constructor, parameters, checks and forward) with the
-recurrence (``RNN._stack``) run through the methods below, in ATen's op order (so, unmodified,
-it is bit-exact with nn.RNN: the kill-matrix test verifies it as a control). Bugs override
-these hooks, or the drop-in's own (``check_hidden_size``, ``permute_hidden``,
-``_zero_state``, ...). Padded input goes through ``direction``; packed input through
-:func:`rnn_impl._steps.packed_steps` unless a bug overrides ``packed``.
+:class:`HookedRNN` is rnn_impl.RNN (its constructor, parameters, checks and forward) with its
+public extension points (``recurrence``, ``layer``, ``step``) overridden by the hooks below, in
+ATen's operation order (so, unmodified, it is bit-exact with nn.RNN: the kill-matrix test
+verifies it as a control). Bugs override these hooks, or the drop-in's public methods
+(``check_hidden_size``, ``permute_hidden``, ``reset_parameters``, ...). Padded input goes
+through ``direction``; packed input through the drop-in's own ``layer``, whose every step is
+this class's ``step``.
 """
 
 from __future__ import annotations
@@ -14,18 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnn_impl._steps import Step, elman_step, packed_steps
-from rnn_impl.rnn import RNN
-
-
-class StepHook:
-    """Mixed into a gated drop-in (``class HookedGRU(StepHook, GRU)``): every step of its
-    recurrence is :attr:`step`, a :data:`rnn_impl._steps.Step` that a bug replaces."""
-
-    step: Step
-
-    def _stack(self, x, hx, weights, batch_sizes, step=None):
-        return super()._stack(x, hx, weights, batch_sizes, step or self.step)  # type: ignore[misc]
+from rnn_impl import RNN, LayerWeights
 
 
 class HookedRNN(RNN):
@@ -47,31 +37,26 @@ class HookedRNN(RNN):
     def activation(self, x: Tensor) -> Tensor:
         return torch.tanh(x) if self.mode == "RNN_TANH" else torch.relu(x)
 
-    def _stack(self, x, hx, weights, batch_sizes):
-        return self.stack(x, hx, weights, batch_sizes)
-
-    def stack(self, x, hx, weights, batch_sizes):
-        """Every layer and direction over time-major ``x`` (or packed data)."""
+    def recurrence(self, input, hx, weights, batch_sizes=None):
+        """Every layer and direction over time-major ``input`` (or packed data)."""
         directions = self.num_directions
         initial = hx.unbind(0)
         finals = []
-        layer_input = x
+        layer_input = input
         outputs_per_layer = []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(directions):
                 index = layer * directions + direction
-                h0, w, reverse = initial[index], weights[index], direction == 1
-                if batch_sizes is None:
-                    out, h_last = self.direction(layer_input, h0, w, reverse)
-                else:
-                    out, h_last = self.packed(layer_input, batch_sizes, h0, w, reverse)
+                out, h_last = self.layer(
+                    layer_input, initial[index], weights[index], direction == 1, batch_sizes
+                )
                 outputs.append(out)
                 finals.append(h_last)
             layer_output = self.join(outputs)
             layer_output = self.between_layers(layer_output, layer)
             outputs_per_layer.append(layer_output)
-            layer_input = self.next_input(layer + 1, x, outputs_per_layer)
+            layer_input = self.next_input(layer + 1, input, outputs_per_layer)
         return layer_input, torch.stack(finals, 0)
 
     def join(self, outputs: list[Tensor]) -> Tensor:
@@ -86,20 +71,26 @@ class HookedRNN(RNN):
         """The input of ``layer``: the previous layer's (dropped-out) output."""
         return outputs[-1]
 
+    def layer(self, input, state, weights, reverse=False, batch_sizes=None):
+        """Padded input through :meth:`direction`; packed input through the drop-in's
+        layer, step by step through :meth:`step`."""
+        if batch_sizes is None:
+            return self.direction(input, state, weights, reverse)
+        return super().layer(input, state, weights, reverse, batch_sizes)
+
     def project(self, x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> Tensor:
         return F.linear(x, w_ih, b_ih)
 
-    def step(self, h: Tensor, pre: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
-        return self.activation(F.linear(h, w_hh, b_hh) + pre)
+    def step(self, input: Tensor, state, weights: LayerWeights):  # type: ignore[override]
+        return self.activation(F.linear(state, weights.w_hh, weights.b_hh) + input)
 
     def direction(self, x, h, weights, reverse):
-        w_ih, w_hh, b_ih, b_hh, _ = weights
-        steps = self.project(x, w_ih, b_ih).unbind(0)
+        steps = self.project(x, weights.w_ih, weights.b_ih).unbind(0)
         if reverse:
             steps = steps[::-1]
         outputs = []
         for pre in steps:
-            before, h = h, self.step(h, pre, w_hh, b_hh)
+            before, h = h, self.step(pre, h, weights)
             outputs.append(self.emitted(before, h))
         if reverse:
             outputs = self.restore_order(outputs)
@@ -114,6 +105,3 @@ class HookedRNN(RNN):
 
     def last_state(self, h: Tensor, outputs: list[Tensor], reverse: bool) -> Tensor:
         return h
-
-    def packed(self, data, batch_sizes, h0, weights, reverse):
-        return packed_steps(data, batch_sizes, h0, weights, elman_step(self.activation), reverse)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl.rnn import RNN
+from rnn_impl import RNN, LayerWeights
 from rnn_impl.testing.zoo._hooked import HookedRNN
 
 
@@ -88,8 +88,8 @@ class MissingBias(HookedRNN):
 
     Who: someone following a textbook with a single bias vector."""
 
-    def step(self, h, pre, w_hh, b_hh):
-        return self.activation(F.linear(h, w_hh) + pre)
+    def step(self, input, state, weights):
+        return self.activation(F.linear(state, weights.w_hh) + input)
 
 
 class DoubledBias(HookedRNN):
@@ -193,8 +193,8 @@ class DetachedState(HookedRNN):
 
     Who: someone copying a truncated-BPTT trick into the module itself."""
 
-    def step(self, h, pre, w_hh, b_hh):
-        return super().step(h.detach(), pre, w_hh, b_hh)
+    def step(self, input, state, weights):
+        return super().step(input, state.detach(), weights)
 
 
 class FirstOrderOnlyBackward(HookedRNN):
@@ -249,8 +249,8 @@ class LowPrecisionAccumulation(HookedRNN):
     def project(self, x, w_ih, b_ih):
         return _bf16_linear(x, w_ih, b_ih)
 
-    def step(self, h, pre, w_hh, b_hh):
-        return self.activation(_bf16_linear(h, w_hh, b_hh) + pre)
+    def step(self, input, state, weights):
+        return self.activation(_bf16_linear(state, weights.w_hh, weights.b_hh) + input)
 
 
 def _bf16_linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
@@ -263,10 +263,10 @@ class LayoutGuessing(HookedRNN):
 
     Who: someone trying to be helpful about layouts."""
 
-    def stack(self, x, hx, weights, batch_sizes):
-        if batch_sizes is None and not self.batch_first and x.size(0) == x.size(1):
-            x = x.transpose(0, 1)
-        return super().stack(x, hx, weights, batch_sizes)
+    def recurrence(self, input, hx, weights, batch_sizes=None):
+        if batch_sizes is None and not self.batch_first and input.size(0) == input.size(1):
+            input = input.transpose(0, 1)
+        return super().recurrence(input, hx, weights, batch_sizes)
 
 
 class UnbatchedWrongAxis(HookedRNN):
@@ -301,16 +301,23 @@ class WrongParameterNames(HookedRNN):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        renamed = []
-        for names in self._all_weights:
-            new_names = [name.replace("_l", "_") for name in names]
-            for old, new in zip(names, new_names):
-                param = getattr(self, old)
-                delattr(self, old)
-                setattr(self, new, param)
-            renamed.append(new_names)
-        self._all_weights = renamed
-        self._flat_weights_names = [n for names in renamed for n in names]
+        for name, param in list(self.named_parameters()):
+            delattr(self, name)
+            self.register_parameter(name.replace("_l", "_"), param)
+
+    @property
+    def all_weights(self):
+        layers = self.num_layers * self.num_directions
+        return [[w for w in self.layer_weights()[i] if w is not None] for i in range(layers)]
+
+    def layer_weights(self):
+        found = []
+        for layer in range(self.num_layers):
+            for suffix in ["", "_reverse"][: self.num_directions]:
+                parts = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
+                weights = [getattr(self, f"{part}_{layer}{suffix}") for part in parts]
+                found.append(LayerWeights(*weights, *[None] * (4 - len(weights))))
+        return found
 
 
 class DifferentErrorMessage(HookedRNN):
@@ -399,13 +406,13 @@ class CachedWeights(HookedRNN):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._cache = [
-            tuple(None if w is None else w.detach() for w in group)
-            for group in self._layer_weights()
+        self.cache = [
+            LayerWeights(*(None if w is None else w.detach() for w in group))
+            for group in super().layer_weights()
         ]
 
-    def _layer_weights(self):
-        return getattr(self, "_cache", None) or super()._layer_weights()
+    def layer_weights(self):
+        return self.cache
 
 
 class H0OnDefaultDevice(HookedRNN):
@@ -413,9 +420,17 @@ class H0OnDefaultDevice(HookedRNN):
 
     Who: everyone's first RNN (the notebook's too); it shows on any other device."""
 
-    def _zero_state(self, batch_size, like):
-        shape = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
-        return torch.zeros(shape, dtype=like.dtype)
+    def arguments(self, input, hx):
+        if hx is None:
+            if isinstance(input, PackedSequence):
+                batch = [int(input.batch_sizes[0])]
+            elif input.dim() == 3:
+                batch = [input.size(0 if self.batch_first else 1)]
+            else:
+                batch = []
+            shape = (self.num_layers * self.num_directions, *batch, self.hidden_size)
+            hx = torch.zeros(shape, dtype=input.data.dtype)
+        return input, hx
 
 
 CONTROL = HookedRNN
@@ -461,15 +476,15 @@ class TruncatedBackward(HookedRNN):
 
     EVERY = 32
 
-    def direction(self, x, h, weights, reverse):
-        self._steps = 0
-        return super().direction(x, h, weights, reverse)
+    def layer(self, input, state, weights, reverse=False, batch_sizes=None):
+        self.steps_taken = 0
+        return super().layer(input, state, weights, reverse, batch_sizes)
 
-    def step(self, h, pre, w_hh, b_hh):
-        self._steps += 1
-        if self._steps % self.EVERY == 0:
-            h = h.detach()
-        return super().step(h, pre, w_hh, b_hh)
+    def step(self, input, state, weights):
+        self.steps_taken += 1
+        if self.steps_taken % self.EVERY == 0:
+            state = state.detach()
+        return super().step(input, state, weights)
 
 
 class LongSequenceChunks(HookedRNN):
@@ -493,12 +508,13 @@ class WideLayerBlocked(HookedRNN):
 
     Who: someone hand-tiling the matrix product for cache size."""
 
-    def step(self, h, pre, w_hh, b_hh):
+    def step(self, input, state, weights):
         if self.hidden_size <= 48:
-            return super().step(h, pre, w_hh, b_hh)
-        k = self.hidden_size // 2
-        linear = F.linear(h[..., :k], w_hh[:, :k], b_hh) + F.linear(h[..., k:], w_hh[:, k:])
-        return self.activation(linear + pre)
+            return super().step(input, state, weights)
+        k, w_hh = self.hidden_size // 2, weights.w_hh
+        linear = F.linear(state[..., :k], w_hh[:, :k], weights.b_hh)
+        linear = linear + F.linear(state[..., k:], w_hh[:, k:])
+        return self.activation(linear + input)
 
 
 class ReverseDeepStateDropped(HookedRNN):
@@ -507,11 +523,11 @@ class ReverseDeepStateDropped(HookedRNN):
 
     Who: an index into h0 computed with the batch size in it, tested on shallow stacks."""
 
-    def stack(self, x, hx, weights, batch_sizes):
+    def recurrence(self, input, hx, weights, batch_sizes=None):
         if self.num_layers >= 3 and self.bidirectional and hx.size(1) >= 2:
             hx = hx.clone()
             hx[5::2] = 0  # layer >= 2, reverse direction
-        return super().stack(x, hx, weights, batch_sizes)
+        return super().recurrence(input, hx, weights, batch_sizes)
 
 
 class TiedPackedLengths(HookedRNN):

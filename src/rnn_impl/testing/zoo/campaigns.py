@@ -34,10 +34,10 @@ from hypothesis import settings
 
 from rnn_impl.testing import devices
 from rnn_impl.testing.properties import BY_NAME
-from rnn_impl.testing.runner import Tally
+from rnn_impl.testing.runner import Verification
 from rnn_impl.testing.search import FAILED_MARK, NOTHING
 from rnn_impl.testing.zoo import Bug
-from rnn_impl.testing.zoo.matrix import home, hunting, timed_run
+from rnn_impl.testing.zoo.matrix import timed_run, without_shrinking
 
 CAMPAIGNS = {"campaign, 1 worker": 1, "campaign, 2 workers": 2}
 WAYS = ("ci", "thorough", *CAMPAIGNS)
@@ -72,11 +72,11 @@ def race(bug: Bug, way: str, runs: int, limit: float) -> Race:
     """``bug`` searched ``way`` (one of :data:`WAYS`): ``runs`` runs (one for ``ci``)."""
     prop = BY_NAME[bug.caught_by]
     if way == "ci":
-        as_ci = hunting(settings.get_profile("ci"))
+        as_ci = without_shrinking(settings.get_profile("ci"))
         seconds: list[float | None] = [_found(*timed_run(bug, as_ci))]
         budget = f"{as_ci.max_examples} random examples"
     elif way == "thorough":
-        seeded = settings(hunting(settings.get_profile("thorough")), derandomize=False)
+        seeded = settings(without_shrinking(settings.get_profile("thorough")), derandomize=False)
         seconds = [_found(*timed_run(bug, seeded, seed)) for seed in range(runs)]
         budget = f"{seeded.max_examples} random examples"
     elif way in CAMPAIGNS:
@@ -87,8 +87,8 @@ def race(bug: Bug, way: str, runs: int, limit: float) -> Race:
     return Race(bug.label, prop.name, way, tuple(seconds), budget)
 
 
-def _found(tally: Tally, seconds: float) -> float | None:
-    return seconds if tally.failure is not None else None
+def _found(verification: Verification, seconds: float) -> float | None:
+    return seconds if verification.failure is not None else None
 
 
 def _campaign(bug: Bug, workers: int, limit: float) -> float | None:
@@ -98,8 +98,8 @@ def _campaign(bug: Bug, workers: int, limit: float) -> float | None:
     Raises:
         RuntimeError: the search ended with neither a failure nor its "nothing found" exit.
     """
-    prop = BY_NAME[bug.caught_by]
-    device, dtype = home(prop)
+    run = bug.session(BY_NAME[bug.caught_by]).home_runs()[0]
+    prop, device, dtype = run.prop, run.device, run.dtype
     with tempfile.TemporaryDirectory() as database:
         command = [
             *(sys.executable, "-m", "rnn_impl.testing.search", "--impl", bug.spec),

@@ -1,42 +1,28 @@
-"""Planted RNNCell bugs: each class is rnn_impl.RNNCell with one mistake."""
+"""Planted RNNCell bugs: each class is rnn_impl.RNNCell with one mistake, in its public
+``step`` (the cell's checks and batching stay the drop-in's) or its ``forward``."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from rnn_impl import _checks
-from rnn_impl.cell import RNNCell
+from rnn_impl import RNNCell
 
 
 class CellMissingHiddenBias(RNNCell):
     """``b_hh`` is never added. Who: a textbook with one bias vector."""
 
-    def forward(self, input, hx=None):
+    def step(self, input, state, weights):
         act = torch.tanh if self.nonlinearity == "tanh" else torch.relu
-        return _step(
-            self,
-            input,
-            hx,
-            lambda x, h: act(
-                F.linear(h, self.weight_hh) + F.linear(x, self.weight_ih, self.bias_ih)
-            ),
-        )
+        return act(F.linear(state, weights.w_hh) + F.linear(input, weights.w_ih, weights.b_ih))
 
 
 class CellIgnoresNonlinearity(RNNCell):
     """Always tanh. Who: someone who never tried ``nonlinearity='relu'``."""
 
-    def forward(self, input, hx=None):
-        return _step(
-            self,
-            input,
-            hx,
-            lambda x, h: torch.tanh(
-                F.linear(h, self.weight_hh, self.bias_hh)
-                + F.linear(x, self.weight_ih, self.bias_ih)
-            ),
-        )
+    def step(self, input, state, weights):
+        hidden = F.linear(state, weights.w_hh, weights.b_hh)
+        return torch.tanh(hidden + F.linear(input, weights.w_ih, weights.b_ih))
 
 
 class CellDetachedHidden(RNNCell):
@@ -70,31 +56,12 @@ class CellNaiveOrder(RNNCell):
     dtype mismatch differently from nn.RNNCell's ``linear`` (error parity sees that).
     Who: everyone who transcribes the formula."""
 
-    def forward(self, input, hx=None):
+    def step(self, input, state, weights):
         act = torch.tanh if self.nonlinearity == "tanh" else torch.relu
-
-        def naive(x, h):
-            total = x @ self.weight_ih.t()
-            if self.bias_ih is not None:
-                total = total + self.bias_ih
-            total = total + h @ self.weight_hh.t()
-            if self.bias_hh is not None:
-                total = total + self.bias_hh
-            return act(total)
-
-        return _step(self, input, hx, naive)
-
-
-def _step(cell: RNNCell, input, hx, update):
-    """rnn_impl.RNNCell's batching and checks around one ``update(x, h)``, so that each bug
-    differs from a correct cell only in its update."""
-    _checks.check_cell_input_rank(input, hx)
-    batched = input.dim() == 2
-    x = input if batched else input.unsqueeze(0)
-    if hx is None:
-        h = torch.zeros(x.size(0), cell.hidden_size, dtype=x.dtype, device=x.device)
-    else:
-        h = hx if batched else hx.unsqueeze(0)
-    _checks.check_cell_forward(x, h, cell.weight_ih.size(1), cell.weight_hh.size(1))
-    out = update(x, h)
-    return out if batched else out.squeeze(0)
+        total = input @ weights.w_ih.t()
+        if weights.b_ih is not None:
+            total = total + weights.b_ih
+        total = total + state @ weights.w_hh.t()
+        if weights.b_hh is not None:
+            total = total + weights.b_hh
+        return act(total)

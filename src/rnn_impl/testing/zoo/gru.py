@@ -1,5 +1,5 @@
-"""Planted GRU bugs: each is rnn_impl.GRU with one step changed (:class:`HookedGRU`), the
-mistakes people make porting a GRU from a paper or from another framework."""
+"""Planted GRU bugs: each is rnn_impl.GRU with its public ``step`` overridden by one wrong
+step, the mistakes people make porting a GRU from a paper or from another framework."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnn_impl._steps import Step, gru_step
-from rnn_impl.gru import GRU
-from rnn_impl.testing.zoo._hooked import StepHook
+from rnn_impl import GRU
 
 
 def _parts(input: Tensor, h: Tensor, weights, projected: bool):
@@ -56,11 +54,12 @@ def reset_bias_outside(input, h, weights, projected=True):
     return (1 - z) * n + z * h
 
 
-class HookedGRU(StepHook, GRU):
-    """rnn_impl.GRU whose every step is :attr:`step` (ATen's GRU step, unmodified: the
-    kill-matrix test verifies it as a control)."""
+class HookedGRU(GRU):
+    """rnn_impl.GRU through its public ``step`` (the drop-in's own step, unmodified: the
+    kill-matrix test verifies it as a control); each bug below overrides it."""
 
-    step: Step = staticmethod(gru_step)
+    def step(self, input, state, weights):
+        return super().step(input, state, weights)
 
 
 class GRUResetBeforeProduct(HookedGRU):
@@ -68,21 +67,24 @@ class GRUResetBeforeProduct(HookedGRU):
     ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``. Who: the original paper, Keras'
     ``reset_after=False``."""
 
-    step = staticmethod(reset_before_product)
+    def step(self, input, state, weights):
+        return reset_before_product(input, state, weights)
 
 
 class GRUUpdateSwapped(HookedGRU):
     """The update gate weighs the candidate: ``h' = z * n + (1 - z) * h``. Who: someone
     following a paper that defines ``z`` the other way round."""
 
-    step = staticmethod(update_swapped)
+    def step(self, input, state, weights):
+        return update_swapped(input, state, weights)
 
 
 class GRUGateOrderZR(HookedGRU):
     """The first two gate blocks read as ``z, r`` rather than torch's ``r, z``. Who: someone
     porting weights from Keras, which stores ``z, r, h``."""
 
-    step = staticmethod(gate_order_zr)
+    def step(self, input, state, weights):
+        return gate_order_zr(input, state, weights)
 
 
 class GRUResetBiasOutside(HookedGRU):
@@ -90,4 +92,5 @@ class GRUResetBiasOutside(HookedGRU):
     b_hn)``. Who: someone merging the two biases into one, as a single-bias GRU does; only
     shows with ``bias=True``."""
 
-    step = staticmethod(reset_bias_outside)
+    def step(self, input, state, weights):
+        return reset_bias_outside(input, state, weights)

@@ -7,61 +7,50 @@ import time
 import torch
 from hypothesis import Phase, settings
 
-from rnn_impl.testing.plan import CHECKED_AS, KINDS
-from rnn_impl.testing.properties import BY_NAME, CATALOGUE, Property
-from rnn_impl.testing.runner import Tally, verify
+from rnn_impl.testing.kinds import KINDS
+from rnn_impl.testing.properties import BY_NAME, CATALOGUE
+from rnn_impl.testing.runner import Verification
 from rnn_impl.testing.zoo import Bug
 
 
-def home(prop: Property) -> tuple[str, torch.dtype]:
-    """The one device and dtype a property is checked on for the matrix."""
-    device = "cpu" if "cpu" in prop.devices else prop.devices[0]
-    dtype = torch.float32 if torch.float32 in prop.dtypes else prop.dtypes[0]
-    return device, dtype
-
-
-def hunting(base: settings | None = None) -> settings:
+def without_shrinking(base: settings | None = None) -> settings:
     """The active profile without shrinking: a kill needs one failing example, not the least."""
     return settings(
         base or settings(), phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None
     )
 
 
-def attack(bug: Bug, prop: Property, run_settings: settings | None = None) -> Tally:
-    """Run ``prop`` against ``bug`` at its home device and dtype, without shrinking; the
-    tally's ``failed`` says whether it killed it."""
-    subject = bug.subject()
-    if CHECKED_AS[subject.kind] != prop.kind:
-        raise ValueError(f"{bug.label} is an {subject.kind}; {prop.name} verifies an {prop.kind}")
-    device, dtype = home(prop)
-    return verify(prop, subject, device, dtype, hunting(run_settings), collect=True)
-
-
-def timed_run(bug: Bug, run_settings: settings, seed: int | None = None) -> tuple[Tally, float]:
+def timed_run(
+    bug: Bug, run_settings: settings, seed: int | None = None
+) -> tuple[Verification, float]:
     """One run of the property designed for ``bug`` (``caught_by``) at its home device and
-    dtype, under ``run_settings`` as given and ``seed``: its tally and the seconds it took."""
-    prop = BY_NAME[bug.caught_by]
-    device, dtype = home(prop)
+    dtype (:meth:`~rnn_impl.testing.session.Session.home_runs`), under ``run_settings`` as
+    given and ``seed``: its verification and the seconds it took."""
+    session = bug.session(BY_NAME[bug.caught_by])
     start = time.perf_counter()
-    tally = verify(prop, bug.subject(), device, dtype, run_settings, seed, collect=True)
-    return tally, time.perf_counter() - start
+    verification = session.verify(session.home_runs()[0], run_settings, seed)
+    return verification, time.perf_counter() - start
 
 
 def kill_matrix(
     bugs: tuple[Bug, ...], run_settings: settings | None = None
-) -> dict[str, dict[str, Tally]]:
-    """``{bug label: {property name: verdict}}`` over every property of the bug's kind."""
-    return {
-        bug.label: {
-            prop.name: attack(bug, prop, run_settings)
-            for prop in CATALOGUE
-            if prop.kind == CHECKED_AS[bug.subject().kind]
+) -> dict[str, dict[str, Verification]]:
+    """``{bug label: {property name: verification}}``: every property of the bug's shape at
+    its home device and dtype, without shrinking; ``verification.failed`` says whether it
+    killed the bug."""
+    matrix = {}
+    for bug in bugs:
+        session = bug.session()
+        matrix[bug.label] = {
+            run.prop.name: session.verify(run, without_shrinking(run_settings))
+            for run in session.home_runs()
         }
-        for bug in bugs
-    }
+    return matrix
 
 
-def to_markdown(matrix: dict[str, dict[str, Tally]], bugs: tuple[Bug, ...], profile: str) -> str:
+def to_markdown(
+    matrix: dict[str, dict[str, Verification]], bugs: tuple[Bug, ...], profile: str
+) -> str:
     """One table per kind: bugs as rows, properties as columns, X where the property kills."""
     lines = [
         "# Kill matrix",
@@ -71,12 +60,12 @@ def to_markdown(matrix: dict[str, dict[str, Tally]], bugs: tuple[Bug, ...], prof
         "property runs at one device and dtype: cpu and float32 where it applies, else its first.",
         "",
     ]
-    for kind, name in KINDS.items():
-        rows = [b for b in bugs if b.subject().kind == kind]
+    for kind in KINDS.values():
+        rows = [b for b in bugs if b.implementation().kind == kind]
         if not rows:
             continue
-        props = [p.name for p in CATALOGUE if p.kind == CHECKED_AS[kind]]
-        lines += [f"## {name} bugs", ""]
+        props = [p.name for p in CATALOGUE if p.cells == kind.is_cell]
+        lines += [f"## {kind.torch_name} bugs", ""]
         lines.append("| bug | kills | " + " | ".join(props) + " |")
         lines.append("|---|---|" + "---|" * len(props))
         for bug in rows:

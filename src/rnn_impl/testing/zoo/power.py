@@ -11,7 +11,7 @@ first failure.
 
 False alarms: how often a profile's run rejects a correct implementation
 (:data:`~rnn_impl.testing.zoo.CORRECT`), on every property whose verdict rests on a tolerance
-(``Property.tolerance``), in every dtype it runs in on the CPU. Properties without a tolerance
+(``Property.tolerant``), in every dtype it runs in on the CPU. Properties without a tolerance
 (bit identity, exceptions, repr, shapes) cannot reject a correct implementation by a rounding:
 a failure there is a real difference, and the ci gate runs them on rnn_impl and the controls.
 """
@@ -34,11 +34,10 @@ import torch
 from hypothesis import settings
 
 from rnn_impl.testing import devices
-from rnn_impl.testing.plan import CHECKED_AS
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
-from rnn_impl.testing.runner import verify
+from rnn_impl.testing.session import Run, Session
 from rnn_impl.testing.zoo import CONTROLS, CORRECT, Bug
-from rnn_impl.testing.zoo.matrix import hunting, timed_run
+from rnn_impl.testing.zoo.matrix import timed_run, without_shrinking
 
 
 @dataclass(frozen=True)
@@ -83,14 +82,14 @@ def kill_rate_lower_bound(kills: int, runs: int, confidence: float = 0.95) -> fl
 
 def measure(bug: Bug, profile: str, runs: int) -> Power:
     """``bug`` against its property: ``runs`` seeded runs of ``profile`` and the CI-style one."""
-    as_ci = hunting(settings.get_profile(profile))
+    as_ci = without_shrinking(settings.get_profile(profile))
     seeded = settings(as_ci, derandomize=False)
     kills, examples, seconds = 0, [], []
     for seed in range(runs):
-        tally, took = timed_run(bug, seeded, seed)
-        if tally.failure is not None:
+        verification, took = timed_run(bug, seeded, seed)
+        if verification.failure is not None:
             kills += 1
-            examples.append(tally.examples)
+            examples.append(verification.examples)
             seconds.append(took)
     ci_tally, _ = timed_run(bug, as_ci)
     return Power(
@@ -135,7 +134,7 @@ class Alarms:
     runs, the examples they ran, the seconds they took in all, and the first rejection's
     headline."""
 
-    subject: str
+    implementation: str
     prop: str
     dtype: str
     runs: int
@@ -169,16 +168,9 @@ def false_alarms(
     A log belongs to one version of the code, torch and Hypothesis: start a new one after
     changing any of them."""
     rows = [
-        (control, prop, devices.dtype_name(dtype))
+        (control, run.prop, devices.dtype_name(run.dtype))
         for control in controls
-        for prop in CATALOGUE
-        if prop.tolerance
-        and prop.name in (properties or [p.name for p in CATALOGUE])
-        and prop.kind == CHECKED_AS[control.subject().kind]
-        and "cpu" in prop.devices
-        for dtype in prop.dtypes
-        if dtype in devices.dtypes_for("cpu")
-        and devices.dtype_name(dtype) in (dtypes or [devices.dtype_name(t) for t in prop.dtypes])
+        for run in _tolerant_runs(control, properties, dtypes)
     ]
     tasks = [
         (control.label, prop.name, dtype, profile, seed)
@@ -210,6 +202,23 @@ def false_alarms(
         total, took = sum(examples), sum(seconds)
         found.append(Alarms(control.label, prop.name, dtype, runs, rejections, total, took, first))
     return found
+
+
+def _tolerant_runs(
+    control: Bug, properties: list[str] | None, dtypes: list[str] | None
+) -> list[Run]:
+    """The CPU runs of every property of ``control``'s shape whose verdict rests on a
+    tolerance (or of those named), in ``dtypes`` (default: all)."""
+    implementation = control.implementation()
+    chosen = tuple(
+        p
+        for p in CATALOGUE
+        if p.tolerant
+        and p.cells == implementation.is_cell
+        and (properties is None or p.name in properties)
+    )
+    session = Session((implementation,), chosen, ("cpu",), tuple(dtypes) if dtypes else None)
+    return [run for run in session.runs() if run.skip is None]
 
 
 def _read_log(log: Path | None) -> dict[Task, Outcome]:
@@ -262,12 +271,14 @@ def _seeded_run(task: Task) -> Outcome:
     label, name, dtype, profile, seed = task
     profiles.register_profiles()
     control = next(c for c in CORRECT + CONTROLS if c.label == label)
-    seeded = settings(hunting(settings.get_profile(profile)), derandomize=False)
-    start = time.perf_counter()
-    tally = verify(
-        BY_NAME[name], control.subject(), "cpu", getattr(torch, dtype), seeded, seed, True
+    seeded = settings(without_shrinking(settings.get_profile(profile)), derandomize=False)
+    session = control.session(BY_NAME[name])
+    run = next(
+        r for r in session.runs() if (r.device, devices.dtype_name(r.dtype)) == ("cpu", dtype)
     )
-    return tally.headline, tally.examples, time.perf_counter() - start
+    start = time.perf_counter()
+    verification = session.verify(run, seeded, seed)
+    return verification.headline, verification.examples, time.perf_counter() - start
 
 
 def alarms_markdown(rows: list[Alarms], command: str) -> str:
@@ -286,10 +297,10 @@ def alarms_markdown(rows: list[Alarms], command: str) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r.subject} | {r.prop} | {r.dtype} | {r.rejections} / {r.runs} | {r.examples}"
+            f"| {r.implementation} | {r.prop} | {r.dtype} | {r.rejections} / {r.runs} | {r.examples}"
             f" | {r.seconds:.0f} |"
         )
     rejected = [r for r in rows if r.rejections]
     lines += ["", f"Rows with a false alarm: {len(rejected)} of {len(rows)}."]
-    lines += [f"- {r.subject}, {r.prop}, {r.dtype}: {r.first}" for r in rejected]
+    lines += [f"- {r.implementation}, {r.prop}, {r.dtype}: {r.first}" for r in rejected]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """Run the bit-exactness tests under every BLAS / ISA mode that changes the path on this machine.
 
-``python -m tests.isa [pytest args]`` (``tox -e isa``, part of the CI gate) runs
+``python -m tests.support.isa [pytest args]`` (``tox -e isa``, part of the CI gate) runs
 :data:`TESTS` (the alignment pin, the exact-parity grids of RNN and of the gated family) once per mode, each
 in its own process with one environment variable set. Some settings silently fall back to
 another mode (``MKL_CBWR=AVX2`` on an AMD CPU reports ``CNR:AUTO``), so each mode is first
@@ -68,7 +68,7 @@ def describe(name: str, value: str | None) -> tuple[dict[str, str], dict[str, st
     if value is not None:
         env[name] = value
     run = subprocess.run(
-        [sys.executable, "-m", "tests.isa", "--probe"],
+        [sys.executable, "-m", "tests.support.isa", "--probe"],
         env={**env, "MKL_VERBOSE": "1"},
         capture_output=True,
         text=True,

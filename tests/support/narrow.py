@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import torch
 
-from rnn_impl.testing.cases import InputCase, RNNConfig
+from rnn_impl.testing.cases import InputCase, ModuleConfig
 from rnn_impl.testing.zoo._hooked import HookedRNN
 
-CONFIG = RNNConfig(input_size=29, hidden_size=23)
+CONFIG = ModuleConfig(input_size=29, hidden_size=23)
 CASE = InputCase(layout="batched", seq_len=17, batch=5, seed=0)
 
 

@@ -1,0 +1,133 @@
+"""What ``rnn-verify`` and ``rnn-verify-search`` share on the command line: the options that
+select what to verify (turned into a :class:`~rnn_impl.testing.session.Session`), usage errors
+in one line with exit status 2, and importing a user's module from the working directory
+(this module imports neither torch nor Hypothesis)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """A mistake of the user's: reported in one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, raising :class:`UsageError` instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def add_selection_options(parser: argparse.ArgumentParser) -> None:
+    """The options that say what to verify: ``--impl``, ``--adapter``, ``--kind``,
+    ``--property``, ``--device``, ``--dtype``, ``--layout``, ``--fix``."""
+    from rnn_impl.testing.cases import LAYOUTS
+    from rnn_impl.testing.kinds import KINDS
+
+    parser.add_argument(
+        "--impl",
+        default=None,
+        help="module:attr of the class or factory under test (default: $RNN_IMPL, else "
+        "rnn_impl's drop-in of --kind, else rnn_impl:RNN)",
+    )
+    parser.add_argument(
+        "--adapter",
+        default=None,
+        help="module:attr of an Adapter for other parameter names ($RNN_IMPL_ADAPTER)",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=list(KINDS),
+        default=None,
+        help="the torch module it imitates (default: detected from the torch class it "
+        "subclasses or its rnn_verify_kind attribute, else rnn)",
+    )
+    parser.add_argument(
+        "--property",
+        action="append",
+        help="only this property, category or tier (repeatable; see --list)",
+    )
+    parser.add_argument("--device", action="append", help="only this device (repeatable)")
+    parser.add_argument(
+        "--dtype", action="append", help="only this dtype, e.g. float32 (repeatable)"
+    )
+    parser.add_argument(
+        "--layout",
+        action="append",
+        choices=LAYOUTS,
+        help="only inputs of this layout (repeatable), for implementations that support fewer",
+    )
+    parser.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="hold a constructor argument fixed, e.g. bidirectional=false (repeatable), for "
+        "implementations that support less; properties that draw their own are skipped",
+    )
+
+
+def selection(args: argparse.Namespace, **more: Any) -> Any:
+    """The :class:`~rnn_impl.testing.session.Session` the selection options name, with
+    ``more`` of :meth:`~rnn_impl.testing.session.Session.from_options`' arguments.
+
+    Raises:
+        UsageError: it cannot be made (the session's one-line reason).
+    """
+    from rnn_impl.testing.session import SelectionError, Session
+
+    try:
+        return Session.from_options(
+            impl=args.impl,
+            adapter=args.adapter,
+            kind=args.kind,
+            properties=args.property,
+            devices=args.device,
+            dtypes=args.dtype,
+            layouts=args.layout,
+            fix=args.fix,
+            **more,
+        )
+    except SelectionError as error:
+        raise UsageError(str(error)) from None
+
+
+def command_main(
+    prog: str,
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None,
+) -> int:
+    """``run`` on ``argv`` parsed: a usage error (or an interrupt) is one line on stderr and
+    exit status 2, never a traceback."""
+    try:
+        return run(parser.parse_args(argv))
+    except UsageError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def import_from_working_directory() -> None:
+    """Let ``--impl my_module:MyRNN`` import from the working directory, after the installed
+    packages (``python -m`` puts it first, where a stray torch.py would shadow torch)."""
+    here = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", here)] + [here]
+
+
+def require_hypothesis() -> None:
+    """Raises:
+    UsageError: Hypothesis is not installed (with the install command)."""
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError:
+        raise UsageError("hypothesis is not installed: pip install 'rnn-impl[verify]'") from None

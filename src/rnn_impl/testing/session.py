@@ -1,0 +1,325 @@
+"""One selection of runs for every front end: ``rnn-verify``, ``rnn-verify-search``, the pytest
+plugin and the zoo's commands each build a :class:`Session` and run what it lists.
+
+A :class:`Run` is one property on one device in one dtype, against the implementation under
+test of its shape (a recurrent module, or a cell), with the reason it does not run here (no
+such device on this machine, a dtype the device lacks, a layout or fixed constructor argument
+the property cannot honour, no implementation of its shape), the expected-failures entry that
+lists it, and the regression corpus's examples to replay first.
+
+Example::
+
+    >>> session = Session.from_options(impl="rnn_impl:GRU", properties=["output_close"])
+    >>> [run.id for run in session.runs() if run.skip is None][:2]
+    ['output_close-cpu-float32', 'output_close-cpu-float64']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnn_impl.testing import corpus, devices, expected
+from rnn_impl.testing.cases import parse_fixed
+from rnn_impl.testing.exceptions import ImplementationError
+from rnn_impl.testing.kinds import KINDS, Kind, kind_named
+from rnn_impl.testing.oracle import Implementation, load_implementation
+from rnn_impl.testing.properties import CATALOGUE, Property, select
+from rnn_impl.testing.runner import Verification, verify
+from rnn_impl.testing.strategies import NEAR, SizeLimits
+
+
+class SelectionError(ValueError):
+    """A selection that cannot be made: a one-line message naming the mistake and its fix
+    (the front ends report it as a usage error)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One property on one device in one dtype, for ``implementation`` (None: none of its
+    shape is under test); ``skip`` says why it does not run (None: it does); ``listed`` is
+    the expected-failures entry that names it; ``replay`` the corpus examples it runs
+    first."""
+
+    prop: Property
+    device: str
+    dtype: torch.dtype
+    implementation: Implementation | None = None
+    skip: str | None = None
+    listed: expected.Expected | None = None
+    replay: tuple[Any, ...] = field(default=(), repr=False)
+
+    @property
+    def id(self) -> str:
+        """``property-device-dtype``, as reports, pytest and expected-failures files name it."""
+        return f"{self.prop.name}-{self.device}-{devices.dtype_name(self.dtype)}"
+
+
+def _words(cells: bool) -> str:
+    """What properties of that shape verify: ``"a cell"`` or ``"a recurrent module"``."""
+    return next(k for k in KINDS.values() if k.is_cell == cells).what
+
+
+@dataclass(frozen=True)
+class Session:
+    """What to verify: the implementations under test (a recurrent module, a cell, or one
+    of each), the properties, where (devices and dtype names; None: every one the suite
+    knows), on which layouts (None: all), the constructor arguments held fixed, and the
+    expected failures (with the file they came from) and corpus failures to apply.
+
+    Build it from objects, or from the options a user gives with :meth:`from_options`.
+    """
+
+    implementations: tuple[Implementation, ...]
+    properties: tuple[Property, ...]
+    devices: tuple[str, ...] | None = None
+    dtypes: tuple[str, ...] | None = None
+    layouts: tuple[str, ...] | None = None
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    expected: tuple[expected.Expected, ...] = ()
+    expected_file: str = ""
+    corpus: tuple[corpus.Failure, ...] = ()
+
+    @classmethod
+    def from_options(
+        cls,
+        impl: str | None = None,
+        adapter: str | None = None,
+        kind: str | None = None,
+        properties: Sequence[str] | None = None,
+        devices: Sequence[str] | None = None,
+        dtypes: Sequence[str] | None = None,
+        layouts: Sequence[str] | None = None,
+        fix: Sequence[str] | Mapping[str, Any] = (),
+        expected_failures: str | Path | None = None,
+        corpus_file: str | Path | None = None,
+        cell_impl: str | None = None,
+        cells: bool = False,
+        every_property: bool = False,
+    ) -> Session:
+        """A session from what a user types: ``impl`` and ``adapter`` as ``module:attr``
+        (else from the environment, else rnn_impl's drop-in of ``kind``), ``kind`` by name
+        (else detected), property names, categories or tiers, devices, dtype and layout
+        names, ``fix`` as ``NAME=VALUE`` strings or a mapping, an expected-failures file and a
+        corpus file. ``cell_impl`` adds a cell under test for the cell properties; with
+        ``cells`` the default cell (``$RNN_CELL_IMPL``, else rnn_impl.RNNCell) is added when
+        ``impl`` is not given. With ``every_property`` the session holds the whole catalogue,
+        for cells and recurrent modules alike (the pytest plugin's: the runs of a shape no
+        implementation under test has are skipped, with the reason).
+
+        Raises:
+            SelectionError: any of them cannot be used (the message says which, and how to
+                fix it); nothing is run.
+        """
+        try:
+            chosen = kind_named(kind) if kind else None
+            under_test = [load_implementation(impl, adapter, chosen)]
+            if cell_impl or (cells and impl is None):
+                under_test.append(load_implementation(cell_impl, None, None, cell=True))
+            fixed = parse_fixed(_fix_items(fix))
+            for implementation in under_test:
+                implementation.fixed_arguments(fixed)
+        except (ImplementationError, ValueError) as error:
+            raise SelectionError(str(error)) from None
+        shapes = {i.is_cell for i in under_test}
+        try:
+            shape = None if every_property or len(shapes) > 1 else shapes.pop()
+            props = select(list(properties or []), shape)
+        except KeyError as error:
+            raise SelectionError(
+                f"unknown property, category or tier {error.args[0]!r} (see rnn-verify --list)"
+            ) from None
+        mismatched = [p for p in props if all(i.is_cell != p.cells for i in under_test)]
+        if properties and mismatched:
+            first = under_test[0]
+            raise SelectionError(
+                f"{first.name} imitates {first.kind.reference}; these properties verify "
+                f"{_words(mismatched[0].cells)}: {', '.join(p.name for p in mismatched)} "
+                f"(if it is {_words(mismatched[0].cells)}: --kind {_suggest(first.kind)})"
+            )
+        session = cls(
+            tuple(under_test),
+            props,
+            _known(devices, devices_known=True),
+            _known(dtypes, devices_known=False),
+            tuple(layouts) if layouts else None,
+            fixed,
+            *read_expected_failures(expected_failures),
+            read_corpus(corpus_file),
+        )
+        session.check_expected()
+        return session
+
+    def implementation_for(self, prop: Property) -> Implementation | str:
+        """The implementation under test that ``prop`` checks, or why there is none."""
+        for implementation in self.implementations:
+            if implementation.is_cell == prop.cells:
+                return implementation
+        if prop.cells:
+            return "no cell under test"
+        first = self.implementations[0]
+        return (
+            f"{first.name} imitates {first.kind.reference}; {prop.name} verifies "
+            f"{_words(prop.cells)}"
+        )
+
+    def runs(self) -> list[Run]:
+        """Every run of the selected properties on the selected devices and dtypes,
+        property-major; a property has no run where it does not apply (a device or dtype
+        outside its own), and a run that cannot run here says why (``skip``)."""
+        chosen = self.devices or devices.ALL_DEVICES
+        names = self.dtypes or tuple(devices.dtype_name(t) for t in devices.FLOAT_DTYPES)
+        found = []
+        for prop in self.properties:
+            for device in chosen:
+                for dtype in devices.FLOAT_DTYPES:
+                    if devices.dtype_name(dtype) in names and device in prop.devices:
+                        if dtype in prop.dtypes:
+                            found.append(self._planned(prop, device, dtype))
+        return found
+
+    def home_runs(self) -> list[Run]:
+        """One run per selected property, at its home (:attr:`Property.home`: where the
+        zoo's matrix, power and campaigns check a planted bug)."""
+        return [self._planned(prop, *prop.home) for prop in self.properties]
+
+    def _planned(self, prop: Property, device: str, dtype: torch.dtype) -> Run:
+        target = self.implementation_for(prop)
+        implementation = target if isinstance(target, Implementation) else None
+        skip = target if isinstance(target, str) else self._why_not(prop, device, dtype, target)
+        name = devices.dtype_name(dtype)
+        run_id = f"{prop.name}-{device}-{name}"
+        return Run(
+            prop,
+            device,
+            dtype,
+            implementation,
+            skip,
+            expected.matching(list(self.expected), run_id),
+            tuple(corpus.replay(list(self.corpus), prop.name, device, name)),
+        )
+
+    def _why_not(
+        self, prop: Property, device: str, dtype: torch.dtype, implementation: Implementation
+    ) -> str | None:
+        if device not in devices.available_devices():
+            return f"no {device} device on this machine"
+        if dtype not in devices.dtypes_for(device):
+            return f"{devices.dtype_name(dtype)} is not supported on {device}"
+        held = implementation.fixed_arguments(self.fixed)
+        return prop.skip_reason(device, dtype, self.layouts, held)
+
+    def check_expected(self) -> None:
+        """Every expected-failures pattern must match a run the catalogue has for the
+        implementations under test, on any device and dtype (a pattern that matches none is
+        stale or a typo).
+
+        Raises:
+            SelectionError: one does not.
+        """
+        if not self.expected:
+            return
+        shapes = {i.is_cell for i in self.implementations}
+        every = Session(self.implementations, tuple(p for p in CATALOGUE if p.cells in shapes))
+        ids = [run.id for run in every.runs()]
+        stale = expected.unmatched(list(self.expected), ids)
+        if stale:
+            entry = stale[0]
+            raise SelectionError(
+                f"{self.expected_file}:{entry.line}: {entry.pattern!r} matches no run of "
+                f"{self.implementations[0].name} (a run is property-device-dtype, e.g. "
+                f"{ids[0]}; see rnn-verify --list)"
+            )
+
+    def verify(
+        self,
+        run: Run,
+        run_settings: Any = None,
+        seed: int | None = None,
+        collect: bool = True,
+        covering: bool = True,
+        database_key: bytes | None = None,
+        limits: tuple[SizeLimits, ...] = (NEAR,),
+    ) -> Verification:
+        """Check ``run`` (one that is not skipped) through Hypothesis under ``run_settings``:
+        its corpus examples, then its covering set (unless ``covering`` is False), then
+        drawn examples (``limits``; a search campaign adds ``strategies.FAR``), with this
+        session's layouts and fixed arguments (:func:`rnn_impl.testing.runner.verify`)."""
+        if run.implementation is None or run.skip is not None:
+            raise ValueError(f"{run.id} does not run here: {run.skip}")
+        return verify(
+            run.prop,
+            run.implementation,
+            run.device,
+            run.dtype,
+            run_settings,
+            seed=seed,
+            collect=collect,
+            layouts=self.layouts,
+            fixed=self.fixed,
+            replay=run.replay,
+            covering=covering,
+            database_key=database_key,
+            limits=limits,
+        )
+
+
+def _fix_items(fix: Sequence[str] | Mapping[str, Any]) -> list[str]:
+    """``fix`` as ``NAME=VALUE`` strings (a mapping's booleans as ``true`` / ``false``)."""
+    if isinstance(fix, Mapping):
+        return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in fix.items()]
+    return list(fix)
+
+
+def _suggest(kind: Kind) -> str:
+    """The kind to try for a mismatched property: the module of a cell's family, or the
+    cell of a module's."""
+    return kind.module.name if kind.is_cell else kind.cell.name
+
+
+def _known(names: Sequence[str] | None, devices_known: bool) -> tuple[str, ...] | None:
+    """``names`` checked against the devices (or dtypes) the suite knows."""
+    if not names:
+        return None
+    known = (
+        devices.ALL_DEVICES
+        if devices_known
+        else tuple(devices.dtype_name(t) for t in devices.FLOAT_DTYPES)
+    )
+    for name in names:
+        if name not in known:
+            what = "device" if devices_known else "dtype"
+            raise SelectionError(f"unknown {what} {name!r} (choose from {', '.join(known)})")
+    return tuple(names)
+
+
+def read_expected_failures(path: str | Path | None) -> tuple[tuple[expected.Expected, ...], str]:
+    """The entries of an expected-failures file and its name (none without a file).
+
+    Raises:
+        SelectionError: the file is missing or malformed.
+    """
+    if path is None:
+        return (), ""
+    try:
+        return tuple(expected.read(path)), str(path)
+    except (OSError, ValueError) as error:
+        raise SelectionError(f"expected failures: {error}") from None
+
+
+def read_corpus(path: str | Path | None) -> tuple[corpus.Failure, ...]:
+    """The failures a corpus file records (none without a file).
+
+    Raises:
+        SelectionError: the file is missing or not a corpus.
+    """
+    if path is None:
+        return ()
+    try:
+        return tuple(corpus.read(path))
+    except (OSError, ValueError) as error:
+        raise SelectionError(f"corpus: {error}") from None
