@@ -1,6 +1,7 @@
 """This repository's pytest wiring (the rnn_impl plugin itself loads through its entry point,
 as in any project with the package installed): Hypothesis profiles, thread caps under xdist,
-the torch version a tox leg expects, and that the wheel leg imports the wheel."""
+the torch version a tox leg expects, that the wheel leg imports the wheel, and which tests run
+on one torch leg only (``ONCE``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,32 @@ from rnn_impl.testing import devices, environment, profiles
 
 profiles.register_profiles()
 settings.load_profile(profiles.default_profile())
+
+# Tests whose outcome cannot depend on the torch version (the zoo's kill matrix, power and
+# campaigns, the CLI, plugin and search end to end, corpus, report, strategies, covering arrays,
+# the session and the layout of the code): marked ``once``; tox runs them on the wheel leg only
+# (tox.ini's header states the rule). What can differ between versions (the drop-ins' parity
+# and exactness, the catalogue against torch's modules, errors, the float64 re-run the
+# tolerances rest on) runs on every leg.
+ONCE = (
+    "tests/zoo/",
+    "tests/test_cases.py",
+    "tests/test_cli.py",
+    "tests/test_command.py",
+    "tests/test_corpus.py",
+    "tests/test_covering.py",
+    "tests/test_expected.py",
+    "tests/test_kinds.py",
+    "tests/test_layout.py",
+    "tests/test_plugin_project.py",
+    "tests/test_report.py",
+    "tests/test_runner.py",
+    "tests/test_search.py",
+    "tests/test_session.py",
+    "tests/test_strategies.py",
+    "tests/test_tolerances.py",
+    "tests/test_truthful.py",
+)
 
 EXPECT_TORCH_ENV = "RNN_IMPL_EXPECT_TORCH"
 EXPECT_WHEEL_ENV = "RNN_IMPL_EXPECT_WHEEL"
@@ -34,6 +61,14 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{EXPECT_WHEEL_ENV} is set but rnn_impl was imported from {rnn_impl.__file__}",
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        if where.startswith(ONCE):
+            item.add_marker(pytest.mark.once)
 
 
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))

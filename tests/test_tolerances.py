@@ -32,7 +32,32 @@ def test_normwise_relative_difference():
     )
 
 
-def test_the_bounds_grow_with_the_terms_and_give_up_on_overflow():
-    assert tolerances.rounding_floor(10, torch.float32) == 10 * torch.finfo(torch.float32).eps / 2
-    assert tolerances.step_floor(100, 2.0, torch.float16) == 10 * torch.finfo(torch.float16).eps
-    assert tolerances.oracle_bound(math.inf, torch.float32) == math.inf
+def test_judge_allows_the_spread_times_the_safety_factor_row_by_row():
+    center = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    spread = torch.full_like(center, 1e-6)
+    floor = torch.zeros_like(center)
+    inside = center + 0.9 * tolerances.SAFETY * 1e-6 / math.sqrt(2)
+    assert tolerances.judge(inside, center, spread, floor, torch.float64).holds
+    outside = center.clone()
+    outside[1, 0] += 2 * tolerances.SAFETY * 1e-6
+    found = tolerances.judge(outside, center, spread, floor, torch.float64)
+    assert not found.holds and found.where == (1,) and found.judged == found.rows == 2
+
+
+def test_a_row_whose_spread_reaches_its_values_is_not_judged():
+    center = torch.tensor([[1.0, 1.0], [1.0, 1.0]])
+    spread = torch.tensor([[1e-6, 1e-6], [1.0, 1.0]])
+    wrong = center + torch.tensor([[0.0, 0.0], [5.0, 5.0]])
+    found = tolerances.judge(wrong, center, spread, torch.zeros_like(center), torch.float64)
+    assert found.holds and (found.judged, found.rows) == (1, 2) and found.conditioned
+    mask = tolerances.departing(wrong, center, spread, torch.zeros_like(center), torch.float64)
+    assert not mask.any()
+
+
+def test_what_is_not_finite_in_torchs_result_is_not_judged_and_elsewhere_fails():
+    center = torch.tensor([[float("inf"), 1.0], [1.0, 1.0]])
+    zeros = torch.zeros_like(center)
+    actual = torch.tensor([[float("nan"), 1.0], [1.0, 1.0]])
+    assert tolerances.judge(actual, center, zeros, zeros, torch.float32).holds
+    actual = torch.tensor([[1.0, 1.0], [float("nan"), 1.0]])
+    assert not tolerances.judge(actual, center, zeros, zeros, torch.float32).holds

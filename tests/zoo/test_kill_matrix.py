@@ -9,7 +9,7 @@ from hypothesis import settings
 
 from rnn_impl.testing.kinds import KINDS
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
-from rnn_impl.testing.zoo import CONTROLS, ZOO
+from rnn_impl.testing.zoo import CONTROLS, FOREIGN, ZOO
 from rnn_impl.testing.zoo.matrix import without_shrinking
 
 CI_PROFILE = settings.get_profile("ci")
@@ -49,3 +49,34 @@ def test_controls_are_killed_by_nothing(control, prop):
     session = control.session(prop)
     verdict = session.verify(session.home_runs()[0], without_shrinking(CI_PROFILE))
     assert not verdict.failed, f"{control.label} failed {prop.name}: {verdict.headline}"
+
+
+FOREIGN_RUNS = [
+    (control, prop)
+    for control in FOREIGN
+    for prop in CATALOGUE
+    if prop.verifies(control.implementation().kind) and prop.tier in ("numerics", "behaviour")
+]
+
+
+@pytest.mark.parametrize(
+    "control, prop", FOREIGN_RUNS, ids=lambda x: getattr(x, "label", getattr(x, "name", str(x)))
+)
+def test_foreign_controls_pass_every_property_of_the_numerics_and_behaviour_tiers(control, prop):
+    """Correct implementations that sum in other orders than ATen's (a notebook loop, a fused
+    GEMM, nn.Linear layers, ...) pass every property but the bit-exact and drop-in ones, at
+    each property's home, in the ci run (every dtype and longer searches:
+    docs/false-alarms.md)."""
+    session = control.session(prop)
+    verdict = session.verify(session.home_runs()[0], without_shrinking(CI_PROFILE))
+    assert not verdict.failed, f"{control.label} failed {prop.name}: {verdict.headline}"
+
+
+@pytest.mark.parametrize("control", FOREIGN, ids=lambda c: c.label)
+def test_foreign_controls_really_sum_in_another_order(control):
+    """A foreign control that were bit-identical to torch would prove nothing: the bit-exact
+    property tells each from torch's module (Float64RNN rounds less; the others add in
+    another order)."""
+    exact = "cell_output_exact" if control.implementation().is_cell else "output_exact"
+    session = control.session(BY_NAME[exact])
+    assert session.verify(session.home_runs()[0], without_shrinking(CI_PROFILE)).failed

@@ -1,4 +1,5 @@
-"""Verify any RNN implementation against ``torch.nn.RNN``.
+"""Verify any recurrent implementation against torch's own (``nn.RNN``, ``nn.GRU``, ``nn.LSTM`` and
+their cells).
 
 The public API, importable from here (each name is imported on first use):
 
@@ -19,12 +20,14 @@ The public API, importable from here (each name is imported on first use):
 The modules, from the bottom up:
 
 * :mod:`~rnn_impl.testing.environment`, :mod:`~rnn_impl.testing.profiles`,
-  :mod:`~rnn_impl.testing.exceptions`: the environment variables, Hypothesis profiles and
-  exceptions (torch-free).
+  :mod:`~rnn_impl.testing.exceptions`, :mod:`~rnn_impl.testing.kinds`: the environment
+  variables, Hypothesis profiles, exceptions and the table of kinds (torch-free).
 * :mod:`~rnn_impl.testing.devices`: devices and dtypes.
 * :mod:`~rnn_impl.testing.cases`: what a case is, and its tensors from a seed.
-* :mod:`~rnn_impl.testing.oracle`: the implementation under test next to nn.RNN.
+* :mod:`~rnn_impl.testing.oracle`: the implementation under test next to torch's module.
 * :mod:`~rnn_impl.testing.invalid_calls`: the catalogue of invalid calls, compared by outcome.
+* :mod:`~rnn_impl.testing.sensitivity`: how far any correct order of arithmetic may land,
+  from perturbed float64 re-runs of torch's equations.
 * :mod:`~rnn_impl.testing.tolerances`: every tolerance, with its reason.
 * :mod:`~rnn_impl.testing.covering`: covering arrays (pairwise, some factors crossed in full)
   and the covering levels.
@@ -33,9 +36,10 @@ The modules, from the bottom up:
 * :mod:`~rnn_impl.testing.runner`: one property through Hypothesis.
 * :mod:`~rnn_impl.testing.session`: what a verification runs (property x device x dtype), and
   why a run does not run here; every front end builds one.
-* :mod:`~rnn_impl.testing.localise`: where a failing example first departs from nn.RNN, and
+* :mod:`~rnn_impl.testing.localise`: where a failing example first departs from torch, and
   which of its settings the failure needs.
-* :mod:`~rnn_impl.testing.report`, :mod:`~rnn_impl.testing.cli`,
+* :mod:`~rnn_impl.testing.report`, :mod:`~rnn_impl.testing.command` (shared CLI options),
+  :mod:`~rnn_impl.testing.cli`, :mod:`~rnn_impl.testing.search`,
   :mod:`~rnn_impl.testing.pytest_plugin`: the front ends.
 * :mod:`~rnn_impl.testing.zoo`: planted bugs the catalogue must catch, the kill matrix,
   detection power and false alarms.

@@ -219,8 +219,11 @@ def make_inputs(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
     requires_grad: bool = False,
+    precision: torch.dtype | None = None,
 ) -> Inputs:
-    """Build the case's input and h0 in the caller's layout, on ``device`` in ``dtype``.
+    """Build the case's input and h0 in the caller's layout, on ``device`` in ``dtype``
+    (rounded to ``precision`` first, when given: the values an implementation in that dtype
+    is given, held in float64 for torch's reference run).
 
     ``requires_grad`` makes the padded input and h0 leaves (a packed input's ``data`` is
     derived from the padded leaf, so gradients reach it). An LSTM's ``c0`` is drawn after
@@ -234,8 +237,9 @@ def make_inputs(
     if config.kind.paired_state:
         c = torch.randn(states, batch, config.hidden_size, generator=g, dtype=torch.float64)
         h = join_state((h, c))
-    x = (x * case.input_scale).to(device=device, dtype=dtype)
-    h = (h * case.input_scale).to(device=device, dtype=dtype)
+    first = precision or dtype
+    x = (x * case.input_scale).to(first).to(device=device, dtype=dtype)
+    h = (h * case.input_scale).to(first).to(device=device, dtype=dtype)
     if not case.batched:
         x, h = x[:, 0], h[:, 0]
     elif config.batch_first:
@@ -265,13 +269,17 @@ def draw_weights(reference: torch.nn.Module, case: InputCase) -> None:
             p.copy_(values)
 
 
-def upstream_grads(output: Tensor, h_n: Tensor, case: InputCase) -> tuple[Tensor, Tensor]:
+def upstream_grads(
+    output: Tensor, h_n: Tensor, case: InputCase, precision: torch.dtype | None = None
+) -> tuple[Tensor, Tensor]:
     """Random upstream gradients for ``output`` and ``h_n`` (an LSTM's joined with ``c_n``;
-    same values for every module)."""
+    same values for every module), in their dtypes (rounded to ``precision`` first, when
+    given)."""
     g = generator(case.seed, 3)
 
     def draw(t: Tensor) -> Tensor:
-        return torch.randn(t.shape, generator=g, dtype=torch.float64).to(t.device, t.dtype)
+        values = torch.randn(t.shape, generator=g, dtype=torch.float64)
+        return values.to(precision or t.dtype).to(t.device, t.dtype)
 
     return draw(output), draw(h_n)
 
@@ -282,15 +290,17 @@ def make_cell_inputs(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
     requires_grad: bool = False,
+    precision: torch.dtype | None = None,
 ) -> Inputs:
     """One cell step's input ``(B, I)`` (``(I,)`` unbatched) and hidden state ``(B, H)`` (an
     LSTMCell's ``(h, c)`` joined, ``(B, 2H)``; or None), from the case's seed: step 0 and layer
-    0 of :func:`make_inputs`' tensors."""
+    0 of :func:`make_inputs`' tensors (rounded to ``precision`` first, when given)."""
     full = make_inputs(
         replace(config, batch_first=False),
         replace(case, layout=case.layout if case.layout == "unbatched" else "batched"),
         dtype,
         device,
+        precision=precision,
     )
     x = full.padded[0].detach().requires_grad_(requires_grad)
     h = full.h0[0].detach().requires_grad_(requires_grad) if full.h0 is not None else None

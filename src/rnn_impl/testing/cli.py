@@ -23,6 +23,7 @@ from rnn_impl.testing.command import (
     import_from_working_directory,
     require_hypothesis,
     selection,
+    selection_options,
 )
 from rnn_impl.testing.report import STATUS_WORDS, STATUSES, USAGE_ERROR
 
@@ -32,10 +33,9 @@ EXIT_STATUSES = (
     "leave nothing to verify here); 3 --max-time ran out first (no failure)"
 )
 LEGEND = (
-    "pass N: N examples held; (x eps): the largest error seen, in units of the dtype's eps\n"
-    "(scaled by the value's magnitude above 1)\n"
-    "(float64 against torch's module; lower precisions against it run in float64, where its\n"
-    "own error is of the same order); -: the property does not apply (see --list)"
+    "pass N: N examples held; (x eps): the largest distance from torch's float64 result, in\n"
+    "units of the dtype's eps (scaled by the value's magnitude above 1); tolerances come from\n"
+    "each example's own sensitivity to rounding; -: the property does not apply (see --list)"
 )
 __all__ = ["USAGE_ERROR", "UsageError", "build_parser", "main"]
 
@@ -138,17 +138,12 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--max-examples must be at least 1")
     if args.max_time is not None and args.max_time <= 0:
         raise UsageError("--max-time must be positive")
-    from rnn_impl.testing import devices
-
-    if not args.device:
-        args = replace_namespace(args, device=list(devices.available_devices()))
-    session = selection(args, expected_failures=args.expected_failures, corpus_file=args.corpus)
-    outputs = Outputs(args.json, args.junit_xml, args.repro_dir, args.save_failures)
+    options = selection_options(args)
+    session, _ = selection(
+        options, expected_failures=args.expected_failures, corpus_file=args.corpus
+    )
     runs = session.runs()
-    if not any(run.skip is None for run in runs):
-        reasons = sorted({run.skip for run in runs if run.skip})
-        why = "; ".join(reasons) or "no selected property applies to these devices and dtypes"
-        raise UsageError(f"nothing to verify: {why}")
+    outputs = Outputs(args.json, args.junit_xml, args.repro_dir, args.save_failures)
     _smoke_test(session)
     if outputs.save_failures is not None and outputs.save_failures.exists():
         _read_corpus(outputs.save_failures)  # a file that is not a corpus: say so before running
@@ -156,18 +151,14 @@ def _run(args: argparse.Namespace) -> int:
     return verify_session(session, runs, profile, run_settings, args.seed, args.max_time, outputs)
 
 
-def replace_namespace(args: argparse.Namespace, **changes: Any) -> argparse.Namespace:
-    return argparse.Namespace(**{**vars(args), **changes})
-
-
 def _list() -> None:
+    from rnn_impl.testing.kinds import described
     from rnn_impl.testing.properties import CATALOGUE
 
-    shape = {False: "module", True: "cell"}
-    print(f"{'property':30} {'verifies':8} {'category':12} {'tier':9} {'judged':9} what it checks")
+    print(f"{'property':30} {'verifies':18} {'category':12} {'tier':9} {'judged':9} what it checks")
     for prop in CATALOGUE:
         print(
-            f"{prop.name:30} {shape[prop.cells]:8} {prop.category:12} {prop.tier:9} "
+            f"{prop.name:30} {described(prop.cells):18} {prop.category:12} {prop.tier:9} "
             f"{prop.comparison:9} {prop.doc}"
         )
 
@@ -193,13 +184,13 @@ def _settings(profile: str | None, max_examples: int | None) -> tuple[str, Any]:
     return profile, run_settings
 
 
-def _read_corpus(path: Path) -> list:
-    from rnn_impl.testing import corpus
+def _read_corpus(path: Path) -> Any:
+    from rnn_impl.testing.session import SelectionError, read_corpus
 
     try:
-        return corpus.read(path)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"corpus: {error}") from None
+        return read_corpus(path)
+    except SelectionError as error:
+        raise UsageError(str(error)) from None
 
 
 def _smoke_test(session: Any) -> None:
@@ -302,6 +293,7 @@ def _check(
     verification = session.verify(run, run_settings, seed=seed)
     result.seconds = time.perf_counter() - start
     result.examples = verification.examples
+    result.ill_conditioned = verification.ill_conditioned
     result.max_abs, result.eps_units = verification.worst.max_abs, verification.worst.eps_units
     failure = verification.failure
     if failure is None:
@@ -341,6 +333,7 @@ def _report(results: list[Any], session: Any, profile: str, outputs: Outputs) ->
 
     from rnn_impl.testing.report import (
         failure_block,
+        ill_conditioned,
         largest_errors,
         summary,
         table,
@@ -358,6 +351,9 @@ def _report(results: list[Any], session: Any, profile: str, outputs: Outputs) ->
     if errors:
         print("largest errors among passing properties:")
         print(errors)
+    unjudged = ill_conditioned(results)
+    if unjudged:
+        print(unjudged)
     for listed in ("skip", "not reached", "xfail", "xpass"):
         reasons = sorted({r.reason for r in results if r.status == listed})
         if reasons:

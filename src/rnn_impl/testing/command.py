@@ -74,27 +74,36 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def selection(args: argparse.Namespace, **more: Any) -> Any:
-    """The :class:`~rnn_impl.testing.session.Session` the selection options name, with
-    ``more`` of :meth:`~rnn_impl.testing.session.Session.from_options`' arguments.
+def selection_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The selection options as :meth:`~rnn_impl.testing.session.Session.from_options`
+    takes them (plain values: a search worker rebuilds its session from them); the devices
+    default to those this machine has."""
+    from rnn_impl.testing import devices
+
+    return {
+        "impl": args.impl,
+        "adapter": args.adapter,
+        "kind": args.kind,
+        "properties": args.property,
+        "devices": args.device or list(devices.available_devices()),
+        "dtypes": args.dtype,
+        "layouts": args.layout,
+        "fix": list(args.fix),
+    }
+
+
+def selection(options: dict[str, Any], **more: Any) -> Any:
+    """The :class:`~rnn_impl.testing.session.Session` of ``options``
+    (:func:`selection_options`) and ``more`` of its arguments, and its runs that run here.
 
     Raises:
-        UsageError: it cannot be made (the session's one-line reason).
+        UsageError: it cannot be made, or nothing runs here (the session's one-line reason).
     """
     from rnn_impl.testing.session import SelectionError, Session
 
     try:
-        return Session.from_options(
-            impl=args.impl,
-            adapter=args.adapter,
-            kind=args.kind,
-            properties=args.property,
-            devices=args.device,
-            dtypes=args.dtype,
-            layouts=args.layout,
-            fix=args.fix,
-            **more,
-        )
+        session = Session.from_options(**options, **more)
+        return session, session.live_runs()
     except SelectionError as error:
         raise UsageError(str(error)) from None
 

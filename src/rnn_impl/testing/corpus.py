@@ -147,6 +147,14 @@ def read(path: str | Path) -> list[Failure]:
     return failures
 
 
+def load(path: str | Path) -> list[Failure]:
+    """:func:`read`, every mistake a ``ValueError`` saying it is about the corpus."""
+    try:
+        return read(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"corpus: {error}") from None
+
+
 def replay(failures: list[Failure], prop: str, device: str, dtype: str) -> list[Example]:
     """The examples recorded for one run (property, device, dtype name), in file order."""
     return [f.example() for f in failures if (f.prop, f.device, f.dtype) == (prop, device, dtype)]

@@ -54,6 +54,15 @@ def read(path: str | Path) -> list[Expected]:
     return found
 
 
+def load(path: str | Path) -> list[Expected]:
+    """:func:`read`, every mistake a ``ValueError`` saying it is about expected failures (a
+    missing file, a line without a reason)."""
+    try:
+        return read(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"expected failures: {error}") from None
+
+
 def matching(expected: list[Expected], run_id: str) -> Expected | None:
     """The first entry whose pattern matches ``run_id`` (``property-device-dtype``)."""
     for entry in expected:

@@ -144,11 +144,20 @@ KINDS: dict[str, Kind] = {
 }
 """Every kind, by name."""
 
-RNN = KINDS["rnn"]
-"""The kind assumed when nothing says otherwise (:func:`detect`)."""
+RNN, GRU, LSTM = KINDS["rnn"], KINDS["gru"], KINDS["lstm"]
+"""The recurrent modules' kinds (``RNN``: the kind assumed when nothing says otherwise,
+:func:`detect`)."""
+RNN_CELL, GRU_CELL, LSTM_CELL = KINDS["rnn_cell"], KINDS["gru_cell"], KINDS["lstm_cell"]
+"""The cells' kinds."""
 
 FAMILIES: tuple[str, ...] = tuple(k.name for k in KINDS.values() if not k.is_cell)
 """The families, by the kind name of their recurrent module: ``("rnn", "gru", "lstm")``."""
+
+
+def described(cells: bool) -> str:
+    """What the properties for cells (or for recurrent modules) verify: ``"a cell"``, ``"a
+    recurrent module"``."""
+    return next(kind for kind in KINDS.values() if kind.is_cell == cells).what
 
 
 def kind_named(name: str) -> Kind:
@@ -162,15 +171,20 @@ def kind_named(name: str) -> Kind:
     return KINDS[name]
 
 
-def detect(factory: Any) -> Kind:
-    """What ``factory`` builds: its ``rnn_verify_kind`` attribute when it declares one (every
-    rnn_impl drop-in does), else the kind whose torch class it subclasses, else
-    :data:`RNN`."""
-    declared = getattr(factory, "rnn_verify_kind", None)
-    if declared in KINDS:
-        return KINDS[declared]
+def declared(factory: Any) -> Kind | None:
+    """What ``factory`` says it builds: its ``rnn_verify_kind`` attribute (every rnn_impl
+    drop-in has one), else the kind whose torch class it subclasses; None when it says
+    nothing."""
+    name = getattr(factory, "rnn_verify_kind", None)
+    if name in KINDS:
+        return KINDS[name]
     if isinstance(factory, type):
         for kind in KINDS.values():
             if issubclass(factory, kind.torch_class()):
                 return kind
-    return RNN
+    return None
+
+
+def detect(factory: Any) -> Kind:
+    """What ``factory`` builds: what it declares (:func:`declared`), else :data:`RNN`."""
+    return declared(factory) or RNN

@@ -24,7 +24,7 @@ from rnn_impl.testing.cases import InputCase, ModuleConfig, draw_weights, join_s
 from rnn_impl.testing.environment import adapter_spec as _adapter_spec
 from rnn_impl.testing.environment import implementation_spec
 from rnn_impl.testing.exceptions import ImplementationError
-from rnn_impl.testing.kinds import MODULE_ARGUMENTS, RNN, Kind, detect
+from rnn_impl.testing.kinds import MODULE_ARGUMENTS, RNN, Kind, declared
 
 
 class Adapter:
@@ -189,7 +189,13 @@ def load_implementation(
                 ) from None
         if not (hasattr(loaded, "load") and hasattr(loaded, "named_parameters")):
             raise ImplementationError(f"{adapter} has no load() and named_parameters()")
-    return Implementation(spec, factory, loaded, kind or detect(factory), adapter or None)
+    says = declared(factory)
+    if kind is not None and says is not None and says is not kind:
+        raise ImplementationError(
+            f"{spec} is an {says.reference} (by its torch class or rnn_verify_kind), not an "
+            f"{kind.reference}: drop --kind {kind.name}, or name another implementation"
+        )
+    return Implementation(spec, factory, loaded, kind or says or RNN, adapter or None)
 
 
 @contextlib.contextmanager
@@ -265,7 +271,7 @@ def build_from(
     """The implementation with ``reference``'s configuration, device, dtype and weights."""
     first = next(reference.parameters())
     if config is None:
-        family = detect(type(reference)).family
+        family = (declared(type(reference)) or RNN).family
         held = [name for name in MODULE_ARGUMENTS if hasattr(reference, name)]
         config = ModuleConfig(**{name: getattr(reference, name) for name in held}, family=family)
     with untouched_rng(first.device), warnings.catch_warnings():

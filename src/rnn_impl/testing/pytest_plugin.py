@@ -4,7 +4,8 @@ Installed with the package (a ``pytest11`` entry point), so every pytest run of 
 with rnn-impl loads it; loading it imports neither torch nor Hypothesis (they are imported when
 a test asks for the catalogue), and it does nothing until one does.
 
-Options: ``--rnn-impl module:attr`` (else ``$RNN_IMPL``, else rnn_impl:RNN), ``--rnn-cell-impl``
+Options: ``--rnn-impl module:attr`` (else ``$RNN_IMPL``, else rnn_impl:RNN), ``--rnn-kind``
+(the torch module it imitates, else detected), ``--rnn-cell-impl``
 (else ``$RNN_CELL_IMPL``, else rnn_impl:RNNCell) for the cell properties, ``--rnn-adapter``
 (else ``$RNN_IMPL_ADAPTER``), ``--rnn-fix NAME=VALUE`` (repeatable: a constructor argument
 held fixed; properties that draw their own are skipped), ``--rnn-expected-failures FILE``
@@ -38,19 +39,27 @@ from typing import Any
 
 import pytest
 
-from rnn_impl.testing import environment, profiles
+from rnn_impl.testing import environment, expected, profiles
 from rnn_impl.testing.environment import CELL_IMPL_ENV, IMPL_ENV
 
 MARKER = "rnn_catalogue"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("rnn_impl", "rnn_impl: verify an RNN against torch.nn.RNN")
+    group = parser.getgroup(
+        "rnn_impl", "rnn_impl: verify an implementation against torch's RNN, GRU, LSTM or a cell"
+    )
     group.addoption(
         "--rnn-impl",
         default=None,
         help=f"implementation under test, module:attr (default ${environment.IMPL_ENV} or "
         "rnn_impl:RNN)",
+    )
+    group.addoption(
+        "--rnn-kind",
+        default=None,
+        help="the torch module it imitates, e.g. lstm (default: detected, else rnn; see "
+        "rnn-verify --kind)",
     )
     group.addoption(
         "--rnn-cell-impl",
@@ -63,8 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="hold an nn.RNN constructor argument fixed in the drawn configurations "
-        "(repeatable); properties that draw their own are skipped",
+        help="hold a constructor argument fixed in the drawn configurations (repeatable); "
+        "properties that draw their own are skipped",
     )
     group.addoption(
         "--rnn-expected-failures",
@@ -89,6 +98,7 @@ def parametrize_catalogue(
     impl: str | None = None,
     *,
     adapter: str | None = None,
+    kind: str | None = None,
     cell_impl: str | None = None,
     fix: dict[str, Any] | None = None,
     expected_failures: str | None = None,
@@ -96,7 +106,8 @@ def parametrize_catalogue(
 ) -> Any:
     """Decorate a test that takes ``rnn_run``: it gets the whole catalogue, run against
     ``impl`` (``module:attr``; else the command line's ``--rnn-impl``, the environment or
-    rnn_impl:RNN) with ``adapter``, the constructor arguments ``fix`` held fixed (validated
+    rnn_impl:RNN) of ``kind`` (else detected) with ``adapter``, the constructor arguments
+    ``fix`` held fixed (validated
     as ``--rnn-fix``), the runs listed in the ``expected_failures`` file (relative to the
     pytest root) expected to fail, and the failures recorded in the ``corpus`` file (relative
     to the pytest root) replayed first; the cell properties check ``cell_impl``. Returns a
@@ -104,6 +115,7 @@ def parametrize_catalogue(
     return getattr(pytest.mark, MARKER)(
         impl=impl,
         adapter=adapter,
+        kind=kind,
         cell_impl=cell_impl,
         fix=dict(fix or {}),
         expected_failures=expected_failures,
@@ -119,20 +131,21 @@ def pytest_configure(config: pytest.Config) -> None:
     missing or malformed; a marker's files are read when its test is collected)."""
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(impl, adapter, cell_impl, fix, expected_failures, corpus): "
+        f"{MARKER}(impl, adapter, kind, cell_impl, fix, expected_failures, corpus): "
         "see rnn_impl.testing.parametrize_catalogue",
     )
     if config.getoption("hypothesis_profile", None) in profiles.PROFILES:
         profiles.register_profiles()
-    given = config.getoption("--rnn-expected-failures"), config.getoption("--rnn-corpus")
-    if any(given):  # the command line's files: a usage error before anything runs
-        from rnn_impl.testing.session import SelectionError, read_corpus, read_expected_failures
+    listed, recorded = config.getoption("--rnn-expected-failures"), config.getoption("--rnn-corpus")
+    try:  # the command line's files: a usage error before anything runs
+        if listed:
+            expected.load(_under(config, listed))
+        if recorded:  # imports torch: only once a corpus is named
+            from rnn_impl.testing import corpus
 
-        try:
-            read_expected_failures(_under(config, given[0]))
-            read_corpus(_under(config, given[1]))
-        except SelectionError as error:
-            raise pytest.UsageError(f"rnn_impl: {error}") from None
+            corpus.load(_under(config, recorded))
+    except ValueError as error:
+        raise pytest.UsageError(f"rnn_impl: {error}") from None
 
 
 def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
@@ -145,6 +158,7 @@ def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
         "explicit": bool(impl or os.environ.get(IMPL_ENV)),
         "impl": impl,
         "adapter": given.get("adapter") or config.getoption("--rnn-adapter"),
+        "kind": given.get("kind") or config.getoption("--rnn-kind"),
         "cell_impl": given.get("cell_impl")
         or config.getoption("--rnn-cell-impl")
         or os.environ.get(CELL_IMPL_ENV),
@@ -172,6 +186,7 @@ def _session(config: pytest.Config, chosen: dict[str, Any]) -> Any:
             built[key] = Session.from_options(
                 impl=chosen["impl"],
                 adapter=chosen["adapter"],
+                kind=chosen["kind"],
                 fix=chosen["fix"] or chosen["fix_text"],
                 expected_failures=_under(config, chosen["expected_failures"]),
                 corpus_file=_under(config, chosen["corpus"]),
@@ -203,8 +218,6 @@ def rnn_run(request: pytest.FixtureRequest) -> Any:
     for it first, when a corpus is named): skipped with the session's reason (a device this
     machine lacks, a cell property with no cell under test, ...); expected to fail where the
     expected-failures file lists it (strictly under the ``ci`` profile)."""
-    from rnn_impl.testing import expected
-
     run = request.param
     session = _session(request.config, _settings(request.node, request.config))
 

@@ -55,6 +55,7 @@ class Result:
     max_abs: float = 0.0
     eps_units: float = 0.0
     seconds: float = 0.0
+    ill_conditioned: int = 0
     differs: str = ""
     counterexample: str = ""
     reproducer: str = ""
@@ -71,9 +72,10 @@ def cell(result: Result) -> str:
         return "XPASS"
     if result.status == "fail":
         return "FAIL"
+    unjudged = f", {result.ill_conditioned} ill-conditioned" if result.ill_conditioned else ""
     if result.max_abs == 0.0:
-        return f"pass {result.examples}"
-    return f"pass {result.examples} ({result.eps_units:.3g}eps)"
+        return f"pass {result.examples}{unjudged}"
+    return f"pass {result.examples} ({result.eps_units:.3g}eps{unjudged})"
 
 
 def table(results: list[Result]) -> str:
@@ -95,6 +97,19 @@ def table(results: list[Result]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([render(header), rule, *[render(line) for line in body]])
+
+
+def ill_conditioned(results: list[Result]) -> str:
+    """How many examples were too ill-conditioned to judge, of those the runs that judge by
+    sensitivity ran ("" when none was)."""
+    unjudged = sum(r.ill_conditioned for r in results)
+    if not unjudged:
+        return ""
+    ran = sum(r.examples for r in results if r.status in ("pass", "fail"))
+    return (
+        f"examples too ill-conditioned to judge (rounding alone moves most of their values as "
+        f"far as an error would): {unjudged} of {ran}, never counted as passed or failed"
+    )
 
 
 def largest_errors(results: list[Result]) -> str:
@@ -162,8 +177,8 @@ sys.path.append({cwd!r})
 
 def outcome(status, code):
     """Exit with ``code``; ``$RNN_VERIFY_OUTCOME`` names a file that gets ``status``."""
-    if os.environ.get("RNN_VERIFY_OUTCOME"):
-        with open(os.environ["RNN_VERIFY_OUTCOME"], "w") as file:
+    if os.environ.get({outcome_env!r}):
+        with open(os.environ[{outcome_env!r}], "w") as file:
             file.write(status)
     sys.exit(code)
 
@@ -219,6 +234,7 @@ def write_reproducer(
             dtype=result.dtype,
             cwd=os.getcwd(),
             example=repr(example),
+            outcome_env=OUTCOME_ENV,
         )
     )
     return path

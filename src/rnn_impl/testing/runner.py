@@ -10,7 +10,7 @@ import hypothesis
 import hypothesis.reporting
 import hypothesis.strategies as st
 import torch
-from hypothesis import example, given, settings, target
+from hypothesis import event, example, given, settings, target
 
 from rnn_impl.testing import devices
 from rnn_impl.testing.exceptions import PropertyFailure
@@ -22,11 +22,13 @@ from rnn_impl.testing.strategies import NEAR, Example, SizeLimits
 
 @dataclass
 class Verification:
-    """What :func:`verify` saw: the examples it ran, the largest error (``worst``; its
-    ``normalised`` 1.0 is the bound), and, when it failed, the exception (``failure``) and the
-    (minimal) example it failed on (``last``)."""
+    """What :func:`verify` saw: the examples it ran, how many of them were too
+    ill-conditioned to judge (:func:`~rnn_impl.testing.tolerances.judge`), the largest error
+    (``worst``; its ``normalised`` 1.0 is the bound), and, when it failed, the exception
+    (``failure``) and the (minimal) example it failed on (``last``)."""
 
     examples: int = 0
+    ill_conditioned: int = 0
     worst: Measure = ZERO
     last: Example | None = field(default=None, repr=False)
     failure: BaseException | None = field(default=None, repr=False)
@@ -99,6 +101,9 @@ def verify(
         if measure is not None:
             target(measure.normalised, label=f"{prop.name} normalised error")
             verification.worst = max(verification.worst, measure)
+            if not measure.conditioned:
+                verification.ill_conditioned += 1
+                event("too ill-conditioned to judge")
 
     if database_key is not None:
         check._hypothesis_internal_add_digest = database_key  # type: ignore[attr-defined]

@@ -45,6 +45,7 @@ from rnn_impl.testing.command import (
     command_main,
     import_from_working_directory,
     selection,
+    selection_options,
 )
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -116,11 +117,12 @@ class Found:
     examples: int = 0
 
 
-def database_key(run_id: str, impl: str | None) -> bytes:
+def database_key(run_id: str, implementation: Any) -> bytes:
     """The key a run's examples are saved under: the same on every worker and machine for the
-    same run of the same implementation, and distinct between runs (Hypothesis would otherwise
-    key them all by the one function that checks an example)."""
-    return f"rnn-verify-search:{impl}:{run_id}".encode()
+    same run of the same implementation (by name, kind and adapter), and distinct between runs
+    (Hypothesis would otherwise key them all by the one function that checks an example)."""
+    name = f"{implementation.name}:{implementation.kind.name}:{implementation.adapter_name}"
+    return f"rnn-verify-search:{name}:{run_id}".encode()
 
 
 def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
@@ -154,7 +156,7 @@ def _worker(job: Job, progress: Any) -> tuple[list[Found], int]:
             verification = session.verify(
                 run,
                 run_settings,
-                database_key=database_key(run.id, implementation.name),
+                database_key=database_key(run.id, implementation),
                 covering=False,
                 limits=(NEAR, FAR),
             )
@@ -208,16 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import_from_working_directory()  # the workers, spawned, inherit this sys.path
-    from rnn_impl.testing import corpus, devices
+    from rnn_impl.testing import corpus
 
     if args.workers < 1 or args.time <= 0 or args.examples < 1:
         raise UsageError("--workers, --time and --examples must be positive")
     open_database(args.database)  # a URL that does not answer is a usage error, before anything
-    args.device = args.device or list(devices.available_devices())
-    session = selection(args)
-    live = [run for run in session.runs() if run.skip is None]
-    if not live:
-        raise UsageError("nothing to search: every selected run is skipped here")
+    options = selection_options(args)
+    session, live = selection(options)
     stop_at = time.time() + args.time
     implementation = session.implementations[0]
     print(
@@ -225,16 +224,6 @@ def _run(args: argparse.Namespace) -> int:
         f"worker(s), {args.time:g} s, database {masked(args.database)}",
         flush=True,
     )
-    options = {
-        "impl": args.impl,
-        "adapter": args.adapter,
-        "kind": args.kind,
-        "properties": args.property,
-        "devices": args.device,
-        "dtypes": args.dtype,
-        "layouts": args.layout,
-        "fix": args.fix,
-    }
     jobs = [
         Job(worker, options, args.database, args.examples, stop_at)
         for worker in range(1, args.workers + 1)

@@ -26,7 +26,7 @@ import torch
 from rnn_impl.testing import corpus, devices, expected
 from rnn_impl.testing.cases import parse_fixed
 from rnn_impl.testing.exceptions import ImplementationError
-from rnn_impl.testing.kinds import KINDS, Kind, kind_named
+from rnn_impl.testing.kinds import Kind, described, kind_named
 from rnn_impl.testing.oracle import Implementation, load_implementation
 from rnn_impl.testing.properties import CATALOGUE, Property, select
 from rnn_impl.testing.runner import Verification, verify
@@ -57,11 +57,6 @@ class Run:
     def id(self) -> str:
         """``property-device-dtype``, as reports, pytest and expected-failures files name it."""
         return f"{self.prop.name}-{self.device}-{devices.dtype_name(self.dtype)}"
-
-
-def _words(cells: bool) -> str:
-    """What properties of that shape verify: ``"a cell"`` or ``"a recurrent module"``."""
-    return next(k for k in KINDS.values() if k.is_cell == cells).what
 
 
 @dataclass(frozen=True)
@@ -121,8 +116,7 @@ class Session:
             if cell_impl or (cells and impl is None):
                 under_test.append(load_implementation(cell_impl, None, None, cell=True))
             fixed = parse_fixed(_fix_items(fix))
-            for implementation in under_test:
-                implementation.fixed_arguments(fixed)
+            under_test[0].fixed_arguments(fixed)
         except (ImplementationError, ValueError) as error:
             raise SelectionError(str(error)) from None
         shapes = {i.is_cell for i in under_test}
@@ -133,13 +127,13 @@ class Session:
             raise SelectionError(
                 f"unknown property, category or tier {error.args[0]!r} (see rnn-verify --list)"
             ) from None
-        mismatched = [p for p in props if all(i.is_cell != p.cells for i in under_test)]
+        mismatched = [p for p in props if not any(p.verifies(i.kind) for i in under_test)]
         if properties and mismatched:
             first = under_test[0]
             raise SelectionError(
                 f"{first.name} imitates {first.kind.reference}; these properties verify "
-                f"{_words(mismatched[0].cells)}: {', '.join(p.name for p in mismatched)} "
-                f"(if it is {_words(mismatched[0].cells)}: --kind {_suggest(first.kind)})"
+                f"{described(mismatched[0].cells)}: {', '.join(p.name for p in mismatched)} "
+                f"(if it is {described(mismatched[0].cells)}: --kind {_suggest(first.kind)})"
             )
         session = cls(
             tuple(under_test),
@@ -157,14 +151,14 @@ class Session:
     def implementation_for(self, prop: Property) -> Implementation | str:
         """The implementation under test that ``prop`` checks, or why there is none."""
         for implementation in self.implementations:
-            if implementation.is_cell == prop.cells:
+            if prop.verifies(implementation.kind):
                 return implementation
         if prop.cells:
-            return "no cell under test"
+            return "no cell under test (name one: --rnn-cell-impl, or cell_impl= of the marker)"
         first = self.implementations[0]
         return (
             f"{first.name} imitates {first.kind.reference}; {prop.name} verifies "
-            f"{_words(prop.cells)}"
+            f"{described(prop.cells)}"
         )
 
     def runs(self) -> list[Run]:
@@ -181,6 +175,20 @@ class Session:
                         if dtype in prop.dtypes:
                             found.append(self._planned(prop, device, dtype))
         return found
+
+    def live_runs(self) -> list[Run]:
+        """The runs that run here.
+
+        Raises:
+            SelectionError: none does (the message gives every reason).
+        """
+        runs = self.runs()
+        live = [run for run in runs if run.skip is None]
+        if not live:
+            reasons = sorted({run.skip for run in runs if run.skip})
+            why = "; ".join(reasons) or "no selected property applies to these devices and dtypes"
+            raise SelectionError(f"nothing to verify: {why}")
+        return live
 
     def home_runs(self) -> list[Run]:
         """One run per selected property, at its home (:attr:`Property.home`: where the
@@ -210,7 +218,10 @@ class Session:
             return f"no {device} device on this machine"
         if dtype not in devices.dtypes_for(device):
             return f"{devices.dtype_name(dtype)} is not supported on {device}"
-        held = implementation.fixed_arguments(self.fixed)
+        try:
+            held = implementation.fixed_arguments(self.fixed)
+        except ImplementationError as error:  # a second implementation (a cell) lacks one
+            return str(error)
         return prop.skip_reason(device, dtype, self.layouts, held)
 
     def check_expected(self) -> None:
@@ -223,8 +234,10 @@ class Session:
         """
         if not self.expected:
             return
-        shapes = {i.is_cell for i in self.implementations}
-        every = Session(self.implementations, tuple(p for p in CATALOGUE if p.cells in shapes))
+        every = Session(
+            self.implementations,
+            tuple(p for p in CATALOGUE if any(p.verifies(i.kind) for i in self.implementations)),
+        )
         ids = [run.id for run in every.runs()]
         stale = expected.unmatched(list(self.expected), ids)
         if stale:
@@ -306,9 +319,9 @@ def read_expected_failures(path: str | Path | None) -> tuple[tuple[expected.Expe
     if path is None:
         return (), ""
     try:
-        return tuple(expected.read(path)), str(path)
-    except (OSError, ValueError) as error:
-        raise SelectionError(f"expected failures: {error}") from None
+        return tuple(expected.load(path)), str(path)
+    except ValueError as error:
+        raise SelectionError(str(error)) from None
 
 
 def read_corpus(path: str | Path | None) -> tuple[corpus.Failure, ...]:
@@ -320,6 +333,6 @@ def read_corpus(path: str | Path | None) -> tuple[corpus.Failure, ...]:
     if path is None:
         return ()
     try:
-        return tuple(corpus.read(path))
-    except (OSError, ValueError) as error:
-        raise SelectionError(f"corpus: {error}") from None
+        return tuple(corpus.load(path))
+    except ValueError as error:
+        raise SelectionError(str(error)) from None

@@ -32,28 +32,37 @@ from rnn_impl.testing.covering import (
 from rnn_impl.testing.devices import COMPUTE_DEVICES, FLOAT_DTYPES, dtype_name
 from rnn_impl.testing.exceptions import BEHAVIOUR, ERRORS, FORM, RAISED, VALUES, PropertyFailure
 from rnn_impl.testing.invalid_calls import first_difference
-from rnn_impl.testing.kinds import KINDS, RNN
+from rnn_impl.testing.kinds import KINDS, RNN, Kind
 from rnn_impl.testing.oracle import Implementation, as_tensors, reference_routes
 from rnn_impl.testing.strategies import NEAR, Example, SizeLimits, examples, rnn_configs
-from rnn_impl.testing.tolerances import (
-    ASSERT_CLOSE_DEFAULTS,
-    Difference,
-    difference,
-    identical,
-    oracle_bound,
-    step_floor,
-)
+from rnn_impl.testing.tolerances import difference, identical, judge, unit_roundoff
 
 
 @dataclass(frozen=True, order=True)
 class Measure:
     """How close a check came to failing: ``normalised`` is the error over its bound (<= 1
     passes; what ``hypothesis.target`` climbs); ``max_abs`` and ``eps_units`` the largest
-    absolute error and that error in units of the dtype's eps."""
+    absolute error and that error in units of the dtype's eps; ``rows`` and ``judged`` how
+    many rows of results it compared by their sensitivity and how many of those could be
+    judged (:func:`~rnn_impl.testing.tolerances.judge`)."""
 
     normalised: float
     max_abs: float = 0.0
     eps_units: float = 0.0
+    rows: int = 0
+    judged: int = 0
+
+    @property
+    def conditioned(self) -> bool:
+        """At least half the rows it compared by their sensitivity could be judged (an
+        example where fewer could is too ill-conditioned to judge)."""
+        return 2 * self.judged >= self.rows
+
+    def merge(self, other: Measure) -> Measure:
+        """The worse of the two, over the rows of both."""
+        worse = max(self, other)
+        rows, judged = self.rows + other.rows, self.judged + other.judged
+        return Measure(worse.normalised, worse.max_abs, worse.eps_units, rows, judged)
 
 
 ZERO = Measure(0.0)
@@ -117,6 +126,10 @@ class Property:
     def doc(self) -> str:
         paragraph = (self.check.__doc__ or "").strip().split("\n\n")[0]
         return " ".join(line.strip() for line in paragraph.splitlines())
+
+    def verifies(self, kind: Kind) -> bool:
+        """Whether it checks an implementation of ``kind`` (a cell property, a cell)."""
+        return self.cells == kind.is_cell
 
     @property
     def home(self) -> tuple[str, torch.dtype]:
@@ -465,63 +478,44 @@ def assert_exact_results(
     )
 
 
-def assert_close(
-    example: Example, what: str, actual: Any, expected: Tensor, against: str | None = None
-) -> Measure:
-    """assert_close's default tolerance for the dtype; normalised to units of it."""
-    __tracebackhide__ = True
-    actual = check_like(example, what, actual, expected, against)
-    against = against or f"{example.config.kind.reference}'s"
-    rtol, atol = ASSERT_CLOSE_DEFAULTS[expected.dtype]
-    if actual.numel() == 0 or actual.device.type == "meta":
-        return ZERO
-    a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
-    ratio = float(((a - e).abs() / (atol + rtol * e.abs())).nan_to_num(nan=float("inf")).max())
-    diff = difference(actual, expected)
-    if not ratio <= 1.0:
-        raise fail(
-            example,
-            f"{what} differs from {against} beyond assert_close(rtol={rtol}, atol={atol})",
-            f"{what}: {diff}",
-            measure=Measure(ratio, diff.max_abs, diff.eps_units),
-            differs=VALUES,
-        )
-    return Measure(ratio, diff.max_abs, diff.eps_units)
-
-
-def assert_oracle(
+def assert_within(
     example: Example,
     what: str,
     actual: Any,
-    reference: Tensor,
-    oracle: Tensor,
-    name: str | None = None,
+    center: Tensor,
+    allowed: Callable[[], tuple[Tensor, Tensor]],
+    against: str | None = None,
 ) -> Measure:
-    """Low precision: the error against the float64 ``oracle`` may be at most a small multiple
-    of the reference's own error (``name``: by default the configuration's torch module), or
-    of one step's rounding floor where that is larger (see
-    :mod:`rnn_impl.testing.tolerances`)."""
+    """``actual`` within what rounding allows of ``center`` (torch's result in float64, or
+    for a law the implementation's own other result), row by row: :data:`~rnn_impl.testing.
+    tolerances.SAFETY` times the spread of correct orders on this example plus the floor,
+    ``allowed()`` (:func:`~rnn_impl.testing.tolerances.judge`). A result within its own last
+    rounding of ``center`` in every row holds without asking ``allowed`` (the rule allows at
+    least that). ``against`` names what ``center`` is (by default torch's module's float64
+    result)."""
     __tracebackhide__ = True
-    name = name or example.config.kind.reference
-    actual = check_like(example, what, actual, reference, f"{name}'s")
+    against = against or f"{example.config.kind.reference}'s float64 result"
+    if not isinstance(actual, Tensor):
+        raise fail(example, f"{what} is a {type(actual).__name__}, not a Tensor", differs=FORM)
+    if actual.shape != center.shape:
+        shapes = f"{tuple(actual.shape)}, {against} {tuple(center.shape)}"
+        raise fail(example, f"{what} has shape {shapes}", differs=FORM)
     if actual.numel() == 0 or actual.device.type == "meta":
         return ZERO
-    ours: Difference = difference(actual, oracle)
-    theirs: Difference = difference(reference, oracle)
-    c = example.config
-    terms = max(c.input_size, c.hidden_size * c.num_directions) + c.hidden_size + 2
-    magnitude = float(oracle.detach().abs().nan_to_num(posinf=0.0).max())
-    floor = step_floor(terms, magnitude, reference.dtype)
-    bound = oracle_bound(max(theirs.max_abs, floor), reference.dtype)
-    if not ours.max_abs <= bound:
+    center = center.to(actual.device)
+    last = unit_roundoff(example.dtype) * center.detach().abs()
+    judged = judge(actual, center, torch.zeros_like(last), last, example.dtype)
+    if not judged.holds:
+        judged = judge(actual, center, *allowed(), example.dtype)
+    diff = difference(actual, center)
+    measure = Measure(judged.normalised, diff.max_abs, diff.eps_units, judged.rows, judged.judged)
+    if not judged.holds:
         raise fail(
             example,
-            f"{what} is further from the float64 result than {name}'s own {what} allows",
-            f"implementation vs float64: {ours}",
-            f"{name + ' vs float64:':27}{theirs}",
-            f"rounding floor of a step's {terms} terms: {floor:.3g}; allowed: {bound:.3g}",
-            measure=Measure(math.inf, ours.max_abs, ours.eps_units),
+            f"{what} is {judged.normalised:.3g}x further from {against} than rounding in any "
+            f"order lands on this example",
+            f"{what}: {judged}",
+            measure=measure,
             differs=VALUES,
         )
-    normalised = ours.max_abs / bound if math.isfinite(bound) else 0.0
-    return Measure(normalised, ours.max_abs, ours.eps_units)
+    return measure

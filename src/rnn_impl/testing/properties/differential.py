@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping
+from functools import partial
+from typing import Any
 
 import hypothesis.strategies as st
 import torch
@@ -17,54 +18,43 @@ from rnn_impl.testing.properties._core import (
     ZERO,
     Measure,
     PropertyFailure,
-    assert_close,
     assert_exact_results,
-    assert_oracle,
+    assert_within,
     data,
     fail,
     forward,
     on_routes,
     register,
 )
+from rnn_impl.testing.sensitivity import Allowed, module_sensitivity
 from rnn_impl.testing.strategies import Example, sizes
-from rnn_impl.testing.tolerances import (
-    GRAD_RTOL_FLOAT64,
-    GRADCHECK_ATOL,
-    GRADCHECK_EPS,
-    GRADCHECK_RTOL,
-    ORACLE_ERROR_FACTOR,
-    difference,
-    normwise_rel,
-    oracle_bound,
-    rounding_floor,
-    same_gradient,
-    summed_terms,
-)
+from rnn_impl.testing.tolerances import GRADCHECK_ATOL, GRADCHECK_EPS, GRADCHECK_RTOL
 
 
 def run(module: nn.Module, example: Example, requires_grad: bool = False, **where):
     """Forward one example: ``(inputs, output, h_n)`` (a packed output gives its data, an
-    LSTM's state is joined)."""
+    LSTM's state is joined); ``where`` may give ``dtype``, ``device`` and the ``precision``
+    the inputs are rounded to first."""
     inputs = make_inputs(
         example.config,
         example.case,
         where.get("dtype", example.dtype),
         where.get("device", example.device),
         requires_grad=requires_grad,
+        precision=where.get("precision"),
     )
     output, h_n = forward(example, module, *inputs.args())
     return inputs, data(output), h_n
 
 
-def in_float64(reference: nn.RNN) -> nn.RNN:
-    """nn.RNN in float64 on the CPU with the reference's (already rounded) weights."""
+def in_float64(reference: nn.Module) -> nn.Module:
+    """torch's module in float64 on the CPU, with the reference's (already rounded) weights."""
     return copy.deepcopy(reference).to("cpu", torch.float64)
 
 
-def _judge(example: Example, what: str, actual, reference: Tensor, oracle: Tensor | None):
-    if oracle is None:
-        return assert_close(example, what, actual, reference)
-    return assert_oracle(example, what, actual, reference, oracle.to(reference.device))
+CENTER: dict[str, Any] = {"dtype": torch.float64, "device": "cpu"}
+"""Where torch's result that a tolerance judges against runs: float64 on the CPU, from the
+inputs the implementation is given (``precision``: rounded to its dtype first)."""
 
 
 @register("output_exact", "differential", "exact", "drop-in", devices=("cpu",))
@@ -79,24 +69,24 @@ def output_exact(implementation: Implementation, example: Example) -> Measure:
     return assert_exact_results(example, ("output", example.config.kind.state_name), runs)
 
 
-def compare_outputs(example: Example, reference: nn.RNN, impl: nn.Module) -> Measure:
-    """Run both on the example and judge: assert_close in float64 on CPU, else the float64
-    oracle bound. Returns the normalised error."""
+def compare_outputs(example: Example, reference: nn.Module, impl: nn.Module) -> Measure:
+    """Run both on the example and judge the implementation's output and final state against
+    torch's module in float64 on the same rounded inputs and weights, within what rounding
+    allows on this example (:mod:`rnn_impl.testing.sensitivity`). Returns the measure."""
     with torch.no_grad():
-        _, out_e, h_e = run(reference, example)
         _, out_a, h_a = run(impl, example)
-        out_o = h_o = None
-        if example.dtype != torch.float64 or example.device != "cpu":
-            _, out_o, h_o = run(in_float64(reference), example, dtype=torch.float64, device="cpu")
-            if example.dtype == torch.float64:
-                out_e, h_e, out_o, h_o = out_o.to(out_e.device), h_o.to(h_e.device), None, None
-    worst = _judge(example, "output", out_a, out_e, out_o)
-    return max(worst, _judge(example, example.config.kind.state_name, h_a, h_e, h_o))
+        high = in_float64(reference).train(reference.training)
+        _, out_c, h_c = run(high, example, precision=example.dtype, **CENTER)
+    allowed = Allowed(lambda: module_sensitivity(reference, example, training=reference.training))
+    worst = assert_within(example, "output", out_a, out_c, lambda: allowed("output"))
+    state = example.config.kind.state_name
+    return worst.merge(assert_within(example, state, h_a, h_c, lambda: allowed("state")))
 
 
 @register("output_close", "differential", "tolerance", "numerics")
 def output_close(implementation: Implementation, example: Example) -> Measure:
-    """output and h_n match nn.RNN's: assert_close in float64, else a float64 oracle bound."""
+    """output and h_n match torch's within what rounding in any order allows on the example
+    (the spread of perturbed float64 runs, :mod:`rnn_impl.testing.sensitivity`)."""
     reference, impl = build_pair(
         implementation, example.config, example.case, example.dtype, example.device
     )
@@ -124,9 +114,10 @@ def autocast(implementation: Implementation, example: Example) -> Measure:
 
 
 def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, **where):
-    """Gradients of ``<g_out, output> + <g_h, h_n>`` with respect to input, h0 and ``names``."""
+    """Gradients of ``<g_out, output> + <g_h, h_n>`` with respect to input, h0 and ``names``
+    (``where`` as for :func:`run`; the upstream gradients rounded alike)."""
     inputs, output, h_n = run(module, example, requires_grad=True, **where)
-    g_out, g_h = upstream_grads(output, h_n, example.case)
+    g_out, g_h = upstream_grads(output, h_n, example.case, where.get("precision"))
     loss = (output * g_out).sum() + (h_n * g_h).sum()
     leaves = {"input": inputs.padded, "h0": inputs.h0, **names}
     grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
@@ -138,13 +129,10 @@ def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, 
 
 @register("gradients", "gradients", "tolerance", "numerics", draw={"with_h0": True})
 def gradients_close(implementation: Implementation, example: Example) -> Measure:
-    """d(output, h_n) w.r.t. input, h0 and every named parameter match nn.RNN's.
-
-    Norm-wise, per gradient: in float64 within ``GRAD_RTOL_FLOAT64`` of nn.RNN's; in other
-    dtypes, against nn.RNN in float64, within :func:`~rnn_impl.testing.tolerances.oracle_bound`
-    of nn.RNN's own error, or of the rounding floor of the terms the gradient sums
-    (:func:`~rnn_impl.testing.tolerances.rounding_floor`) where nn.RNN's error is smaller.
-    """
+    """d(output, h_n) w.r.t. input, h0 and every named parameter match torch's, each within
+    what rounding in any order allows on the example: the spread of perturbed float64 runs,
+    and for a weight the bound of its sum over every step and batch row
+    (:mod:`rnn_impl.testing.sensitivity`)."""
     reference, impl = build_pair(
         implementation, example.config, example.case, example.dtype, example.device
     )
@@ -153,52 +141,18 @@ def gradients_close(implementation: Implementation, example: Example) -> Measure
     missing = sorted(set(expected_names) - set(actual_names))
     if missing:
         raise fail(example, f"parameters missing from the implementation: {missing}")
-    expected = gradients(reference, expected_names, example)
     actual = gradients(impl, {n: actual_names[n] for n in expected_names}, example)
     actual = in_torch_layout(implementation.adapter, actual)
-    oracle = None
-    if example.dtype != torch.float64:
-        high = in_float64(reference)
-        oracle = gradients(
-            high, dict(high.named_parameters()), example, dtype=torch.float64, device="cpu"
-        )
+    high = in_float64(reference)
+    center = gradients(
+        high, dict(high.named_parameters()), example, precision=example.dtype, **CENTER
+    )
+    allowed = Allowed(lambda: module_sensitivity(reference, example, gradients=True))
     worst = ZERO
-    case, hidden = example.case, example.config.hidden_size
-    for name, e in expected.items():
-        a = actual[name]
-        if a.shape != e.shape:
-            raise fail(
-                example,
-                f"d/d{name} has shape {tuple(a.shape)}, {example.config.kind.reference}'s {tuple(e.shape)}",
-            )
-        terms = summed_terms(name, case.seq_len, case.batch, hidden)
-        floor = rounding_floor(terms, example.dtype)
-        if oracle is None:
-            error = normwise_rel(a, e)
-            bound = max(GRAD_RTOL_FLOAT64, ORACLE_ERROR_FACTOR * floor)
-            detail = f"norm-wise relative difference {error:.3g} > {bound:.3g}"
-        else:
-            theirs = normwise_rel(e, oracle[name])
-            twin = same_gradient(name)
-            if twin in expected:
-                theirs = max(theirs, normwise_rel(expected[twin], oracle[twin]))
-            error = normwise_rel(a, oracle[name])
-            bound = oracle_bound(max(theirs, floor), example.dtype)
-            detail = (
-                f"norm-wise error vs float64 {error:.3g}; {example.config.kind.reference}'s {theirs:.3g}; rounding "
-                f"floor of {terms} terms {floor:.3g}; allowed {bound:.3g}"
-            )
-        diff = difference(a, e if oracle is None else oracle[name].to(a.device, a.dtype))
-        normalised = error / bound if math.isfinite(bound) else 0.0
-        if not (error <= bound or math.isinf(bound)):
-            measure = Measure(normalised, diff.max_abs, diff.eps_units)
-            raise fail(
-                example,
-                f"gradient d/d{name} differs from {example.config.kind.reference}'s",
-                detail,
-                measure=measure,
-            )
-        worst = max(worst, Measure(normalised, diff.max_abs, diff.eps_units))
+    for name, c in center.items():
+        what = f"gradient d/d{name}"
+        found = assert_within(example, what, actual[name], c, partial(allowed, name))
+        worst = worst.merge(found)
     return worst
 
 

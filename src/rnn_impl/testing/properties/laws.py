@@ -1,13 +1,16 @@
 """Metamorphic laws: relations between the implementation's own results, no oracle needed.
 
-They run in float64 and compare with assert_close's float64 tolerance: a correct RNN obeys
-them up to rounding (batched and per-sample runs differ by about an ulp), while a mistake in
-layout, direction or state handling breaks them by O(1).
+They run in float64. A correct implementation obeys them up to rounding (a batched and a
+per-sample run may sum in other orders), judged by the example's own sensitivity: each
+compared row within what rounding in any order allows the result it stands for
+(:mod:`rnn_impl.testing.sensitivity`, the rule of :func:`~rnn_impl.testing.tolerances.judge`).
+A mistake in layout, direction or state handling breaks them by a share of the values.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 
 import hypothesis.strategies as st
@@ -17,22 +20,36 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from rnn_impl.testing.cases import ModuleConfig, make_inputs
 from rnn_impl.testing.oracle import Implementation, build_from, build_pair, sub_reference
-from rnn_impl.testing.properties._core import ZERO, Measure, assert_close, forward, register
+from rnn_impl.testing.properties._core import ZERO, Measure, assert_within, forward, register
+from rnn_impl.testing.sensitivity import Allowed, module_sensitivity
 from rnn_impl.testing.strategies import Example
 
 LAW = {"dtypes": (torch.float64,)}
 
 
-def _close(example: Example, what: str, actual: Tensor, expected: Tensor, law: str) -> Measure:
-    return assert_close(example, what, actual, expected, against=law)
+Bound = Callable[[], tuple[Tensor, Tensor]]
+"""What rounding allows a result, element by element: ``(spread, floor)``, on demand."""
+
+
+def _close(
+    example: Example, what: str, actual: Tensor, expected: Tensor, law: str, bound: Bound
+) -> Measure:
+    return assert_within(example, what, actual, expected, bound, against=law)
 
 
 def _setup(implementation: Implementation, example: Example):
+    """``(reference, impl, inputs, allowed)``: ``allowed(name, change)`` is what rounding
+    allows the example's ``output`` or ``state``, changed as the law changes that result."""
     reference, impl = build_pair(
         implementation, example.config, example.case, example.dtype, example.device
     )
     inputs = make_inputs(example.config, example.case, example.dtype, example.device)
-    return reference, impl, inputs
+    found = Allowed(lambda: module_sensitivity(reference, example))
+
+    def allowed(name: str, change: Callable[[Tensor], Tensor] = lambda t: t) -> Bound:
+        return lambda: found(name, lambda t: change(t.to(example.device)))
+
+    return reference, impl, inputs, allowed
 
 
 def _h0(example: Example, inputs) -> Tensor:
@@ -63,7 +80,7 @@ def _layer_names(config: ModuleConfig) -> list[str]:
 @register("batch_independence", "laws", "law", "numerics", draw={"layout": "batched"}, **LAW)
 def batch_independence(implementation: Implementation, example: Example) -> Measure:
     """Permuting the batch (input and h0) permutes output and h_n the same way."""
-    _, impl, inputs = _setup(implementation, example)
+    _, impl, inputs, allowed = _setup(implementation, example)
     bdim = 0 if example.config.batch_first else 1
     batch = inputs.padded.size(bdim)
     perm = list(range(batch))
@@ -76,8 +93,10 @@ def batch_independence(implementation: Implementation, example: Example) -> Meas
     )
     law = "the unpermuted run, permuted"
     state = f"permuted {example.config.kind.state_name}"
-    worst = _close(example, "permuted output", out_p, out.index_select(bdim, index), law)
-    return max(worst, _close(example, state, h_p, h_n.index_select(1, index), law))
+    bound = allowed("output", lambda t: t.index_select(bdim, index))
+    worst = _close(example, "permuted output", out_p, out.index_select(bdim, index), law, bound)
+    bound = allowed("state", lambda t: t.index_select(1, index))
+    return worst.merge(_close(example, state, h_p, h_n.index_select(1, index), law, bound))
 
 
 @register(
@@ -85,15 +104,15 @@ def batch_independence(implementation: Implementation, example: Example) -> Meas
 )
 def unbatched_is_batch_of_one(implementation: Implementation, example: Example) -> Measure:
     """An unbatched call equals a batch of one, squeezed."""
-    _, impl, inputs = _setup(implementation, example)
+    _, impl, inputs, allowed = _setup(implementation, example)
     bdim = 0 if example.config.batch_first else 1
     h0 = _h0(example, inputs)
     out, h_n = _call(example, impl, inputs.padded, h0)
     out_b, h_b = _call(example, impl, inputs.padded.unsqueeze(bdim), h0.unsqueeze(1))
     law = "a batch of one"
-    worst = _close(example, "unbatched output", out, out_b.squeeze(bdim), law)
+    worst = _close(example, "unbatched output", out, out_b.squeeze(bdim), law, allowed("output"))
     state = f"unbatched {example.config.kind.state_name}"
-    return max(worst, _close(example, state, h_n, h_b.squeeze(1), law))
+    return worst.merge(_close(example, state, h_n, h_b.squeeze(1), law, allowed("state")))
 
 
 @register(
@@ -108,7 +127,7 @@ def unbatched_is_batch_of_one(implementation: Implementation, example: Example) 
 )
 def batch_first_is_transpose(implementation: Implementation, example: Example) -> Measure:
     """batch_first=True on transposed input equals batch_first=False, transposed back."""
-    reference, impl, inputs = _setup(implementation, example)
+    reference, impl, inputs, allowed = _setup(implementation, example)
     flipped = replace(example.config, batch_first=not example.config.batch_first)
     same = {name: name for name, _ in reference.named_parameters()}
     other = build_from(implementation, sub_reference(reference, flipped, same))
@@ -116,8 +135,9 @@ def batch_first_is_transpose(implementation: Implementation, example: Example) -
     out, h_n = _call(example, impl, inputs.padded, h0)
     out_t, h_t = _call(example, other, inputs.padded.transpose(0, 1), h0)
     law = f"batch_first={flipped.batch_first} on the transposed input"
-    worst = _close(example, "output", out, out_t.transpose(0, 1), law)
-    return max(worst, _close(example, example.config.kind.state_name, h_n, h_t, law))
+    worst = _close(example, "output", out, out_t.transpose(0, 1), law, allowed("output"))
+    state = example.config.kind.state_name
+    return worst.merge(_close(example, state, h_n, h_t, law, allowed("state")))
 
 
 @register(
@@ -132,7 +152,7 @@ def batch_first_is_transpose(implementation: Implementation, example: Example) -
 )
 def streaming(implementation: Implementation, example: Example) -> Measure:
     """Splitting the sequence at k and carrying h_n over equals one whole run."""
-    _, impl, inputs = _setup(implementation, example)
+    _, impl, inputs, allowed = _setup(implementation, example)
     tdim = 1 if example.config.batch_first else 0
     k = random.Random(example.case.seed).randint(1, example.case.seq_len - 1)
     x = inputs.padded
@@ -140,8 +160,10 @@ def streaming(implementation: Implementation, example: Example) -> Measure:
     first, h_k = _call(example, impl, x.narrow(tdim, 0, k), _h0(example, inputs))
     second, h_end = _call(example, impl, x.narrow(tdim, k, x.size(tdim) - k), h_k)
     law = f"two runs split at step {k}"
-    worst = _close(example, "output", torch.cat([first, second], tdim), out, law)
-    return max(worst, _close(example, example.config.kind.state_name, h_end, h_n, law))
+    joined = torch.cat([first, second], tdim)
+    worst = _close(example, "output", joined, out, law, allowed("output"))
+    state = example.config.kind.state_name
+    return worst.merge(_close(example, state, h_end, h_n, law, allowed("state")))
 
 
 @register(
@@ -158,20 +180,30 @@ def packed_is_each_sequence_alone(implementation: Implementation, example: Examp
     Drawn unsorted (``enforce_sorted=False``): that is where h0 and h_n must be permuted;
     sorted packing is covered by the differential properties.
     """
-    _, impl, inputs = _setup(implementation, example)
+    _, impl, inputs, allowed = _setup(implementation, example)
     bf = example.config.batch_first
     h0 = _h0(example, inputs)
     packed_out, h_n = _call(example, impl, inputs.input, h0)
-    padded, _ = pad_packed_sequence(packed_out, batch_first=bf)
+
+    def padded(values: Tensor) -> Tensor:
+        packed = PackedSequence(values, *packed_out[1:])
+        return pad_packed_sequence(packed, batch_first=bf)[0]
+
     worst = ZERO
     for b, length in enumerate(example.case.lengths or ()):
         x_b = (inputs.padded[b] if bf else inputs.padded[:, b])[:length]
         out_b, h_b = _call(example, impl, x_b, h0[:, b])
-        expected = (padded[b] if bf else padded[:, b])[:length]
+
+        def sequence(values: Tensor, b: int = b, length: int = length) -> Tensor:
+            return (values[b] if bf else values[:, b])[:length]
+
+        expected = sequence(padded(packed_out.data))
         law = f"sequence {b} (length {length}) run alone"
-        worst = max(worst, _close(example, f"output of sequence {b}", expected, out_b, law))
+        bound = allowed("output", lambda t, pick=sequence: pick(padded(t)))
+        worst = worst.merge(_close(example, f"output of sequence {b}", expected, out_b, law, bound))
         state = f"{example.config.kind.state_name} of sequence {b}"
-        worst = max(worst, _close(example, state, h_n[:, b], h_b, law))
+        bound = allowed("state", lambda t, b=b: t[:, b])
+        worst = worst.merge(_close(example, state, h_n[:, b], h_b, law, bound))
     return worst
 
 
@@ -187,7 +219,7 @@ def packed_is_each_sequence_alone(implementation: Implementation, example: Examp
 def reverse_is_flip_forward_flip(implementation: Implementation, example: Example) -> Measure:
     """The reverse direction equals a forward RNN with its weights on the flipped sequence,
     flipped back; the forward direction equals a forward RNN alone."""
-    reference, impl, inputs = _setup(implementation, example)
+    reference, impl, inputs, allowed = _setup(implementation, example)
     config, hidden = example.config, example.config.output_size
     single = replace(config, bidirectional=False, num_layers=1, dropout=0.0)
     tdim = 1 if config.batch_first else 0
@@ -201,11 +233,15 @@ def reverse_is_flip_forward_flip(implementation: Implementation, example: Exampl
         out_d, h_d = _call(example, part, x, h0[direction : direction + 1])
         if suffix:
             out_d = out_d.flip(tdim)
-        half = out[..., direction * hidden : (direction + 1) * hidden]
+        features = slice(direction * hidden, (direction + 1) * hidden)
+        half = out[..., features]
         law = "the " + ("flipped, forward, flipped" if suffix else "forward-only") + " run"
-        worst = max(worst, _close(example, f"direction {direction} of output", half, out_d, law))
+        bound = allowed("output", lambda t, f=features: t[..., f])
+        what = f"direction {direction} of output"
+        worst = worst.merge(_close(example, what, half, out_d, law, bound))
         state = f"{config.kind.state_name}[{direction}]"
-        worst = max(worst, _close(example, state, h_n[direction], h_d[0], law))
+        bound = allowed("state", lambda t, d=direction: t[d])
+        worst = worst.merge(_close(example, state, h_n[direction], h_d[0], law, bound))
     return worst
 
 
@@ -220,7 +256,7 @@ def reverse_is_flip_forward_flip(implementation: Implementation, example: Exampl
 )
 def layers_are_a_chain(implementation: Implementation, example: Example) -> Measure:
     """L layers equal a chain of L single-layer RNNs, each fed the previous one's output."""
-    reference, impl, inputs = _setup(implementation, example)
+    reference, impl, inputs, allowed = _setup(implementation, example)
     config = example.config
     directions = config.num_directions
     h0 = _h0(example, inputs)
@@ -236,17 +272,19 @@ def layers_are_a_chain(implementation: Implementation, example: Example) -> Meas
     law = "a chain of single layers"
     chained = x.data if isinstance(x, PackedSequence) else x
     out = out.data if isinstance(out, PackedSequence) else out
-    worst = _close(example, "output", out, chained, law)
-    return max(worst, _close(example, config.kind.state_name, h_n, torch.cat(finals, 0), law))
+    worst = _close(example, "output", out, chained, law, allowed("output"))
+    state = config.kind.state_name
+    return worst.merge(_close(example, state, h_n, torch.cat(finals, 0), law, allowed("state")))
 
 
 @register("h_n_is_last_valid_step", "laws", "law", "numerics", **LAW)
 def h_n_is_last_valid_step(implementation: Implementation, example: Example) -> Measure:
     """h_n of the last layer is the output at each sequence's last valid step (forward) and at
     step 0 (reverse); for an LSTM, h_n, not c_n."""
-    _, impl, inputs = _setup(implementation, example)
+    _, impl, inputs, allowed = _setup(implementation, example)
     config, case = example.config, example.case
     out, h_n = _call(example, impl, *inputs.args())
+    batched = (lambda t: t) if case.batched else (lambda t: t.unsqueeze(1))
     if isinstance(out, PackedSequence):
         out, _ = pad_packed_sequence(out, batch_first=False)
     elif not case.batched:
@@ -258,26 +296,15 @@ def h_n_is_last_valid_step(implementation: Implementation, example: Example) -> 
     worst = ZERO
     for b, length in enumerate(lengths):
         law = f"the output at step {length - 1} of sequence {b}"
-        worst = max(
-            worst,
-            _close(
-                example,
-                f"h_n[-{d}] of sequence {b}",
-                h_n[-d, b, :hidden],
-                out[length - 1, b, :hidden],
-                law,
-            ),
-        )
+        bound = allowed("state", lambda t, b=b: batched(t)[-d, b, :hidden])
+        found = h_n[-d, b, :hidden]
+        what = f"h_n[-{d}] of sequence {b}"
+        worst = worst.merge(_close(example, what, found, out[length - 1, b, :hidden], law, bound))
         if d == 2:
             law = f"the reverse output at step 0 of sequence {b}"
-            worst = max(
-                worst,
-                _close(
-                    example,
-                    f"h_n[-1] of sequence {b}",
-                    h_n[-1, b, :hidden],
-                    out[0, b, hidden:],
-                    law,
-                ),
+            bound = allowed("state", lambda t, b=b: batched(t)[-1, b, :hidden])
+            what = f"h_n[-1] of sequence {b}"
+            worst = worst.merge(
+                _close(example, what, h_n[-1, b, :hidden], out[0, b, hidden:], law, bound)
             )
     return worst

@@ -18,7 +18,7 @@ from rnn_impl.testing.kinds import detect
 from rnn_impl.testing.oracle import Adapter, Implementation
 from rnn_impl.testing.properties import CATALOGUE, Property
 from rnn_impl.testing.session import Session
-from rnn_impl.testing.zoo import bugs, cells, escapes, gru, lstm
+from rnn_impl.testing.zoo import bugs, cells, escapes, foreign, gru, lstm
 from rnn_impl.testing.zoo._hooked import HookedRNN
 from rnn_impl.testing.zoo.controls import StepByStepRNN
 from rnn_impl.testing.zoo.notebook import (
@@ -59,7 +59,7 @@ class Bug:
         """A session that verifies the bug with ``props`` (by default every property of its
         shape)."""
         implementation = self.implementation()
-        chosen = props or tuple(p for p in CATALOGUE if p.cells == implementation.is_cell)
+        chosen = props or tuple(p for p in CATALOGUE if p.verifies(implementation.kind))
         return Session((implementation,), chosen)
 
 
@@ -154,6 +154,23 @@ CONTROLS: tuple[Bug, ...] = (
 )
 """Correct implementations: killed by no property (so the bugs' kills are the bugs')."""
 
+FOREIGN: tuple[Bug, ...] = (
+    Bug(foreign.NotebookRNN, ""),
+    Bug(foreign.FusedGemmRNN, ""),
+    Bug(foreign.EinsumRNN, ""),
+    Bug(foreign.CellLoopRNN, ""),
+    Bug(foreign.Float64RNN, ""),
+    Bug(foreign.LinearLayersRNN, "", foreign.LinearLayersAdapter()),
+    Bug(foreign.TextbookGRU, ""),
+    Bug(foreign.TextbookLSTM, ""),
+    Bug(foreign.NotebookRNNCell, ""),
+    Bug(foreign.TextbookGRUCell, ""),
+    Bug(foreign.TextbookLSTMCell, ""),
+)
+"""Foreign controls: correct implementations that sum in other orders than ATen's, written the
+way people write them (:mod:`rnn_impl.testing.zoo.foreign`). No property but the bit-exact and
+drop-in ones may reject them."""
+
 CORRECT: tuple[Bug, ...] = (
     Bug(nn.RNN, "", name="torch.nn.RNN"),
     Bug(rnn_impl.RNN, "", name="rnn_impl.RNN"),
@@ -168,7 +185,9 @@ CORRECT: tuple[Bug, ...] = (
     Bug(rnn_impl.GRUCell, "", name="rnn_impl.GRUCell"),
     Bug(nn.LSTMCell, "", name="torch.nn.LSTMCell"),
     Bug(rnn_impl.LSTMCell, "", name="rnn_impl.LSTMCell"),
+    *FOREIGN,
 )
-"""Correct implementations the false-alarm campaign runs (``--false-alarms``)."""
+"""Correct implementations the false-alarm campaign runs (``--false-alarms``): torch's and
+rnn_impl's, which follow ATen's order, and the foreign controls, which do not."""
 
-__all__ = ["Bug", "CONTROLS", "CORRECT", "ESCAPES", "SUBTLE", "ZOO"]
+__all__ = ["Bug", "CONTROLS", "CORRECT", "ESCAPES", "FOREIGN", "SUBTLE", "ZOO"]

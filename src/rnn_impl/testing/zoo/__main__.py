@@ -16,7 +16,8 @@ from pathlib import Path
 from hypothesis import settings
 
 from rnn_impl.testing import profiles
-from rnn_impl.testing.zoo import CONTROLS, CORRECT, ESCAPES, SUBTLE, ZOO
+from rnn_impl.testing.properties import BY_NAME
+from rnn_impl.testing.zoo import CONTROLS, CORRECT, ESCAPES, FOREIGN, SUBTLE, ZOO, Bug
 from rnn_impl.testing.zoo.matrix import kill_matrix, to_markdown
 
 
@@ -32,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         "--false-alarms",
         action="store_true",
         help="the false-alarm table of correct implementations",
+    )
+    table.add_argument(
+        "--drift",
+        action="store_true",
+        help="the smallest drift each tolerance property kills in every run",
     )
     table.add_argument(
         "--campaigns",
@@ -67,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only this property (--false-alarms; repeatable; default: every one with a tolerance)",
     )
     parser.add_argument(
+        "--implementation",
+        action="append",
+        help="only this correct implementation, by its label (--false-alarms; repeatable)",
+    )
+    parser.add_argument(
         "--log",
         type=Path,
         default=None,
@@ -91,10 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.power:
         return _power(chosen, args.seeds, args.out, command)
+    if args.drift:
+        return _drift(chosen[0], args.seeds, args.out)
     if args.campaigns:
         return _campaigns(args.seeds, args.time, args.out, command)
     if args.false_alarms:
+        picked = tuple(
+            c for c in CORRECT if not args.implementation or c.label in args.implementation
+        )
         return _false_alarms(
+            picked,
             chosen,
             args.seeds,
             args.workers,
@@ -104,11 +121,16 @@ def main(argv: list[str] | None = None) -> int:
             args.out,
             command,
         )
-    bugs = ZOO + CONTROLS
+    bugs = ZOO + CONTROLS + FOREIGN
     matrix = kill_matrix(bugs, settings.get_profile(chosen[0]))
     _write(to_markdown(matrix, bugs, chosen[0]), args.out)
     survivors = [b.label for b in ZOO if not any(v.failed for v in matrix[b.label].values())]
     false_alarms = [b.label for b in CONTROLS if any(v.failed for v in matrix[b.label].values())]
+    false_alarms += [
+        b.label
+        for b in FOREIGN
+        if any(v.failed for p, v in matrix[b.label].items() if BY_NAME[p].tier != "drop-in")
+    ]
     for label in survivors:
         print(f"not killed: {label}", file=sys.stderr)
     for label in false_alarms:
@@ -130,7 +152,27 @@ def _power(chosen: list[str], seeds: int, out: Path | None, command: str) -> int
     return 1 if any(r.kills < r.runs or not r.as_ci for r in rows) else 0
 
 
+def _drift(profile: str, seeds: int, out: Path | None) -> int:
+    """The drift table, appended to ``out`` (the power table it belongs under)."""
+    from rnn_impl.testing.zoo.drift import PROPERTIES, measure
+    from rnn_impl.testing.zoo.drift import to_markdown as drift_markdown
+
+    rows = []
+    for name in PROPERTIES:
+        rows.append(measure(name, profile, seeds))
+        print(f"{name}: {rows[-1].killed:g} ulp", file=sys.stderr, flush=True)
+    text = drift_markdown(rows, profile, seeds)
+    if out:
+        with out.open("a") as file:
+            file.write(text)
+        print(f"appended to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _false_alarms(
+    controls: tuple[Bug, ...],
     chosen: list[str],
     seeds: int,
     workers: int,
@@ -140,15 +182,17 @@ def _false_alarms(
     out: Path | None,
     command: str,
 ) -> int:
+    from rnn_impl.testing.machine import cpu_kind
     from rnn_impl.testing.zoo.power import alarms_markdown, false_alarms
 
-    rows = []
+    rows, start = [], time.monotonic()
     for profile in chosen:
-        rows += false_alarms(CORRECT, profile, seeds, workers, properties, dtypes, log)
+        rows += false_alarms(controls, profile, seeds, workers, properties, dtypes, log)
     if not rows:
         print("error: --property / --dtype select no run of a tolerance property", file=sys.stderr)
         return 2
-    _write(alarms_markdown(rows, command), out)
+    minutes = (time.monotonic() - start) / 60
+    _write(alarms_markdown(rows, command, cpu_kind(), minutes), out)
     return 1 if any(r.rejections for r in rows) else 0
 
 

@@ -42,7 +42,10 @@ from rnn_impl.testing.zoo.matrix import timed_run, without_shrinking
 
 @dataclass(frozen=True)
 class Power:
-    """One bug under one profile: kills out of ``runs`` seeded runs, and the CI-style run."""
+    """One bug under one profile: kills out of ``runs`` seeded runs, and the CI-style run;
+    and the weakest property that kills it in the run as CI makes it (a tolerance, a law or a
+    contract before bit identity): ``maths`` when one that is not bit-exact does, else
+    ``order-only`` (the bug changes only the order of arithmetic)."""
 
     bug: str
     prop: str
@@ -52,6 +55,13 @@ class Power:
     as_ci: bool
     examples: float
     seconds: float
+    weakest: str = ""
+
+    @property
+    def nature(self) -> str:
+        if not self.weakest:
+            return "not killed"
+        return "order-only" if BY_NAME[self.weakest].exact else "maths"
 
     @property
     def lower_bound(self) -> float:
@@ -80,8 +90,23 @@ def kill_rate_lower_bound(kills: int, runs: int, confidence: float = 0.95) -> fl
     return low
 
 
+def weakest_killer(bug: Bug, run_settings: settings) -> str:
+    """The first property of the bug's shape that kills it, at its home, trying the ones
+    that are not bit-exact first (the bug's own first among them) and the bit-exact ones
+    last: "" when none does."""
+    implementation = bug.implementation()
+    shaped = [p for p in CATALOGUE if p.verifies(implementation.kind)]
+    ordered = sorted(shaped, key=lambda p: (p.exact, p.name != bug.caught_by))
+    for prop in ordered:
+        session = Session((implementation,), (prop,))
+        if session.verify(session.home_runs()[0], without_shrinking(run_settings)).failed:
+            return prop.name
+    return ""
+
+
 def measure(bug: Bug, profile: str, runs: int) -> Power:
-    """``bug`` against its property: ``runs`` seeded runs of ``profile`` and the CI-style one."""
+    """``bug`` against its property: ``runs`` seeded runs of ``profile`` and the CI-style one,
+    and the weakest property that kills it as CI runs (:func:`weakest_killer`)."""
     as_ci = without_shrinking(settings.get_profile(profile))
     seeded = settings(as_ci, derandomize=False)
     kills, examples, seconds = 0, [], []
@@ -101,6 +126,7 @@ def measure(bug: Bug, profile: str, runs: int) -> Power:
         ci_tally.failure is not None,
         statistics.median(examples) if examples else math.nan,
         statistics.median(seconds) if seconds else math.nan,
+        weakest_killer(bug, settings.get_profile(profile)),
     )
 
 
@@ -113,15 +139,20 @@ def to_markdown(rows: list[Power], command: str) -> str:
         "home device and dtype: kills in N runs with independent seeds (derandomize off, no",
         "shrinking), the one-sided 95% lower bound on the kill rate (Clopper-Pearson), the",
         "median examples and seconds to the first failure, and whether the run as CI makes it",
-        "(the profile as it is; `ci` is derandomized) kills it.",
+        "(the profile as it is; `ci` is derandomized) kills it; and the weakest property that",
+        "kills it in that run, trying every property that is not bit-exact before the",
+        "bit-exact ones: a bug is *maths* when a tolerance, law or contract kills it, and",
+        "*order-only* when only bit identity does (it changes the order of arithmetic alone,",
+        "which no tolerance can see, by design).",
         "",
-        "| bug | property | profile | kills / N | 95% lower bound | examples to kill | seconds | as CI |",
-        "|---|---|---|---|---|---|---|---|",
+        "| bug | property | profile | kills / N | 95% lower bound | examples to kill | seconds | as CI | weakest property that kills it | nature |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.bug} | {r.prop} | {r.profile} | {r.kills} / {r.runs} | {r.lower_bound:.3f} "
-            f"| {r.examples:g} | {r.seconds:.2f} | {'killed' if r.as_ci else 'SURVIVED'} |"
+            f"| {r.examples:g} | {r.seconds:.2f} | {'killed' if r.as_ci else 'SURVIVED'} "
+            f"| {r.weakest or '-'} | {r.nature} |"
         )
     missed = [r for r in rows if r.kills < r.runs or not r.as_ci]
     lines += ["", f"Rows with a miss: {len(missed)} of {len(rows)}."]
@@ -131,8 +162,8 @@ def to_markdown(rows: list[Power], command: str) -> str:
 @dataclass(frozen=True)
 class Alarms:
     """One correct implementation, one property and dtype: rejections in ``runs`` seeded
-    runs, the examples they ran, the seconds they took in all, and the first rejection's
-    headline."""
+    runs, the examples they ran and how many of those were too ill-conditioned to judge, the
+    seconds they took in all, and the first rejection's headline."""
 
     implementation: str
     prop: str
@@ -142,10 +173,25 @@ class Alarms:
     examples: int
     seconds: float
     first: str
+    ill_conditioned: int = 0
+
+    @property
+    def upper_bound(self) -> float:
+        """The one-sided 95% upper bound on the false-alarm rate (Clopper-Pearson)."""
+        return false_alarm_upper_bound(self.rejections, self.runs)
+
+
+def false_alarm_upper_bound(rejections: int, runs: int, confidence: float = 0.95) -> float:
+    """The rate ``p`` at which ``rejections`` or fewer rejections in ``runs`` runs would
+    happen with probability ``1 - confidence``: ``1 - (1 - confidence) ** (1 / runs)`` when
+    there were none."""
+    if rejections >= runs:
+        return 1.0
+    return 1 - kill_rate_lower_bound(runs - rejections, runs, confidence)
 
 
 Task = tuple[str, str, str, str, int]
-Outcome = tuple[str, int, float]
+Outcome = tuple[str, int, float, int]
 
 
 def false_alarms(
@@ -196,11 +242,13 @@ def false_alarms(
     found = []
     for control, prop, dtype in rows:
         mine = [outcomes[(control.label, prop.name, dtype, profile, s)] for s in range(runs)]
-        headlines, examples, seconds = zip(*mine)
+        headlines, examples, seconds, ill = zip(*mine)
         first = next((headline for headline in headlines if headline), "")
         rejections = sum(map(bool, headlines))
         total, took = sum(examples), sum(seconds)
-        found.append(Alarms(control.label, prop.name, dtype, runs, rejections, total, took, first))
+        found.append(
+            Alarms(control.label, prop.name, dtype, runs, rejections, total, took, first, sum(ill))
+        )
     return found
 
 
@@ -214,7 +262,7 @@ def _tolerant_runs(
         p
         for p in CATALOGUE
         if p.tolerant
-        and p.cells == implementation.is_cell
+        and p.verifies(implementation.kind)
         and (properties is None or p.name in properties)
     )
     session = Session((implementation,), chosen, ("cpu",), tuple(dtypes) if dtypes else None)
@@ -233,12 +281,12 @@ def _read_log(log: Path | None) -> dict[Task, Outcome]:
     done = {}
     for number, line in enumerate(text.splitlines(), 1):
         try:
-            label, name, dtype, profile, seed, headline, examples, seconds = json.loads(line)
+            label, name, dtype, profile, seed, headline, examples, seconds, ill = json.loads(line)
         except ValueError:
             raise ValueError(
-                f"{log}:{number}: not a false-alarm run record: {line[:80]!r}"
+                f"{log}:{number}: not a false-alarm run record of this version: {line[:80]!r}"
             ) from None
-        done[(label, name, dtype, profile, seed)] = (headline, examples, seconds)
+        done[(label, name, dtype, profile, seed)] = (headline, examples, seconds, ill)
     return done
 
 
@@ -265,40 +313,44 @@ def _share_threads(workers: int) -> None:
 
 def _seeded_run(task: Task) -> Outcome:
     """One seeded run of a control against a property: (the rejection's headline or "",
-    examples checked, seconds)."""
+    examples checked, seconds, examples too ill-conditioned to judge)."""
     from rnn_impl.testing import profiles
 
     label, name, dtype, profile, seed = task
     profiles.register_profiles()
     control = next(c for c in CORRECT + CONTROLS if c.label == label)
     seeded = settings(without_shrinking(settings.get_profile(profile)), derandomize=False)
-    session = control.session(BY_NAME[name])
-    run = next(
-        r for r in session.runs() if (r.device, devices.dtype_name(r.dtype)) == ("cpu", dtype)
-    )
+    session = Session((control.implementation(),), (BY_NAME[name],), ("cpu",), (dtype,))
+    (run,) = session.runs()
     start = time.perf_counter()
     verification = session.verify(run, seeded, seed)
-    return verification.headline, verification.examples, time.perf_counter() - start
+    took = time.perf_counter() - start
+    return verification.headline, verification.examples, took, verification.ill_conditioned
 
 
-def alarms_markdown(rows: list[Alarms], command: str) -> str:
-    """The false-alarm table, one row per implementation, property and dtype."""
+def alarms_markdown(rows: list[Alarms], command: str, machine: str = "", minutes: float = 0) -> str:
+    """The false-alarm table, one row per implementation, property and dtype; ``machine``
+    names where it ran and ``minutes`` how long the whole campaign took."""
     lines = [
         "# False alarms",
         "",
         f"Generated by `{command}`. Each correct implementation against every property whose",
-        "verdict rests on a tolerance, in every dtype it runs in on the CPU: rejections in N runs",
-        "with independent seeds (derandomize off, no shrinking), and the examples those runs",
-        "checked, and the seconds they took (one process each). Every rejection is a false",
-        "alarm: the table must show none.",
+        "verdict rests on a tolerance or a law, in every dtype it runs in on the CPU: rejections",
+        "in N runs with independent seeds (derandomize off, no shrinking), the one-sided 95%",
+        "upper bound on the false-alarm rate (Clopper-Pearson), the examples those runs checked",
+        "and how many of them were too ill-conditioned to judge, and the seconds they took",
+        "(one process each). Every rejection is a false alarm: the table must show none.",
         "",
-        "| implementation | property | dtype | rejections / N | examples | seconds |",
-        "|---|---|---|---|---|---|",
+        f"Measured on {machine or 'this machine'}, torch {torch.__version__}: {minutes:.0f}",
+        "minutes of wall time in all.",
+        "",
+        "| implementation | property | dtype | rejections / N | 95% upper bound | examples | too ill-conditioned | seconds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.implementation} | {r.prop} | {r.dtype} | {r.rejections} / {r.runs} | {r.examples}"
-            f" | {r.seconds:.0f} |"
+            f"| {r.implementation} | {r.prop} | {r.dtype} | {r.rejections} / {r.runs} "
+            f"| {r.upper_bound:.3f} | {r.examples} | {r.ill_conditioned} | {r.seconds:.0f} |"
         )
     rejected = [r for r in rows if r.rejections]
     lines += ["", f"Rows with a false alarm: {len(rejected)} of {len(rows)}."]
