@@ -170,7 +170,10 @@ BAD_MODULE = textwrap.dedent(
         (["--impl", "no_such_module:RNN"], "cannot import 'no_such_module'"),
         (["--impl", "rnn_impl:Missing"], "has no attribute 'Missing'"),
         (["--impl", "rnn_impl"], "expected 'module:attr'"),
-        (["--impl", "user_impls:NoSizes"], "unexpected keyword argument 'input_size'"),
+        (
+            ["--impl", "user_impls:NoSizes"],
+            "NoSizes takes no input_size (by name, an alias or position): bind it with --arg input_size=PARAMETER",
+        ),
         (
             ["--adapter", "user_impls:Exploding"],
             "the adapter failed to load nn.RNN's weights into rnn_impl:RNN built with",
@@ -199,6 +202,10 @@ BAD_MODULE = textwrap.dedent(
             "is an nn.LSTMCell look-alike: it has no proj_size",
         ),
         (["--impl", "torch.nn:LSTM", "--kind", "tree"], "argument --kind: invalid choice"),
+        (["--json", "no/such/dir/r.json"], "--json no/such/dir/r.json: no directory no/such/dir"),
+        (["--junit-xml", "."], "--junit-xml .: is a directory (name a file in it)"),
+        (["--save-failures", "no/c.json"], "--save-failures no/c.json: no directory no"),
+        (["--repro-dir", "user_impls.py"], "--repro-dir user_impls.py: not a directory"),
         (
             ["--impl", "rnn_impl:LSTM", "--fix", "proj_size=5", "--fix", "hidden_size=3"],
             "proj_size has to be smaller than hidden_size",

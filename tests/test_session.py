@@ -42,6 +42,40 @@ def test_properties_are_named_by_name_category_or_tier(names, expected):
     assert {p.name for p in session.properties} == expected
 
 
+USER_CLASS = "rnn_impl.testing.zoo.foreign:NotebookRNN"
+
+
+@pytest.mark.parametrize(
+    "impl, tiers, expected",
+    [
+        (USER_CLASS, None, ("numerics", "behaviour")),
+        (USER_CLASS, ["all"], TIERS),
+        (USER_CLASS, ["drop-in"], ("drop-in",)),
+        ("rnn_impl:GRU", None, TIERS),
+        ("torch.nn:LSTM", None, TIERS),
+        ("rnn_impl.testing.zoo.bugs:MissingBias", None, TIERS),
+    ],
+    ids=["user-class", "all", "one-tier", "drop-in", "torch", "drop-in-subclass"],
+)
+def test_a_users_class_is_held_to_numerics_and_behaviour_a_drop_in_to_all(impl, tiers, expected):
+    session = Session.from_options(impl=impl, tiers=tiers)
+    assert session.tiers == expected
+    assert {p.tier for p in session.properties} == set(expected)
+
+
+def test_named_properties_are_kept_whatever_their_tier_unless_tiers_are_given():
+    named = Session.from_options(impl=USER_CLASS, properties=["repr", "output_close"])
+    assert [p.name for p in named.properties] == ["output_close", "repr"]
+    both = Session.from_options(
+        impl=USER_CLASS, properties=["repr", "output_close"], tiers=["numerics"]
+    )
+    assert [p.name for p in both.properties] == ["output_close"]
+    with pytest.raises(
+        SelectionError, match="no property of \\['repr'\\] is in the tiers numerics"
+    ):
+        Session.from_options(impl=USER_CLASS, properties=["repr"], tiers=["numerics"])
+
+
 def test_every_property_is_in_exactly_one_tier_and_judged_one_way():
     assert all(p.tier in TIERS for p in CATALOGUE)
     for tier in TIERS:

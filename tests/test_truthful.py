@@ -164,7 +164,7 @@ def example_of(device="cpu", dtype=torch.float32, **settings):
             "ReverseDeepStateDropped",
             "output_close",
             {"input_size": 2, "hidden_size": 3, "num_layers": 3, "bidirectional": True},
-            ["h_n differs for layer 2 reverse", "every layer and direction alone"],
+            ["h_n differs for layer 2 reverse", "each layer and direction's weights alone"],
             ["num_layers=3", "bidirectional=True", "with_h0=True", "batch=2"],
         ),
         (

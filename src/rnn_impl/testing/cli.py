@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from rnn_impl.testing.command import (
     Parser,
     UsageError,
     add_selection_options,
+    check_writable,
     command_main,
     import_from_working_directory,
     require_hypothesis,
@@ -138,17 +140,23 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--max-examples must be at least 1")
     if args.max_time is not None and args.max_time <= 0:
         raise UsageError("--max-time must be positive")
+    check_writable("--json", args.json)
+    check_writable("--junit-xml", args.junit_xml)
+    check_writable("--save-failures", args.save_failures)
+    check_writable("--repro-dir", args.repro_dir, directory=True)
     options = selection_options(args)
     session, _ = selection(
         options, expected_failures=args.expected_failures, corpus_file=args.corpus
     )
     runs = session.runs()
     outputs = Outputs(args.json, args.junit_xml, args.repro_dir, args.save_failures)
-    _smoke_test(session)
+    built = _smoke_test(session)
     if outputs.save_failures is not None and outputs.save_failures.exists():
         _read_corpus(outputs.save_failures)  # a file that is not a corpus: say so before running
     profile, run_settings = _settings(args.profile, args.max_examples)
-    return verify_session(session, runs, profile, run_settings, args.seed, args.max_time, outputs)
+    return verify_session(
+        session, runs, profile, run_settings, args.seed, args.max_time, outputs, built
+    )
 
 
 def _list() -> None:
@@ -193,21 +201,31 @@ def _read_corpus(path: Path) -> Any:
         raise UsageError(str(error)) from None
 
 
-def _smoke_test(session: Any) -> None:
+def _smoke_test(session: Any) -> list[str]:
     """Build each implementation once with a plain configuration (and the fixed arguments):
     a constructor or adapter that cannot work at all is a usage error, not a conformance
-    failure."""
+    failure. Returns how the first is built: its binding and its weights' mapping."""
     from rnn_impl.testing import oracle
     from rnn_impl.testing.cases import InputCase, ModuleConfig
+    from rnn_impl.testing.mapping import describe
 
+    lines: list[str] = []
     for implementation in session.implementations:
         try:
             held = implementation.fixed_arguments(session.fixed)
             hidden = max(4, held.get("proj_size", 0) + 1)  # the strategies make room alike
             config = replace(ModuleConfig(3, hidden), **held)
-            oracle.build_pair(implementation, config, InputCase())
+            reference, impl = oracle.build_pair(implementation, config, InputCase())
         except (oracle.ImplementationError, ValueError) as error:  # ValueError: torch's
-            raise UsageError(f"{error}") from None
+            raise UsageError(" ".join(str(error).split())) from None
+        if lines or implementation is not session.implementations[0]:
+            continue
+        lines = implementation.binding.describe(implementation.name.rpartition(":")[2])
+        if type(implementation.adapter) is oracle.Adapter:
+            plan = oracle.Adapter.plan(impl, reference)
+            if plan is not None:
+                lines += ["weights mapped from names and shapes:", *describe(plan)]
+    return lines
 
 
 def verify_session(
@@ -218,8 +236,10 @@ def verify_session(
     seed: int | None,
     max_time: float | None,
     outputs: Outputs,
+    built: Sequence[str] = (),
 ) -> int:
-    """Every run in order, printed as it ends; then the report: the verdict's exit status."""
+    """Every run in order, printed as it ends (after ``built``: how the implementation is
+    built); then the report: the verdict's exit status."""
     import hypothesis
     import torch
 
@@ -230,18 +250,25 @@ def verify_session(
         f"rnn-verify: {implementation.name} against torch.{implementation.kind.reference} "
         f"(torch {torch.__version__}, hypothesis {hypothesis.__version__}), profile {profile}"
     )
+    for line in built:
+        print(line)
     results, found = [], []
     deadline = None if max_time is None else time.monotonic() + max_time
-    width = len(str(len(runs)))
-    for index, run in enumerate(runs, 1):
+    live = sum(run.skip is None for run in runs)
+    print(f"{live} runs, {len(runs) - live} skipped (the reasons follow the table)")
+    width, index = len(str(live)), 0
+    for run in runs:
         reached = deadline is None or time.monotonic() <= deadline
         if run.skip is None and reached:
+            index += 1
             name = f"{run.prop.name} {run.device}/{devices.dtype_name(run.dtype)}"
-            print(f"[{index:>{width}}/{len(runs)}] {name} ...", end="", flush=True)
+            print(f"[{index:>{width}}/{live}] {name} ...", end="", flush=True)
         result, failure = _check(session, run, run_settings, seed, reached, max_time, outputs)
         if run.skip is None and reached:
             word = "pass" if result.status == "pass" else "FAIL"
             print(f" {word} ({result.examples} examples, {result.seconds:.1f}s)", flush=True)
+            if result.status == "fail":
+                print(f"    {result.reason.splitlines()[0]}", flush=True)
         if failure is not None:
             found.append(failure)
         if run.listed is not None:
@@ -337,6 +364,7 @@ def _report(results: list[Any], session: Any, profile: str, outputs: Outputs) ->
         largest_errors,
         summary,
         table,
+        tier_verdicts,
         verdict,
         write_json,
         write_junit,
@@ -381,6 +409,7 @@ def _report(results: list[Any], session: Any, profile: str, outputs: Outputs) ->
     if outputs.junit_xml:
         write_junit(results, outputs.junit_xml, f"rnn-verify {implementation.name}")
     print()
+    print("\n".join(tier_verdicts(results, session.tiers, implementation.kind.reference)))
     print(f"{implementation.name} {words}: {summary(counts)}")
     return status
 

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 USAGE_ERROR = 2
@@ -27,9 +28,10 @@ class Parser(argparse.ArgumentParser):
 
 def add_selection_options(parser: argparse.ArgumentParser) -> None:
     """The options that say what to verify: ``--impl``, ``--adapter``, ``--kind``,
-    ``--property``, ``--device``, ``--dtype``, ``--layout``, ``--fix``."""
+    ``--property``, ``--tier``, ``--device``, ``--dtype``, ``--layout``, ``--arg``, ``--fix``."""
     from rnn_impl.testing.cases import LAYOUTS
     from rnn_impl.testing.kinds import KINDS
+    from rnn_impl.testing.tiers import TIERS
 
     parser.add_argument(
         "--impl",
@@ -54,6 +56,16 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="only this property, category or tier (repeatable; see --list)",
     )
+    parser.add_argument(
+        "--tier",
+        action="append",
+        choices=[*TIERS, "all"],
+        help="what to verify and what exit 0 requires (repeatable): numerics (outputs, "
+        "states, gradients, the laws), behaviour (layouts, states, dropout, shapes, "
+        "conversion), drop-in (parameters, repr, errors, initialisation, bit identity, ...) "
+        "or all; default: numerics and behaviour for your own class, all for a subclass of "
+        "torch's module or rnn_impl's drop-in",
+    )
     parser.add_argument("--device", action="append", help="only this device (repeatable)")
     parser.add_argument(
         "--dtype", action="append", help="only this dtype, e.g. float32 (repeatable)"
@@ -63,6 +75,15 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         choices=LAYOUTS,
         help="only inputs of this layout (repeatable), for implementations that support fewer",
+    )
+    parser.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="ARGUMENT=PARAMETER",
+        help="pass torch's constructor ARGUMENT as the class's PARAMETER, e.g. "
+        "num_layers=n_stack (repeatable; names and the aliases of rnn_impl.testing.binding "
+        "are bound without it)",
     )
     parser.add_argument(
         "--fix",
@@ -89,6 +110,8 @@ def selection_options(args: argparse.Namespace) -> dict[str, Any]:
         "dtypes": args.dtype,
         "layouts": args.layout,
         "fix": list(args.fix),
+        "tiers": args.tier,
+        "arguments": list(args.arg),
     }
 
 
@@ -124,6 +147,33 @@ def command_main(
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return USAGE_ERROR
+
+
+def check_writable(option: str, path: Path | None, directory: bool = False) -> None:
+    """Before any work: ``path`` (a file, or with ``directory`` a folder created when
+    missing) can be written.
+
+    Raises:
+        UsageError: it cannot (one line naming the option, the path and why).
+    """
+    if path is None:
+        return
+    if directory:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{option} {path}: not a directory (name a directory)")
+        target = path
+    else:
+        if path.is_dir():
+            raise UsageError(f"{option} {path}: is a directory (name a file in it)")
+        if not path.parent.is_dir():
+            raise UsageError(
+                f"{option} {path}: no directory {path.parent} (create it, or name another path)"
+            )
+        target = path if path.exists() else path.parent
+    while not target.exists():
+        target = target.parent
+    if not os.access(target, os.W_OK):
+        raise UsageError(f"{option} {path}: {target} is not writable (name a writable path)")
 
 
 def import_from_working_directory() -> None:

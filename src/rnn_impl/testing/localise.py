@@ -304,8 +304,12 @@ def _sub_models(
             if not same:
                 alone.append(f"layer {layer} {DIRECTIONS[direction]}")
     if not alone:
-        return "every layer and direction alone (a one-layer model with its weights) agrees: the difference is in how they are combined"
-    return "alone (a one-layer model with its weights), already differs: " + ", ".join(alone)
+        return (
+            "each layer and direction's weights alone (in a one-layer, forward-only model) "
+            "agree: the difference is in how layers and directions are combined, the reverse "
+            "pass included"
+        )
+    return "alone (in a one-layer, forward-only model), already differs: " + ", ".join(alone)
 
 
 SETTINGS: tuple[tuple[str, Any], ...] = (

@@ -10,8 +10,10 @@ global RNG.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +22,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+from rnn_impl.testing.binding import Binding, bind
 from rnn_impl.testing.cases import InputCase, ModuleConfig, draw_weights, join_state
 from rnn_impl.testing.environment import adapter_spec as _adapter_spec
 from rnn_impl.testing.environment import implementation_spec
 from rnn_impl.testing.exceptions import ImplementationError
 from rnn_impl.testing.kinds import MODULE_ARGUMENTS, RNN, Kind, declared
+from rnn_impl.testing.mapping import Plan, map_parameters
 
 
 class Adapter:
@@ -43,12 +47,41 @@ class Adapter:
     """
 
     def load(self, impl: nn.Module, reference: nn.Module) -> None:
-        """Give ``impl`` the weights of ``reference`` (called under ``torch.no_grad``)."""
-        impl.load_state_dict(reference.state_dict())
+        """Give ``impl`` the weights of ``reference`` (called under ``torch.no_grad``): by
+        torch's names, or where its names differ by the plan
+        :func:`~rnn_impl.testing.mapping.map_parameters` finds from names and shapes."""
+        plan = self.plan(impl, reference)
+        if plan is None:
+            impl.load_state_dict(reference.state_dict())
+            return
+        theirs, source = dict(impl.named_parameters()), dict(reference.named_parameters())
+        for name, sources in plan.items():
+            theirs[name].copy_(sum((source[s] for s in sources[1:]), source[sources[0]]))
 
     def named_parameters(self, impl: nn.Module) -> dict[str, Tensor]:
-        """``impl``'s parameters keyed by torch's names (``weight_ih_l0``, ...)."""
-        return dict(impl.named_parameters())
+        """``impl``'s parameters keyed by torch's names (``weight_ih_l0``, ...); a joined
+        bias under both of its names (its gradient is either bias's)."""
+        plan = _PLANS.get(impl)
+        theirs = dict(impl.named_parameters())
+        if plan is None:
+            return theirs
+        return {s: theirs[name] for name, sources in plan.items() for s in sources}
+
+    @staticmethod
+    def plan(impl: nn.Module, reference: nn.Module) -> Plan | None:
+        """How :meth:`load` maps ``reference``'s parameters onto ``impl``'s (None: by torch's
+        names, which ``impl`` has).
+
+        Raises:
+            MappingError: its names differ and no plan follows from names and shapes.
+        """
+        theirs = {n: tuple(p.shape) for n, p in impl.named_parameters()}
+        torch_shapes = {n: tuple(p.shape) for n, p in reference.named_parameters()}
+        if theirs.keys() == torch_shapes.keys():
+            return None
+        plan = map_parameters(theirs, torch_shapes, gru=isinstance(reference, (nn.GRU, nn.GRUCell)))
+        _PLANS[impl] = plan
+        return plan
 
     def to_reference(self, name: str, value: Tensor) -> Tensor:
         """The parameter ``name`` of :meth:`named_parameters` (or its gradient) in torch's
@@ -57,21 +90,26 @@ class Adapter:
         return value
 
 
+_PLANS: weakref.WeakKeyDictionary[nn.Module, Plan] = weakref.WeakKeyDictionary()
+"""The plan each module built under the default :class:`Adapter` was loaded by."""
+
+
 @dataclass(frozen=True)
 class Implementation:
     """The implementation under test: its ``name`` (``module:attr``), the ``factory`` that
-    builds it with the constructor of torch's module of its ``kind`` (``factory(**
-    ModuleConfig.kwargs(), device=, dtype=)``, for a cell ``factory(*ModuleConfig.cell_args(),
-    device=, dtype=)``; a class or a function), and the :class:`Adapter` that gives it
-    torch's weights.
+        builds it with the constructor of torch's module of its ``kind`` (``factory(**
+        ModuleConfig.kwargs(), device=, dtype=)``, for a cell ``factory(*ModuleConfig.cell_args(),
+        device=, dtype=)``; a class or a function), and the :class:`Adapter` that gives it
+        torch's weights.
 
-    Example::
+        Example::
 
-        >>> import rnn_impl
-        >>> from rnn_impl.testing.kinds import KINDS
-        >>> implementation = Implementation("rnn_impl:GRU", rnn_impl.GRU, kind=KINDS["gru"])
-        >>> implementation.fixed_arguments({"num_layers": 2})
-        {'num_layers': 2, 'nonlinearity': 'tanh', 'proj_size': 0, 'family': 'gru'}
+            >>> import rnn_impl
+            >>> from rnn_impl.testing.mapping import Plan, map_parameters
+    from rnn_impl.testing.kinds import KINDS
+            >>> implementation = Implementation("rnn_impl:GRU", rnn_impl.GRU, kind=KINDS["gru"])
+            >>> implementation.fixed_arguments({"num_layers": 2})
+            {'num_layers': 2, 'nonlinearity': 'tanh', 'proj_size': 0, 'family': 'gru'}
     """
 
     name: str
@@ -80,10 +118,21 @@ class Implementation:
     kind: Kind = RNN
     adapter_name: str | None = None
     """The adapter's ``module:attr`` (None: the default :class:`Adapter`)."""
+    binding: Binding = field(default_factory=Binding)
+    """How torch's constructor arguments reach ``factory`` (:mod:`~rnn_impl.testing.binding`)."""
 
     @property
     def is_cell(self) -> bool:
         return self.kind.is_cell
+
+    @property
+    def claims_drop_in(self) -> bool:
+        """It is torch's module or rnn_impl's drop-in, or subclasses one: it claims the whole
+        of torch's API, not only its results."""
+        import rnn_impl
+
+        bases = (self.kind.torch_class(), getattr(rnn_impl, self.kind.torch_name))
+        return isinstance(self.factory, type) and issubclass(self.factory, bases)
 
     def implied_arguments(self) -> dict[str, Any]:
         """What every configuration of this implementation holds: its ``family``, and each
@@ -93,7 +142,7 @@ class Implementation:
             name: ModuleConfig.__dataclass_fields__[name].default for name in MODULE_ARGUMENTS
         }
         implied = {name: value for name, value in defaults.items() if not self.kind.takes(name)}
-        return {**implied, "family": self.kind.family}
+        return {**implied, **self.binding.held, "family": self.kind.family}
 
     def fixed_arguments(self, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The constructor arguments ``fixed`` and the :meth:`implied_arguments`.
@@ -104,6 +153,11 @@ class Implementation:
         """
         implied = self.implied_arguments()
         for name, value in (fixed or {}).items():
+            if name in self.binding.held and implied[name] != value:
+                raise ImplementationError(
+                    f"{self.name} takes no {name}: it is held at {implied[name]!r} "
+                    f"(bind it with --arg {name}=PARAMETER)"
+                )
             if name in implied and implied[name] != value:
                 raise ImplementationError(
                     f"{self.name} is an {self.kind.reference} look-alike: it has no {name}"
@@ -113,7 +167,7 @@ class Implementation:
     def build(self, config: ModuleConfig, device: Any, dtype: torch.dtype) -> nn.Module:
         if self.is_cell:
             return self.factory(*config.cell_args(), device=device, dtype=dtype)
-        return self.factory(**config.kwargs(), device=device, dtype=dtype)
+        return self.binding.call(self.factory, config.kwargs(), {"device": device, "dtype": dtype})
 
 
 def in_torch_layout(adapter: Any, values: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -153,13 +207,16 @@ def load_implementation(
     adapter: str | None = None,
     kind: Kind | None = None,
     cell: bool = False,
+    arguments: Mapping[str, str] | None = None,
 ) -> Implementation:
     """The implementation named by ``spec`` (``module:attr``) with the adapter named by
     ``adapter``, each else from the environment, else the default: rnn_impl's drop-in of
     ``kind``, else of nn.RNNCell with ``cell``, else of nn.RNN
     (:func:`~rnn_impl.testing.environment.implementation_spec`,
     :func:`~rnn_impl.testing.environment.adapter_spec`). Its kind is ``kind`` when given,
-    else detected (:func:`~rnn_impl.testing.kinds.detect`).
+    else detected (:func:`~rnn_impl.testing.kinds.detect`). A recurrent module's constructor
+    is bound to torch's arguments (:func:`~rnn_impl.testing.binding.bind`, ``arguments``
+    naming more: ``{"num_layers": "layers_size"}``).
 
     Raises:
         ImplementationError: either does not import, the implementation is not callable, or
@@ -195,7 +252,20 @@ def load_implementation(
             f"{spec} is an {says.reference} (by its torch class or rnn_verify_kind), not an "
             f"{kind.reference}: drop --kind {kind.name}, or name another implementation"
         )
-    return Implementation(spec, factory, loaded, kind or says or RNN, adapter or None)
+    chosen = kind or says or RNN
+    binding = Binding()
+    if not chosen.is_cell:
+        fields = ModuleConfig.__dataclass_fields__
+        defaults = {
+            name: fields[name].default
+            for name in chosen.arguments
+            if fields[name].default is not dataclasses.MISSING
+        }
+        try:
+            binding = bind(factory, chosen.arguments, defaults, arguments)
+        except ValueError as error:
+            raise ImplementationError(f"{spec}: {error}") from None
+    return Implementation(spec, factory, loaded, chosen, adapter or None, binding)
 
 
 @contextlib.contextmanager

@@ -300,12 +300,49 @@ def verdict(counts: dict[str, int]) -> tuple[str, int]:
         return "does not conform", NONCONFORMING
     if counts["not reached"]:
         return "conforms on what was reached (--max-time ran out)", INCOMPLETE
-    if counts["skip"] or counts["xfail"] or counts["xpass"]:
-        return (
-            "conforms on what ran here, except the expected failures and skips listed above",
-            CONFORMING,
+    listed = [
+        words
+        for words, count in (
+            ("the expected failures", counts["xfail"] + counts["xpass"]),
+            ("the skips", counts["skip"]),
         )
+        if count
+    ]
+    if listed:
+        return f"conforms on what ran here, except {' and '.join(listed)} listed above", CONFORMING
     return "conforms", CONFORMING
+
+
+TIER_WORDS = {
+    "numerics": ("computes what {ref} computes", "computes something else than {ref}"),
+    "behaviour": ("behaves as {ref} as a module", "behaves otherwise than {ref} as a module"),
+    "drop-in": ("can replace {ref}", "cannot replace {ref} yet"),
+}
+"""Each tier's verdict, held and not held."""
+
+
+def tier_verdicts(results: list[Result], tiers: tuple[str, ...], reference: str) -> list[str]:
+    """One line per tier: its verdict and the properties that failed in it, or that it was
+    not verified (and the option that verifies it)."""
+    from rnn_impl.testing.properties import BY_NAME
+    from rnn_impl.testing.tiers import TIERS
+
+    lines = []
+    for tier in TIERS:
+        mine = [r for r in results if BY_NAME[r.property].tier == tier]
+        if tier not in tiers:
+            lines.append(f"  {tier}: not verified (--tier {tier}, or --tier all)")
+            continue
+        failed = sorted({r.property for r in mine if r.status == "fail"})
+        passed = sum(r.status == "pass" for r in mine)
+        held, broken = (w.format(ref=reference) for w in TIER_WORDS[tier])
+        if failed:
+            lines.append(f"  {tier}: {broken}: {', '.join(failed)}")
+        elif passed:
+            lines.append(f"  {tier}: {held} ({passed} passed)")
+        else:
+            lines.append(f"  {tier}: nothing ran here")
+    return lines
 
 
 def summary(counts: dict[str, int]) -> str:

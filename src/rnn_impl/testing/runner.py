@@ -10,7 +10,7 @@ import hypothesis
 import hypothesis.reporting
 import hypothesis.strategies as st
 import torch
-from hypothesis import event, example, given, settings, target
+from hypothesis import Phase, event, example, given, settings, target
 
 from rnn_impl.testing import devices
 from rnn_impl.testing.exceptions import PropertyFailure
@@ -115,7 +115,10 @@ def verify(
     for row in reversed(explicit):
         test = example(row)(test)
     # one failure, the first failing explicit row or the shrunk one, reported last
-    test = settings(run_settings or settings(), report_multiple_bugs=False)(test)
+    chosen = settings(run_settings or settings(), report_multiple_bugs=False)
+    test = chosen(test)
+    if Phase.explicit not in chosen.phases:
+        explicit = []
     if seed is not None:
         test = hypothesis.seed(seed)(test)
     if not collect:

@@ -42,6 +42,7 @@ from rnn_impl.testing.command import (
     Parser,
     UsageError,
     add_selection_options,
+    check_writable,
     command_main,
     import_from_working_directory,
     selection,
@@ -214,6 +215,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.workers < 1 or args.time <= 0 or args.examples < 1:
         raise UsageError("--workers, --time and --examples must be positive")
+    check_writable("--corpus-out", args.corpus_out)
     open_database(args.database)  # a URL that does not answer is a usage error, before anything
     options = selection_options(args)
     session, live = selection(options)

@@ -31,6 +31,7 @@ from rnn_impl.testing.oracle import Implementation, load_implementation
 from rnn_impl.testing.properties import CATALOGUE, Property, select
 from rnn_impl.testing.runner import Verification, verify
 from rnn_impl.testing.strategies import NEAR, SizeLimits
+from rnn_impl.testing.tiers import TIERS, USER_TIERS
 
 
 class SelectionError(ValueError):
@@ -78,6 +79,8 @@ class Session:
     expected: tuple[expected.Expected, ...] = ()
     expected_file: str = ""
     corpus: tuple[corpus.Failure, ...] = ()
+    tiers: tuple[str, ...] = TIERS
+    """The tiers whose properties it holds (:data:`~rnn_impl.testing.tiers.TIERS`)."""
 
     @classmethod
     def from_options(
@@ -95,16 +98,24 @@ class Session:
         cell_impl: str | None = None,
         cells: bool = False,
         every_property: bool = False,
+        tiers: Sequence[str] | None = None,
+        arguments: Sequence[str] = (),
     ) -> Session:
         """A session from what a user types: ``impl`` and ``adapter`` as ``module:attr``
         (else from the environment, else rnn_impl's drop-in of ``kind``), ``kind`` by name
         (else detected), property names, categories or tiers, devices, dtype and layout
-        names, ``fix`` as ``NAME=VALUE`` strings or a mapping, an expected-failures file and a
-        corpus file. ``cell_impl`` adds a cell under test for the cell properties; with
+        names, ``fix`` as ``NAME=VALUE`` strings or a mapping, ``arguments`` as
+        ``ARGUMENT=PARAMETER`` strings (torch's constructor argument, the class's parameter
+        that takes it), an expected-failures file and a corpus file. ``cell_impl`` adds a cell under test for the cell properties; with
         ``cells`` the default cell (``$RNN_CELL_IMPL``, else rnn_impl.RNNCell) is added when
         ``impl`` is not given. With ``every_property`` the session holds the whole catalogue,
         for cells and recurrent modules alike (the pytest plugin's: the runs of a shape no
-        implementation under test has are skipped, with the reason).
+        implementation under test has are skipped, with the reason). ``tiers`` (names of
+        :data:`~rnn_impl.testing.properties.TIERS`, or ``"all"``) keeps their properties; by
+        default, a user's own class is held to ``numerics`` and ``behaviour`` (what it
+        computes, and how it behaves as a module) and one that claims to be a drop-in
+        (:attr:`~rnn_impl.testing.oracle.Implementation.claims_drop_in`) to all three; named
+        ``properties`` are kept whatever their tier unless ``tiers`` is given too.
 
         Raises:
             SelectionError: any of them cannot be used (the message says which, and how to
@@ -112,7 +123,7 @@ class Session:
         """
         try:
             chosen = kind_named(kind) if kind else None
-            under_test = [load_implementation(impl, adapter, chosen)]
+            under_test = [load_implementation(impl, adapter, chosen, arguments=_pairs(arguments))]
             if cell_impl or (cells and impl is None):
                 under_test.append(load_implementation(cell_impl, None, None, cell=True))
             fixed = parse_fixed(_fix_items(fix))
@@ -127,6 +138,13 @@ class Session:
             raise SelectionError(
                 f"unknown property, category or tier {error.args[0]!r} (see rnn-verify --list)"
             ) from None
+        held = _tiers(tiers, under_test[0], bool(properties))
+        props = tuple(p for p in props if p.tier in held)
+        if not props:
+            raise SelectionError(
+                f"no property of {properties} is in the tiers {', '.join(held)} "
+                f"(add --tier {' --tier '.join(t for t in TIERS if t not in held)})"
+            )
         mismatched = [p for p in props if not any(p.verifies(i.kind) for i in under_test)]
         if properties and mismatched:
             first = under_test[0]
@@ -144,6 +162,7 @@ class Session:
             fixed,
             *read_expected_failures(expected_failures),
             read_corpus(corpus_file),
+            held,
         )
         session.check_expected()
         return session
@@ -222,6 +241,9 @@ class Session:
             held = implementation.fixed_arguments(self.fixed)
         except ImplementationError as error:  # a second implementation (a cell) lacks one
             return str(error)
+        for name, value in implementation.binding.held.items():
+            if prop.skip_reason(device, dtype, None, {name: value}):
+                return f"not applicable: {implementation.name} takes no {name}"
         return prop.skip_reason(device, dtype, self.layouts, held)
 
     def check_expected(self) -> None:
@@ -322,6 +344,34 @@ def read_expected_failures(path: str | Path | None) -> tuple[tuple[expected.Expe
         return tuple(expected.load(path)), str(path)
     except ValueError as error:
         raise SelectionError(str(error)) from None
+
+
+def _pairs(items: Sequence[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        argument, sep, parameter = item.partition("=")
+        if not sep or not argument or not parameter:
+            raise SelectionError(
+                f"--arg {item}: expected ARGUMENT=PARAMETER, e.g. num_layers=n_stack"
+            )
+        pairs[argument] = parameter
+    return pairs
+
+
+def _tiers(
+    names: Sequence[str] | None, implementation: Implementation, named: bool
+) -> tuple[str, ...]:
+    """The tiers a session holds (see :meth:`Session.from_options`)."""
+    if names:
+        unknown = [n for n in names if n not in (*TIERS, "all")]
+        if unknown:
+            raise SelectionError(
+                f"unknown tier {unknown[0]!r} (choose from {', '.join(TIERS)} or all)"
+            )
+        return TIERS if "all" in names else tuple(t for t in TIERS if t in names)
+    if named or implementation.claims_drop_in:
+        return TIERS
+    return USER_TIERS
 
 
 def read_corpus(path: str | Path | None) -> tuple[corpus.Failure, ...]:

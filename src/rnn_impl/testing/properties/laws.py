@@ -34,7 +34,7 @@ Bound = Callable[[], tuple[Tensor, Tensor]]
 def _close(
     example: Example, what: str, actual: Tensor, expected: Tensor, law: str, bound: Bound
 ) -> Measure:
-    return assert_within(example, what, actual, expected, bound, against=law)
+    return assert_within(example, what, actual, expected, bound, against=law, own=True)
 
 
 def _setup(implementation: Implementation, example: Example):

@@ -1,0 +1,185 @@
+"""torch's parameters mapped onto a user's, from names and shapes only (never from outputs: a
+mapping chosen by what passes would hide a swapped-weight bug).
+
+Each of the user's parameters is placed by: the layer and direction its name gives (a number in
+it: the layer, or ``2k + d`` when a bidirectional module has twice as many; ``reverse`` /
+``backward`` in it: the reverse direction), then what it is: a matrix whose shape tells the
+input weight from the recurrent one (``(gates * hidden, input)`` against ``(gates * hidden,
+hidden)``), else the alias in its name (:data:`INPUT_WORDS`, :data:`HIDDEN_WORDS`), else its
+declaration order (input first); a vector is a bias, and a layer with one bias vector has
+``b_ih + b_hh`` in it (for nn.RNN and nn.LSTM; a GRU's ``b_hn`` sits inside the reset gate's
+product, so one bias cannot hold both: such a class is reported, not mapped).
+
+Example::
+
+    >>> plan = map_parameters(
+    ...     {"w_in.0": (8, 3), "w_hh.0": (8, 8), "bh.0": (8,)},
+    ...     {"weight_ih_l0": (8, 3), "weight_hh_l0": (8, 8), "bias_ih_l0": (8,), "bias_hh_l0": (8,)},
+    ...     gru=False,
+    ... )
+    >>> plan["bh.0"]
+    ('bias_ih_l0', 'bias_hh_l0')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+INPUT_WORDS = frozenset(
+    {"ih", "in", "x", "xh", "i2h", "input", "inp", "wx", "wi", "wih", "bx", "bi", "bih"}
+)
+"""Words in a parameter's name that say it acts on the input (``w_in``, ``ih.weight``, ...)."""
+
+HIDDEN_WORDS = frozenset(
+    {"hh", "h", "h2h", "hid", "hidden", "rec", "recurrent", "wh", "whh", "bh", "bhh"}
+)
+"""Words that say it acts on the hidden state (``w_hh``, ``hh.weight``, ...)."""
+
+REVERSE_WORDS = frozenset({"reverse", "rev", "backward", "bwd", "back"})
+"""Words that place a parameter in the reverse direction."""
+
+
+class MappingError(ValueError):
+    """The user's parameters cannot be mapped from names and shapes alone (the message says
+    why, and how to settle it)."""
+
+
+Plan = dict[str, tuple[str, ...]]
+"""The user's parameter -> torch's parameters whose sum it receives (one, or a joined bias's
+two)."""
+
+
+def map_parameters(
+    theirs: Mapping[str, Sequence[int]], torch_shapes: Mapping[str, Sequence[int]], gru: bool
+) -> Plan:
+    """The plan that gives the parameters ``theirs`` (name -> shape, in declaration order)
+    torch's ``torch_shapes`` (``weight_ih_l0``, ...); ``gru``: torch's module is a GRU.
+
+    Raises:
+        MappingError: no plan follows from the names and shapes.
+    """
+    slots = _torch_slots(torch_shapes)
+    groups = _groups(list(theirs), len(slots))
+    plan: Plan = {}
+    for slot, names in zip(sorted(slots), groups):
+        plan.update(_map_group(slot, names, theirs, slots[slot], torch_shapes, gru))
+    return plan
+
+
+def describe(plan: Plan) -> list[str]:
+    """One line per parameter: ``w_in.0 <- weight_ih_l0``."""
+    return [f"  {name} <- {' + '.join(sources)}" for name, sources in plan.items()]
+
+
+def _torch_slots(shapes: Mapping[str, Sequence[int]]) -> dict[tuple[int, int], dict[str, str]]:
+    """torch's parameters by (layer, direction), each by role (``weight_ih``, ...)."""
+    slots: dict[tuple[int, int], dict[str, str]] = {}
+    for name in shapes:
+        found = re.fullmatch(r"(\w+?)_l(\d+)(_reverse)?", name)
+        if found is None:
+            raise MappingError(f"{name} is not one of torch's parameter names")
+        role, layer, reverse = found.groups()
+        slots.setdefault((int(layer), int(bool(reverse))), {})[role] = name
+    return slots
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in re.split(r"[._\W]+|(?<=[a-z])(?=[A-Z])", name.lower()) if w]
+
+
+def _groups(names: list[str], count: int) -> list[list[str]]:
+    """The user's parameters by torch's (layer, direction), in torch's order."""
+    if count == 1:
+        return [names]
+    keyed: dict[tuple[int, int], list[str]] = {}
+    for name in names:
+        words = [w for w in _words(name) if w not in INPUT_WORDS | HIDDEN_WORDS]
+        numbers = [int(n) for w in words for n in re.findall(r"\d+", w)]
+        reverse = int(any(w in REVERSE_WORDS for w in words))
+        if not numbers:
+            raise MappingError(
+                f"{name}: no layer number in its name, and the module has {count} layers and "
+                "directions (write an Adapter: --adapter)"
+            )
+        keyed.setdefault((numbers[0], reverse), []).append(name)
+    # (layer, 1) for a reverse word; else the number is 2 * layer + direction, as torch's
+    # slots are ordered
+    ordered = [keyed[key] for key in sorted(keyed)]
+    if len(ordered) != count:
+        raise MappingError(
+            f"its parameters fall into {len(ordered)} layers and directions by the numbers in "
+            f"their names, torch's module has {count} (write an Adapter: --adapter)"
+        )
+    return ordered
+
+
+def _map_group(
+    slot: tuple[int, int],
+    names: list[str],
+    theirs: Mapping[str, Sequence[int]],
+    roles: dict[str, str],
+    torch_shapes: Mapping[str, Sequence[int]],
+    gru: bool,
+) -> Plan:
+    where = f"layer {slot[0]}" + (" reverse" if slot[1] else "")
+    matrices = [n for n in names if len(theirs[n]) == 2]
+    vectors = [n for n in names if len(theirs[n]) == 1]
+    plan: Plan = {}
+    wanted = [r for r in ("weight_ih", "weight_hh", "weight_hr") if r in roles]
+    if len(matrices) != len(wanted):
+        raise MappingError(
+            f"{where}: {len(matrices)} weight matrices ({', '.join(matrices)}), torch's module "
+            f"has {len(wanted)} (write an Adapter: --adapter)"
+        )
+    for role, name in zip(wanted, _order(matrices, theirs, roles, torch_shapes)):
+        if tuple(theirs[name]) != tuple(torch_shapes[roles[role]]):
+            raise MappingError(
+                f"{where}: {name} has shape {tuple(theirs[name])}, {roles[role]} "
+                f"{tuple(torch_shapes[roles[role]])} (write an Adapter: --adapter)"
+            )
+        plan[name] = (roles[role],)
+    biases = [r for r in ("bias_ih", "bias_hh") if r in roles]
+    if not biases and vectors:
+        raise MappingError(f"{where}: biases {', '.join(vectors)} where torch's module has none")
+    if len(vectors) == 1 and len(biases) == 2:
+        if gru:
+            raise MappingError(
+                f"{where}: one bias {vectors[0]} per layer cannot hold a GRU's b_ih and b_hh "
+                "(b_hn sits inside the reset gate's product): not applicable"
+            )
+        plan[vectors[0]] = (roles["bias_ih"], roles["bias_hh"])
+    elif len(vectors) == len(biases):
+        ordered = sorted(vectors, key=lambda n: _role_rank(n, names))
+        plan.update({n: (roles[r],) for n, r in zip(ordered, biases)})
+    else:
+        raise MappingError(
+            f"{where}: {len(vectors)} bias vectors, torch's module has {len(biases)} "
+            "(write an Adapter: --adapter)"
+        )
+    return plan
+
+
+def _order(
+    matrices: list[str],
+    theirs: Mapping[str, Sequence[int]],
+    roles: dict[str, str],
+    torch_shapes: Mapping[str, Sequence[int]],
+) -> list[str]:
+    """The matrices as (input, hidden[, projection]): by shape where shapes differ, else by
+    the words in their names, else in declaration order."""
+    ih = tuple(torch_shapes[roles["weight_ih"]])
+    hh = tuple(torch_shapes[roles["weight_hh"]])
+    if ih != hh and len(matrices) == 2:
+        by_shape = sorted(matrices, key=lambda n: tuple(theirs[n]) != ih)
+        if tuple(theirs[by_shape[0]]) == ih:
+            return by_shape
+    return sorted(matrices, key=lambda n: _role_rank(n, matrices))
+
+
+def _role_rank(name: str, names: list[str]) -> tuple[int, int]:
+    words = set(_words(name)) | {w.rstrip("0123456789") for w in _words(name)}
+    rank = 0 if words & INPUT_WORDS else 1 if words & HIDDEN_WORDS else 2
+    if "hr" in words or "proj" in words:
+        rank = 3
+    return rank, names.index(name)

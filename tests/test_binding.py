@@ -1,0 +1,198 @@
+"""A user's class as it is: its constructor bound to torch's arguments by name, alias or
+position (rnn_impl.testing.binding), its parameters mapped from names and shapes
+(rnn_impl.testing.mapping), and what it cannot take left out of the verdict, never failed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import settings
+from torch import nn
+
+from rnn_impl.testing.binding import bind
+from rnn_impl.testing.cases import ModuleConfig
+from rnn_impl.testing.kinds import GRU, RNN
+from rnn_impl.testing.mapping import MappingError, map_parameters
+from rnn_impl.testing.oracle import Adapter, Implementation, load_implementation
+from rnn_impl.testing.properties import BY_NAME
+from rnn_impl.testing.session import Session
+from rnn_impl.testing.zoo.matrix import without_shrinking
+
+CI_PROFILE = settings.get_profile("ci")
+
+DEFAULTS = {"num_layers": 1, "nonlinearity": "tanh", "bias": True, "batch_first": False}
+DEFAULTS |= {"dropout": 0.0, "bidirectional": False}
+
+
+class Notebook(nn.Module):
+    """The seed notebook's MyRNN, corrected: its constructor and parameter names, torch's
+    results (batched input, h_n stacked)."""
+
+    def __init__(self, input_size, hidden_size, layers_size, first_batch=False):
+        super().__init__()
+        self.hidden_size, self.layers_size, self.first_batch = hidden_size, layers_size, first_batch
+        sizes = [input_size] + [hidden_size] * (layers_size - 1)
+        self.w_in = nn.ParameterList(nn.Parameter(torch.randn(hidden_size, n)) for n in sizes)
+        self.w_hh = nn.ParameterList(
+            nn.Parameter(torch.randn(hidden_size, hidden_size)) for _ in sizes
+        )
+        self.bh = nn.ParameterList(nn.Parameter(torch.zeros(hidden_size)) for _ in sizes)
+
+    def forward(self, inputs, hidden=None):
+        if self.first_batch:
+            inputs = inputs.transpose(0, 1)
+        batch = inputs.shape[1]
+        new = inputs.new_zeros(self.layers_size, batch, self.hidden_size)
+        hidden = list(new if hidden is None else hidden)
+        outputs = []
+        for x in inputs:
+            for k in range(self.layers_size):
+                x = torch.tanh(x @ self.w_in[k].T + hidden[k] @ self.w_hh[k].T + self.bh[k])
+                hidden[k] = x
+            outputs.append(x)
+        out = torch.stack(outputs)
+        return (out.transpose(0, 1) if self.first_batch else out), torch.stack(hidden)
+
+
+class SwappedWeights(Notebook):
+    """A bug the mapping must not hide: ``w_in`` used on the hidden state and ``w_hh`` on the
+    input (same shapes when input_size == hidden_size)."""
+
+    def forward(self, inputs, hidden=None):
+        self.w_in, self.w_hh = self.w_hh, self.w_in
+        try:
+            return super().forward(inputs, hidden)
+        finally:
+            self.w_in, self.w_hh = self.w_hh, self.w_in
+
+
+def test_the_notebook_constructor_binds_by_name_and_alias_and_holds_the_rest():
+    binding = bind(Notebook, RNN.arguments, DEFAULTS)
+    assert binding.keywords == {
+        "input_size": "input_size",
+        "hidden_size": "hidden_size",
+        "num_layers": "layers_size",
+        "batch_first": "first_batch",
+    }
+    assert binding.held == {
+        k: DEFAULTS[k] for k in ("nonlinearity", "bias", "dropout", "bidirectional")
+    }
+    assert binding.moved  # no device / dtype: built, then moved
+    assert (
+        binding.call(
+            Notebook,
+            {"input_size": 3, "hidden_size": 4, "num_layers": 2, "batch_first": True},
+            {"device": "cpu", "dtype": torch.float64},
+        )
+        .w_in[0]
+        .dtype
+        == torch.float64
+    )
+
+
+def test_the_first_two_bind_by_position_a_third_never():
+    class Sizes(nn.Module):
+        def __init__(self, n_in, n_hid, output_size):
+            super().__init__()
+
+    with pytest.raises(
+        ValueError,
+        match="Sizes's parameter 'output_size' takes none of torch's arguments .*: bind it with "
+        "--arg ARGUMENT=output_size",
+    ):
+        bind(Sizes, RNN.arguments, DEFAULTS)
+    binding = bind(Sizes, RNN.arguments, DEFAULTS, {"num_layers": "output_size"})
+    assert binding.keywords == {
+        "input_size": "n_in",
+        "hidden_size": "n_hid",
+        "num_layers": "output_size",
+    }
+    assert binding.positional == ("input_size", "hidden_size")
+
+
+def test_a_class_with_torchs_constructor_is_called_as_it_is():
+    binding = bind(nn.RNN, RNN.arguments, DEFAULTS)
+    assert binding.open and not binding.held and not binding.moved
+
+
+def test_a_fixed_argument_the_class_cannot_take_names_the_fix():
+    implementation = load_implementation("tests.test_binding:Notebook")
+    with pytest.raises(Exception, match="takes no bidirectional: it is held at False"):
+        implementation.fixed_arguments({"bidirectional": True})
+
+
+def test_what_the_class_cannot_take_is_not_applicable_never_failed():
+    session = Session.from_options(
+        impl="tests.test_binding:Notebook",
+        properties=["dropout_eval", "output_close"],
+        dtypes=["float64"],
+        devices=["cpu"],
+    )
+    skips = {run.prop.name: run.skip for run in session.runs()}
+    assert skips == {
+        "output_close": None,
+        "dropout_eval": "not applicable: tests.test_binding:Notebook takes no dropout",
+    }
+
+
+@pytest.mark.parametrize("config", [ModuleConfig(3, 4, 2), ModuleConfig(4, 4, 3, batch_first=True)])
+def test_the_notebook_weights_map_without_an_adapter(config):
+    implementation = load_implementation("tests.test_binding:Notebook")
+    reference = nn.RNN(**config.kwargs())
+    impl = implementation.build(config, "cpu", torch.float32)
+    with torch.no_grad():
+        Adapter().load(impl, reference)
+    assert torch.equal(impl.bh[1], reference.bias_ih_l1 + reference.bias_hh_l1)
+    named = Adapter().named_parameters(impl)
+    assert named["bias_ih_l0"] is named["bias_hh_l0"] is impl.bh[0]
+    assert named["weight_hh_l1"] is impl.w_hh[1]
+
+
+def test_nn_linear_layers_and_directions_map_by_index():
+    shapes = {}
+    for k in range(4):  # 2 layers x 2 directions, index 2 * layer + direction
+        width = 3 if k < 2 else 10
+        shapes |= {f"ih.{k}.weight": (5, width), f"ih.{k}.bias": (5,)}
+        shapes |= {f"hh.{k}.weight": (5, 5), f"hh.{k}.bias": (5,)}
+    torch_shapes = {
+        n: tuple(p.shape) for n, p in nn.RNN(3, 5, 2, bidirectional=True).named_parameters()
+    }
+    plan = map_parameters(shapes, torch_shapes, gru=False)
+    assert plan["ih.3.weight"] == ("weight_ih_l1_reverse",)
+    assert plan["hh.2.bias"] == ("bias_hh_l1",)
+
+
+def test_one_bias_per_layer_cannot_hold_a_grus_and_says_so():
+    torch_shapes = {n: tuple(p.shape) for n, p in nn.GRU(3, 4).named_parameters()}
+    with pytest.raises(MappingError, match="cannot hold a GRU's b_ih and b_hh"):
+        map_parameters({"w_x": (12, 3), "w_h": (12, 4), "b": (12,)}, torch_shapes, gru=True)
+
+
+def test_an_ambiguous_case_names_the_way_out():
+    torch_shapes = {n: tuple(p.shape) for n, p in nn.RNN(3, 4, 2).named_parameters()}
+    with pytest.raises(MappingError, match="no layer number in its name.*--adapter"):
+        map_parameters(
+            {"a": (4, 3), "b": (4, 4), "c": (4, 4), "d": (4, 4)}, torch_shapes, gru=False
+        )
+
+
+def test_a_swapped_weight_bug_is_not_hidden_by_the_mapping():
+    implementation = load_implementation("tests.test_binding:SwappedWeights")
+    session = Session((implementation,), (BY_NAME["output_close"],), ("cpu",), ("float64",))
+    verification = session.verify(session.runs()[0], without_shrinking(CI_PROFILE))
+    assert verification.failed
+
+
+def test_the_corrected_notebook_passes_output_close():
+    implementation = load_implementation("tests.test_binding:Notebook")
+    assert isinstance(implementation, Implementation) and implementation.kind is RNN
+    session = Session.from_options(
+        impl="tests.test_binding:Notebook",
+        properties=["output_close"],
+        dtypes=["float64"],
+        devices=["cpu"],
+        layouts=["batched"],
+    )
+    verification = session.verify(session.live_runs()[0], without_shrinking(CI_PROFILE))
+    assert not verification.failed, verification.headline
+    assert GRU is not RNN
