@@ -39,6 +39,8 @@ class Notebook(nn.Module):
         self.bh = nn.ParameterList(nn.Parameter(torch.zeros(hidden_size)) for _ in sizes)
 
     def forward(self, inputs, hidden=None):
+        if inputs.dim() != 3:
+            raise ValueError(f"expected batched 3-D input, got {inputs.dim()}-D")
         if self.first_batch:
             inputs = inputs.transpose(0, 1)
         batch = inputs.shape[1]
@@ -196,3 +198,29 @@ def test_the_corrected_notebook_passes_output_close():
     verification = session.verify(session.live_runs()[0], without_shrinking(CI_PROFILE))
     assert not verification.failed, verification.headline
     assert GRU is not RNN
+
+
+class Float32State(Notebook):
+    """A bug, not an unsupported input: its zero state is float32 whatever the input's dtype
+    (as the seed notebook's is); with h0 given it runs."""
+
+    def forward(self, inputs, hidden=None):
+        if hidden is None:
+            hidden = torch.zeros(self.layers_size, inputs.shape[1], self.hidden_size)
+        return super().forward(inputs, hidden)
+
+
+def test_a_layout_is_unsupported_only_when_every_probe_raises():
+    from rnn_impl.testing.probe import unsupported_layouts
+
+    notebook = load_implementation("tests.test_binding:Notebook")
+    assert set(unsupported_layouts(notebook, {})) == {
+        "unbatched",
+        "packed_sorted",
+        "packed_unsorted",
+    }
+    assert unsupported_layouts(load_implementation("torch.nn:RNN"), {}) == {}
+    # float16 input and a float32 state raise without h0, not with it: batched stays in
+    assert "batched" not in unsupported_layouts(
+        load_implementation("tests.test_binding:Float32State"), {}
+    )

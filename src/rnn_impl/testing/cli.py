@@ -145,12 +145,23 @@ def _run(args: argparse.Namespace) -> int:
     check_writable("--save-failures", args.save_failures)
     check_writable("--repro-dir", args.repro_dir, directory=True)
     options = selection_options(args)
-    session, _ = selection(
-        options, expected_failures=args.expected_failures, corpus_file=args.corpus
-    )
+    more = {"expected_failures": args.expected_failures, "corpus_file": args.corpus}
+    session, _ = selection(options, **more)
+    built = _smoke_test(session)
+    if args.layout is None:
+        from rnn_impl.testing.cases import LAYOUTS
+
+        unsupported = _unsupported_layouts(session)
+        if unsupported:
+            built += [
+                f"unsupported: {layout} input (every probe raised {error}); left out of the "
+                "verdict (--layout to choose)"
+                for layout, error in unsupported.items()
+            ]
+            kept = [layout for layout in LAYOUTS if layout not in unsupported]
+            session, _ = selection({**options, "layouts": kept or list(LAYOUTS)}, **more)
     runs = session.runs()
     outputs = Outputs(args.json, args.junit_xml, args.repro_dir, args.save_failures)
-    built = _smoke_test(session)
     if outputs.save_failures is not None and outputs.save_failures.exists():
         _read_corpus(outputs.save_failures)  # a file that is not a corpus: say so before running
     profile, run_settings = _settings(args.profile, args.max_examples)
@@ -226,6 +237,15 @@ def _smoke_test(session: Any) -> list[str]:
             if plan is not None:
                 lines += ["weights mapped from names and shapes:", *describe(plan)]
     return lines
+
+
+def _unsupported_layouts(session: Any) -> dict[str, str]:
+    from rnn_impl.testing.probe import unsupported_layouts
+
+    implementation = session.implementations[0]
+    if implementation.claims_drop_in:
+        return {}  # a drop-in takes every layout torch's module takes
+    return unsupported_layouts(implementation, session.fixed)
 
 
 def verify_session(

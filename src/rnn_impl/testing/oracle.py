@@ -94,6 +94,12 @@ _PLANS: weakref.WeakKeyDictionary[nn.Module, Plan] = weakref.WeakKeyDictionary()
 """The plan each module built under the default :class:`Adapter` was loaded by."""
 
 
+def joins_parameters(impl: nn.Module) -> bool:
+    """``impl`` holds a sum of torch's parameters (one bias for ``b_ih + b_hh``): rounded in
+    its dtype, so converted to a wider one it is not torch's converted sum."""
+    return any(len(sources) > 1 for sources in _PLANS.get(impl, {}).values())
+
+
 @dataclass(frozen=True)
 class Implementation:
     """The implementation under test: its ``name`` (``module:attr``), the ``factory`` that

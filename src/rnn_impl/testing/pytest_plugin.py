@@ -103,6 +103,10 @@ def parametrize_catalogue(
     fix: dict[str, Any] | None = None,
     expected_failures: str | None = None,
     corpus: str | None = None,
+    properties: list[str] | None = None,
+    tiers: list[str] | None = None,
+    layouts: list[str] | None = None,
+    arguments: dict[str, str] | None = None,
 ) -> Any:
     """Decorate a test that takes ``rnn_run``: it gets the whole catalogue, run against
     ``impl`` (``module:attr``; else the command line's ``--rnn-impl``, the environment or
@@ -110,8 +114,11 @@ def parametrize_catalogue(
     ``fix`` held fixed (validated
     as ``--rnn-fix``), the runs listed in the ``expected_failures`` file (relative to the
     pytest root) expected to fail, and the failures recorded in the ``corpus`` file (relative
-    to the pytest root) replayed first; the cell properties check ``cell_impl``. Returns a
-    pytest mark; imports nothing."""
+    to the pytest root) replayed first; the cell properties check ``cell_impl``. As with
+    ``rnn-verify``: ``properties`` (names, categories or tiers), ``tiers`` (default:
+    numerics and behaviour for your own class, all for a drop-in), ``layouts`` and
+    ``arguments`` (torch's constructor argument -> the class's parameter, beyond names and
+    aliases). Returns a pytest mark; imports nothing."""
     return getattr(pytest.mark, MARKER)(
         impl=impl,
         adapter=adapter,
@@ -120,6 +127,10 @@ def parametrize_catalogue(
         fix=dict(fix or {}),
         expected_failures=expected_failures,
         corpus=corpus,
+        properties=list(properties or []),
+        tiers=list(tiers or []),
+        layouts=list(layouts or []),
+        arguments=dict(arguments or {}),
     )
 
 
@@ -131,7 +142,8 @@ def pytest_configure(config: pytest.Config) -> None:
     missing or malformed; a marker's files are read when its test is collected)."""
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(impl, adapter, kind, cell_impl, fix, expected_failures, corpus): "
+        f"{MARKER}(impl, adapter, kind, cell_impl, fix, expected_failures, corpus, properties, "
+        "tiers, layouts, arguments): "
         "see rnn_impl.testing.parametrize_catalogue",
     )
     if config.getoption("hypothesis_profile", None) in profiles.PROFILES:
@@ -167,6 +179,10 @@ def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
         "expected_failures": given.get("expected_failures")
         or config.getoption("--rnn-expected-failures"),
         "corpus": given.get("corpus") or config.getoption("--rnn-corpus"),
+        "properties": tuple(given.get("properties") or ()),
+        "tiers": tuple(given.get("tiers") or ()),
+        "layouts": tuple(given.get("layouts") or ()),
+        "arguments": tuple(f"{a}={p}" for a, p in (given.get("arguments") or {}).items()),
     }
 
 
@@ -193,6 +209,10 @@ def _session(config: pytest.Config, chosen: dict[str, Any]) -> Any:
                 cell_impl=chosen["cell_impl"],
                 cells=not chosen["explicit"],
                 every_property=True,
+                properties=chosen["properties"],
+                tiers=chosen["tiers"],
+                layouts=chosen["layouts"],
+                arguments=chosen["arguments"],
             )
         except SelectionError as error:
             raise pytest.UsageError(f"rnn_impl: {error}") from None

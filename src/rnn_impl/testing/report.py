@@ -340,8 +340,10 @@ def tier_verdicts(results: list[Result], tiers: tuple[str, ...], reference: str)
             lines.append(f"  {tier}: {broken}: {', '.join(failed)}")
         elif passed:
             lines.append(f"  {tier}: {held} ({passed} passed)")
+        elif mine:
+            lines.append(f"  {tier}: nothing of it ran here (see the skips above)")
         else:
-            lines.append(f"  {tier}: nothing ran here")
+            lines.append(f"  {tier}: none of its properties selected")
     return lines
 
 
