@@ -154,6 +154,11 @@ BAD_MODULE = textwrap.dedent(
         def __init__(self):
             super().__init__()
 
+    class LooksLikeLSTM(torch.nn.Module):
+        def __init__(self, input_size, hidden_size, num_layers=1, bias=True):
+            super().__init__()
+            self.weight_ih_l0 = torch.nn.Parameter(torch.zeros(4 * hidden_size, input_size))
+
     class Exploding:
         def load(self, impl, reference):
             raise RuntimeError("boom")
@@ -202,6 +207,11 @@ BAD_MODULE = textwrap.dedent(
             "is an nn.LSTMCell look-alike: it has no proj_size",
         ),
         (["--impl", "torch.nn:LSTM", "--kind", "tree"], "argument --kind: invalid choice"),
+        (
+            ["--impl", "user_impls:LooksLikeLSTM"],
+            "user_impls:LooksLikeLSTM looks like an nn.LSTM (its weights have 4 gate blocks of "
+            "rows): --kind lstm;",
+        ),
         (["--json", "no/such/dir/r.json"], "--json no/such/dir/r.json: no directory no/such/dir"),
         (["--junit-xml", "."], "--junit-xml .: is a directory (name a file in it)"),
         (["--save-failures", "no/c.json"], "--save-failures no/c.json: no directory no"),

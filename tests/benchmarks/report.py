@@ -1,10 +1,10 @@
 """Turn a benchmark run's JSON into ``docs/benchmarks.md``, ``docs/benchmarks.svg`` and the
-README's benchmark section.
+benchmark section of ``docs/speed.md``.
 
     python -m tests.benchmarks.report [--json .benchmarks/bench.json] [--docs docs]
-                                      [--readme README.md]
+                                      [--readme docs/speed.md]
 
-Every number comes from the JSON that ``tox -e bench`` writes; the README section between
+Every number comes from the JSON that ``tox -e bench`` writes; the section between
 ``<!-- benchmarks:start -->`` and ``<!-- benchmarks:end -->`` is replaced.
 """
 
@@ -333,7 +333,7 @@ def update_readme(readme: Path, run: Run) -> None:
     body = "\n".join(
         [
             "",
-            "![benchmarks](docs/benchmarks.svg)",
+            "![benchmarks](benchmarks.svg)",
             "",
             f"Ratios (rnn_impl's median time over nn.RNN's, interleaved). {measured_on(run)}",
             "",
@@ -341,8 +341,7 @@ def update_readme(readme: Path, run: Run) -> None:
             "",
             summary(run),
             "",
-            "Full tables (techniques, GEMM floor, scaling): [docs/benchmarks.md]"
-            "(docs/benchmarks.md).",
+            "Full tables (techniques, GEMM floor, scaling): [docs/benchmarks.md](benchmarks.md).",
             "",
         ]
     )
@@ -353,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.report")
     parser.add_argument("--json", default=".benchmarks/bench.json")
     parser.add_argument("--docs", default="docs")
-    parser.add_argument("--readme", default="README.md")
+    parser.add_argument("--readme", default="docs/speed.md")
     args = parser.parse_args(argv)
     try:
         run = Run(json.loads(Path(args.json).read_text()))

@@ -27,7 +27,7 @@ from rnn_impl.testing.cases import InputCase, ModuleConfig, draw_weights, join_s
 from rnn_impl.testing.environment import adapter_spec as _adapter_spec
 from rnn_impl.testing.environment import implementation_spec
 from rnn_impl.testing.exceptions import ImplementationError
-from rnn_impl.testing.kinds import MODULE_ARGUMENTS, RNN, Kind, declared
+from rnn_impl.testing.kinds import KINDS, MODULE_ARGUMENTS, RNN, Kind, declared
 from rnn_impl.testing.mapping import Plan, map_parameters
 
 
@@ -363,12 +363,34 @@ def build_from(
         with torch.no_grad():
             implementation.adapter.load(impl, reference)
     except Exception as exc:
+        failed = (
+            f"the adapter failed to load {config.kind.reference}'s weights into "
+            f"{implementation.name} built with {config}: {type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}"
+        )
+        other = _other_kind(impl, config)
+        if other is not None:
+            raise ImplementationError(
+                f"{implementation.name} looks like an {other.reference} (its weights have "
+                f"{len(other.gates)} gate blocks of rows): --kind {other.name}; {failed}"
+            ) from exc
         raise ImplementationError(
-            f"the adapter failed to load {config.kind.reference}'s weights into {implementation.name} built with "
-            f"{config}: {type(exc).__name__}: {exc} (if it does not support that "
-            f"configuration, narrow the run: --fix / --rnn-fix NAME=VALUE)"
+            f"{failed} (if it does not support that configuration, narrow the run: --fix / "
+            "--rnn-fix NAME=VALUE; if its weights are laid out otherwise, write an Adapter: "
+            "--adapter)"
         ) from exc
     return impl
+
+
+def _other_kind(impl: nn.Module, config: ModuleConfig) -> Kind | None:
+    """The gated family whose gate blocks (3 or 4 of ``hidden_size`` rows) ``impl``'s
+    matrices have, when ``config`` is of another family; else None."""
+    rows = {p.shape[0] for p in impl.parameters() if p.dim() == 2}
+    for kind in KINDS.values():
+        gated = kind.gates and not kind.is_cell and kind.family != config.family
+        if gated and len(kind.gates) * config.hidden_size in rows:
+            return kind
+    return None
 
 
 def sub_reference(reference: nn.Module, config: ModuleConfig, rename: dict[str, str]) -> nn.Module:
