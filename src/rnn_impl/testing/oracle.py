@@ -103,19 +103,17 @@ def joins_parameters(impl: nn.Module) -> bool:
 @dataclass(frozen=True)
 class Implementation:
     """The implementation under test: its ``name`` (``module:attr``), the ``factory`` that
-        builds it with the constructor of torch's module of its ``kind`` (``factory(**
-        ModuleConfig.kwargs(), device=, dtype=)``, for a cell ``factory(*ModuleConfig.cell_args(),
-        device=, dtype=)``; a class or a function), and the :class:`Adapter` that gives it
-        torch's weights.
+    builds it with the constructor of torch's module of its ``kind`` (bound by
+    :attr:`binding`; for a cell ``factory(*ModuleConfig.cell_args(), device=, dtype=)``; a
+    class or a function), and the :class:`Adapter` that gives it torch's weights.
 
-        Example::
+    Example::
 
-            >>> import rnn_impl
-            >>> from rnn_impl.testing.mapping import Plan, map_parameters
-    from rnn_impl.testing.kinds import KINDS
-            >>> implementation = Implementation("rnn_impl:GRU", rnn_impl.GRU, kind=KINDS["gru"])
-            >>> implementation.fixed_arguments({"num_layers": 2})
-            {'num_layers': 2, 'nonlinearity': 'tanh', 'proj_size': 0, 'family': 'gru'}
+        >>> import rnn_impl
+        >>> from rnn_impl.testing.kinds import KINDS
+        >>> implementation = Implementation("rnn_impl:GRU", rnn_impl.GRU, kind=KINDS["gru"])
+        >>> implementation.fixed_arguments({"num_layers": 2})
+        {'num_layers': 2, 'nonlinearity': 'tanh', 'proj_size': 0, 'family': 'gru'}
     """
 
     name: str
