@@ -10,6 +10,7 @@ import pytest
 from rnn_impl.testing.zoo import CORRECT, ZOO, Bug
 from rnn_impl.testing.zoo._hooked import HookedRNN
 from rnn_impl.testing.zoo.power import (
+    Power,
     alarms_markdown,
     false_alarms,
     kill_rate_lower_bound,
@@ -27,6 +28,22 @@ def test_the_bound_grows_with_kills_and_is_zero_without_any():
     bounds = [kill_rate_lower_bound(k, 20) for k in range(21)]
     assert bounds[0] == 0.0 and bounds == sorted(bounds) and bounds[-1] < 1.0
     assert kill_rate_lower_bound(5, 10) == pytest.approx(0.2224, abs=1e-4)  # Clopper-Pearson
+
+
+@pytest.mark.parametrize(
+    "weakest, nature",
+    [
+        ("output_close", "maths"),
+        ("streaming", "maths"),
+        ("output_exact", "order-only"),
+        ("repr", "contract"),
+        ("", "not killed"),
+    ],
+)
+def test_a_bug_is_maths_contract_or_order_only_by_the_weakest_property_that_kills_it(
+    weakest, nature
+):
+    assert Power("B", "output_exact", "ci", 1, 1, True, 1, 0.1, weakest).nature == nature
 
 
 def test_a_bug_is_counted_killed_and_a_correct_implementation_missed():

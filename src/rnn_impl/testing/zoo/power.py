@@ -18,6 +18,7 @@ a failure there is a real difference, and the ci gate runs them on rnn_impl and 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import multiprocessing
@@ -43,9 +44,10 @@ from rnn_impl.testing.zoo.matrix import timed_run, without_shrinking
 @dataclass(frozen=True)
 class Power:
     """One bug under one profile: kills out of ``runs`` seeded runs, and the CI-style run;
-    and the weakest property that kills it in the run as CI makes it (a tolerance, a law or a
-    contract before bit identity): ``maths`` when one that is not bit-exact does, else
-    ``order-only`` (the bug changes only the order of arithmetic)."""
+    and the weakest property that kills it as the ci gate runs (:func:`weakest_killer`):
+    ``maths`` when a tolerance or law property does, ``contract`` when only its own contract
+    property does (an API or form bug), ``order-only`` when only bit identity does (the bug
+    changes only the order of arithmetic)."""
 
     bug: str
     prop: str
@@ -61,7 +63,8 @@ class Power:
     def nature(self) -> str:
         if not self.weakest:
             return "not killed"
-        return "order-only" if BY_NAME[self.weakest].exact else "maths"
+        comparison = BY_NAME[self.weakest].comparison
+        return {"exact": "order-only", "contract": "contract"}.get(comparison, "maths")
 
     @property
     def lower_bound(self) -> float:
@@ -90,23 +93,27 @@ def kill_rate_lower_bound(kills: int, runs: int, confidence: float = 0.95) -> fl
     return low
 
 
-def weakest_killer(bug: Bug, run_settings: settings) -> str:
-    """The first property of the bug's shape that kills it, at its home, trying the ones
-    that are not bit-exact first (the bug's own first among them) and the bit-exact ones
-    last: "" when none does."""
+@functools.cache
+def weakest_killer(bug: Bug) -> str:
+    """The first property of the bug's shape that kills it at its home as the ``ci`` gate
+    runs, trying the tolerance and law properties first (the bug's own first among them:
+    what tells a *maths* bug), then the bug's own property: "" when none does."""
     implementation = bug.implementation()
     shaped = [p for p in CATALOGUE if p.verifies(implementation.kind)]
-    ordered = sorted(shaped, key=lambda p: (p.exact, p.name != bug.caught_by))
+    maths = [p for p in shaped if p.comparison in ("tolerance", "law")]
+    ordered = sorted(maths, key=lambda p: p.name != bug.caught_by)
+    ordered += [p for p in shaped if p.name == bug.caught_by and p not in ordered]
+    as_ci = without_shrinking(settings.get_profile("ci"))
     for prop in ordered:
         session = Session((implementation,), (prop,))
-        if session.verify(session.home_runs()[0], without_shrinking(run_settings)).failed:
+        if session.verify(session.home_runs()[0], as_ci).failed:
             return prop.name
     return ""
 
 
 def measure(bug: Bug, profile: str, runs: int) -> Power:
     """``bug`` against its property: ``runs`` seeded runs of ``profile`` and the CI-style one,
-    and the weakest property that kills it as CI runs (:func:`weakest_killer`)."""
+    and the weakest property that kills it as the ci gate runs (:func:`weakest_killer`)."""
     as_ci = without_shrinking(settings.get_profile(profile))
     seeded = settings(as_ci, derandomize=False)
     kills, examples, seconds = 0, [], []
@@ -126,7 +133,7 @@ def measure(bug: Bug, profile: str, runs: int) -> Power:
         ci_tally.failure is not None,
         statistics.median(examples) if examples else math.nan,
         statistics.median(seconds) if seconds else math.nan,
-        weakest_killer(bug, settings.get_profile(profile)),
+        weakest_killer(bug),
     )
 
 
@@ -140,8 +147,9 @@ def to_markdown(rows: list[Power], command: str) -> str:
         "shrinking), the one-sided 95% lower bound on the kill rate (Clopper-Pearson), the",
         "median examples and seconds to the first failure, and whether the run as CI makes it",
         "(the profile as it is; `ci` is derandomized) kills it; and the weakest property that",
-        "kills it in that run, trying every property that is not bit-exact before the",
-        "bit-exact ones: a bug is *maths* when a tolerance, law or contract kills it, and",
+        "kills it as the `ci` gate runs, trying every tolerance and law property (its own",
+        "first) before its own property: a bug is *maths* when a tolerance or law kills it,",
+        "*contract* when only its own contract property does (an API or form bug), and",
         "*order-only* when only bit identity does (it changes the order of arithmetic alone,",
         "which no tolerance can see, by design).",
         "",
