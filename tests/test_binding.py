@@ -224,3 +224,14 @@ def test_a_layout_is_unsupported_only_when_every_probe_raises():
     assert "batched" not in unsupported_layouts(
         load_implementation("tests.test_binding:Float32State"), {}
     )
+
+
+def test_a_digit_between_letters_is_part_of_a_name_not_a_layer_number():
+    shapes = {}
+    for k in range(2):
+        shapes |= {f"in2hid.{k}.weight": (5, 3 if k == 0 else 5), f"in2hid.{k}.bias": (5,)}
+        shapes |= {f"hid2hid.{k}.weight": (5, 5), f"hid2hid.{k}.bias": (5,)}
+    torch_shapes = {n: tuple(p.shape) for n, p in nn.RNN(3, 5, 2).named_parameters()}
+    plan = map_parameters(shapes, torch_shapes, gru=False)
+    assert plan["in2hid.1.weight"] == ("weight_ih_l1",)
+    assert plan["hid2hid.1.bias"] == ("bias_hh_l1",)

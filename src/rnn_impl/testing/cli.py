@@ -218,7 +218,7 @@ def _smoke_test(session: Any) -> list[str]:
     failure. Returns how the first is built: its binding and its weights' mapping."""
     from rnn_impl.testing import oracle
     from rnn_impl.testing.cases import InputCase, ModuleConfig
-    from rnn_impl.testing.mapping import describe
+    from rnn_impl.testing.mapping import MappingError, describe
 
     lines: list[str] = []
     for implementation in session.implementations:
@@ -232,7 +232,14 @@ def _smoke_test(session: Any) -> list[str]:
         if lines or implementation is not session.implementations[0]:
             continue
         lines = implementation.binding.describe(implementation.name.rpartition(":")[2])
-        if type(implementation.adapter) is oracle.Adapter:
+        if type(implementation.adapter) is oracle.Adapter and not implementation.is_cell:
+            deeper = {"num_layers": 2, "bidirectional": True}
+            wider = replace(config, **{k: v for k, v in deeper.items() if k not in held})
+            try:
+                reference, impl = oracle.build_pair(implementation, wider, InputCase())
+            except oracle.ImplementationError as error:
+                if isinstance(error.__cause__, MappingError):
+                    raise UsageError(f"{implementation.name}: {error.__cause__}") from None
             plan = oracle.Adapter.plan(impl, reference)
             if plan is not None:
                 lines += ["weights mapped from names and shapes:", *describe(plan)]

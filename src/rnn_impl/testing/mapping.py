@@ -27,12 +27,28 @@ import re
 from collections.abc import Mapping, Sequence
 
 INPUT_WORDS = frozenset(
-    {"ih", "in", "x", "xh", "i2h", "input", "inp", "wx", "wi", "wih", "bx", "bi", "bih"}
+    {
+        "ih",
+        "in",
+        "x",
+        "xh",
+        "i2h",
+        "x2h",
+        "in2hid",
+        "input",
+        "inp",
+        "wx",
+        "wi",
+        "wih",
+        "bx",
+        "bi",
+        "bih",
+    }
 )
 """Words in a parameter's name that say it acts on the input (``w_in``, ``ih.weight``, ...)."""
 
 HIDDEN_WORDS = frozenset(
-    {"hh", "h", "h2h", "hid", "hidden", "rec", "recurrent", "wh", "whh", "bh", "bhh"}
+    {"hh", "h", "h2h", "hid2hid", "hid", "hidden", "rec", "recurrent", "wh", "whh", "bh", "bhh"}
 )
 """Words that say it acts on the hidden state (``w_hh``, ``hh.weight``, ...)."""
 
@@ -94,8 +110,10 @@ def _groups(names: list[str], count: int) -> list[list[str]]:
         return [names]
     keyed: dict[tuple[int, int], list[str]] = {}
     for name in names:
-        words = [w for w in _words(name) if w not in INPUT_WORDS | HIDDEN_WORDS]
-        numbers = [int(n) for w in words for n in re.findall(r"\d+", w)]
+        words = _words(name)
+        # a layer number stands alone ("0") or ends a word ("l0", "layer1"); a digit between
+        # letters ("in2hid", "i2h") is part of a name
+        numbers = [int(m.group(1)) for w in words if (m := re.fullmatch(r"[a-z]*(\d+)", w))]
         reverse = int(any(w in REVERSE_WORDS for w in words))
         if not numbers:
             raise MappingError(
@@ -107,9 +125,12 @@ def _groups(names: list[str], count: int) -> list[list[str]]:
     # slots are ordered
     ordered = [keyed[key] for key in sorted(keyed)]
     if len(ordered) != count:
+        found = "; ".join(
+            f"{k}{' reverse' if d else ''}: {', '.join(keyed[(k, d)])}" for k, d in sorted(keyed)
+        )
         raise MappingError(
             f"its parameters fall into {len(ordered)} layers and directions by the numbers in "
-            f"their names, torch's module has {count} (write an Adapter: --adapter)"
+            f"their names ({found}), torch's module has {count} (write an Adapter: --adapter)"
         )
     return ordered
 

@@ -103,14 +103,19 @@ class Rounding:
         return value + noise
 
     def each(self, value: Tensor, times: int = 1) -> Tensor:
-        """``value``, each element rounded ``times`` times (a product, a difference)."""
-        noise = self.u * math.sqrt(times) * value.detach().abs() * self.draw(tuple(value.shape))
-        return value + noise
+        """``value``, each element rounded ``times`` times (a product, a difference), and so
+        is the gradient that flows back through it (the backward's own products)."""
+        shape = tuple(value.shape)
+        u = self.u * math.sqrt(times)
+        return Rounded.apply(
+            value, u * value.detach().abs() * self.draw(shape), u, self.draw(shape)
+        )
 
     def activation(self, name: str, value: Tensor) -> Tensor:
         """``tanh``, ``sigmoid`` or ``relu`` of ``value``, rounded, its derivative from the
-        rounded result (:class:`Activation`)."""
-        return Activation.apply(value, name, self.u, self.draw(tuple(value.shape)))
+        rounded result and the backward's product rounded (:class:`Activation`)."""
+        shape = tuple(value.shape)
+        return Activation.apply(value, name, self.u, self.draw(shape), self.draw(shape))
 
 
 class Sums:
@@ -127,6 +132,23 @@ class Sums:
         self.terms[key] = self.terms.get(key, 0) + terms
 
 
+class Rounded(torch.autograd.Function):
+    """``value + noise`` (a rounding already drawn), whose backward rounds the gradient once
+    (``u`` times its magnitude, with the draws ``z``): an elementwise product's backward is a
+    product too, rounded as the forward's is."""
+
+    @staticmethod
+    def forward(ctx: Any, value: Tensor, noise: Tensor, u: float, z: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.u = u
+        ctx.save_for_backward(z)
+        return value + noise
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        (z,) = ctx.saved_tensors
+        return grad + ctx.u * grad.abs() * z, None, None, None
+
+
 class Activation(torch.autograd.Function):
     """An activation whose result is rounded (``u`` times its value, with the draws ``z``)
     and whose backward is computed from that rounded result, as ATen's ``tanh_backward`` and
@@ -134,23 +156,26 @@ class Activation(torch.autograd.Function):
     relative accuracy at all, and the spread must show it."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, name: str, u: float, z: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx: Any, x: Tensor, name: str, u: float, z: Tensor, z_back: Tensor
+    ) -> Tensor:
         y = ACTIVATIONS[name](x)
         y = y + u * y.abs() * z
-        ctx.save_for_backward(y)
-        ctx.name = name
+        ctx.save_for_backward(y, z_back)
+        ctx.name, ctx.u = name, u
         return y
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        (y,) = ctx.saved_tensors
+        y, z_back = ctx.saved_tensors
         if ctx.name == "tanh":
             slope = 1 - y * y
         elif ctx.name == "sigmoid":
             slope = y * (1 - y)
         else:
-            slope = (y > 0).to(y.dtype)
-        return grad * slope, None, None, None
+            return grad * (y > 0).to(y.dtype), None, None, None, None
+        back = grad * slope
+        return back + ctx.u * back.abs() * z_back, None, None, None, None
 
 
 ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}

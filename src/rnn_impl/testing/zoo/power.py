@@ -341,9 +341,9 @@ def _seeded_run(task: Task) -> Outcome:
     return verification.headline, verification.examples, took, verification.ill_conditioned
 
 
-def alarms_markdown(rows: list[Alarms], command: str, machine: str = "", minutes: float = 0) -> str:
+def alarms_markdown(rows: list[Alarms], command: str, machine: str = "") -> str:
     """The false-alarm table, one row per implementation, property and dtype; ``machine``
-    names where it ran and ``minutes`` how long the whole campaign took."""
+    names where it ran."""
     lines = [
         "# False alarms",
         "",
@@ -356,8 +356,9 @@ def alarms_markdown(rows: list[Alarms], command: str, machine: str = "", minutes
         "and the gate checks it (tests/zoo/test_kill_matrix.py, for every control at home).",
         "Every rejection is a false alarm: the table must show none.",
         "",
-        f"Measured on {machine or 'this machine'}, torch {torch.__version__}: {minutes:.0f}",
-        "minutes of wall time in all.",
+        f"Measured on {machine or 'this machine'}, torch {torch.__version__}: "
+        f"{sum(r.seconds for r in rows) / 60:.0f} minutes of run time in all (one process each;",
+        "a campaign resumed from its log counts the runs it holds).",
         "",
         "| implementation | property | dtype | rejections / N | 95% upper bound | examples | too ill-conditioned | seconds |",
         "|---|---|---|---|---|---|---|---|",
