@@ -133,12 +133,12 @@ def bind(
                 break
     positional: list[str] = []
     leading = [p for p in params.values() if p.name not in ("device", "dtype")]
-    for argument, parameter in zip(POSITIONAL, leading):
-        if argument in keywords or parameter.name in keywords.values():
+    for argument, param in zip(POSITIONAL, leading):
+        if argument in keywords or param.name in keywords.values():
             break
-        if parameter.kind is parameter.KEYWORD_ONLY:
+        if param.kind is param.KEYWORD_ONLY:
             break
-        keywords[argument] = parameter.name
+        keywords[argument] = param.name
         positional.append(argument)
     bound = set(keywords.values())
     for p in params.values():

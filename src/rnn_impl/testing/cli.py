@@ -233,7 +233,7 @@ def _smoke_test(session: Any) -> list[str]:
             continue
         lines = implementation.binding.describe(implementation.name.rpartition(":")[2])
         if type(implementation.adapter) is oracle.Adapter and not implementation.is_cell:
-            deeper = {"num_layers": 2, "bidirectional": True}
+            deeper: dict[str, Any] = {"num_layers": 2, "bidirectional": True}
             wider = replace(config, **{k: v for k, v in deeper.items() if k not in held})
             try:
                 reference, impl = oracle.build_pair(implementation, wider, InputCase())

@@ -62,7 +62,7 @@ class Adapter:
         """``impl``'s parameters keyed by torch's names (``weight_ih_l0``, ...); a joined
         bias under both of its names (its gradient is either bias's)."""
         plan = _PLANS.get(impl)
-        theirs = dict(impl.named_parameters())
+        theirs: dict[str, Tensor] = dict(impl.named_parameters())
         if plan is None:
             return theirs
         return {s: theirs[name] for name, sources in plan.items() for s in sources}
