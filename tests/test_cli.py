@@ -181,7 +181,7 @@ BAD_MODULE = textwrap.dedent(
         ),
         (
             ["--adapter", "user_impls:Exploding"],
-            "the adapter failed to load nn.RNN's weights into rnn_impl:RNN built with",
+            "loading nn.RNN's weights into rnn_impl:RNN built with",
         ),
         (["--property", "nope"], "unknown property, category or tier 'nope'"),
         (["--device", "tpu"], "unknown device 'tpu'"),

@@ -361,10 +361,10 @@ def build_from(
         with torch.no_grad():
             implementation.adapter.load(impl, reference)
     except Exception as exc:
+        by = implementation.adapter_name or "names and shapes (the default adapter)"
         failed = (
-            f"the adapter failed to load {config.kind.reference}'s weights into "
-            f"{implementation.name} built with {config}: {type(exc).__name__}: "
-            f"{' '.join(str(exc).split())}"
+            f"loading {config.kind.reference}'s weights into {implementation.name} built with "
+            f"{config} by {by} failed: {type(exc).__name__}: {' '.join(str(exc).split())}"
         )
         other = _other_kind(impl, config)
         if other is not None:
