@@ -73,6 +73,9 @@ def test_a_planted_bug_fails_the_run(project):
     run = in_project(project, *QUICK)
     assert run.returncode == 1, run.stdout[-3000:]
     assert "output_close-cpu-float32" in run.stdout
+    # reported as rnn-verify reports it: the example, where it departs, what it needs
+    assert "RunFailed: FAIL output_close on cpu/float32" in run.stdout, run.stdout[-3000:]
+    assert "departs: h_n differs for layer 0 forward" in run.stdout
 
 
 def test_an_expected_failure_that_passes_fails_under_ci(project):

@@ -332,41 +332,23 @@ def _check(
     minimal failing example (None if it did not fail)."""
     from rnn_impl.testing import corpus, devices
     from rnn_impl.testing.exceptions import VALUES
-    from rnn_impl.testing.localise import describe
-    from rnn_impl.testing.report import Result, classify, write_reproducer
+    from rnn_impl.testing.report import Result, classify, result_of, write_reproducer
 
     prop, device = run.prop, run.device
-    result = Result(prop.name, prop.category, device, devices.dtype_name(run.dtype), "skip")
-    if run.skip is not None:
-        result.reason = run.skip
-        return result, None
-    if not reached:
-        result.status, result.reason = "not reached", f"--max-time {max_time:g} s ran out"
+    if run.skip is not None or not reached:
+        result = Result(prop.name, prop.category, device, devices.dtype_name(run.dtype), "skip")
+        result.reason = run.skip or ""
+        if run.skip is None:
+            result.status, result.reason = "not reached", f"--max-time {max_time:g} s ran out"
         return result, None
     start = time.perf_counter()
     verification = session.verify(run, run_settings, seed=seed)
-    result.seconds = time.perf_counter() - start
-    result.examples = verification.examples
-    result.ill_conditioned = verification.ill_conditioned
-    result.max_abs, result.eps_units = verification.worst.max_abs, verification.worst.eps_units
-    failure = verification.failure
-    if failure is None:
-        result.status = "pass"
-        return result, None
-    result.status = "fail"
-    result.reason = f"{type(failure).__name__}: {failure}".strip()
-    result.differs = getattr(failure, "differs", "")
-    measure = getattr(failure, "measure", None)
-    if measure is not None:
-        result.max_abs, result.eps_units = measure.max_abs, measure.eps_units
+    result = result_of(run, verification, time.perf_counter() - start)
     example = verification.last
-    if example is None:
+    if result.status == "pass" or example is None:
         return result, None
     implementation = run.implementation
     entry = corpus.failure_of(prop.name, example, implementation.name, verification.headline)
-    result.counterexample = str(example)
-    located = describe(prop, implementation, example)
-    result.departs, result.suspects = located["departs"], located["suspects"]
     path = write_reproducer(
         outputs.repro_dir,
         result,

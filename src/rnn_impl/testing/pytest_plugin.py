@@ -232,12 +232,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("rnn_run", runs, ids=[run.id for run in runs], indirect=True)
 
 
+class RunFailed(AssertionError):
+    """A catalogue run failed: its report block (the error, the minimal example, where it
+    departs from torch and what it needs), as ``rnn-verify`` prints it."""
+
+
 @pytest.fixture
 def rnn_run(request: pytest.FixtureRequest) -> Any:
     """A callable that checks this test's run of the catalogue (the corpus's recorded failures
     for it first, when a corpus is named): skipped with the session's reason (a device this
     machine lacks, a cell property with no cell under test, ...); expected to fail where the
-    expected-failures file lists it (strictly under the ``ci`` profile)."""
+    expected-failures file lists it (strictly under the ``ci`` profile). A failure is reported
+    as ``rnn-verify`` reports it (:class:`RunFailed`)."""
     run = request.param
     session = _session(request.config, _settings(request.node, request.config))
 
@@ -249,7 +255,12 @@ def rnn_run(request: pytest.FixtureRequest) -> Any:
         if run.listed is not None:
             note = expected.described(run.listed, session.expected_file)
             request.applymarker(pytest.mark.xfail(reason=note, strict=expected.strict(name)))
-        session.verify(run, run_settings, collect=False)
+        verification = session.verify(run, run_settings, collect=True)
+        if verification.failure is not None:
+            from rnn_impl.testing.report import failure_block, result_of
+
+            block = failure_block(result_of(run, verification))
+            raise RunFailed(block) from verification.failure
 
     return check
 

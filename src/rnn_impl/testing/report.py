@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 if TYPE_CHECKING:
@@ -62,6 +62,35 @@ class Result:
     cause: str = ""
     departs: list[str] = field(default_factory=list)
     suspects: list[str] = field(default_factory=list)
+
+
+def result_of(run: Any, verification: Any, seconds: float = 0.0) -> Result:
+    """The :class:`Result` of a :class:`~rnn_impl.testing.session.Run` that ran, from its
+    :class:`~rnn_impl.testing.runner.Verification`: for a failure, the error, what differs,
+    the minimal example, and where it departs from torch and what it needs
+    (:func:`~rnn_impl.testing.localise.describe`)."""
+    from rnn_impl.testing import devices
+    from rnn_impl.testing.localise import describe
+
+    prop = run.prop
+    result = Result(prop.name, prop.category, run.device, devices.dtype_name(run.dtype), "pass")
+    result.seconds, result.examples = seconds, verification.examples
+    result.ill_conditioned = verification.ill_conditioned
+    result.max_abs, result.eps_units = verification.worst.max_abs, verification.worst.eps_units
+    failure = verification.failure
+    if failure is None:
+        return result
+    result.status = "fail"
+    result.reason = f"{type(failure).__name__}: {failure}".strip()
+    result.differs = getattr(failure, "differs", "")
+    measure = getattr(failure, "measure", None)
+    if measure is not None:
+        result.max_abs, result.eps_units = measure.max_abs, measure.eps_units
+    if verification.last is not None:
+        result.counterexample = str(verification.last)
+        located = describe(prop, run.implementation, verification.last)
+        result.departs, result.suspects = located["departs"], located["suspects"]
+    return result
 
 
 def cell(result: Result) -> str:
