@@ -217,15 +217,14 @@ def _smoke_test(session: Any) -> list[str]:
     a constructor or adapter that cannot work at all is a usage error, not a conformance
     failure. Returns how the first is built: its binding and its weights' mapping."""
     from rnn_impl.testing import oracle
-    from rnn_impl.testing.cases import InputCase, ModuleConfig
+    from rnn_impl.testing.cases import InputCase
     from rnn_impl.testing.mapping import MappingError, describe
 
     lines: list[str] = []
     for implementation in session.implementations:
         try:
             held = implementation.fixed_arguments(session.fixed)
-            hidden = max(4, held.get("proj_size", 0) + 1)  # the strategies make room alike
-            config = replace(ModuleConfig(3, hidden), **held)
+            config = implementation.plain_config(session.fixed)
             reference, impl = oracle.build_pair(implementation, config, InputCase())
         except (oracle.ImplementationError, ValueError) as error:  # ValueError: torch's
             raise UsageError(" ".join(str(error).split())) from None
@@ -240,7 +239,7 @@ def _smoke_test(session: Any) -> list[str]:
             except oracle.ImplementationError as error:
                 if isinstance(error.__cause__, MappingError):
                     raise UsageError(f"{implementation.name}: {error.__cause__}") from None
-            plan = oracle.Adapter.plan(impl, reference)
+            plan = oracle.plan_of(impl)
             if plan is not None:
                 lines += ["weights mapped from names and shapes:", *describe(plan)]
     return lines

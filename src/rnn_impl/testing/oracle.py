@@ -61,7 +61,7 @@ class Adapter:
     def named_parameters(self, impl: nn.Module) -> dict[str, Tensor]:
         """``impl``'s parameters keyed by torch's names (``weight_ih_l0``, ...); a joined
         bias under both of its names (its gradient is either bias's)."""
-        plan = _PLANS.get(impl)
+        plan = plan_of(impl)
         theirs: dict[str, Tensor] = dict(impl.named_parameters())
         if plan is None:
             return theirs
@@ -94,10 +94,16 @@ _PLANS: weakref.WeakKeyDictionary[nn.Module, Plan] = weakref.WeakKeyDictionary()
 """The plan each module built under the default :class:`Adapter` was loaded by."""
 
 
+def plan_of(impl: nn.Module) -> Plan | None:
+    """The plan the default :class:`Adapter` loaded ``impl`` by (None: by torch's names, or
+    another adapter)."""
+    return _PLANS.get(impl)
+
+
 def joins_parameters(impl: nn.Module) -> bool:
     """``impl`` holds a sum of torch's parameters (one bias for ``b_ih + b_hh``): rounded in
     its dtype, so converted to a wider one it is not torch's converted sum."""
-    return any(len(sources) > 1 for sources in _PLANS.get(impl, {}).values())
+    return any(len(sources) > 1 for sources in (plan_of(impl) or {}).values())
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,14 @@ class Implementation:
                     f"{self.name} is an {self.kind.reference} look-alike: it has no {name}"
                 )
         return {**(fixed or {}), **implied}
+
+    def plain_config(self, fixed: Mapping[str, Any] | None = None) -> ModuleConfig:
+        """A small configuration with ``fixed`` and the :meth:`implied_arguments` (input 3,
+        hidden 4, or room for a fixed ``proj_size`` as the strategies make it), to build it
+        once before any run."""
+        held = self.fixed_arguments(fixed)
+        hidden = max(4, held.get("proj_size", 0) + 1)
+        return dataclasses.replace(ModuleConfig(3, hidden), **held)
 
     def build(self, config: ModuleConfig, device: Any, dtype: torch.dtype) -> nn.Module:
         if self.is_cell:

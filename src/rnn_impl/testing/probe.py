@@ -8,7 +8,6 @@ properties report, not unsupported inputs. Probes never look at the values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -25,8 +24,7 @@ def unsupported_layouts(
     draw both)."""
     if implementation.is_cell:
         return {}
-    held = implementation.fixed_arguments(fixed)
-    config = replace(ModuleConfig(3, max(4, held.get("proj_size", 0) + 1)), **held)
+    config = implementation.plain_config(fixed)
     found = {}
     for layout in layouts:
         errors = [_probe(implementation, config, layout, h0) for h0 in (False, True)]
