@@ -9,7 +9,10 @@ arithmetic, Parker 1997): a sum of ``n`` terms by ``u * sqrt(n)`` times the sum 
 magnitudes times a standard normal draw (the scale of Higham and Mary's probabilistic bound,
 2019, which holds whatever order the terms are summed in), an activation or a product of two
 values by ``u`` times its value; in the backward pass, each product with a weight matrix
-likewise. The samples run together, as a leading dimension of every tensor; sample 0 is the
+likewise. A matrix product's sums accumulate at the unit roundoff of
+:func:`~rnn_impl.testing.tolerances.accumulation_roundoff` (float32 for half precision on the
+CPU), and its result and the few pieces added to it (a bias, the other product) are each
+rounded to the tested dtype. The samples run together, as a leading dimension of every tensor; sample 0 is the
 exact run.
 
 The spread of the samples around the exact run (:class:`Sensitivity`) is how far rounding
@@ -43,7 +46,7 @@ from rnn_impl.testing.cases import (
 )
 from rnn_impl.testing.kinds import Kind
 from rnn_impl.testing.strategies import Example
-from rnn_impl.testing.tolerances import SAMPLES, unit_roundoff
+from rnn_impl.testing.tolerances import SAMPLES, accumulation_roundoff, unit_roundoff
 
 F64 = torch.float64
 
@@ -86,9 +89,10 @@ class Rounding:
     the example's seed (zero in sample 0, the exact run); magnitudes are constants to
     autograd."""
 
-    def __init__(self, u: float, seed: int) -> None:
-        self.u = u
-        self.generator = generator(seed, 11)
+    def __init__(self, example: Example) -> None:
+        self.u = unit_roundoff(example.dtype)
+        self.accumulated = accumulation_roundoff(example.dtype, example.device)
+        self.generator = generator(example.case.seed, 11)
 
     def draw(self, shape: tuple[int, ...]) -> Tensor:
         """Standard normal draws of ``shape`` (its first dimension the samples), zero in
@@ -102,6 +106,20 @@ class Rounding:
         noise = self.u * math.sqrt(terms) * magnitude.detach() * self.draw(tuple(value.shape))
         return value + noise
 
+    def dot(
+        self, value: Tensor, magnitude: Tensor, terms: int, pieces: Tensor, count: int = 1
+    ) -> Tensor:
+        """``value``, made of ``count`` pieces whose magnitudes add to ``pieces`` (a matrix
+        product, a bias, another product), their ``terms`` products (magnitudes adding to
+        ``magnitude``) accumulated in the accumulation dtype, each piece rounded to the
+        tested dtype and added there."""
+        if self.accumulated == self.u:  # accumulated in the tested dtype: one bound covers all
+            return self.sum(value, magnitude, terms)
+        shape = tuple(value.shape)
+        inside = self.accumulated * math.sqrt(terms) * magnitude.detach() * self.draw(shape)
+        rounded = self.u * math.sqrt(count) * pieces.detach() * self.draw(shape)
+        return value + inside + rounded
+
     def each(self, value: Tensor, times: int = 1) -> Tensor:
         """``value``, each element rounded ``times`` times (a product, a difference), and so
         is the gradient that flows back through it (the backward's own products)."""
@@ -110,6 +128,13 @@ class Rounding:
         return Rounded.apply(
             value, u * value.detach().abs() * self.draw(shape), u, self.draw(shape)
         )
+
+    def back(self, value: Tensor) -> Tensor:
+        """``value``, whose gradient is rounded once where it arrives: a result used twice
+        (the output and h_n, say) gets the sum of both gradients, which autograd accumulates
+        in the tested dtype. Without it, a sum that cancels downstream (a row of a weight's
+        gradient) would get far too small a spread."""
+        return Rounded.apply(value, torch.zeros_like(value), self.u, self.draw(tuple(value.shape)))
 
     def activation(self, name: str, value: Tensor) -> Tensor:
         """``tanh``, ``sigmoid`` or ``relu`` of ``value``, rounded, its derivative from the
@@ -153,7 +178,14 @@ class Activation(torch.autograd.Function):
     """An activation whose result is rounded (``u`` times its value, with the draws ``z``)
     and whose backward is computed from that rounded result, as ATen's ``tanh_backward`` and
     ``sigmoid_backward`` are: near saturation ``1 - y^2`` from a rounded ``y`` keeps no
-    relative accuracy at all, and the spread must show it."""
+    relative accuracy at all, and the spread must show it.
+
+    ReLU's derivative jumps at 0: where the exact pre-activation is within :data:`KINK`
+    times its own spread of 0, a correct
+    implementation may land on either side (torch's own bfloat16 nn.RNN does, on examples
+    the campaigns found), and a few samples rarely cross it. There, half the samples (a
+    random half per element) take the other side's derivative, so that the jump is in the
+    spread of every gradient it reaches."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -161,21 +193,46 @@ class Activation(torch.autograd.Function):
     ) -> Tensor:
         y = ACTIVATIONS[name](x)
         y = y + u * y.abs() * z
-        ctx.save_for_backward(y, z_back)
+        ctx.save_for_backward(x, y, z_back)
         ctx.name, ctx.u = name, u
         return y
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        y, z_back = ctx.saved_tensors
+        x, y, z_back = ctx.saved_tensors
         if ctx.name == "tanh":
             slope = 1 - y * y
         elif ctx.name == "sigmoid":
             slope = y * (1 - y)
         else:
-            return grad * (y > 0).to(y.dtype), None, None, None, None
+            return grad * _relu_slope(x, y, z_back), None, None, None, None
         back = grad * slope
         return back + ctx.u * back.abs() * z_back, None, None, None, None
+
+
+KINK = 3.0
+"""How many spreads from 0 a pre-activation may land on the other side of ReLU's kink in a
+correct implementation: a rounding moves a value by at most about one spread (the
+perturbations are a probabilistic bound), three leave a margin for the few that compound; the
+spread of a whole result is then allowed :data:`~rnn_impl.testing.tolerances.SAFETY` times."""
+
+
+def _relu_slope(x: Tensor, y: Tensor, z: Tensor) -> Tensor:
+    """ReLU's derivative per sample (``x``, ``y``: ``(S, ...)``, sample 0 exact), the other
+    side's in half the samples where the exact ``x`` is within :data:`KINK` spreads of 0;
+    which half, per element, from the sign of the draw ``z[1]``."""
+    slope = (y > 0).to(y.dtype)
+    if x.shape[0] < 2:
+        return slope
+    exact = x[0]
+    spread = (x[1:] - exact).pow(2).mean(0).sqrt()
+    near = exact.abs() <= KINK * spread
+    if not bool(near.any()):
+        return slope
+    samples = torch.arange(x.shape[0], device=x.device).view(-1, *([1] * exact.dim()))
+    other = ((samples + (z[1] > 0).long()) % 2 == 1) & (samples > 0) & near
+    crossed = 1.0 - (exact > 0).to(y.dtype)
+    return torch.where(other, crossed, slope)
 
 
 ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
@@ -204,7 +261,8 @@ class Product(torch.autograd.Function):
         x, w, b = ctx.saved_tensors
         rounding, sums = ctx.rounding, ctx.sums
         magnitude = torch.einsum("s...r,srk->s...k", grad.abs(), w.abs())
-        grad_x = rounding.sum(torch.einsum("s...r,srk->s...k", grad, w), magnitude, w.shape[1])
+        grad_x = torch.einsum("s...r,srk->s...k", grad, w)
+        grad_x = rounding.dot(grad_x, magnitude, w.shape[1], grad_x.abs())
         grad_w = torch.einsum("s...r,s...k->srk", grad, x)
         rows = grad[0].numel() // max(grad.shape[-1], 1)
         sums.add(w, torch.einsum("...r,...k->rk", grad[0].abs(), x[0].abs()), rows)
@@ -214,6 +272,11 @@ class Product(torch.autograd.Function):
             grad_b = flat.sum(1)
             sums.add(b, flat[0].abs().sum(0), rows)
         return grad_x, grad_w, grad_b, None, None
+
+
+def _bias_abs(b: Tensor | None, like: Tensor) -> Tensor | float:
+    """``|b|`` shaped to be added to ``like`` (0 without a bias)."""
+    return 0.0 if b is None else _bias_shape(b.detach().abs(), like)
 
 
 def _magnitude(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
@@ -250,8 +313,8 @@ def _step(
     mh = _magnitude(h, w.w_hh, w.b_hh)
     inputs, hidden = w.w_ih.shape[2], w.w_hh.shape[2]
     if kind.gates and not kind.paired_state:  # torch's GRU
-        gi = rounding.sum(gi, mi, inputs + 1)
-        gh = rounding.sum(gh, mh, hidden + 1)
+        gi = rounding.dot(gi, mi, inputs + 1, gi.abs() + _bias_abs(w.b_ih, gi), 2)
+        gh = rounding.dot(gh, mh, hidden + 1, gh.abs() + _bias_abs(w.b_hh, gh), 2)
         (ir, iz, in_), (hr, hz, hn) = gi.chunk(3, -1), gh.chunk(3, -1)
         r = rounding.activation("sigmoid", rounding.sum(ir + hr, ir.abs() + hr.abs(), 2))
         z = rounding.activation("sigmoid", rounding.sum(iz + hz, iz.abs() + hz.abs(), 2))
@@ -259,7 +322,8 @@ def _step(
         n = rounding.activation("tanh", rounding.sum(in_ + rhn, in_.abs() + rhn.abs(), 2))
         kept, fresh = rounding.each(z * h), rounding.each((1 - z) * n, 2)
         return rounding.sum(fresh + kept, fresh.abs() + kept.abs(), 2), None
-    gates = rounding.sum(gi + gh, mi + mh, inputs + hidden + 2)
+    pieces = gi.abs() + gh.abs() + _bias_abs(w.b_ih, gi) + _bias_abs(w.b_hh, gh)
+    gates = rounding.dot(gi + gh, mi + mh, inputs + hidden + 2, pieces, 4)
     if not kind.paired_state:  # an Elman RNN
         return rounding.activation(activation, gates), None
     i, f, g, o = gates.chunk(4, -1)
@@ -269,11 +333,8 @@ def _step(
     c = rounding.sum(fc + ig, fc.abs() + ig.abs(), 2)
     h = rounding.each(o * rounding.activation("tanh", c))
     if w.w_hr is not None:
-        h = rounding.sum(
-            Product.apply(h, w.w_hr, None, rounding, sums),
-            _magnitude(h, w.w_hr, None),
-            w.w_hr.shape[2],
-        )
+        projected = Product.apply(h, w.w_hr, None, rounding, sums)
+        h = rounding.dot(projected, _magnitude(h, w.w_hr, None), w.w_hr.shape[2], projected.abs())
     return h, c
 
 
@@ -406,7 +467,7 @@ def module_sensitivity(
     """
     config, case = example.config, example.case
     samples = SAMPLES + 1
-    rounding, sums = Rounding(unit_roundoff(example.dtype), case.seed), Sums()
+    rounding, sums = Rounding(example), Sums()
     inputs = make_inputs(config, case, example.dtype, "cpu")
     x = _replicated(inputs.padded, samples, gradients)
     given = inputs.h0
@@ -449,7 +510,7 @@ def module_sensitivity(
     results = {"output": output, "state": h_n}
     if gradients:
         leaves = {"input": x, "h0": h0, **weights}
-        results |= _gradients(results, leaves, case, example.dtype)
+        results |= _gradients(results, leaves, case, example.dtype, rounding)
     return _summarise(results, rounding, sums, weights, example.dtype)
 
 
@@ -461,7 +522,7 @@ def cell_sensitivity(
     with respect to ``input``, ``hx`` and every parameter."""
     config, case = example.config, example.case
     samples = SAMPLES + 1
-    rounding, sums = Rounding(unit_roundoff(example.dtype), case.seed), Sums()
+    rounding, sums = Rounding(example), Sums()
     inputs = make_cell_inputs(config, case, example.dtype, "cpu")
     x = _replicated(inputs.padded, samples, gradients)
     given = inputs.h0
@@ -491,20 +552,25 @@ def cell_sensitivity(
     result = _join(final)
     results = {"state": result if case.batched else result.squeeze(1)}
     if gradients:
-        results |= _gradients(results, {"input": x, "hx": hx, **weights}, case, example.dtype)
+        leaves = {"input": x, "hx": hx, **weights}
+        results |= _gradients(results, leaves, case, example.dtype, rounding)
     return _summarise(results, rounding, sums, weights, example.dtype)
 
 
 def _gradients(
-    results: dict[str, Tensor], leaves: dict[str, Tensor], case: Any, dtype: torch.dtype
+    results: dict[str, Tensor],
+    leaves: dict[str, Tensor],
+    case: Any,
+    dtype: torch.dtype,
+    rounding: Rounding,
 ) -> dict[str, Tensor]:
     """The gradients of ``<g, result>`` summed over the results (the case's upstream
     gradients ``g``, rounded to ``dtype``), per sample, with respect to each leaf that
-    requires one (zeros elsewhere)."""
+    requires one (zeros elsewhere); each result's gradient rounded where it arrives."""
     values = list(results.values())
     pair = upstream_grads(values[0][0], values[-1][0], case, precision=dtype)
     upstream = pair if len(values) == 2 else pair[:1]
-    loss = cast(Tensor, sum((value * g).sum() for value, g in zip(values, upstream)))
+    loss = cast(Tensor, sum((rounding.back(value) * g).sum() for value, g in zip(values, upstream)))
     wanted = {name: leaf for name, leaf in leaves.items() if leaf.requires_grad}
     grads = torch.autograd.grad(loss, list(wanted.values()), allow_unused=True)
     found = {

@@ -65,9 +65,32 @@ size: where the allowed distance reaches half the values, no answer of the right
 could fail, and the row says nothing."""
 
 
+ILL_CONDITIONED_CAP = 0.2
+"""The largest share of a run's examples that may be too ill-conditioned to judge: the
+strategies and covering sets keep below it in every dtype (tests/test_sensitivity.py on the
+covering sets, docs/false-alarms.md on the draws), so that a pass rests on judged examples."""
+
+
 def unit_roundoff(dtype: torch.dtype) -> float:
     """``u``: half the distance from 1 to the next number of ``dtype``."""
     return torch.finfo(dtype).eps / 2
+
+
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def accumulation_roundoff(dtype: torch.dtype, device: str) -> float:
+    """``u`` of the sums inside a matrix product of ``dtype`` on ``device``. Torch's CPU
+    kernels (GEMM, addmm, einsum, linear) accumulate float16 and bfloat16 in float32 and round
+    the result once, so every implementation built on them does, whatever its order; a sum of
+    ``n`` half-precision products in half precision would move a result by ``u sqrt(n)``
+    times its terms (a quarter of the values at ``n = 128`` in bfloat16) and leave most
+    examples unjudgeable. On CUDA, cuBLAS may reduce float16 in float16
+    (``allow_fp16_reduced_precision_reduction``): there, and for float32 and float64, the
+    sums are taken in ``dtype`` itself."""
+    if device == "cpu" and dtype in HALF_DTYPES:
+        return unit_roundoff(torch.float32)
+    return unit_roundoff(dtype)
 
 
 GRAD_RTOL_FLOAT64 = 1e-12

@@ -11,7 +11,6 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl.testing.cases import make_inputs
-from rnn_impl.testing.devices import ALL_DEVICES
 from rnn_impl.testing.invalid_calls import ErrorSizes, constructor_cases, forward_cases
 from rnn_impl.testing.oracle import Implementation, build_pair, error_route
 from rnn_impl.testing.properties._core import call, fail, fail_on_difference, register
@@ -91,7 +90,7 @@ def _flat(config, result: tuple[Any, Any]) -> list[Any]:
     return [output, *state] if config.kind.paired_state else [output, state]
 
 
-@register("shapes", "contracts", "contract", "behaviour", devices=ALL_DEVICES)
+@register("shapes", "contracts", "contract", "behaviour")
 def shapes(implementation: Implementation, example: Example) -> None:
     """output and h_n (c_n) have nn.RNN's type, shape, dtype and device; h0 is not written."""
     _shape_contract(implementation, example)

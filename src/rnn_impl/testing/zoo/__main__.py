@@ -183,6 +183,7 @@ def _false_alarms(
     command: str,
 ) -> int:
     from rnn_impl.testing.machine import cpu_kind
+    from rnn_impl.testing.tolerances import ILL_CONDITIONED_CAP
     from rnn_impl.testing.zoo.power import alarms_markdown, false_alarms
 
     rows = []
@@ -192,7 +193,15 @@ def _false_alarms(
         print("error: --property / --dtype select no run of a tolerance property", file=sys.stderr)
         return 2
     _write(alarms_markdown(rows, command, cpu_kind()), out)
-    return 1 if any(r.rejections for r in rows) else 0
+    crowded = [r for r in rows if r.ill_share > ILL_CONDITIONED_CAP]
+    for r in crowded:
+        print(
+            f"too ill-conditioned: {r.implementation}, {r.prop}, {r.dtype}: "
+            f"{100 * r.ill_share:.0f}% of its examples (the cap is "
+            f"{100 * ILL_CONDITIONED_CAP:.0f}%)",
+            file=sys.stderr,
+        )
+    return 1 if crowded or any(r.rejections for r in rows) else 0
 
 
 def _campaigns(seeds: int, limit: float, out: Path | None, command: str) -> int:

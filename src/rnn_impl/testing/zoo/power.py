@@ -37,6 +37,7 @@ from hypothesis import Phase, settings
 from rnn_impl.testing import devices
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
 from rnn_impl.testing.session import Run, Session
+from rnn_impl.testing.tolerances import ILL_CONDITIONED_CAP
 from rnn_impl.testing.zoo import CONTROLS, CORRECT, Bug
 from rnn_impl.testing.zoo.matrix import timed_run, without_shrinking
 
@@ -182,6 +183,12 @@ class Alarms:
     seconds: float
     first: str
     ill_conditioned: int = 0
+    profile: str = "ci"
+
+    @property
+    def ill_share(self) -> float:
+        """The share of its examples too ill-conditioned to judge."""
+        return self.ill_conditioned / max(self.examples, 1)
 
     @property
     def upper_bound(self) -> float:
@@ -255,7 +262,18 @@ def false_alarms(
         rejections = sum(map(bool, headlines))
         total, took = sum(examples), sum(seconds)
         found.append(
-            Alarms(control.label, prop.name, dtype, runs, rejections, total, took, first, sum(ill))
+            Alarms(
+                control.label,
+                prop.name,
+                dtype,
+                runs,
+                rejections,
+                total,
+                took,
+                first,
+                sum(ill),
+                profile,
+            )
         )
     return found
 
@@ -360,13 +378,14 @@ def alarms_markdown(rows: list[Alarms], command: str, machine: str = "") -> str:
         f"{sum(r.seconds for r in rows) / 60:.0f} minutes of run time in all (one process each;",
         "a campaign resumed from its log counts the runs it holds).",
         "",
-        "| implementation | property | dtype | rejections / N | 95% upper bound | examples | too ill-conditioned | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| implementation | property | dtype | profile | rejections / N | 95% upper bound | examples | too ill-conditioned | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.implementation} | {r.prop} | {r.dtype} | {r.rejections} / {r.runs} "
-            f"| {r.upper_bound:.3f} | {r.examples} | {r.ill_conditioned} | {r.seconds:.0f} |"
+            f"| {r.implementation} | {r.prop} | {r.dtype} | {r.profile} | {r.rejections} / "
+            f"{r.runs} | {r.upper_bound:.3f} | {r.examples} | {r.ill_conditioned} "
+            f"| {r.seconds:.0f} |"
         )
     rejected = [r for r in rows if r.rejections]
     runs, rejections = sum(r.runs for r in rows), sum(r.rejections for r in rows)
@@ -375,7 +394,9 @@ def alarms_markdown(rows: list[Alarms], command: str, machine: str = "") -> str:
         "",
         f"In all: {rejections} rejections in {runs} runs (95% upper bound on a run's false-alarm",
         f"rate {false_alarm_upper_bound(rejections, runs):.4f}), {examples} examples, {ill}",
-        f"({100 * ill / max(examples, 1):.1f}%) too ill-conditioned to judge.",
+        f"({100 * ill / max(examples, 1):.1f}%) too ill-conditioned to judge; at most "
+        f"{100 * max(r.ill_share for r in rows):.1f}% in a row (the cap:",
+        f"{100 * ILL_CONDITIONED_CAP:.0f}%, `tolerances.ILL_CONDITIONED_CAP`).",
         "",
         f"Rows with a false alarm: {len(rejected)} of {len(rows)}.",
     ]
