@@ -14,6 +14,7 @@ from hypothesis import settings
 
 import rnn_impl
 from rnn_impl.testing import devices, environment, profiles
+from rnn_impl.testing.parallel import WORKERS_ENV
 
 profiles.register_profiles()
 settings.load_profile(profiles.default_profile())
@@ -72,6 +73,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.once)
 
 
+# rnn-verify run inside a test shares its runs among no processes of its own: pytest -n
+# already uses the cores (tests of --workers pass it explicitly)
+os.environ.setdefault(WORKERS_ENV, "1")
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // _WORKERS))

@@ -9,6 +9,7 @@ import torch
 from hypothesis import settings
 from torch import nn
 
+from rnn_impl.testing.adapter_source import adapter_source
 from rnn_impl.testing.binding import bind
 from rnn_impl.testing.cases import ModuleConfig
 from rnn_impl.testing.kinds import GRU, RNN
@@ -235,3 +236,118 @@ def test_a_digit_between_letters_is_part_of_a_name_not_a_layer_number():
     plan = map_parameters(shapes, torch_shapes, gru=False)
     assert plan["in2hid.1.weight"] == ("weight_ih_l1",)
     assert plan["hid2hid.1.bias"] == ("bias_hh_l1",)
+
+
+def _torch_shapes(layers: int, bidirectional: bool, bias: bool = True) -> dict:
+    module = nn.RNN(3, 5, layers, bias=bias, bidirectional=bidirectional)
+    return {n: tuple(p.shape) for n, p in module.named_parameters()}
+
+
+def _written_plan(plan, layers: int, directions: int):
+    namespace: dict = {}
+    exec(adapter_source("m:C", "m_adapter", plan), namespace)
+    return namespace["plan"](layers, directions)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        lambda layer, direction: f"cells.{2 * layer + direction}.ih.weight",
+        lambda layer, direction: f"w_ih{'_reverse' if direction else ''}_l{layer}",
+    ],
+    ids=["index", "reverse-word"],
+)
+def test_a_written_adapter_states_the_mapping_for_every_depth(name):
+    """--write-adapter writes the mapping found on 2 bidirectional layers as a loop: for 2
+    layers it is that mapping, and for 3 it goes on by the same rule."""
+
+    def shapes(layers):
+        found = {}
+        for layer in range(layers):
+            for direction in range(2):
+                width = 3 if layer == 0 else 10
+                hh = name(layer, direction).replace("ih", "hh")
+                found |= {name(layer, direction): (5, width), hh: (5, 5)}
+        return found
+
+    small, deep = (
+        map_parameters(shapes(n), _torch_shapes(n, True, bias=False), gru=False) for n in (2, 3)
+    )
+    assert _written_plan(small, 2, 2) == small
+    assert _written_plan(small, 3, 2) == deep
+
+
+def test_a_written_adapter_for_one_direction_and_a_joined_bias():
+    plan = map_parameters(
+        {"w_in.0": (5, 3), "w_hh.0": (5, 5), "bh.0": (5,)}, _torch_shapes(1, False), gru=False
+    )
+    assert _written_plan(plan, 2, 1) == {
+        **plan,
+        "w_in.1": ("weight_ih_l1",),
+        "w_hh.1": ("weight_hh_l1",),
+        "bh.1": ("bias_ih_l1", "bias_hh_l1"),
+    }
+
+
+class NoHalf(Notebook):
+    """Refuses half precision outright: float16 and bfloat16 are unsupported, not failed."""
+
+    def forward(self, inputs, hidden=None):
+        if inputs.dtype in (torch.float16, torch.bfloat16):
+            raise TypeError("half precision is not supported")
+        return super().forward(inputs, hidden)
+
+
+class MetaState(Notebook):
+    """A bug: its zero state is made on the meta device, whatever the input's device."""
+
+    def forward(self, inputs, hidden=None):
+        if hidden is None:
+            hidden = torch.zeros(self.layers_size, inputs.shape[1], self.hidden_size, device="meta")
+        return super().forward(inputs, hidden)
+
+
+def test_a_dtype_is_unsupported_only_when_every_probe_raises():
+    from rnn_impl.testing.probe import unsupported_dtypes
+
+    refused = unsupported_dtypes(load_implementation("tests.test_binding:NoHalf"), {}, ("batched",))
+    assert set(refused) == {"float16", "bfloat16"}
+    assert "half precision is not supported" in refused["float16"]
+    # a state made in float32 or on the wrong device raises without h0, not with it: a bug
+    for bug in ("Float32State", "MetaState"):
+        assert unsupported_dtypes(load_implementation(f"tests.test_binding:{bug}"), {}) == {}
+
+
+def test_a_state_on_the_wrong_device_is_a_failure_not_unsupported():
+    from rnn_impl.testing.probe import unsupported_layouts
+
+    implementation = load_implementation("tests.test_binding:MetaState")
+    assert "batched" not in unsupported_layouts(implementation, {})
+    session = Session.from_options(
+        impl="tests.test_binding:MetaState",
+        properties=["output_close"],
+        dtypes=["float32"],
+        devices=["cpu"],
+        layouts=["batched"],
+    )
+    verification = session.verify(session.live_runs()[0], without_shrinking(CI_PROFILE))
+    assert verification.failed
+
+
+def test_a_probed_session_skips_the_runs_of_an_unsupported_dtype_with_the_error():
+    session = Session.from_options(
+        impl="tests.test_binding:NoHalf", properties=["output_close"], devices=["cpu"]
+    ).probed()
+    assert set(session.unsupported) == {
+        "unbatched input",
+        "packed_sorted input",
+        "packed_unsorted input",
+        "float16",
+        "bfloat16",
+    }
+    assert session.layouts == ("batched",)
+    skips = {run.id: run.skip for run in session.runs()}
+    assert skips["output_close-cpu-float32"] is None
+    assert skips["output_close-cpu-float16"].startswith(
+        "unsupported: float16 (every probe raised TypeError: half precision is not supported"
+    )

@@ -361,3 +361,75 @@ def test_an_exact_failure_shows_its_cause(tmp_path):
     assert "  cause: operation order: " in run.stdout
     [result] = json.loads((tmp_path / "r.json").read_text())["results"]
     assert result["cause"].startswith("operation order: ")
+
+
+def test_workers_give_the_results_of_one_process_in_the_same_order(tmp_path):
+    """``--workers 2`` shares the runs among two spawned processes: under the derandomized
+    ci profile the results, the failures and their order are those of one process."""
+    reports = {}
+    for workers in ("1", "2"):
+        out = tmp_path / workers
+        run = rnn_verify(
+            "--impl",
+            "rnn_impl.testing.zoo.bugs:MissingBias",
+            "--property",
+            "output_close",
+            "--property",
+            "shapes",
+            "--property",
+            "batch_independence",
+            "--dtype",
+            "float32",
+            "--dtype",
+            "float64",
+            "--max-examples",
+            "4",
+            "--profile",
+            "ci",
+            "--workers",
+            workers,
+            "--repro-dir",
+            str(out),
+            "--json",
+            str(tmp_path / f"{workers}.json"),
+        )
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert ("on 2 workers" in run.stdout) == (workers == "2")
+        results = json.loads((tmp_path / f"{workers}.json").read_text())["results"]
+        for result in results:
+            del result["seconds"]
+            result["reproducer"] = os.path.basename(result["reproducer"])
+        reports[workers] = results
+        assert [r["status"] for r in results].count("fail") == 2, run.stdout
+    assert reports["1"] == reports["2"]
+
+
+def test_a_bad_number_of_workers_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    run = rnn_verify_here("--workers", "0", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    assert (run.returncode, run.stderr) == (2, "rnn-verify: error: --workers must be at least 1\n")
+    monkeypatch.setenv("RNN_VERIFY_WORKERS", "many")
+    run = rnn_verify_here("--list", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    assert run.returncode == 0
+    run = rnn_verify_here(
+        "--property", "repr", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert run.returncode == 2
+    assert "$RNN_VERIFY_WORKERS='many': set it to a positive number" in run.stderr
+
+
+def test_a_class_that_imports_only_in_the_main_process_runs_there(tmp_path):
+    (tmp_path / "main_only.py").write_text(
+        "import multiprocessing\n"
+        "if multiprocessing.parent_process() is not None:\n"
+        "    raise ImportError('main_only imports in the main process only')\n"
+        "from torch.nn import RNN as MainOnly\n"
+    )
+    run = rnn_verify(
+        *("--impl", "main_only:MainOnly", "--property", "shapes", "--workers", "2"),
+        *("--dtype", "float64", *QUICK),
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "rnn-verify: the workers stopped (UsageError: cannot import 'main_only': " in run.stdout
+    assert "Traceback" not in run.stderr
+    assert "main_only:MainOnly conforms: 2 passed" in run.stdout

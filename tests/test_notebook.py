@@ -34,3 +34,37 @@ def test_the_fixed_notebook_computes_what_nn_rnn_computes():
     run = rnn_verify("--impl", "my_rnn_fixed:MyRNN", *NARROW, *props, cwd=NOTEBOOK)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "numerics: computes what nn.RNN computes" in run.stdout
+
+
+def test_the_mapping_written_as_an_adapter_verifies_the_same(tmp_path):
+    """``--write-adapter`` writes the mapping it printed as an editable Adapter, which
+    ``--adapter`` then loads by: the verdict is the same."""
+    for module in ("my_rnn.py", "my_rnn_fixed.py"):
+        (tmp_path / module).write_text((NOTEBOOK / module).read_text())
+    written = rnn_verify(
+        "--impl", "my_rnn_fixed:MyRNN", "--write-adapter", "my_adapter.py", cwd=tmp_path
+    )
+    assert written.returncode == 0, written.stdout + written.stderr
+    assert "--adapter my_adapter:Adapter" in written.stdout
+    assert (
+        'found[f"bh.{layer}"] = (f"bias_ih_l{layer}", f"bias_hh_l{layer}")'
+        in (tmp_path / "my_adapter.py").read_text()
+    )
+    props = ("--property", "output_close", "--property", "gradients")
+    run = rnn_verify(
+        "--impl",
+        "my_rnn_fixed:MyRNN",
+        "--adapter",
+        "my_adapter:Adapter",
+        *NARROW,
+        *props,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "numerics: computes what nn.RNN computes" in run.stdout
+    no_need = rnn_verify("--impl", "rnn_impl:RNN", "--write-adapter", "x.py", cwd=tmp_path)
+    assert no_need.returncode == 2
+    assert no_need.stderr == (
+        "rnn-verify: error: --write-adapter: rnn_impl:RNN has torch's parameter names: it needs "
+        "no adapter\n"
+    )

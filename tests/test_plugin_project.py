@@ -118,3 +118,28 @@ def test_the_plugin_loads_without_hypothesis(tmp_path):
     assert "1 passed" in run.stdout
     options = run_pytest(tmp_path, "-p", "no:hypothesispytest", "--help", env=env)
     assert "--rnn-impl" in options.stdout, "the plugin did not load"
+
+
+def test_the_plugin_probes_and_names_what_it_left_out(tmp_path):
+    """The notebook's class, fixed, through the plugin with no option: bound, mapped and
+    probed as rnn-verify does; the layouts it does not take are named once, at the end."""
+    notebook = Path(__file__).resolve().parent.parent / "examples" / "notebook"
+    shutil.copy(notebook / "my_rnn_fixed.py", tmp_path / "my_rnn_fixed.py")
+    (tmp_path / "test_mine.py").write_text(
+        "from rnn_impl.testing import parametrize_catalogue\n\n\n"
+        '@parametrize_catalogue("my_rnn_fixed:MyRNN")\n'
+        "def test_my_rnn(rnn_run):\n"
+        "    rnn_run()\n"
+    )
+    run = run_pytest(
+        tmp_path,
+        "-k",
+        "output_close-cpu-float32",
+        env={"PYTHONPATH": str(tmp_path), "RNN_IMPL_PROFILE": "ci"},
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "1 passed" in run.stdout
+    assert (
+        "rnn_impl: unsupported, left out of every catalogue run: packed_sorted input (every "
+        "probe raised " in run.stdout
+    ), run.stdout[-3000:]

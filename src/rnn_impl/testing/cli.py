@@ -25,6 +25,7 @@ from rnn_impl.testing.command import (
     import_from_working_directory,
     require_hypothesis,
     selection,
+    selection_of,
     selection_options,
 )
 from rnn_impl.testing.report import STATUS_WORDS, STATUSES, USAGE_ERROR
@@ -111,6 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(REPRO_DIR),
         help=f"where reproducers go (default ./{REPRO_DIR})",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes the runs are shared among (default $RNN_VERIFY_WORKERS, else "
+        "one per core); results and their order do not depend on it",
+    )
+    parser.add_argument(
+        "--write-adapter",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the weights' mapping found from names and shapes as an editable Adapter "
+        "(FILE, a .py file) and exit; verify with it through --adapter",
+    )
     parser.add_argument("--list", action="store_true", help="list the properties and exit")
     return parser
 
@@ -130,6 +146,22 @@ class Outputs:
     save_failures: Path | None
 
 
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker process needs to rebuild the session and check its runs: the selection
+    options (:func:`~rnn_impl.testing.command.selection`), what probing left out, the profile, the seed, where
+    reproducers go, and how many torch threads it may use."""
+
+    options: dict[str, Any]
+    more: dict[str, Any]
+    unsupported: dict[str, str]
+    profile: str
+    max_examples: int | None
+    seed: int | None
+    outputs: Outputs
+    threads: int
+
+
 def _run(args: argparse.Namespace) -> int:
     import_from_working_directory()
     require_hypothesis()
@@ -140,34 +172,95 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--max-examples must be at least 1")
     if args.max_time is not None and args.max_time <= 0:
         raise UsageError("--max-time must be positive")
+    workers = _workers(args.workers)
     check_writable("--json", args.json)
     check_writable("--junit-xml", args.junit_xml)
     check_writable("--save-failures", args.save_failures)
     check_writable("--repro-dir", args.repro_dir, directory=True)
+    check_writable("--write-adapter", args.write_adapter)
+    if args.write_adapter is not None and args.write_adapter.suffix != ".py":
+        raise UsageError(f"--write-adapter {args.write_adapter}: name a .py file")
     options = selection_options(args)
     more = {"expected_failures": args.expected_failures, "corpus_file": args.corpus}
     session, _ = selection(options, **more)
-    built = _smoke_test(session)
-    if args.layout is None:
-        from rnn_impl.testing.cases import LAYOUTS
-
-        unsupported = _unsupported_layouts(session)
-        if unsupported:
-            built += [
-                f"unsupported: {layout} input (every probe raised {error}); left out of the "
-                "verdict (--layout to choose)"
-                for layout, error in unsupported.items()
-            ]
-            kept = [layout for layout in LAYOUTS if layout not in unsupported]
-            session, _ = selection({**options, "layouts": kept or list(LAYOUTS)}, **more)
+    built, plan = _smoke_test(session)
+    if args.write_adapter is not None:
+        return _write_adapter(session, args.write_adapter, built, plan)
+    session = session.probed()
+    selection_of(session)  # what probing left may be nothing: a usage error
+    built += [
+        f"unsupported: {what} (every probe raised {error}); left out of the verdict "
+        f"({'--layout' if what.endswith(' input') else '--dtype'} to choose)"
+        for what, error in session.unsupported.items()
+    ]
     runs = session.runs()
     outputs = Outputs(args.json, args.junit_xml, args.repro_dir, args.save_failures)
     if outputs.save_failures is not None and outputs.save_failures.exists():
         _read_corpus(outputs.save_failures)  # a file that is not a corpus: say so before running
     profile, run_settings = _settings(args.profile, args.max_examples)
-    return verify_session(
-        session, runs, profile, run_settings, args.seed, args.max_time, outputs, built
+    workers = max(1, min(workers, sum(run.skip is None for run in runs)))
+    setup = WorkerSetup(
+        options,
+        more,
+        dict(session.unsupported),
+        profile,
+        args.max_examples,
+        args.seed,
+        outputs,
+        _threads(workers),
     )
+    return verify_session(
+        session,
+        runs,
+        profile,
+        run_settings,
+        args.seed,
+        args.max_time,
+        outputs,
+        built,
+        setup,
+        workers,
+    )
+
+
+def _workers(given: int | None) -> int:
+    from rnn_impl.testing.parallel import default_workers
+
+    if given is not None:
+        if given < 1:
+            raise UsageError("--workers must be at least 1")
+        return given
+    try:
+        return default_workers()
+    except ValueError as error:
+        raise UsageError(f"{error} (or give --workers)") from None
+
+
+def _threads(workers: int) -> int:
+    from rnn_impl.testing.parallel import cores
+
+    return max(1, cores() // workers)
+
+
+_IN_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(setup: WorkerSetup) -> None:
+    """A worker process's set-up (:class:`~rnn_impl.testing.parallel.Pool`): the session
+    rebuilt from the same options, the same runs in the same order."""
+    import torch
+
+    torch.set_num_threads(setup.threads)
+    session = selection(setup.options, **setup.more)[0].leaving_out(setup.unsupported)
+    _, run_settings = _settings(setup.profile, setup.max_examples)
+    _IN_WORKER.update(setup=setup, session=session, runs=session.runs(), settings=run_settings)
+
+
+def _work(index: int) -> tuple[Any, Any]:
+    """Run ``index`` of the session, in a worker process."""
+    setup: WorkerSetup = _IN_WORKER["setup"]
+    run = _IN_WORKER["runs"][index]
+    return _check(_IN_WORKER["session"], run, _IN_WORKER["settings"], setup.seed, setup.outputs)
 
 
 def _list() -> None:
@@ -212,15 +305,18 @@ def _read_corpus(path: Path) -> Any:
         raise UsageError(str(error)) from None
 
 
-def _smoke_test(session: Any) -> list[str]:
+def _smoke_test(session: Any) -> tuple[list[str], Any]:
     """Build each implementation once with a plain configuration (and the fixed arguments):
     a constructor or adapter that cannot work at all is a usage error, not a conformance
-    failure. Returns how the first is built: its binding and its weights' mapping."""
+    failure. Returns how the first is built (its binding and its weights' mapping, as lines)
+    and the mapping (:data:`~rnn_impl.testing.mapping.Plan`; None: by torch's names), found
+    on two bidirectional layers where the class takes them."""
     from rnn_impl.testing import oracle
     from rnn_impl.testing.cases import InputCase
     from rnn_impl.testing.mapping import MappingError, describe
 
     lines: list[str] = []
+    plan = None
     for implementation in session.implementations:
         try:
             held = implementation.fixed_arguments(session.fixed)
@@ -231,6 +327,7 @@ def _smoke_test(session: Any) -> list[str]:
         if lines or implementation is not session.implementations[0]:
             continue
         lines = implementation.binding.describe(implementation.name.rpartition(":")[2])
+        plan = oracle.plan_of(impl)
         if type(implementation.adapter) is oracle.Adapter and not implementation.is_cell:
             deeper: dict[str, Any] = {"num_layers": 2, "bidirectional": True}
             wider = replace(config, **{k: v for k, v in deeper.items() if k not in held})
@@ -240,18 +337,34 @@ def _smoke_test(session: Any) -> list[str]:
                 if isinstance(error.__cause__, MappingError):
                     raise UsageError(f"{implementation.name}: {error.__cause__}") from None
             plan = oracle.plan_of(impl)
-            if plan is not None:
-                lines += ["weights mapped from names and shapes:", *describe(plan)]
-    return lines
+        if plan is not None:
+            lines += ["weights mapped from names and shapes:", *describe(plan)]
+    return lines, plan
 
 
-def _unsupported_layouts(session: Any) -> dict[str, str]:
-    from rnn_impl.testing.probe import unsupported_layouts
+def _write_adapter(session: Any, path: Path, built: list[str], plan: Any) -> int:
+    """The mapping the smoke test found, written to ``path`` as an editable Adapter."""
+    from rnn_impl.testing import oracle
+    from rnn_impl.testing.adapter_source import adapter_source
 
     implementation = session.implementations[0]
-    if implementation.claims_drop_in:
-        return {}  # a drop-in takes every layout torch's module takes
-    return unsupported_layouts(implementation, session.fixed)
+    if type(implementation.adapter) is not oracle.Adapter:
+        raise UsageError(
+            f"--write-adapter: {implementation.name} is loaded by its own adapter "
+            f"{implementation.adapter_name} (leave out --adapter to write the mapping found)"
+        )
+    if plan is None:
+        raise UsageError(
+            f"--write-adapter: {implementation.name} has torch's parameter names: it needs no "
+            "adapter"
+        )
+    path.write_text(adapter_source(implementation.name, path.stem, plan))
+    print("\n".join(built))
+    print(
+        f"rnn-verify: wrote {path}; check it, then verify with: rnn-verify --impl "
+        f"{implementation.name} --adapter {path.stem}:Adapter"
+    )
+    return 0
 
 
 def verify_session(
@@ -263,13 +376,17 @@ def verify_session(
     max_time: float | None,
     outputs: Outputs,
     built: Sequence[str] = (),
+    setup: WorkerSetup | None = None,
+    workers: int = 1,
 ) -> int:
-    """Every run in order, printed as it ends (after ``built``: how the implementation is
-    built); then the report: the verdict's exit status."""
+    """Every run, shared among ``workers`` processes (each rebuilt from ``setup``) and printed
+    as it ends, after ``built`` (how the implementation is built); then the report, in the
+    runs' order: the verdict's exit status."""
     import hypothesis
     import torch
 
-    from rnn_impl.testing import corpus, devices
+    from rnn_impl.testing import devices
+    from rnn_impl.testing.parallel import Pool
 
     implementation = session.implementations[0]
     print(
@@ -278,23 +395,42 @@ def verify_session(
     )
     for line in built:
         print(line)
-    results, found = [], []
+    live = [index for index, run in enumerate(runs) if run.skip is None]
+    where = f" on {workers} workers" if workers > 1 else ""
+    print(
+        f"{len(live)} runs{where}, {len(runs) - len(live)} skipped (the reasons follow the table)"
+    )
+    width = len(str(len(live)))
+
+    def name(index: int) -> str:
+        run = runs[index]
+        return f"{run.prop.name} {run.device}/{devices.dtype_name(run.dtype)}"
+
+    def here(index: int) -> tuple[Any, Any]:
+        if pool.broken and not announced:
+            announced.append(pool.broken)
+            print(f"rnn-verify: the workers stopped ({pool.broken}); the other runs run here")
+        print(f"[{done + 1:>{width}}/{len(live)}] {name(index)} ...", end="", flush=True)
+        return _check(session, runs[index], run_settings, seed, outputs)
+
     deadline = None if max_time is None else time.monotonic() + max_time
-    live = sum(run.skip is None for run in runs)
-    print(f"{live} runs, {len(runs) - live} skipped (the reasons follow the table)")
-    width, index = len(str(live)), 0
-    for run in runs:
-        reached = deadline is None or time.monotonic() <= deadline
-        if run.skip is None and reached:
-            index += 1
-            name = f"{run.prop.name} {run.device}/{devices.dtype_name(run.dtype)}"
-            print(f"[{index:>{width}}/{live}] {name} ...", end="", flush=True)
-        result, failure = _check(session, run, run_settings, seed, reached, max_time, outputs)
-        if run.skip is None and reached:
-            word = "pass" if result.status == "pass" else "FAIL"
-            print(f" {word} ({result.examples} examples, {result.seconds:.1f}s)", flush=True)
-            if result.status == "fail":
-                print(f"    {result.reason.splitlines()[0]}", flush=True)
+    pool = Pool(workers if setup is not None else 1, here, _start_worker, setup, _work)
+    checked: dict[int, tuple[Any, Any]] = {}
+    done, announced = 0, list[str]()
+    for index, (result, failure) in pool.results(
+        live, lambda: deadline is None or time.monotonic() <= deadline
+    ):
+        done += 1
+        if pool.workers > 1 and not pool.broken:
+            print(f"[{done:>{width}}/{len(live)}] {name(index)} ...", end="")
+        word = "pass" if result.status == "pass" else "FAIL"
+        print(f" {word} ({result.examples} examples, {result.seconds:.1f}s)", flush=True)
+        if result.status == "fail":
+            print(f"    {result.reason.splitlines()[0]}", flush=True)
+        checked[index] = result, failure
+    results, found = [], []
+    for index, run in enumerate(runs):
+        result, failure = checked.get(index) or (_not_run(run, max_time), None)
         if failure is not None:
             found.append(failure)
         if run.listed is not None:
@@ -302,6 +438,8 @@ def verify_session(
             result.reason = why if result.status != "xfail" else f"{why}; {result.reason}"
         results.append(result)
     if outputs.save_failures is not None:
+        from rnn_impl.testing import corpus
+
         added = corpus.save(outputs.save_failures, found)
         print(
             f"rnn-verify: {added} new failure(s) saved to {outputs.save_failures} "
@@ -318,28 +456,28 @@ def _judged(run: Any, result: Any, path: str, profile: str) -> tuple[str, str]:
     return expected.judge(run.listed, path, result.status == "fail", profile)
 
 
-def _check(
-    session: Any,
-    run: Any,
-    run_settings: Any,
-    seed: int | None,
-    reached: bool,
-    max_time: float | None,
-    outputs: Outputs,
-) -> tuple[Any, Any]:
-    """One run: its :class:`~rnn_impl.testing.report.Result`, and the corpus entry of its
-    minimal failing example (None if it did not fail)."""
-    from rnn_impl.testing import corpus, devices
-    from rnn_impl.testing.exceptions import VALUES
-    from rnn_impl.testing.report import Result, classify, result_of, write_reproducer
+def _not_run(run: Any, max_time: float | None) -> Any:
+    """The result of a run that did not run: skipped (its reason), or not reached."""
+    from rnn_impl.testing import devices
+    from rnn_impl.testing.report import Result
 
-    prop, device = run.prop, run.device
-    if run.skip is not None or not reached:
-        result = Result(prop.name, prop.category, device, devices.dtype_name(run.dtype), "skip")
-        result.reason = run.skip or ""
-        if run.skip is None:
-            result.status, result.reason = "not reached", f"--max-time {max_time:g} s ran out"
-        return result, None
+    prop = run.prop
+    result = Result(prop.name, prop.category, run.device, devices.dtype_name(run.dtype), "skip")
+    result.reason = run.skip or ""
+    if run.skip is None:
+        result.status, result.reason = "not reached", f"--max-time {max_time:g} s ran out"
+    return result
+
+
+def _check(
+    session: Any, run: Any, run_settings: Any, seed: int | None, outputs: Outputs
+) -> tuple[Any, Any]:
+    """One run that runs here: its :class:`~rnn_impl.testing.report.Result`, and the corpus
+    entry of its minimal failing example (None if it did not fail)."""
+    from rnn_impl.testing import corpus
+    from rnn_impl.testing.exceptions import VALUES
+    from rnn_impl.testing.report import classify, result_of, write_reproducer
+
     start = time.perf_counter()
     verification = session.verify(run, run_settings, seed=seed)
     result = result_of(run, verification, time.perf_counter() - start)
@@ -347,7 +485,7 @@ def _check(
     if result.status == "pass" or example is None:
         return result, None
     implementation = run.implementation
-    entry = corpus.failure_of(prop.name, example, implementation.name, verification.headline)
+    entry = corpus.failure_of(run.prop.name, example, implementation.name, verification.headline)
     path = write_reproducer(
         outputs.repro_dir,
         result,
@@ -357,7 +495,7 @@ def _check(
         implementation.kind.name,
     )
     result.reproducer = str(path)
-    if prop.exact and device == "cpu" and result.differs == VALUES:
+    if run.prop.exact and run.device == "cpu" and result.differs == VALUES:
         result.cause = classify(path)
     return result, entry
 
@@ -418,7 +556,9 @@ def _report(results: list[Any], session: Any, profile: str, outputs: Outputs) ->
         write_junit(results, outputs.junit_xml, f"rnn-verify {implementation.name}")
     print()
     print("\n".join(tier_verdicts(results, session.tiers, implementation.kind.reference)))
-    print(f"{implementation.name} {words}: {summary(counts)}")
+    left_out = ", ".join(session.unsupported)
+    unsupported = f" (unsupported, left out: {left_out})" if left_out else ""
+    print(f"{implementation.name} {words}: {summary(counts)}{unsupported}")
     return status
 
 

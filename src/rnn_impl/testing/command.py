@@ -126,7 +126,21 @@ def selection(options: dict[str, Any], **more: Any) -> Any:
 
     try:
         session = Session.from_options(**options, **more)
-        return session, session.live_runs()
+    except SelectionError as error:
+        raise UsageError(str(error)) from None
+    return session, selection_of(session)
+
+
+def selection_of(session: Any) -> list[Any]:
+    """The runs of ``session`` that run here.
+
+    Raises:
+        UsageError: none does (the session's one-line reason).
+    """
+    from rnn_impl.testing.session import SelectionError
+
+    try:
+        return session.live_runs()
     except SelectionError as error:
         raise UsageError(str(error)) from None
 

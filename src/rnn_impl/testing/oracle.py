@@ -54,6 +54,7 @@ class Adapter:
         if plan is None:
             impl.load_state_dict(reference.state_dict())
             return
+        _PLANS[impl] = plan
         theirs, source = dict(impl.named_parameters()), dict(reference.named_parameters())
         for name, sources in plan.items():
             theirs[name].copy_(sum((source[s] for s in sources[1:]), source[sources[0]]))
@@ -67,10 +68,10 @@ class Adapter:
             return theirs
         return {s: theirs[name] for name, sources in plan.items() for s in sources}
 
-    @staticmethod
-    def plan(impl: nn.Module, reference: nn.Module) -> Plan | None:
+    def plan(self, impl: nn.Module, reference: nn.Module) -> Plan | None:
         """How :meth:`load` maps ``reference``'s parameters onto ``impl``'s (None: by torch's
-        names, which ``impl`` has).
+        names, which ``impl`` has): found from names and shapes; an adapter written by
+        ``rnn-verify --write-adapter`` states it instead.
 
         Raises:
             MappingError: its names differ and no plan follows from names and shapes.
@@ -79,9 +80,7 @@ class Adapter:
         torch_shapes = {n: tuple(p.shape) for n, p in reference.named_parameters()}
         if theirs.keys() == torch_shapes.keys():
             return None
-        plan = map_parameters(theirs, torch_shapes, gru=isinstance(reference, (nn.GRU, nn.GRUCell)))
-        _PLANS[impl] = plan
-        return plan
+        return map_parameters(theirs, torch_shapes, gru=isinstance(reference, (nn.GRU, nn.GRUCell)))
 
     def to_reference(self, name: str, value: Tensor) -> Tensor:
         """The parameter ``name`` of :meth:`named_parameters` (or its gradient) in torch's
@@ -95,8 +94,8 @@ _PLANS: weakref.WeakKeyDictionary[nn.Module, Plan] = weakref.WeakKeyDictionary()
 
 
 def plan_of(impl: nn.Module) -> Plan | None:
-    """The plan the default :class:`Adapter` loaded ``impl`` by (None: by torch's names, or
-    another adapter)."""
+    """The plan :meth:`Adapter.load` loaded ``impl`` by (None: by torch's names, or an
+    adapter with a load of its own)."""
     return _PLANS.get(impl)
 
 

@@ -1,8 +1,8 @@
-"""Before judging: which input layouts an implementation takes at all.
+"""Before judging: which input layouts and dtypes an implementation takes at all.
 
-A layout is unsupported only when every probe of it raises (with and without an initial
-state): a wrong shape, a wrong dtype or a state made on the wrong device are failures the
-properties report, not unsupported inputs. Probes never look at the values.
+A layout or dtype is unsupported only when every probe of it raises (with and without an
+initial state): a wrong shape, a wrong dtype or a state made on the wrong device are failures
+the properties report, not unsupported inputs. Probes never look at the values.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from typing import Any
 
 import torch
 
-from rnn_impl.testing.cases import LAYOUTS, InputCase, ModuleConfig, make_inputs
+from rnn_impl.testing.cases import (
+    LAYOUTS,
+    InputCase,
+    ModuleConfig,
+    make_cell_inputs,
+    make_inputs,
+)
+from rnn_impl.testing.devices import dtype_name, dtypes_for
 from rnn_impl.testing.oracle import Implementation, build_pair
 
 
@@ -33,7 +40,28 @@ def unsupported_layouts(
     return found
 
 
-def _probe(implementation: Implementation, config: ModuleConfig, layout: str, h0: bool) -> str:
+def unsupported_dtypes(
+    implementation: Implementation, fixed: Mapping[str, Any], layouts: tuple[str, ...] = LAYOUTS
+) -> dict[str, str]:
+    """The CPU dtypes (by name) on which every probe of ``implementation`` raised, on the
+    first of ``layouts`` (one it takes), each with the first error."""
+    config = implementation.plain_config(fixed)
+    layout = "batched" if implementation.is_cell else layouts[0]
+    found = {}
+    for dtype in dtypes_for("cpu"):
+        errors = [_probe(implementation, config, layout, h0, dtype) for h0 in (False, True)]
+        if all(errors):
+            found[dtype_name(dtype)] = errors[0]
+    return found
+
+
+def _probe(
+    implementation: Implementation,
+    config: ModuleConfig,
+    layout: str,
+    h0: bool,
+    dtype: torch.dtype = torch.float32,
+) -> str:
     """The probe's error as ``Type: message`` ("" if the call returned)."""
     batch = 1 if layout == "unbatched" else 3
     lengths = (2, 3, 1) if layout == "packed_unsorted" else (3, 2, 1)
@@ -46,8 +74,11 @@ def _probe(implementation: Implementation, config: ModuleConfig, layout: str, h0
         seed=7,
     )
     try:
-        _, impl = build_pair(implementation, config, case, torch.float32, "cpu")
-        inputs = make_inputs(config, case, torch.float32, "cpu")
+        _, impl = build_pair(implementation, config, case, dtype, "cpu")
+        if implementation.is_cell:
+            inputs = make_cell_inputs(config, case, dtype, "cpu")
+        else:
+            inputs = make_inputs(config, case, dtype, "cpu")
         with torch.no_grad():
             impl(*inputs.args())
     except Exception as exc:

@@ -216,6 +216,7 @@ def _session(config: pytest.Config, chosen: dict[str, Any]) -> Any:
             )
         except SelectionError as error:
             raise pytest.UsageError(f"rnn_impl: {error}") from None
+        built[key] = built[key].probed()
     return built[key]
 
 
@@ -249,6 +250,10 @@ def rnn_run(request: pytest.FixtureRequest) -> Any:
 
     def check() -> None:
         request.node.user_properties.append(("rnn_run", "skipped" if run.skip else "ran"))
+        for what, error in session.unsupported.items():
+            if what.endswith(" input"):  # an unsupported dtype's runs are skipped, with it
+                left = f"{what} (every probe raised {error})"
+                request.node.user_properties.append(("rnn_unsupported", left))
         if run.skip is not None:
             pytest.skip(run.skip)
         name, run_settings = _profile()
@@ -279,10 +284,13 @@ def _profile() -> tuple[str, Any]:
 
 _TALLY = {"seen": 0, "ran": 0}
 """Catalogue runs reported in this session (on xdist's controller: from every worker)."""
+_UNSUPPORTED: set[str] = set()
+"""The layouts probing left out, as reported with the runs."""
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     _TALLY.update(seen=0, ran=0)
+    _UNSUPPORTED.clear()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -292,6 +300,17 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         if name == "rnn_run":
             _TALLY["seen"] += 1
             _TALLY["ran"] += value == "ran"
+        elif name == "rnn_unsupported":
+            _UNSUPPORTED.add(str(value))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _UNSUPPORTED:
+        terminalreporter.write_line(
+            "rnn_impl: unsupported, left out of every catalogue run: "
+            + "; ".join(sorted(_UNSUPPORTED))
+            + " (layouts= of parametrize_catalogue to choose)"
+        )
 
 
 @pytest.hookimpl(trylast=True)

@@ -17,17 +17,18 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rnn_impl.testing import corpus, devices, expected
-from rnn_impl.testing.cases import parse_fixed
+from rnn_impl.testing.cases import LAYOUTS, parse_fixed
 from rnn_impl.testing.exceptions import ImplementationError
 from rnn_impl.testing.kinds import Kind, described, kind_named
 from rnn_impl.testing.oracle import Implementation, load_implementation
+from rnn_impl.testing.probe import unsupported_dtypes, unsupported_layouts
 from rnn_impl.testing.properties import CATALOGUE, Property, select
 from rnn_impl.testing.runner import Verification, verify
 from rnn_impl.testing.strategies import NEAR, SizeLimits
@@ -81,6 +82,9 @@ class Session:
     corpus: tuple[corpus.Failure, ...] = ()
     tiers: tuple[str, ...] = TIERS
     """The tiers whose properties it holds (:data:`~rnn_impl.testing.tiers.TIERS`)."""
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+    """What the first implementation under test does not take at all, left out (``"float16"``,
+    ``"unbatched input"``), with the error every probe of it raised (:meth:`probed`)."""
 
     @classmethod
     def from_options(
@@ -167,6 +171,33 @@ class Session:
         session.check_expected()
         return session
 
+    def probed(self) -> Session:
+        """This session without the layouts and CPU dtypes on which every probe of the first
+        implementation under test raises (:mod:`~rnn_impl.testing.probe`), unless it names
+        its layouts or dtypes itself; their runs are skipped with the error. A drop-in takes
+        what torch's module takes: it is not probed."""
+        implementation = self.implementations[0]
+        if implementation.claims_drop_in:
+            return self
+        found: dict[str, str] = {}
+        if self.layouts is None:
+            layouts = unsupported_layouts(implementation, self.fixed)
+            found |= {f"{layout} input": error for layout, error in layouts.items()}
+        if self.dtypes is None:
+            taken = tuple(self.layouts or [k for k in LAYOUTS if f"{k} input" not in found])
+            found |= unsupported_dtypes(implementation, self.fixed, taken or LAYOUTS)
+        return self.leaving_out(found)
+
+    def leaving_out(self, unsupported: Mapping[str, str]) -> Session:
+        """This session with ``unsupported`` (as :attr:`unsupported` holds it) left out: the
+        layouts no longer drawn (all of them stay if all are unsupported), the dtypes'
+        runs skipped."""
+        layouts = self.layouts
+        gone = [k for k in LAYOUTS if f"{k} input" in unsupported]
+        if gone and len(gone) < len(LAYOUTS):
+            layouts = tuple(k for k in (layouts or LAYOUTS) if k not in gone)
+        return replace(self, layouts=layouts, unsupported=dict(unsupported))
+
     def implementation_for(self, prop: Property) -> Implementation | str:
         """The implementation under test that ``prop`` checks, or why there is none."""
         for implementation in self.implementations:
@@ -237,6 +268,9 @@ class Session:
             return f"no {device} device on this machine"
         if dtype not in devices.dtypes_for(device):
             return f"{devices.dtype_name(dtype)} is not supported on {device}"
+        error = self.unsupported.get(devices.dtype_name(dtype))
+        if error is not None and device == "cpu":
+            return f"unsupported: {devices.dtype_name(dtype)} (every probe raised {error})"
         try:
             held = implementation.fixed_arguments(self.fixed)
         except ImplementationError as error:  # a second implementation (a cell) lacks one
