@@ -186,17 +186,22 @@ def test_a_swapped_weight_bug_is_not_hidden_by_the_mapping():
     assert verification.failed
 
 
-def test_the_corrected_notebook_passes_output_close():
-    implementation = load_implementation("tests.test_binding:Notebook")
-    assert isinstance(implementation, Implementation) and implementation.kind is RNN
+def _output_close_batched(name: str, dtype: str):
+    """output_close on batched input in ``dtype`` on the CPU, for a class of this module."""
     session = Session.from_options(
-        impl="tests.test_binding:Notebook",
+        impl=f"tests.test_binding:{name}",
         properties=["output_close"],
-        dtypes=["float64"],
+        dtypes=[dtype],
         devices=["cpu"],
         layouts=["batched"],
     )
-    verification = session.verify(session.live_runs()[0], without_shrinking(CI_PROFILE))
+    return session.verify(session.live_runs()[0], without_shrinking(CI_PROFILE))
+
+
+def test_the_corrected_notebook_passes_output_close():
+    implementation = load_implementation("tests.test_binding:Notebook")
+    assert isinstance(implementation, Implementation) and implementation.kind is RNN
+    verification = _output_close_batched("Notebook", "float64")
     assert not verification.failed, verification.headline
     assert GRU is not RNN
 
@@ -323,15 +328,7 @@ def test_a_state_on_the_wrong_device_is_a_failure_not_unsupported():
 
     implementation = load_implementation("tests.test_binding:MetaState")
     assert "batched" not in unsupported_layouts(implementation, {})
-    session = Session.from_options(
-        impl="tests.test_binding:MetaState",
-        properties=["output_close"],
-        dtypes=["float32"],
-        devices=["cpu"],
-        layouts=["batched"],
-    )
-    verification = session.verify(session.live_runs()[0], without_shrinking(CI_PROFILE))
-    assert verification.failed
+    assert _output_close_batched("MetaState", "float32").failed
 
 
 def test_a_probed_session_skips_the_runs_of_an_unsupported_dtype_with_the_error():
