@@ -250,7 +250,7 @@ def _torch_shapes(layers: int, bidirectional: bool, bias: bool = True) -> dict:
 
 def _written_plan(plan, layers: int, directions: int):
     namespace: dict = {}
-    exec(adapter_source("m:C", "m_adapter", plan), namespace)
+    exec(adapter_source("rnn-verify --impl m:C --adapter m_adapter:Adapter", plan), namespace)
     return namespace["plan"](layers, directions)
 
 

@@ -210,7 +210,7 @@ BAD_MODULE = textwrap.dedent(
         (
             ["--impl", "user_impls:LooksLikeLSTM"],
             "user_impls:LooksLikeLSTM looks like an nn.LSTM (its weights have 4 gate blocks of "
-            "rows): --kind lstm;",
+            "rows, and loading nn.RNN's failed): add --kind lstm",
         ),
         (["--json", "no/such/dir/r.json"], "--json no/such/dir/r.json: no directory no/such/dir"),
         (["--junit-xml", "."], "--junit-xml .: is a directory (name a file in it)"),

@@ -19,11 +19,11 @@ _NUMBER = re.compile(r"(?<![0-9])(\d+)(?=$|[^0-9a-zA-Z])")
 """A layer number as the mapping reads one: standing alone or ending a word (``0``, ``l0``),
 never between letters (``in2hid``)."""
 
-HEADER = '''"""An Adapter for {spec}, written by `rnn-verify --write-adapter` from the names and shapes
-of its parameters (never from its outputs). Check each line of `plan`, correct what is wrong,
-then verify with:
+HEADER = '''"""An Adapter written by `rnn-verify --write-adapter` from the names and shapes of the
+parameters (never from outputs). Check each line of `plan`, correct what is wrong, then verify
+with:
 
-    rnn-verify --impl {spec} --adapter {module}:Adapter
+    {command}
 """
 
 from rnn_impl.testing import Adapter as _Default
@@ -32,11 +32,10 @@ from rnn_impl.testing import Adapter as _Default
 '''
 
 
-def adapter_source(spec: str, module: str, plan: Plan) -> str:
+def adapter_source(command: str, plan: Plan) -> str:
     """A module defining ``plan(layers, directions)`` (the user's parameter -> torch's whose
-    sum it receives) and ``Adapter``, which loads by it; ``spec`` is the class under test
-    (``module:Class``), ``module`` the name the file will be imported by."""
-    header = HEADER.format(spec=spec, module=module)
+    sum it receives) and ``Adapter``, which loads by it; ``command`` verifies with it."""
+    header = HEADER.format(command=command)
     loop = _as_loop(plan)
     if loop is None:
         entries = "".join(f"        {name!r}: {sources!r},\n" for name, sources in plan.items())

@@ -185,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
     session, _ = selection(options, **more)
     built, plan = _smoke_test(session)
     if args.write_adapter is not None:
-        return _write_adapter(session, args.write_adapter, built, plan)
+        return _write_adapter(session, args.write_adapter, built, plan, args.kind)
     session = session.probed()
     selection_of(session)  # what probing left may be nothing: a usage error
     built += [
@@ -328,7 +328,7 @@ def _smoke_test(session: Any) -> tuple[list[str], Any]:
             continue
         lines = implementation.binding.describe(implementation.name.rpartition(":")[2])
         plan = oracle.plan_of(impl)
-        if type(implementation.adapter) is oracle.Adapter and not implementation.is_cell:
+        if isinstance(implementation.adapter, oracle.Adapter) and not implementation.is_cell:
             deeper: dict[str, Any] = {"num_layers": 2, "bidirectional": True}
             wider = replace(config, **{k: v for k, v in deeper.items() if k not in held})
             try:
@@ -338,11 +338,14 @@ def _smoke_test(session: Any) -> tuple[list[str], Any]:
                     raise UsageError(f"{implementation.name}: {error.__cause__}") from None
             plan = oracle.plan_of(impl)
         if plan is not None:
-            lines += ["weights mapped from names and shapes:", *describe(plan)]
+            by = implementation.adapter_name or "names and shapes"
+            lines += [f"weights mapped by {by}:", *describe(plan)]
     return lines, plan
 
 
-def _write_adapter(session: Any, path: Path, built: list[str], plan: Any) -> int:
+def _write_adapter(
+    session: Any, path: Path, built: list[str], plan: Any, session_kind: str | None
+) -> int:
     """The mapping the smoke test found, written to ``path`` as an editable Adapter."""
     from rnn_impl.testing import oracle
     from rnn_impl.testing.adapter_source import adapter_source
@@ -358,12 +361,12 @@ def _write_adapter(session: Any, path: Path, built: list[str], plan: Any) -> int
             f"--write-adapter: {implementation.name} has torch's parameter names: it needs no "
             "adapter"
         )
-    path.write_text(adapter_source(implementation.name, path.stem, plan))
+    command = f"rnn-verify --impl {implementation.name} --adapter {path.stem}:Adapter"
+    if session_kind is not None:
+        command += f" --kind {session_kind}"
+    path.write_text(adapter_source(command, plan))
     print("\n".join(built))
-    print(
-        f"rnn-verify: wrote {path}; check it, then verify with: rnn-verify --impl "
-        f"{implementation.name} --adapter {path.stem}:Adapter"
-    )
+    print(f"rnn-verify: wrote {path}; check it, then verify with: {command}")
     return 0
 
 

@@ -383,7 +383,8 @@ def build_from(
         if other is not None:
             raise ImplementationError(
                 f"{implementation.name} looks like an {other.reference} (its weights have "
-                f"{len(other.gates)} gate blocks of rows): --kind {other.name}; {failed}"
+                f"{len(other.gates)} gate blocks of rows, and loading {config.kind.reference}'s "
+                f"failed): add --kind {other.name}"
             ) from exc
         raise ImplementationError(
             f"{failed} (if it does not support that configuration, narrow the run: --fix / "
