@@ -197,6 +197,38 @@ def test_a_gradient_that_arrives_twice_is_rounded_where_the_two_add():
         BY_NAME["gradients"].check(implementation, example)
 
 
+@pytest.mark.parametrize(
+    "name, example",
+    [
+        (  # relu at weight_scale 4 grows past float32's largest number: it overflows
+            "output_close",
+            Example(
+                ModuleConfig(2, 2, nonlinearity="relu", bias=False),
+                InputCase("unbatched", 85, 1, seed=2, weight_scale=4.0),
+                "cpu",
+                torch.float32,
+            ),
+        ),
+        (  # h_t's gradient adds the next layer's and the next step's, in bfloat16
+            "gradients",
+            Example(
+                ModuleConfig(51, 51, num_layers=3, nonlinearity="relu", bidirectional=True),
+                InputCase("packed_sorted", 4, 2, lengths=(4, 2), with_h0=True, seed=224),
+                "cpu",
+                torch.bfloat16,
+            ),
+        ),
+    ],
+    ids=["overflow", "internal-accumulation"],
+)
+def test_what_a_search_campaign_found_on_the_notebook_loop_passes(name, example):
+    """Two examples a 30-minute search campaign rejected the notebook loop on, where torch's
+    own nn.RNN lands as far: overflow in float32 (torch's float64 result is finite) and a
+    gradient accumulated in bfloat16 inside the stack."""
+    for implementation in (FOREIGN[0].implementation(), load_implementation("torch.nn:RNN")):
+        BY_NAME[name].check(implementation, example)
+
+
 def test_the_spread_grows_near_chaos_and_stays_small_where_the_recurrence_contracts():
     config = ModuleConfig(6, 6, bias=False)
     spreads = []

@@ -369,7 +369,7 @@ def _direction(
             h = torch.where(keep, new_h, h)
             c = None if c is None or new_c is None else torch.where(keep, new_c, c)
             out = torch.where(keep, new_h, torch.zeros_like(new_h))
-        outputs[t] = out
+        outputs[t] = rounding.back(out)  # h_t's gradient: this use's plus the next step's
     return torch.stack(outputs, 1), (h, c)
 
 

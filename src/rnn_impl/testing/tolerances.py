@@ -204,11 +204,14 @@ class Judgement:
 def _judged_rows(
     center: Tensor, spread: Tensor, floor: Tensor, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor]:
-    """For rows of a result: which can be judged (finite, and :data:`SAFETY` times the
-    spread at most :data:`JUDGED` of the values' size, or all zero), and the distance each
-    allows."""
-    finite = torch.isfinite(center).all(1)
+    """For rows of a result: which can be judged (finite and far from the dtype's overflow,
+    and :data:`SAFETY` times the spread at most :data:`JUDGED` of the values' size, or all
+    zero), and the distance each allows."""
+    # a value the tested dtype cannot hold (beyond its largest finite number, with the
+    # rounding allowed) overflows in every correct implementation: not judged
     c, s, f = center.nan_to_num(0.0), spread.nan_to_num(0.0), floor.nan_to_num(0.0)
+    reach = c.abs() + SAFETY * s + f
+    finite = torch.isfinite(center).all(1) & (reach.amax(1) < torch.finfo(dtype).max / 2)
     size, width = c.norm(dim=1), SAFETY * s.norm(dim=1)
     tiny = torch.finfo(dtype).tiny * math.sqrt(max(c.shape[1], 1))
     judged = finite & ((width <= JUDGED * size) | ((size == 0) & (width == 0)))
@@ -239,8 +242,10 @@ def judge(
     """``actual`` against ``center`` (torch's float64 result), each row within :data:`SAFETY`
     times its ``spread`` plus its ``floor`` (norms over the row) and the smallest normal number
     of ``dtype`` per element (flushed denormals); rows whose allowed distance reaches
-    :data:`JUDGED` of their values' size are not judged. Values that are not finite in torch's
-    result are not judged either; elsewhere a value that is not finite is infinitely far."""
+    :data:`JUDGED` of their values' size are not judged. Rows with a value that is not finite in
+    torch's result, or that reaches half the dtype's largest number (where a correct
+    implementation may overflow), are not judged either; elsewhere a value that is not finite
+    is infinitely far."""
     a, c, s, f = (_rows(t) for t in (actual, center, spread, floor))
     judged, allowed = _judged_rows(c, s, f, dtype)
     c, s = c.nan_to_num(0.0), s.nan_to_num(0.0)
