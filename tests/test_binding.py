@@ -17,6 +17,7 @@ from rnn_impl.testing.mapping import MappingError, map_parameters
 from rnn_impl.testing.oracle import Adapter, Implementation, load_implementation
 from rnn_impl.testing.properties import BY_NAME
 from rnn_impl.testing.session import Session
+from rnn_impl.testing.zoo.foreign import TextbookLSTM
 from rnn_impl.testing.zoo.matrix import without_shrinking
 
 CI_PROFILE = settings.get_profile("ci")
@@ -348,3 +349,47 @@ def test_a_probed_session_skips_the_runs_of_an_unsupported_dtype_with_the_error(
     assert skips["output_close-cpu-float16"].startswith(
         "unsupported: float16 (every probe raised TypeError: half precision is not supported"
     )
+
+
+class StackedIFOG(TextbookLSTM):
+    """An LSTM that stacks its gate blocks i, f, o, g (as many ports do), torch's names."""
+
+    def step(self, x, state, w):
+        h, c = state
+        total = x @ w["w_ih"].T + h @ w["w_hh"].T
+        if w["b_ih"] is not None:
+            total = total + w["b_ih"] + w["b_hh"]
+        i, f, o, g = total.chunk(4, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return (h if w["w_hr"] is None else h @ w["w_hr"].T), c
+
+
+@pytest.mark.parametrize("gate_order, holds", [(None, False), ("ifog", True)])
+def test_a_gate_order_loads_the_blocks_so_and_compares_in_torchs(gate_order, holds):
+    session = Session.from_options(
+        impl="tests.test_binding:StackedIFOG",
+        properties=["output_close", "gradients"],
+        dtypes=["float64"],
+        devices=["cpu"],
+        gate_order=gate_order,
+    )
+    failed = [session.verify(run, without_shrinking(CI_PROFILE)).failed for run in session.runs()]
+    assert failed == [not holds, not holds]
+
+
+@pytest.mark.parametrize(
+    "order, message",
+    [
+        ("ifgx", "--gate-order ifgx: give each of nn.LSTM's gates i, f, g, o once"),
+        ("ifog", None),
+    ],
+)
+def test_a_gate_order_must_name_each_gate_once(order, message):
+    from rnn_impl.testing.session import SelectionError
+
+    if message is None:
+        Session.from_options(impl="tests.test_binding:StackedIFOG", gate_order=order)
+        return
+    with pytest.raises(SelectionError, match=message):
+        Session.from_options(impl="tests.test_binding:StackedIFOG", gate_order=order)

@@ -28,7 +28,8 @@ class Parser(argparse.ArgumentParser):
 
 def add_selection_options(parser: argparse.ArgumentParser) -> None:
     """The options that say what to verify: ``--impl``, ``--adapter``, ``--kind``,
-    ``--property``, ``--tier``, ``--device``, ``--dtype``, ``--layout``, ``--arg``, ``--fix``."""
+    ``--property``, ``--tier``, ``--device``, ``--dtype``, ``--layout``, ``--arg``,
+    ``--gate-order``, ``--fix``."""
     from rnn_impl.testing.cases import LAYOUTS
     from rnn_impl.testing.kinds import KINDS
     from rnn_impl.testing.tiers import TIERS
@@ -86,6 +87,13 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         "are bound without it)",
     )
     parser.add_argument(
+        "--gate-order",
+        default=None,
+        metavar="LETTERS",
+        help="the order a GRU or LSTM look-alike stacks its gate blocks in, e.g. ifog (torch's: "
+        "rzn, ifgo); the weights are loaded so and compared in torch's order",
+    )
+    parser.add_argument(
         "--fix",
         action="append",
         default=[],
@@ -112,6 +120,7 @@ def selection_options(args: argparse.Namespace) -> dict[str, Any]:
         "fix": list(args.fix),
         "tiers": args.tier,
         "arguments": list(args.arg),
+        "gate_order": args.gate_order,
     }
 
 

@@ -44,20 +44,33 @@ class Adapter:
 
             def named_parameters(self, impl):
                 return {"weight_ih_l0": impl.cell.w_x, ...}
+
+    ``gate_order`` (``rnn-verify --gate-order``): the order in which the implementation stacks
+    a gated module's blocks along the rows of its weights and biases, as indices of torch's
+    (``(0, 1, 3, 2)``: an LSTM stacked ``i, f, o, g``); the default loads them so and
+    :meth:`to_reference` reads them back in torch's order.
     """
+
+    def __init__(self, gate_order: tuple[int, ...] | None = None) -> None:
+        self.gate_order = gate_order
 
     def load(self, impl: nn.Module, reference: nn.Module) -> None:
         """Give ``impl`` the weights of ``reference`` (called under ``torch.no_grad``): by
         torch's names, or where its names differ by the plan
         :func:`~rnn_impl.testing.mapping.map_parameters` finds from names and shapes."""
         plan = self.plan(impl, reference)
+        source = dict(reference.named_parameters())
         if plan is None:
-            impl.load_state_dict(reference.state_dict())
-            return
+            order = getattr(self, "gate_order", None)
+            if order is None:
+                impl.load_state_dict(reference.state_dict())
+                return
+            plan = {name: (name,) for name in source}
         _PLANS[impl] = plan
-        theirs, source = dict(impl.named_parameters()), dict(reference.named_parameters())
+        theirs = dict(impl.named_parameters())
         for name, sources in plan.items():
-            theirs[name].copy_(sum((source[s] for s in sources[1:]), source[sources[0]]))
+            value = sum((source[s] for s in sources[1:]), source[sources[0]])
+            theirs[name].copy_(self._blocks(sources[0], value, inverse=False))
 
     def named_parameters(self, impl: nn.Module) -> dict[str, Tensor]:
         """``impl``'s parameters keyed by torch's names (``weight_ih_l0``, ...); a joined
@@ -84,10 +97,25 @@ class Adapter:
 
     def to_reference(self, name: str, value: Tensor) -> Tensor:
         """The parameter ``name`` of :meth:`named_parameters` (or its gradient) in torch's
-        layout: itself by default; the transpose for an implementation that stores
-        ``weight_ih_l0`` as ``(input, 4 * hidden)``, as Keras does."""
-        return value
+        layout: itself by default (its gate blocks back in torch's order with a
+        ``gate_order``); the transpose for an implementation that stores ``weight_ih_l0`` as
+        ``(input, 4 * hidden)``, as Keras does."""
+        return self._blocks(name, value, inverse=True)
 
+    def _blocks(self, torch_name: str, value: Tensor, inverse: bool) -> Tensor:
+        """``value`` of torch's parameter ``torch_name`` with its gate blocks in the
+        implementation's order (``inverse``: back in torch's)."""
+        order = getattr(self, "gate_order", None)
+        if order is None or not torch_name.startswith(_GATED_ROLES):
+            return value
+        if inverse:
+            order = tuple(sorted(range(len(order)), key=order.__getitem__))
+        blocks = value.chunk(len(order), 0)
+        return torch.cat([blocks[k] for k in order], 0)
+
+
+_GATED_ROLES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+"""torch's parameters whose rows stack the gate blocks (weight_hr does not)."""
 
 _PLANS: weakref.WeakKeyDictionary[nn.Module, Plan] = weakref.WeakKeyDictionary()
 """The plan each module built under the default :class:`Adapter` was loaded by."""
@@ -225,6 +253,7 @@ def load_implementation(
     kind: Kind | None = None,
     cell: bool = False,
     arguments: Mapping[str, str] | None = None,
+    gate_order: str | None = None,
 ) -> Implementation:
     """The implementation named by ``spec`` (``module:attr``) with the adapter named by
     ``adapter``, each else from the environment, else the default: rnn_impl's drop-in of
@@ -233,11 +262,14 @@ def load_implementation(
     :func:`~rnn_impl.testing.environment.adapter_spec`). Its kind is ``kind`` when given,
     else detected (:func:`~rnn_impl.testing.kinds.detect`). A recurrent module's constructor
     is bound to torch's arguments (:func:`~rnn_impl.testing.binding.bind`, ``arguments``
-    naming more: ``{"num_layers": "layers_size"}``).
+    naming more: ``{"num_layers": "layers_size"}``). ``gate_order`` (a gated kind's gate
+    letters in the order the implementation stacks them: ``"ifog"``) goes to the default
+    adapter.
 
     Raises:
-        ImplementationError: either does not import, the implementation is not callable, or
-            the adapter has no ``load()`` and ``named_parameters()``.
+        ImplementationError: either does not import, the implementation is not callable,
+            the adapter has no ``load()`` and ``named_parameters()``, or ``gate_order`` is
+            not an order of the kind's gates (or comes with an adapter of the user's).
 
     Example::
 
@@ -270,6 +302,8 @@ def load_implementation(
             f"{kind.reference}: drop --kind {kind.name}, or name another implementation"
         )
     chosen = kind or says or RNN
+    if gate_order is not None:
+        loaded = Adapter(_gate_indices(gate_order, chosen, adapter))
     binding = Binding()
     if not chosen.is_cell:
         fields = ModuleConfig.__dataclass_fields__
@@ -283,6 +317,27 @@ def load_implementation(
         except ValueError as error:
             raise ImplementationError(f"{spec}: {error}") from None
     return Implementation(spec, factory, loaded, chosen, adapter or None, binding)
+
+
+def _gate_indices(order: str, kind: Kind, adapter: str | None) -> tuple[int, ...]:
+    """``order`` (gate letters) as indices of ``kind``'s gates."""
+    letters = ", ".join(kind.gates)
+    if adapter:
+        raise ImplementationError(
+            f"--gate-order {order} with --adapter {adapter}: your adapter's load() places the "
+            "gate blocks itself (leave out one of them)"
+        )
+    if not kind.gates:
+        raise ImplementationError(
+            f"--gate-order {order}: an {kind.reference} has no gates (for a GRU or an LSTM: "
+            "--kind gru / lstm)"
+        )
+    if sorted(order) != sorted(kind.gates):
+        raise ImplementationError(
+            f"--gate-order {order}: give each of {kind.reference}'s gates {letters} once, in "
+            f"the order your class stacks them (torch's: {''.join(kind.gates)})"
+        )
+    return tuple(kind.gates.index(letter) for letter in order)
 
 
 @contextlib.contextmanager

@@ -107,6 +107,7 @@ def parametrize_catalogue(
     tiers: list[str] | None = None,
     layouts: list[str] | None = None,
     arguments: dict[str, str] | None = None,
+    gate_order: str | None = None,
 ) -> Any:
     """Decorate a test that takes ``rnn_run``: it gets the whole catalogue, run against
     ``impl`` (``module:attr``; else the command line's ``--rnn-impl``, the environment or
@@ -116,9 +117,9 @@ def parametrize_catalogue(
     pytest root) expected to fail, and the failures recorded in the ``corpus`` file (relative
     to the pytest root) replayed first; the cell properties check ``cell_impl``. As with
     ``rnn-verify``: ``properties`` (names, categories or tiers), ``tiers`` (default:
-    numerics and behaviour for your own class, all for a drop-in), ``layouts`` and
+    numerics and behaviour for your own class, all for a drop-in), ``layouts``,
     ``arguments`` (torch's constructor argument -> the class's parameter, beyond names and
-    aliases). Returns a pytest mark; imports nothing."""
+    aliases) and ``gate_order`` (``"ifog"``). Returns a pytest mark; imports nothing."""
     return getattr(pytest.mark, MARKER)(
         impl=impl,
         adapter=adapter,
@@ -131,6 +132,7 @@ def parametrize_catalogue(
         tiers=list(tiers or []),
         layouts=list(layouts or []),
         arguments=dict(arguments or {}),
+        gate_order=gate_order,
     )
 
 
@@ -143,7 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(impl, adapter, kind, cell_impl, fix, expected_failures, corpus, properties, "
-        "tiers, layouts, arguments): "
+        "tiers, layouts, arguments, gate_order): "
         "see rnn_impl.testing.parametrize_catalogue",
     )
     if config.getoption("hypothesis_profile", None) in profiles.PROFILES:
@@ -183,6 +185,7 @@ def _settings(node: Any, config: pytest.Config) -> dict[str, Any]:
         "tiers": tuple(given.get("tiers") or ()),
         "layouts": tuple(given.get("layouts") or ()),
         "arguments": tuple(f"{a}={p}" for a, p in (given.get("arguments") or {}).items()),
+        "gate_order": given.get("gate_order"),
     }
 
 
@@ -213,6 +216,7 @@ def _session(config: pytest.Config, chosen: dict[str, Any]) -> Any:
                 tiers=chosen["tiers"],
                 layouts=chosen["layouts"],
                 arguments=chosen["arguments"],
+                gate_order=chosen["gate_order"],
             )
         except SelectionError as error:
             raise pytest.UsageError(f"rnn_impl: {error}") from None

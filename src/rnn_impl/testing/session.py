@@ -104,13 +104,15 @@ class Session:
         every_property: bool = False,
         tiers: Sequence[str] | None = None,
         arguments: Sequence[str] = (),
+        gate_order: str | None = None,
     ) -> Session:
         """A session from what a user types: ``impl`` and ``adapter`` as ``module:attr``
         (else from the environment, else rnn_impl's drop-in of ``kind``), ``kind`` by name
         (else detected), property names, categories or tiers, devices, dtype and layout
         names, ``fix`` as ``NAME=VALUE`` strings or a mapping, ``arguments`` as
         ``ARGUMENT=PARAMETER`` strings (torch's constructor argument, the class's parameter
-        that takes it), an expected-failures file and a corpus file. ``cell_impl`` adds a cell under test for the cell properties; with
+        that takes it), ``gate_order`` (a GRU or LSTM look-alike's gate letters in the order it
+        stacks them, ``"ifog"``), an expected-failures file and a corpus file. ``cell_impl`` adds a cell under test for the cell properties; with
         ``cells`` the default cell (``$RNN_CELL_IMPL``, else rnn_impl.RNNCell) is added when
         ``impl`` is not given. With ``every_property`` the session holds the whole catalogue,
         for cells and recurrent modules alike (the pytest plugin's: the runs of a shape no
@@ -127,7 +129,11 @@ class Session:
         """
         try:
             chosen = kind_named(kind) if kind else None
-            under_test = [load_implementation(impl, adapter, chosen, arguments=_pairs(arguments))]
+            under_test = [
+                load_implementation(
+                    impl, adapter, chosen, arguments=_pairs(arguments), gate_order=gate_order
+                )
+            ]
             if cell_impl or (cells and impl is None):
                 under_test.append(load_implementation(cell_impl, None, None, cell=True))
             fixed = parse_fixed(_fix_items(fix))
