@@ -197,8 +197,11 @@ def test_a_gradient_that_arrives_twice_is_rounded_where_the_two_add():
         BY_NAME["gradients"].check(implementation, example)
 
 
+NOTEBOOK_LOOP = "rnn_impl.testing.zoo.foreign:NotebookRNN"
+
+
 @pytest.mark.parametrize(
-    "name, example",
+    "name, example, correct",
     [
         (  # relu at weight_scale 4 grows past float32's largest number: it overflows
             "output_close",
@@ -208,6 +211,7 @@ def test_a_gradient_that_arrives_twice_is_rounded_where_the_two_add():
                 "cpu",
                 torch.float32,
             ),
+            (NOTEBOOK_LOOP, "torch.nn:RNN"),
         ),
         (  # h_t's gradient adds the next layer's and the next step's, in bfloat16
             "gradients",
@@ -217,16 +221,34 @@ def test_a_gradient_that_arrives_twice_is_rounded_where_the_two_add():
                 "cpu",
                 torch.bfloat16,
             ),
+            (NOTEBOOK_LOOP, "torch.nn:RNN"),
+        ),
+        (  # ATen's GRU computes n + z (h - n), which cancels where z is near 1
+            "dropout_extremes",
+            Example(
+                ModuleConfig(7, 1, num_layers=2, bias=False, family="gru"),
+                InputCase(
+                    "packed_sorted",
+                    1,
+                    22,
+                    lengths=(1,) * 22,
+                    seed=62510998,
+                    input_scale=3.0,
+                    weight_scale=2.0,
+                ),
+                "cpu",
+                torch.float64,
+            ),
+            ("rnn_impl.testing.zoo.foreign:TextbookGRU",),
         ),
     ],
-    ids=["overflow", "internal-accumulation"],
+    ids=["overflow", "internal-accumulation", "gru-update-order"],
 )
-def test_what_a_search_campaign_found_on_the_notebook_loop_passes(name, example):
-    """Two examples a 30-minute search campaign rejected the notebook loop on, where torch's
-    own nn.RNN lands as far: overflow in float32 (torch's float64 result is finite) and a
-    gradient accumulated in bfloat16 inside the stack."""
-    for implementation in (FOREIGN[0].implementation(), load_implementation("torch.nn:RNN")):
-        BY_NAME[name].check(implementation, example)
+def test_what_search_campaigns_found_on_correct_implementations_passes(name, example, correct):
+    """Examples 30-minute search campaigns rejected a correct implementation on, where torch's
+    own module lands as far (or is the one that lands far: the reference in float64)."""
+    for spec in correct:
+        BY_NAME[name].check(load_implementation(spec), example)
 
 
 def test_the_spread_grows_near_chaos_and_stays_small_where_the_recurrence_contracts():

@@ -338,8 +338,8 @@ def _smoke_test(session: Any) -> tuple[list[str], Any]:
                     raise UsageError(f"{implementation.name}: {error.__cause__}") from None
             plan = oracle.plan_of(impl)
         if plan is not None:
-            by = implementation.adapter_name or "names and shapes"
-            lines += [f"weights mapped by {by}:", *describe(plan)]
+            by = f"by {implementation.adapter_name}" if implementation.adapter_name else None
+            lines += [f"weights mapped {by or 'from names and shapes'}:", *describe(plan)]
     return lines, plan
 
 

@@ -321,7 +321,10 @@ def _step(
         rhn = rounding.each(r * hn)
         n = rounding.activation("tanh", rounding.sum(in_ + rhn, in_.abs() + rhn.abs(), 2))
         kept, fresh = rounding.each(z * h), rounding.each((1 - z) * n, 2)
-        return rounding.sum(fresh + kept, fresh.abs() + kept.abs(), 2), None
+        # ATen computes n + z * (h - n): where z is near 1 it cancels, and rounds by u |n|,
+        # where (1 - z) n + z h rounds by u |(1 - z) n|: the magnitude covers both orders
+        both = fresh.abs() + kept.abs() + n.abs() + z.abs() * (h.abs() + n.abs())
+        return rounding.sum(fresh + kept, both, 3), None
     pieces = gi.abs() + gh.abs() + _bias_abs(w.b_ih, gi) + _bias_abs(w.b_hh, gh)
     gates = rounding.dot(gi + gh, mi + mh, inputs + hidden + 2, pieces, 4)
     if not kind.paired_state:  # an Elman RNN
