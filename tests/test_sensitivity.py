@@ -282,3 +282,20 @@ def test_forward_and_backward_rounding_are_modelled_where_they_matter():
     case = InputCase("unbatched", 256, 1, seed=54)
     example = Example(config, case, "cpu", torch.float32)
     assert BY_NAME["gradients"].check(TORCH["rnn"], example).normalised <= 1
+
+
+def test_relus_derivative_takes_both_sides_of_its_kink_where_a_rounding_may_cross_it():
+    from rnn_impl.testing.sensitivity import KINK, _relu_slope
+
+    exact = torch.tensor([1e-9, -1e-9, 1.0])
+    noise = torch.tensor([[1.0, 1.0, 1.0]]) * 1e-9
+    x = torch.cat([exact[None], exact + noise * torch.tensor([[1.0], [-1.0]] * 4)])
+    y = torch.relu(x)
+    z = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    slope = _relu_slope(x, y, z)
+    assert slope[0].tolist() == [1.0, 0.0, 1.0]  # the exact run keeps its side
+    # near the kink, half the samples or more take the other side: the jump is in the spread
+    crossed = slope[1:, :2] != slope[0, :2]
+    assert bool((crossed.sum(0) >= 4).all())
+    assert bool((slope[1:, 2] == 1).all())  # a value many spreads from 0 never crosses
+    assert KINK * 1e-9 > 1e-9
