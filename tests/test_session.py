@@ -92,6 +92,7 @@ def test_every_property_is_in_exactly_one_tier_and_judged_one_way():
     "options, message",
     [
         ({"properties": ["nope"]}, "unknown property, category or tier 'nope'"),
+        ({"properties": ["output_closee"]}, "did you mean 'output_close'?"),
         ({"devices": ["tpu"]}, "unknown device 'tpu'"),
         ({"dtypes": ["float8"]}, "unknown dtype 'float8'"),
         ({"kind": "cell"}, "unknown kind 'cell'"),

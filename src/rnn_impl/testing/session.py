@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from rnn_impl.testing.exceptions import ImplementationError
 from rnn_impl.testing.kinds import Kind, described, kind_named
 from rnn_impl.testing.oracle import Implementation, load_implementation
 from rnn_impl.testing.probe import unsupported_dtypes, unsupported_layouts
-from rnn_impl.testing.properties import CATALOGUE, Property, select
+from rnn_impl.testing.properties import BY_NAME, CATALOGUE, CATEGORIES, Property, select
 from rnn_impl.testing.runner import Verification, verify
 from rnn_impl.testing.strategies import NEAR, SizeLimits
 from rnn_impl.testing.tiers import TIERS, USER_TIERS
@@ -145,8 +146,12 @@ class Session:
             shape = None if every_property or len(shapes) > 1 else shapes.pop()
             props = select(list(properties or []), shape)
         except KeyError as error:
+            known = [*BY_NAME, *CATEGORIES, *TIERS]
+            close = difflib.get_close_matches(str(error.args[0]), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise SelectionError(
-                f"unknown property, category or tier {error.args[0]!r} (see rnn-verify --list)"
+                f"unknown property, category or tier {error.args[0]!r} ({hint}see rnn-verify "
+                "--list)"
             ) from None
         held = _tiers(tiers, under_test[0], bool(properties))
         props = tuple(p for p in props if p.tier in held)
