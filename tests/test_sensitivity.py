@@ -213,6 +213,24 @@ NOTEBOOK_LOOP = "rnn_impl.testing.zoo.foreign:NotebookRNN"
             ),
             (NOTEBOOK_LOOP, "torch.nn:RNN"),
         ),
+        (  # a layer's sums overflow float32 on the way to a finite output
+            "output_close",
+            Example(
+                ModuleConfig(
+                    3,
+                    3,
+                    num_layers=3,
+                    nonlinearity="relu",
+                    bias=False,
+                    batch_first=True,
+                    bidirectional=True,
+                ),
+                InputCase("batched", 63, 1, seed=0, weight_scale=4.0),
+                "cpu",
+                torch.float32,
+            ),
+            (NOTEBOOK_LOOP, "torch.nn:RNN"),
+        ),
         (  # h_t's gradient adds the next layer's and the next step's, in bfloat16
             "gradients",
             Example(
@@ -242,7 +260,7 @@ NOTEBOOK_LOOP = "rnn_impl.testing.zoo.foreign:NotebookRNN"
             ("rnn_impl.testing.zoo.foreign:TextbookGRU",),
         ),
     ],
-    ids=["overflow", "internal-accumulation", "gru-update-order"],
+    ids=["overflow", "overflow-on-the-way", "internal-accumulation", "gru-update-order"],
 )
 def test_what_search_campaigns_found_on_correct_implementations_passes(name, example, correct):
     """Examples 30-minute search campaigns rejected a correct implementation on, where torch's

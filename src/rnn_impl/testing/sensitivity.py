@@ -87,12 +87,21 @@ class Allowed:
 class Rounding:
     """The perturbations of one set of runs: ``u`` of the tested dtype, and normal draws from
     the example's seed (zero in sample 0, the exact run); magnitudes are constants to
-    autograd."""
+    autograd. ``peak`` is the largest sum of magnitudes any sum met, forward or backward:
+    past half the tested dtype's largest number, a correct implementation may overflow on
+    the way to a finite result."""
 
     def __init__(self, example: Example) -> None:
         self.u = unit_roundoff(example.dtype)
         self.accumulated = accumulation_roundoff(example.dtype, example.device)
         self.generator = generator(example.case.seed, 11)
+        self.peak = 0.0
+        self.overflow = torch.finfo(example.dtype).max / 2
+
+    def _met(self, magnitude: Tensor) -> Tensor:
+        if magnitude.numel():
+            self.peak = max(self.peak, float(magnitude.detach().max()))
+        return magnitude.detach()
 
     def draw(self, shape: tuple[int, ...]) -> Tensor:
         """Standard normal draws of ``shape`` (its first dimension the samples), zero in
@@ -103,7 +112,7 @@ class Rounding:
 
     def sum(self, value: Tensor, magnitude: Tensor, terms: int) -> Tensor:
         """``value``, a sum of ``terms`` terms whose magnitudes add to ``magnitude``."""
-        noise = self.u * math.sqrt(terms) * magnitude.detach() * self.draw(tuple(value.shape))
+        noise = self.u * math.sqrt(terms) * self._met(magnitude) * self.draw(tuple(value.shape))
         return value + noise
 
     def dot(
@@ -116,7 +125,7 @@ class Rounding:
         if self.accumulated == self.u:  # accumulated in the tested dtype: one bound covers all
             return self.sum(value, magnitude, terms)
         shape = tuple(value.shape)
-        inside = self.accumulated * math.sqrt(terms) * magnitude.detach() * self.draw(shape)
+        inside = self.accumulated * math.sqrt(terms) * self._met(magnitude) * self.draw(shape)
         rounded = self.u * math.sqrt(count) * pieces.detach() * self.draw(shape)
         return value + inside + rounded
 
@@ -591,13 +600,17 @@ def _summarise(
     dtype: torch.dtype,
 ) -> Sensitivity:
     """Each result's exact value (sample 0), the root-mean-square distance of the others from
-    it, and its floor: the rounding of its last operation (``u |value|``), and for a weight's
-    gradient the bound of its sum over every step and batch row."""
+    it (infinite where a sum on the way may overflow the tested dtype: nothing can be
+    judged), and its floor: the rounding of its last operation (``u |value|``), and for a
+    weight's gradient the bound of its sum over every step and batch row."""
     exact, spread, floor = {}, {}, {}
+    overflows = rounding.peak >= rounding.overflow
     for name, value in results.items():
         value = value.detach()
         exact[name] = value[0]
         spread[name] = (value[1:] - value[0]).pow(2).mean(0).sqrt()
+        if overflows:
+            spread[name] = torch.full_like(spread[name], math.inf)
         floor[name] = rounding.u * value[0].abs()
         weight = weights.get(name)
         if weight is not None and id(weight) in sums.magnitude:
