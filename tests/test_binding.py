@@ -336,7 +336,7 @@ def test_a_probed_session_skips_the_runs_of_an_unsupported_dtype_with_the_error(
     session = Session.from_options(
         impl="tests.test_binding:NoHalf", properties=["output_close"], devices=["cpu"]
     ).probed()
-    assert set(session.unsupported) == {
+    assert set(session.left_out()) == {
         "unbatched input",
         "packed_sorted input",
         "packed_unsorted input",

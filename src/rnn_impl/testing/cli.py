@@ -186,12 +186,14 @@ def _run(args: argparse.Namespace) -> int:
     built, plan = _smoke_test(session)
     if args.write_adapter is not None:
         return _write_adapter(session, args.write_adapter, built, plan, args.kind)
+    from rnn_impl.testing.cases import LAYOUTS
+
     session = session.probed()
     selection_of(session)  # what probing left may be nothing: a usage error
     built += [
         f"unsupported: {what} (every probe raised {error}); left out of the verdict "
-        f"({'--layout' if what.endswith(' input') else '--dtype'} to choose)"
-        for what, error in session.unsupported.items()
+        f"({'--layout' if name in LAYOUTS else '--dtype'} to choose)"
+        for what, (name, error) in zip(session.left_out(), session.unsupported.items())
     ]
     runs = session.runs()
     outputs = Outputs(args.json, args.junit_xml, args.repro_dir, args.save_failures)
@@ -405,15 +407,16 @@ def verify_session(
     )
     width = len(str(len(live)))
 
-    def name(index: int) -> str:
+    def started(count: int, index: int) -> str:
         run = runs[index]
-        return f"{run.prop.name} {run.device}/{devices.dtype_name(run.dtype)}"
+        name = f"{run.prop.name} {run.device}/{devices.dtype_name(run.dtype)}"
+        return f"[{count:>{width}}/{len(live)}] {name} ..."
 
     def here(index: int) -> tuple[Any, Any]:
         if pool.broken and not announced:
             announced.append(pool.broken)
             print(f"rnn-verify: the workers stopped ({pool.broken}); the other runs run here")
-        print(f"[{done + 1:>{width}}/{len(live)}] {name(index)} ...", end="", flush=True)
+        print(started(done + 1, index), end="", flush=True)
         return _check(session, runs[index], run_settings, seed, outputs)
 
     deadline = None if max_time is None else time.monotonic() + max_time
@@ -425,7 +428,7 @@ def verify_session(
     ):
         done += 1
         if pool.workers > 1 and not pool.broken:
-            print(f"[{done:>{width}}/{len(live)}] {name(index)} ...", end="")
+            print(started(done, index), end="")
         word = "pass" if result.status == "pass" else "FAIL"
         print(f" {word} ({result.examples} examples, {result.seconds:.1f}s)", flush=True)
         if result.status == "fail":
@@ -559,7 +562,7 @@ def _report(results: list[Any], session: Any, profile: str, outputs: Outputs) ->
         write_junit(results, outputs.junit_xml, f"rnn-verify {implementation.name}")
     print()
     print("\n".join(tier_verdicts(results, session.tiers, implementation.kind.reference)))
-    left_out = ", ".join(session.unsupported)
+    left_out = ", ".join(session.left_out())
     unsupported = f" (unsupported, left out: {left_out})" if left_out else ""
     print(f"{implementation.name} {words}: {summary(counts)}{unsupported}")
     return status

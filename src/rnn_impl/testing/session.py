@@ -84,8 +84,9 @@ class Session:
     tiers: tuple[str, ...] = TIERS
     """The tiers whose properties it holds (:data:`~rnn_impl.testing.tiers.TIERS`)."""
     unsupported: Mapping[str, str] = field(default_factory=dict)
-    """What the first implementation under test does not take at all, left out (``"float16"``,
-    ``"unbatched input"``), with the error every probe of it raised (:meth:`probed`)."""
+    """The input layouts and dtypes (by name: ``"unbatched"``, ``"float16"``) the first
+    implementation under test does not take at all, left out, with the error every probe of
+    it raised (:meth:`probed`)."""
 
     @classmethod
     def from_options(
@@ -192,10 +193,9 @@ class Session:
             return self
         found: dict[str, str] = {}
         if self.layouts is None:
-            layouts = unsupported_layouts(implementation, self.fixed)
-            found |= {f"{layout} input": error for layout, error in layouts.items()}
+            found |= unsupported_layouts(implementation, self.fixed)
         if self.dtypes is None:
-            taken = tuple(self.layouts or [k for k in LAYOUTS if f"{k} input" not in found])
+            taken = tuple(self.layouts or [k for k in LAYOUTS if k not in found])
             found |= unsupported_dtypes(implementation, self.fixed, taken or LAYOUTS)
         return self.leaving_out(found)
 
@@ -204,10 +204,14 @@ class Session:
         layouts no longer drawn (all of them stay if all are unsupported), the dtypes'
         runs skipped."""
         layouts = self.layouts
-        gone = [k for k in LAYOUTS if f"{k} input" in unsupported]
+        gone = [k for k in LAYOUTS if k in unsupported]
         if gone and len(gone) < len(LAYOUTS):
             layouts = tuple(k for k in (layouts or LAYOUTS) if k not in gone)
         return replace(self, layouts=layouts, unsupported=dict(unsupported))
+
+    def left_out(self) -> list[str]:
+        """What probing left out, as a report names it (``"unbatched input"``, ``"float16"``)."""
+        return [f"{name} input" if name in LAYOUTS else name for name in self.unsupported]
 
     def implementation_for(self, prop: Property) -> Implementation | str:
         """The implementation under test that ``prop`` checks, or why there is none."""
