@@ -351,6 +351,89 @@ def test_a_probed_session_skips_the_runs_of_an_unsupported_dtype_with_the_error(
     )
 
 
+class NoState(Notebook):
+    """The notebook's commonest form: ``forward(x)``, every run from a zero state."""
+
+    def forward(self, inputs):
+        return super().forward(inputs)
+
+
+class StateIgnored(Notebook):
+    """A bug, not an unsupported state: it takes h0 and ignores it."""
+
+    def forward(self, inputs, hidden=None):
+        return super().forward(inputs)
+
+
+def test_an_initial_state_is_unsupported_only_when_every_probe_with_one_raises():
+    from rnn_impl.testing.probe import INITIAL_STATE, unsupported_state
+
+    refused = unsupported_state(load_implementation("tests.test_binding:NoState"), {}, ("batched",))
+    assert list(refused) == [INITIAL_STATE] and "TypeError" in refused[INITIAL_STATE]
+    for taken in ("Notebook", "StateIgnored", "MetaState"):
+        assert unsupported_state(load_implementation(f"tests.test_binding:{taken}"), {}) == {}
+
+
+def test_a_class_without_h0_is_verified_without_one_and_streaming_is_not_applicable():
+    session = Session.from_options(
+        impl="tests.test_binding:NoState",
+        properties=["output_close", "gradients", "layers_are_a_chain", "streaming"],
+        devices=["cpu"],
+        dtypes=["float64"],
+    ).probed()
+    assert "initial state" in session.left_out()
+    assert not session.implementations[0].takes_state
+    skips = {run.prop.name: run.skip for run in session.runs()}
+    assert skips["streaming"] == "not applicable: tests.test_binding:NoState takes no initial state"
+    for run in session.live_runs():
+        verification = session.verify(run, without_shrinking(CI_PROFILE))
+        assert not verification.failed, verification.headline
+        assert verification.examples > 1 and not verification.last.case.with_h0
+    # a class that takes h0 and ignores it is run with one, and fails
+    buggy = Session.from_options(
+        impl="tests.test_binding:StateIgnored", properties=["streaming"], layouts=["batched"]
+    ).probed()
+    assert buggy.unsupported == {}
+    assert buggy.verify(buggy.live_runs()[0], without_shrinking(CI_PROFILE)).failed
+
+
+class LinearCell(nn.Module):
+    """A hand-written cell: nn.Linear layers, no device or dtype arguments."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.x2h = nn.Linear(input_size, hidden_size)
+        self.h2h = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, x, h=None):
+        if h is None:
+            h = x.new_zeros(*x.shape[:-1], self.hidden_size)
+        return torch.tanh(self.x2h(x) + self.h2h(h))
+
+
+def test_a_cell_is_bound_and_mapped_like_a_recurrent_module():
+    from rnn_impl.testing.kinds import KINDS
+
+    implementation = load_implementation("tests.test_binding:LinearCell", kind=KINDS["rnn_cell"])
+    assert implementation.binding.moved
+    assert implementation.binding.held == {"bias": True, "nonlinearity": "tanh"}
+    session = Session((implementation,), (BY_NAME["cell_output_close"],))
+    verification = session.verify(session.home_runs()[0], without_shrinking(CI_PROFILE))
+    assert not verification.failed, verification.headline
+    plan = map_parameters(
+        {"x2h.weight": (4, 3), "x2h.bias": (4,), "h2h.weight": (4, 4), "h2h.bias": (4,)},
+        {"weight_ih": (4, 3), "weight_hh": (4, 4), "bias_ih": (4,), "bias_hh": (4,)},
+        gru=False,
+    )
+    assert plan == {
+        "x2h.weight": ("weight_ih",),
+        "h2h.weight": ("weight_hh",),
+        "x2h.bias": ("bias_ih",),
+        "h2h.bias": ("bias_hh",),
+    }
+
+
 class StackedIFOG(TextbookLSTM):
     """An LSTM that stacks its gate blocks i, f, o, g (as many ports do), torch's names."""
 

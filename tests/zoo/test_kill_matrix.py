@@ -23,7 +23,9 @@ def test_bug_is_killed_by_its_property(bug):
     session = bug.session(prop)
     verification = session.verify(session.home_runs()[0], without_shrinking(CI_PROFILE))
     assert verification.failure is not None, f"{bug.label} survived {bug.caught_by}: {bug.mistake}"
-    covering = prop.covering(*prop.home, fixed=bug.implementation().fixed_arguments())
+    implementation = session.implementations[0]
+    fixed = implementation.fixed_arguments()
+    covering = prop.covering(*prop.home, session.layouts, fixed, implementation.takes_state)
     assert verification.last in covering, f"{bug.label}: only the random search killed it"
 
 

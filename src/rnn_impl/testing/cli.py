@@ -186,13 +186,10 @@ def _run(args: argparse.Namespace) -> int:
     built, plan = _smoke_test(session)
     if args.write_adapter is not None:
         return _write_adapter(session, args.write_adapter, built, plan, args.kind)
-    from rnn_impl.testing.cases import LAYOUTS
-
     session = session.probed()
     selection_of(session)  # what probing left may be nothing: a usage error
     built += [
-        f"unsupported: {what} (every probe raised {error}); left out of the verdict "
-        f"({'--layout' if name in LAYOUTS else '--dtype'} to choose)"
+        f"unsupported: {what} (every probe raised {error}); {_leaving_out(name)}"
         for what, (name, error) in zip(session.left_out(), session.unsupported.items())
     ]
     runs = session.runs()
@@ -305,6 +302,17 @@ def _read_corpus(path: Path) -> Any:
         return read_corpus(path)
     except SelectionError as error:
         raise UsageError(str(error)) from None
+
+
+def _leaving_out(name: str) -> str:
+    """How a report says that probing left ``name`` (a layout, dtype or state form) out."""
+    from rnn_impl.testing.cases import LAYOUTS
+    from rnn_impl.testing.probe import INITIAL_STATE
+
+    if name == INITIAL_STATE:
+        return "every example runs without h0 (streaming, which passes one on, is not applicable)"
+    choose = "--layout" if name in LAYOUTS else "--dtype"
+    return f"left out of the verdict ({choose} to choose)"
 
 
 def _smoke_test(session: Any) -> tuple[list[str], Any]:

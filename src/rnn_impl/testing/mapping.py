@@ -89,14 +89,15 @@ def describe(plan: Plan) -> list[str]:
 
 
 def _torch_slots(shapes: Mapping[str, Sequence[int]]) -> dict[tuple[int, int], dict[str, str]]:
-    """torch's parameters by (layer, direction), each by role (``weight_ih``, ...)."""
+    """torch's parameters by (layer, direction), each by role (``weight_ih``, ...); a cell's
+    (``weight_ih``) are layer 0's."""
     slots: dict[tuple[int, int], dict[str, str]] = {}
     for name in shapes:
-        found = re.fullmatch(r"(\w+?)_l(\d+)(_reverse)?", name)
+        found = re.fullmatch(r"((?:weight|bias)_(?:ih|hh|hr))(?:_l(\d+)(_reverse)?)?", name)
         if found is None:
             raise MappingError(f"{name} is not one of torch's parameter names")
         role, layer, reverse = found.groups()
-        slots.setdefault((int(layer), int(bool(reverse))), {})[role] = name
+        slots.setdefault((int(layer or 0), int(bool(reverse))), {})[role] = name
     return slots
 
 

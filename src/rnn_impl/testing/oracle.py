@@ -137,8 +137,7 @@ def joins_parameters(impl: nn.Module) -> bool:
 class Implementation:
     """The implementation under test: its ``name`` (``module:attr``), the ``factory`` that
     builds it with the constructor of torch's module of its ``kind`` (bound by
-    :attr:`binding`; for a cell ``factory(*ModuleConfig.cell_args(), device=, dtype=)``; a
-    class or a function), and the :class:`Adapter` that gives it torch's weights.
+    :attr:`binding`, for a cell with its cell's; a class or a function), and the :class:`Adapter` that gives it torch's weights.
 
     Example::
 
@@ -157,6 +156,9 @@ class Implementation:
     """The adapter's ``module:attr`` (None: the default :class:`Adapter`)."""
     binding: Binding = field(default_factory=Binding)
     """How torch's constructor arguments reach ``factory`` (:mod:`~rnn_impl.testing.binding`)."""
+    takes_state: bool = True
+    """Its forward takes an initial state (``forward(input, h0)``); False for one that takes
+    the input alone (``forward(x)``, as probing finds it): every example runs without h0."""
 
     @property
     def is_cell(self) -> bool:
@@ -210,9 +212,10 @@ class Implementation:
         return dataclasses.replace(ModuleConfig(3, hidden), **held)
 
     def build(self, config: ModuleConfig, device: Any, dtype: torch.dtype) -> nn.Module:
-        if self.is_cell:
-            return self.factory(*config.cell_args(), device=device, dtype=dtype)
-        return self.binding.call(self.factory, config.kwargs(), {"device": device, "dtype": dtype})
+        arguments = dict(zip(self.kind.arguments, config.cell_args()))
+        if not self.is_cell:
+            arguments = config.kwargs()
+        return self.binding.call(self.factory, arguments, {"device": device, "dtype": dtype})
 
 
 def in_torch_layout(adapter: Any, values: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -304,18 +307,16 @@ def load_implementation(
     chosen = kind or says or RNN
     if gate_order is not None:
         loaded = Adapter(_gate_indices(gate_order, chosen, adapter))
-    binding = Binding()
-    if not chosen.is_cell:
-        fields = ModuleConfig.__dataclass_fields__
-        defaults = {
-            name: fields[name].default
-            for name in chosen.arguments
-            if fields[name].default is not dataclasses.MISSING
-        }
-        try:
-            binding = bind(factory, chosen.arguments, defaults, arguments)
-        except ValueError as error:
-            raise ImplementationError(f"{spec}: {error}") from None
+    fields = ModuleConfig.__dataclass_fields__
+    defaults = {
+        name: fields[name].default
+        for name in chosen.arguments
+        if fields[name].default is not dataclasses.MISSING
+    }
+    try:
+        binding = bind(factory, chosen.arguments, defaults, arguments)
+    except ValueError as error:
+        raise ImplementationError(f"{spec}: {error}") from None
     return Implementation(spec, factory, loaded, chosen, adapter or None, binding)
 
 

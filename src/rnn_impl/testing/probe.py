@@ -1,7 +1,8 @@
-"""Before judging: which input layouts and dtypes an implementation takes at all.
+"""Before judging: which input layouts, dtypes and state forms an implementation takes at all.
 
 A layout or dtype is unsupported only when every probe of it raises (with and without an
-initial state): a wrong shape, a wrong dtype or a state made on the wrong device are failures
+initial state), an initial state only when every probe with one raises and a probe without
+one returns: a wrong shape, a wrong dtype or a state made on the wrong device are failures
 the properties report, not unsupported inputs. Probes never look at the values.
 """
 
@@ -38,6 +39,26 @@ def unsupported_layouts(
         if all(errors):
             found[layout] = errors[0]
     return found
+
+
+INITIAL_STATE = "initial state"
+"""The state form a probe may find unsupported: a forward that takes no h0 (``forward(x)``)."""
+
+
+def unsupported_state(
+    implementation: Implementation, fixed: Mapping[str, Any], layouts: tuple[str, ...] = LAYOUTS
+) -> dict[str, str]:
+    """``{INITIAL_STATE: error}`` when every probe of ``implementation`` with an initial state
+    raised on ``layouts`` (the ones it takes) and one without returned; else empty (a cell
+    always takes one)."""
+    if implementation.is_cell:
+        return {}
+    config = implementation.plain_config(fixed)
+    with_state = [_probe(implementation, config, layout, True) for layout in layouts]
+    without = [_probe(implementation, config, layout, False) for layout in layouts]
+    if all(with_state) and not all(without):
+        return {INITIAL_STATE: with_state[0]}
+    return {}
 
 
 def unsupported_dtypes(

@@ -255,10 +255,11 @@ def rnn_run(request: pytest.FixtureRequest) -> Any:
     def check() -> None:
         request.node.user_properties.append(("rnn_run", "skipped" if run.skip else "ran"))
         from rnn_impl.testing.cases import LAYOUTS
+        from rnn_impl.testing.probe import INITIAL_STATE
 
-        for name, error in session.unsupported.items():
-            if name in LAYOUTS:  # an unsupported dtype's runs are skipped, with it
-                left = f"{name} input (every probe raised {error})"
+        for what, (name, error) in zip(session.left_out(), session.unsupported.items()):
+            if name in LAYOUTS or name == INITIAL_STATE:  # a dtype's runs are skipped, with it
+                left = f"{what} (every probe raised {error})"
                 request.node.user_properties.append(("rnn_unsupported", left))
         if run.skip is not None:
             pytest.skip(run.skip)

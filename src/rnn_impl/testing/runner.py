@@ -91,6 +91,8 @@ def verify(
     fixed = implementation.fixed_arguments(fixed)
     own = implementation.implied_arguments()
     replay = [replace(e, config=replace(e.config, **own)) for e in replay]
+    if not implementation.takes_state:
+        replay = [replace(e, case=replace(e.case, with_h0=False)) for e in replay]
     if device == "cuda":
         devices.deterministic_cuda()
 
@@ -109,9 +111,11 @@ def verify(
         check._hypothesis_internal_add_digest = database_key  # type: ignore[attr-defined]
     if not limits:
         raise ValueError("verify(limits=()): give at least one SizeLimits (strategies.NEAR)")
-    drawn = [prop.strategy(device, dtype, layouts, fixed, bound) for bound in limits]
+    state = implementation.takes_state
+    drawn = [prop.strategy(device, dtype, layouts, fixed, bound, state) for bound in limits]
     test = given(st.one_of(drawn) if len(drawn) > 1 else drawn[0])(check)
-    explicit = [*replay, *(prop.covering(device, dtype, layouts, fixed) if covering else [])]
+    rows = prop.covering(device, dtype, layouts, fixed, state) if covering else []
+    explicit = [*replay, *rows]
     for row in reversed(explicit):
         test = example(row)(test)
     # one failure, the first failing explicit row or the shrunk one, reported last

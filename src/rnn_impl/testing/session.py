@@ -29,7 +29,12 @@ from rnn_impl.testing.cases import LAYOUTS, parse_fixed
 from rnn_impl.testing.exceptions import ImplementationError
 from rnn_impl.testing.kinds import Kind, described, kind_named
 from rnn_impl.testing.oracle import Implementation, load_implementation
-from rnn_impl.testing.probe import unsupported_dtypes, unsupported_layouts
+from rnn_impl.testing.probe import (
+    INITIAL_STATE,
+    unsupported_dtypes,
+    unsupported_layouts,
+    unsupported_state,
+)
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE, CATEGORIES, Property, select
 from rnn_impl.testing.runner import Verification, verify
 from rnn_impl.testing.strategies import NEAR, SizeLimits
@@ -186,28 +191,35 @@ class Session:
     def probed(self) -> Session:
         """This session without the layouts and CPU dtypes on which every probe of the first
         implementation under test raises (:mod:`~rnn_impl.testing.probe`), unless it names
-        its layouts or dtypes itself; their runs are skipped with the error. A drop-in takes
-        what torch's module takes: it is not probed."""
+        its layouts or dtypes itself (their runs are skipped with the error), and without an
+        initial state where every probe with one raises. A drop-in takes what torch's module
+        takes: it is not probed."""
         implementation = self.implementations[0]
         if implementation.claims_drop_in:
             return self
         found: dict[str, str] = {}
         if self.layouts is None:
             found |= unsupported_layouts(implementation, self.fixed)
+        taken = tuple(self.layouts or [k for k in LAYOUTS if k not in found]) or LAYOUTS
+        found |= unsupported_state(implementation, self.fixed, taken)
         if self.dtypes is None:
-            taken = tuple(self.layouts or [k for k in LAYOUTS if k not in found])
-            found |= unsupported_dtypes(implementation, self.fixed, taken or LAYOUTS)
+            found |= unsupported_dtypes(implementation, self.fixed, taken)
         return self.leaving_out(found)
 
     def leaving_out(self, unsupported: Mapping[str, str]) -> Session:
         """This session with ``unsupported`` (as :attr:`unsupported` holds it) left out: the
         layouts no longer drawn (all of them stay if all are unsupported), the dtypes'
-        runs skipped."""
+        runs skipped, no initial state passed to the first implementation under test."""
         layouts = self.layouts
         gone = [k for k in LAYOUTS if k in unsupported]
         if gone and len(gone) < len(LAYOUTS):
             layouts = tuple(k for k in (layouts or LAYOUTS) if k not in gone)
-        return replace(self, layouts=layouts, unsupported=dict(unsupported))
+        under_test = self.implementations
+        if INITIAL_STATE in unsupported:
+            under_test = (replace(under_test[0], takes_state=False), *under_test[1:])
+        return replace(
+            self, implementations=under_test, layouts=layouts, unsupported=dict(unsupported)
+        )
 
     def left_out(self) -> list[str]:
         """What probing left out, as a report names it (``"unbatched input"``, ``"float16"``)."""
@@ -286,6 +298,8 @@ class Session:
         error = self.unsupported.get(devices.dtype_name(dtype))
         if error is not None and device == "cpu":
             return f"unsupported: {devices.dtype_name(dtype)} (every probe raised {error})"
+        if prop.passes_state and not implementation.takes_state:
+            return f"not applicable: {implementation.name} takes no {INITIAL_STATE}"
         try:
             held = implementation.fixed_arguments(self.fixed)
         except ImplementationError as error:  # a second implementation (a cell) lacks one

@@ -95,6 +95,9 @@ class Property:
             module (nn.RNN, nn.GRU, nn.LSTM).
         levels: covering levels of the factors it narrows (see :meth:`covering`); needed for
             every factor its ``config`` or ``draw`` gives as a strategy.
+        passes_state: it passes a state of its own on (streaming carries h_n into a second
+            call): it does not apply to an implementation that takes no initial state. Any
+            other property runs such an implementation without h0.
     """
 
     name: str
@@ -108,6 +111,7 @@ class Property:
     config: Mapping[str, Any] = field(default_factory=dict)
     cells: bool = False
     levels: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    passes_state: bool = False
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS or self.tier not in TIERS:
@@ -173,14 +177,17 @@ class Property:
         layouts: tuple[str, ...] | None = None,
         fixed: Mapping[str, Any] | None = None,
         limits: SizeLimits = NEAR,
+        state: bool = True,
     ) -> Any:
         """Examples for this property; ``layouts`` narrows the layouts it may draw,
-        ``fixed`` holds constructor arguments (where :meth:`skip_reason` allows), and
+        ``fixed`` holds constructor arguments (where :meth:`skip_reason` allows),
         ``limits`` bounds the sizes, lengths and batches it draws where it does not choose
-        its own."""
+        its own, and without ``state`` no example passes an initial state."""
         draw = dict(self.draw)
         if layouts and not isinstance(draw.get("layout"), str):
             draw["layout"] = st.sampled_from(layouts)
+        if not state:
+            draw["with_h0"] = False
         configs = rnn_configs(**{**limits.feature_sizes(), **self.config, **(fixed or {})})
         return examples(device=device, dtype=dtype, configs=configs, limits=limits, **draw)
 
@@ -189,11 +196,13 @@ class Property:
         device: str,
         layouts: tuple[str, ...] | None = None,
         fixed: Mapping[str, Any] | None = None,
+        state: bool = True,
     ) -> dict[str, tuple[Any, ...]]:
         """The factors of this property's covering array on ``device`` and their levels: the
         defaults of :data:`~rnn_impl.testing.covering.LEVELS` (with
         :data:`~rnn_impl.testing.covering.PROJ_LEVELS` for an LSTM), the values its ``config`` and
-        ``draw`` fix, its own ``levels``, then ``fixed`` and ``layouts``. On the meta device,
+        ``draw`` fix, its own ``levels``, then ``fixed``, ``layouts`` and ``state`` (False:
+        no row passes an initial state). On the meta device,
         which computes nothing, sequences stop at
         :data:`~rnn_impl.testing.covering.META_SEQ_LEN` steps: more would only repeat
         Python's per-step work.
@@ -223,6 +232,8 @@ class Property:
             )
         if layouts:
             chosen["layout"] = tuple(x for x in chosen["layout"] if x in layouts) or layouts
+        if not state:
+            chosen["with_h0"] = (False,)
         if "batched" not in chosen["layout"]:  # unbatched: one row; packed: at least one
             many = tuple(b for b in chosen["batch"] if b >= 1)
             only_unbatched = set(chosen["layout"]) == {"unbatched"}
@@ -237,6 +248,7 @@ class Property:
         dtype: torch.dtype,
         layouts: tuple[str, ...] | None = None,
         fixed: Mapping[str, Any] | None = None,
+        state: bool = True,
     ) -> list[Example]:
         """The explicit examples run before the random search on ``device`` in ``dtype``.
 
@@ -249,7 +261,7 @@ class Property:
         ``draw["budget"]``, else :data:`~rnn_impl.testing.covering.COVERING_BUDGET`); levels
         that cannot fit together (256 steps of the widest stack) are left out.
         """
-        rows = self.covering_rows(device, layouts, fixed)
+        rows = self.covering_rows(device, layouts, fixed, state)
         chosen = [Example(*covering_case(row, i), device, dtype) for i, row in enumerate(rows)]
         return sorted(chosen, key=lambda e: (case_size(e.config, e.case), e.case.seed))
 
@@ -258,9 +270,10 @@ class Property:
         device: str,
         layouts: tuple[str, ...] | None = None,
         fixed: Mapping[str, Any] | None = None,
+        state: bool = True,
     ) -> list[dict[str, Any]]:
         """The covering array on ``device`` (the same in every dtype), as rows of levels."""
-        levels = self.covering_levels(device, layouts, fixed)
+        levels = self.covering_levels(device, layouts, fixed, state)
         return covering_array(levels, self.allows, CROSSED)
 
     def allows(self, row: Mapping[str, Any]) -> bool:

@@ -114,12 +114,14 @@ def autocast(implementation: Implementation, example: Example) -> Measure:
 
 
 def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, **where):
-    """Gradients of ``<g_out, output> + <g_h, h_n>`` with respect to input, h0 and ``names``
-    (``where`` as for :func:`run`; the upstream gradients rounded alike)."""
+    """Gradients of ``<g_out, output> + <g_h, h_n>`` with respect to input, h0 (where the
+    example passes one) and ``names`` (``where`` as for :func:`run`; the upstream gradients
+    rounded alike)."""
     inputs, output, h_n = run(module, example, requires_grad=True, **where)
     g_out, g_h = upstream_grads(output, h_n, example.case, where.get("precision"))
     loss = (output * g_out).sum() + (h_n * g_h).sum()
-    leaves = {"input": inputs.padded, "h0": inputs.h0, **names}
+    state = {} if inputs.h0 is None else {"h0": inputs.h0}
+    leaves = {"input": inputs.padded, **state, **names}
     grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
     return {
         name: grad if grad is not None else torch.zeros_like(leaf)
@@ -129,7 +131,8 @@ def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, 
 
 @register("gradients", "gradients", "tolerance", "numerics", draw={"with_h0": True})
 def gradients_close(implementation: Implementation, example: Example) -> Measure:
-    """d(output, h_n) w.r.t. input, h0 and every named parameter match torch's, each within
+    """d(output, h_n) w.r.t. input, h0 (drawn wherever the implementation takes one) and
+    every named parameter match torch's, each within
     what rounding in any order allows on the example: the spread of perturbed float64 runs,
     and for a weight the bound of its sum over every step and batch row
     (:mod:`rnn_impl.testing.sensitivity`)."""
@@ -181,7 +184,8 @@ def gradients_close(implementation: Implementation, example: Example) -> Measure
     },
 )
 def gradcheck(implementation: Implementation, example: Example) -> None:
-    """gradcheck and gradgradcheck pass in float64 (input, h0 and parameters).
+    """gradcheck and gradgradcheck pass in float64 (input, h0 where the implementation takes
+    one, and parameters).
 
     Small sizes and ``fast_mode`` (a random projection of the Jacobian) keep it quick; batch 0
     is not drawn because gradcheck refuses zero-size inputs (``gradients`` covers it).
@@ -192,25 +196,25 @@ def gradcheck(implementation: Implementation, example: Example) -> None:
     inputs = make_inputs(example.config, example.case, torch.float64, example.device, True)
     params = {n: p for n, p in impl.named_parameters()}
     names = list(params)
-    assert inputs.h0 is not None  # drawn with_h0
-    leaves = [inputs.padded, inputs.h0, *[p.detach().requires_grad_() for p in params.values()]]
+    state = [] if inputs.h0 is None else [inputs.h0]
+    weights = [p.detach().requires_grad_() for p in params.values()]
     case, config = example.case, example.config
 
-    def f(x: Tensor, h0: Tensor, *weights: Tensor):
+    def f(x: Tensor, *leaves: Tensor):
         arg: Tensor | PackedSequence = x
         if case.packed:
             arg = torch.nn.utils.rnn.pack_padded_sequence(
                 x, torch.tensor(case.lengths), config.batch_first, case.layout == "packed_sorted"
             )
-        state = split_state(config, h0)
-        result = torch.func.functional_call(impl, dict(zip(names, weights)), (arg, state))
-        return as_tensors(result, config)
+        args = (arg, *[split_state(config, h0) for h0 in leaves[: len(state)]])
+        values = dict(zip(names, leaves[len(state) :]))
+        return as_tensors(torch.func.functional_call(impl, values, args), config)
 
     for check in (torch.autograd.gradcheck, torch.autograd.gradgradcheck):
         try:
             check(
                 f,
-                tuple(leaves),
+                (inputs.padded, *state, *weights),
                 eps=GRADCHECK_EPS,
                 atol=GRADCHECK_ATOL,
                 rtol=GRADCHECK_RTOL,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import hypothesis.strategies as st
 import torch
@@ -52,20 +53,15 @@ def _setup(implementation: Implementation, example: Example):
     return reference, impl, inputs, allowed
 
 
-def _h0(example: Example, inputs) -> Tensor:
-    """The case's h0, or the zeros that None stands for (for laws that must pass it on; an
-    LSTM's joined with c0)."""
-    if inputs.h0 is not None:
-        return inputs.h0
-    c = example.config
-    batch = [example.case.batch] if example.case.batched else []
-    shape = [c.num_layers * c.num_directions, *batch, c.state_size]
-    return torch.zeros(shape, dtype=example.dtype, device=example.device)
+def _part(h0: Tensor | None, index: Any) -> Tensor | None:
+    """``h0[index]``, or None for None: a run without h0 starts every part from zeros too."""
+    return None if h0 is None else h0[index]
 
 
 @torch.no_grad()
-def _call(example: Example, module: nn.Module, *args):
-    return forward(example, module, *args)
+def _call(example: Example, module: nn.Module, x: Tensor | PackedSequence, h0: Tensor | None):
+    """``module(x[, h0])`` (an LSTM's h0 joined with c0), h0 left out where it is None."""
+    return forward(example, module, *([x] if h0 is None else [x, h0]))
 
 
 def _layer_names(config: ModuleConfig) -> list[str]:
@@ -86,11 +82,10 @@ def batch_independence(implementation: Implementation, example: Example) -> Meas
     perm = list(range(batch))
     random.Random(example.case.seed).shuffle(perm)
     index = torch.tensor(perm, dtype=torch.long, device=example.device)
-    h0 = _h0(example, inputs)
+    h0 = inputs.h0
     out, h_n = _call(example, impl, inputs.padded, h0)
-    out_p, h_p = _call(
-        example, impl, inputs.padded.index_select(bdim, index), h0.index_select(1, index)
-    )
+    permuted = _part(h0, (slice(None), index))
+    out_p, h_p = _call(example, impl, inputs.padded.index_select(bdim, index), permuted)
     law = "the unpermuted run, permuted"
     state = f"permuted {example.config.kind.state_name}"
     bound = allowed("output", lambda t: t.index_select(bdim, index))
@@ -106,9 +101,9 @@ def unbatched_is_batch_of_one(implementation: Implementation, example: Example) 
     """An unbatched call equals a batch of one, squeezed."""
     _, impl, inputs, allowed = _setup(implementation, example)
     bdim = 0 if example.config.batch_first else 1
-    h0 = _h0(example, inputs)
+    h0 = inputs.h0
     out, h_n = _call(example, impl, inputs.padded, h0)
-    out_b, h_b = _call(example, impl, inputs.padded.unsqueeze(bdim), h0.unsqueeze(1))
+    out_b, h_b = _call(example, impl, inputs.padded.unsqueeze(bdim), _part(h0, (slice(None), None)))
     law = "a batch of one"
     worst = _close(example, "unbatched output", out, out_b.squeeze(bdim), law, allowed("output"))
     state = f"unbatched {example.config.kind.state_name}"
@@ -131,7 +126,7 @@ def batch_first_is_transpose(implementation: Implementation, example: Example) -
     flipped = replace(example.config, batch_first=not example.config.batch_first)
     same = {name: name for name, _ in reference.named_parameters()}
     other = build_from(implementation, sub_reference(reference, flipped, same))
-    h0 = _h0(example, inputs)
+    h0 = inputs.h0
     out, h_n = _call(example, impl, inputs.padded, h0)
     out_t, h_t = _call(example, other, inputs.padded.transpose(0, 1), h0)
     law = f"batch_first={flipped.batch_first} on the transposed input"
@@ -148,6 +143,7 @@ def batch_first_is_transpose(implementation: Implementation, example: Example) -
     config={"bidirectional": False},
     draw={"layout": "batched", "seq_len": st.integers(2, 12)},
     levels={"seq_len": (2, 5, 256)},
+    passes_state=True,
     **LAW,
 )
 def streaming(implementation: Implementation, example: Example) -> Measure:
@@ -156,8 +152,8 @@ def streaming(implementation: Implementation, example: Example) -> Measure:
     tdim = 1 if example.config.batch_first else 0
     k = random.Random(example.case.seed).randint(1, example.case.seq_len - 1)
     x = inputs.padded
-    out, h_n = _call(example, impl, x, _h0(example, inputs))
-    first, h_k = _call(example, impl, x.narrow(tdim, 0, k), _h0(example, inputs))
+    out, h_n = _call(example, impl, x, inputs.h0)
+    first, h_k = _call(example, impl, x.narrow(tdim, 0, k), inputs.h0)
     second, h_end = _call(example, impl, x.narrow(tdim, k, x.size(tdim) - k), h_k)
     law = f"two runs split at step {k}"
     joined = torch.cat([first, second], tdim)
@@ -182,7 +178,7 @@ def packed_is_each_sequence_alone(implementation: Implementation, example: Examp
     """
     _, impl, inputs, allowed = _setup(implementation, example)
     bf = example.config.batch_first
-    h0 = _h0(example, inputs)
+    h0 = inputs.h0
     packed_out, h_n = _call(example, impl, inputs.input, h0)
 
     def padded(values: Tensor) -> Tensor:
@@ -192,7 +188,7 @@ def packed_is_each_sequence_alone(implementation: Implementation, example: Examp
     worst = ZERO
     for b, length in enumerate(example.case.lengths or ()):
         x_b = (inputs.padded[b] if bf else inputs.padded[:, b])[:length]
-        out_b, h_b = _call(example, impl, x_b, h0[:, b])
+        out_b, h_b = _call(example, impl, x_b, _part(h0, (slice(None), b)))
 
         def sequence(values: Tensor, b: int = b, length: int = length) -> Tensor:
             return (values[b] if bf else values[:, b])[:length]
@@ -223,14 +219,14 @@ def reverse_is_flip_forward_flip(implementation: Implementation, example: Exampl
     config, hidden = example.config, example.config.output_size
     single = replace(config, bidirectional=False, num_layers=1, dropout=0.0)
     tdim = 1 if config.batch_first else 0
-    h0 = _h0(example, inputs)
+    h0 = inputs.h0
     out, h_n = _call(example, impl, inputs.padded, h0)
     worst = ZERO
     for direction, suffix in enumerate(["", "_reverse"]):
         rename = {n: f"{n}{suffix}" for n in _layer_names(single)}
         part = build_from(implementation, sub_reference(reference, single, rename))
         x = inputs.padded.flip(tdim) if suffix else inputs.padded
-        out_d, h_d = _call(example, part, x, h0[direction : direction + 1])
+        out_d, h_d = _call(example, part, x, _part(h0, slice(direction, direction + 1)))
         if suffix:
             out_d = out_d.flip(tdim)
         features = slice(direction * hidden, (direction + 1) * hidden)
@@ -259,7 +255,7 @@ def layers_are_a_chain(implementation: Implementation, example: Example) -> Meas
     reference, impl, inputs, allowed = _setup(implementation, example)
     config = example.config
     directions = config.num_directions
-    h0 = _h0(example, inputs)
+    h0 = inputs.h0
     out, h_n = _call(example, impl, inputs.input, h0)
     x, finals = inputs.input, []
     for layer in range(config.num_layers):
@@ -267,7 +263,8 @@ def layers_are_a_chain(implementation: Implementation, example: Example) -> Meas
         single = replace(config, input_size=width, num_layers=1, dropout=0.0)
         rename = {n: n.replace("_l0", f"_l{layer}") for n in _layer_names(single)}
         part = build_from(implementation, sub_reference(reference, single, rename))
-        x, h = _call(example, part, x, h0[layer * directions : (layer + 1) * directions])
+        states = slice(layer * directions, (layer + 1) * directions)
+        x, h = _call(example, part, x, _part(h0, states))
         finals.append(h)
     law = "a chain of single layers"
     chained = x.data if isinstance(x, PackedSequence) else x
@@ -283,7 +280,7 @@ def h_n_is_last_valid_step(implementation: Implementation, example: Example) -> 
     step 0 (reverse); for an LSTM, h_n, not c_n."""
     _, impl, inputs, allowed = _setup(implementation, example)
     config, case = example.config, example.case
-    out, h_n = _call(example, impl, *inputs.args())
+    out, h_n = _call(example, impl, inputs.input, inputs.h0)
     batched = (lambda t: t) if case.batched else (lambda t: t.unsqueeze(1))
     if isinstance(out, PackedSequence):
         out, _ = pad_packed_sequence(out, batch_first=False)

@@ -57,10 +57,10 @@ class Bug:
 
     def session(self, *props: Property) -> Session:
         """A session that verifies the bug with ``props`` (by default every property of its
-        shape)."""
+        shape), probed as ``rnn-verify`` probes it (:meth:`Session.probed`)."""
         implementation = self.implementation()
         chosen = props or tuple(p for p in CATALOGUE if p.verifies(implementation.kind))
-        return Session((implementation,), chosen)
+        return Session((implementation,), chosen).probed()
 
 
 def _spec(obj: Any) -> str:
