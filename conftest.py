@@ -1,12 +1,13 @@
 """This repository's pytest wiring (the rnn_impl plugin itself loads through its entry point,
 as in any project with the package installed): Hypothesis profiles, thread caps under xdist,
-the torch version a tox leg expects, that the wheel leg imports the wheel, and which tests run
-on one torch leg only (``ONCE``)."""
+the torch version a tox leg expects, that the wheel leg imports the wheel, which tests run on
+one torch leg only (``ONCE``) and which only outside the local loop (``SLOW``)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -46,6 +47,25 @@ ONCE = (
     "tests/test_truthful.py",
 )
 
+# The local loop (`pytest -n auto`: pyproject's addopts deselect `slow`) keeps what catches a
+# regression: the drop-ins' alignment, parity and gradients, every zoo bug killed by its property
+# on its covering rows, the suite's units. What repeats those with more examples or end to end
+# (the catalogue on the drop-ins, the zoo's controls, the CLI, plugin, search and examples run
+# whole) is marked ``slow``: `pytest -m slow` runs it, tox and .ci/run run everything (`-m ""`).
+SLOW = (
+    "tests/properties/",
+    "tests/zoo/test_kill_matrix.py::test_controls_are_killed_by_nothing",
+    "tests/zoo/test_kill_matrix.py::test_foreign_controls_pass_every_property",
+    "tests/zoo/test_campaigns.py",
+    "tests/zoo/test_power.py",
+    "tests/test_cli.py",
+    "tests/test_corpus.py",
+    "tests/test_notebook.py",
+    "tests/test_plugin_project.py",
+    "tests/test_search.py",
+    "tests/test_truthful.py",
+)
+
 EXPECT_TORCH_ENV = "RNN_IMPL_EXPECT_TORCH"
 EXPECT_WHEEL_ENV = "RNN_IMPL_EXPECT_WHEEL"
 
@@ -71,6 +91,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         where = Path(str(item.path)).relative_to(root).as_posix()
         if where.startswith(ONCE):
             item.add_marker(pytest.mark.once)
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
+
+_LEFT_FOR_LATER: list[int] = []
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _LEFT_FOR_LATER.append(sum(item.get_closest_marker("slow") is not None for item in items))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if config.option.markexpr != "not slow":
+        return
+    # under xdist the workers deselect: the controller counts nothing
+    left = f"{sum(_LEFT_FOR_LATER)} " if _LEFT_FOR_LATER else ""
+    terminalreporter.write_line(
+        f"rnn_impl: the local loop left out the {left}slow tests (conftest.SLOW): "
+        '`pytest -n auto -m slow` runs them, `pytest -n auto -m ""` everything, '
+        "`bash .ci/run` the whole gate"
+    )
 
 
 # rnn-verify run inside a test shares its runs among no processes of its own: pytest -n

@@ -18,7 +18,7 @@ from hypothesis import settings
 from rnn_impl.testing import profiles
 from rnn_impl.testing.properties import BY_NAME
 from rnn_impl.testing.zoo import CONTROLS, CORRECT, ESCAPES, FOREIGN, SUBTLE, ZOO, Bug
-from rnn_impl.testing.zoo.matrix import kill_matrix, to_markdown
+from rnn_impl.testing.zoo.matrix import kill_matrix, kills, to_markdown
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,12 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     bugs = ZOO + CONTROLS + FOREIGN
     matrix = kill_matrix(bugs, settings.get_profile(chosen[0]))
     _write(to_markdown(matrix, bugs, chosen[0]), args.out)
-    survivors = [b.label for b in ZOO if not any(v.failed for v in matrix[b.label].values())]
-    false_alarms = [b.label for b in CONTROLS if any(v.failed for v in matrix[b.label].values())]
+    survivors = [b.label for b in ZOO if not kills(matrix[b.label])]
+    false_alarms = [b.label for b in CONTROLS if kills(matrix[b.label])]
     false_alarms += [
         b.label
         for b in FOREIGN
-        if any(v.failed for p, v in matrix[b.label].items() if BY_NAME[p].tier != "drop-in")
+        if any(BY_NAME[p].tier != "drop-in" for p in kills(matrix[b.label]))
     ]
     for label in survivors:
         print(f"not killed: {label}", file=sys.stderr)

@@ -106,8 +106,9 @@ def weakest_killer(bug: Bug) -> str:
     ordered += [p for p in shaped if p.name == bug.caught_by and p not in ordered]
     as_ci = without_shrinking(settings.get_profile("ci"))
     for prop in ordered:
-        session = Session((implementation,), (prop,))
-        if session.verify(session.home_runs()[0], as_ci).failed:
+        session = bug.session(prop)
+        (run,) = session.home_runs()
+        if run.skip is None and session.verify(run, as_ci).failed:
             return prop.name
     return ""
 
