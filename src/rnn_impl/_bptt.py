@@ -65,8 +65,9 @@ def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation
     autograd's step-by-step accumulation; on CUDA, nn.RNN is cuDNN, which accumulates over
     steps in float32 as this path's single GEMMs do); not under ``torch.func`` transforms
     (their batched tensors cannot be written into plain buffers), ``torch.jit.trace`` (which
-    should record ordinary operations), forward-mode AD (the Function has no ``jvp``) or
-    autocast (which casts the operands of ``linear`` but not of ``out=`` operations; the
+    should record ordinary operations), ``torch.compile`` and ``torch.export`` (their fake
+    tensors have no memory to align or write into), forward-mode AD (the Function has no
+    ``jvp``) or autocast (which casts the operands of ``linear`` but not of ``out=`` operations; the
     step-by-step loop runs ATen's ``linear`` per step, so autocast treats it as nn.RNN).
     """
     return (
@@ -79,6 +80,7 @@ def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation
             and _needs_graph(x, h0, weights)
         )
         and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
         and torch._C._functorch.peek_interpreter_stack() is None
         and torch.autograd.forward_ad._current_level < 0
     )
