@@ -159,6 +159,16 @@ BAD_MODULE = textwrap.dedent(
             super().__init__()
             self.weight_ih_l0 = torch.nn.Parameter(torch.zeros(4 * hidden_size, input_size))
 
+    class CellWithoutKind(torch.nn.Module):
+        def __init__(self, input_size, hidden_size):
+            super().__init__()
+            self.x2h = torch.nn.Linear(input_size, hidden_size)
+            self.h2h = torch.nn.Linear(hidden_size, hidden_size)
+
+        def forward(self, x, h=None):
+            h = x.new_zeros(x.shape[-2], self.h2h.out_features) if h is None else h
+            return torch.tanh(self.x2h(x[-1]) + self.h2h(h))
+
     class Exploding:
         def load(self, impl, reference):
             raise RuntimeError("boom")
@@ -212,6 +222,11 @@ BAD_MODULE = textwrap.dedent(
             "user_impls:LooksLikeLSTM looks like an nn.LSTM (its weights have 4 gate blocks of "
             "rows, and loading nn.RNN's failed): add --kind lstm",
         ),
+        (
+            ["--impl", "user_impls:CellWithoutKind"],
+            "user_impls:CellWithoutKind returned one tensor where nn.RNN returns (output, h_n): "
+            "if it is a cell, add --kind rnn_cell; if not, return (output, h_n)",
+        ),
         (["--json", "no/such/dir/r.json"], "--json no/such/dir/r.json: no directory no/such/dir"),
         (["--junit-xml", "."], "--junit-xml .: is a directory (name a file in it)"),
         (["--save-failures", "no/c.json"], "--save-failures no/c.json: no directory no"),
@@ -257,7 +272,7 @@ def test_fix_narrows_the_configs_for_a_partial_implementation(tmp_path):
         *args, "--fix", "bidirectional=false", "--fix", "num_layers=1", cwd=tmp_path, env=env
     )
     assert fixed.returncode == 0, fixed.stdout
-    assert "skipped (1): dropout_eval draws its own num_layers" in fixed.stdout
+    assert "skipped (1 run, 1 reason): dropout_eval draws its own num_layers" in fixed.stdout
     assert "1 passed, 0 failed, 1 skipped" in fixed.stdout
 
 

@@ -186,7 +186,12 @@ def _run(args: argparse.Namespace) -> int:
     built, plan = _smoke_test(session)
     if args.write_adapter is not None:
         return _write_adapter(session, args.write_adapter, built, plan, args.kind)
-    session = session.probed()
+    from rnn_impl.testing.session import SelectionError
+
+    try:
+        session = session.probed()
+    except SelectionError as error:
+        raise UsageError(str(error)) from None
     selection_of(session)  # what probing left may be nothing: a usage error
     built += [
         f"unsupported: {what} (every probe raised {error}); {_leaving_out(name)}"
@@ -311,8 +316,8 @@ def _leaving_out(name: str) -> str:
 
     if name == INITIAL_STATE:
         return "every example runs without h0 (streaming, which passes one on, is not applicable)"
-    choose = "--layout" if name in LAYOUTS else "--dtype"
-    return f"left out of the verdict ({choose} to choose)"
+    choose = f"--layout {name}" if name in LAYOUTS else f"--dtype {name}"
+    return f"left out of the verdict (nothing to do; to judge it anyway: {choose})"
 
 
 def _smoke_test(session: Any) -> tuple[list[str], Any]:
@@ -410,9 +415,9 @@ def verify_session(
         print(line)
     live = [index for index, run in enumerate(runs) if run.skip is None]
     where = f" on {workers} workers" if workers > 1 else ""
-    print(
-        f"{len(live)} runs{where}, {len(runs) - len(live)} skipped (the reasons follow the table)"
-    )
+    skipped = len(runs) - len(live)
+    reasons = " (the reasons follow the table)" if skipped else ""
+    print(f"{len(live)} runs{where}, {skipped} skipped{reasons}")
     width = len(str(len(live)))
 
     def started(count: int, index: int) -> str:
@@ -546,7 +551,9 @@ def _report(results: list[Any], session: Any, profile: str, outputs: Outputs) ->
         reasons = sorted({r.reason for r in results if r.status == listed})
         if reasons:
             count = sum(r.status == listed for r in results)
-            print(f"{STATUS_WORDS[listed]} ({count}): " + "; ".join(reasons))
+            runs = f"{count} runs" if count > 1 else "1 run"
+            why = f"{len(reasons)} reasons" if len(reasons) > 1 else "1 reason"
+            print(f"{STATUS_WORDS[listed]} ({runs}, {why}): " + "; ".join(reasons))
     for r in results:
         if r.status == "fail":
             print()

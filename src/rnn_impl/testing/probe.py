@@ -84,6 +84,35 @@ def _probe(
     dtype: torch.dtype = torch.float32,
 ) -> str:
     """The probe's error as ``Type: message`` ("" if the call returned)."""
+    try:
+        _call(implementation, config, layout, h0, dtype)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return ""
+
+
+def returns_one_tensor(implementation: Implementation, fixed: Mapping[str, Any]) -> bool:
+    """Whether ``implementation``, taken for a recurrent module, returns one tensor for a
+    batched sequence, as a cell returns its new state, where a recurrent module returns
+    ``(output, h_n)``."""
+    if implementation.is_cell:
+        return False
+    config = implementation.plain_config(fixed)
+    try:
+        result = _call(implementation, config, "batched", False, torch.float32)
+    except Exception:
+        return False
+    return isinstance(result, torch.Tensor)
+
+
+def _call(
+    implementation: Implementation,
+    config: ModuleConfig,
+    layout: str,
+    h0: bool,
+    dtype: torch.dtype,
+) -> Any:
+    """One small call (3 steps, batch 3 where batched) of ``implementation``: its result."""
     batch = 1 if layout == "unbatched" else 3
     lengths = (2, 3, 1) if layout == "packed_unsorted" else (3, 2, 1)
     case = InputCase(
@@ -94,14 +123,10 @@ def _probe(
         with_h0=h0,
         seed=7,
     )
-    try:
-        _, impl = build_pair(implementation, config, case, dtype, "cpu")
-        if implementation.is_cell:
-            inputs = make_cell_inputs(config, case, dtype, "cpu")
-        else:
-            inputs = make_inputs(config, case, dtype, "cpu")
-        with torch.no_grad():
-            impl(*inputs.args())
-    except Exception as exc:
-        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    return ""
+    _, impl = build_pair(implementation, config, case, dtype, "cpu")
+    if implementation.is_cell:
+        inputs = make_cell_inputs(config, case, dtype, "cpu")
+    else:
+        inputs = make_inputs(config, case, dtype, "cpu")
+    with torch.no_grad():
+        return impl(*inputs.args())

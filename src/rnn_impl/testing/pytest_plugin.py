@@ -218,9 +218,9 @@ def _session(config: pytest.Config, chosen: dict[str, Any]) -> Any:
                 arguments=chosen["arguments"],
                 gate_order=chosen["gate_order"],
             )
+            built[key] = built[key].probed()
         except SelectionError as error:
             raise pytest.UsageError(f"rnn_impl: {error}") from None
-        built[key] = built[key].probed()
     return built[key]
 
 

@@ -372,7 +372,7 @@ def tier_verdicts(results: list[Result], tiers: tuple[str, ...], reference: str)
         elif mine:
             lines.append(f"  {tier}: nothing of it ran here (see the skips above)")
         else:
-            lines.append(f"  {tier}: none of its properties selected")
+            lines.append(f"  {tier}: no property of it selected, or none verifies {reference}")
     return lines
 
 

@@ -31,6 +31,7 @@ from rnn_impl.testing.kinds import Kind, described, kind_named
 from rnn_impl.testing.oracle import Implementation, load_implementation
 from rnn_impl.testing.probe import (
     INITIAL_STATE,
+    returns_one_tensor,
     unsupported_dtypes,
     unsupported_layouts,
     unsupported_state,
@@ -193,10 +194,21 @@ class Session:
         implementation under test raises (:mod:`~rnn_impl.testing.probe`), unless it names
         its layouts or dtypes itself (their runs are skipped with the error), and without an
         initial state where every probe with one raises. A drop-in takes what torch's module
-        takes: it is not probed."""
+        takes: it is not probed.
+
+        Raises:
+            SelectionError: it returns one tensor for a sequence, as a cell does (the message
+                names the ``--kind`` to give).
+        """
         implementation = self.implementations[0]
         if implementation.claims_drop_in:
             return self
+        if returns_one_tensor(implementation, self.fixed):
+            raise SelectionError(
+                f"{implementation.name} returned one tensor where "
+                f"{implementation.kind.reference} returns (output, h_n): if it is a cell, add "
+                f"--kind {implementation.kind.cell.name}; if not, return (output, h_n)"
+            )
         found: dict[str, str] = {}
         if self.layouts is None:
             found |= unsupported_layouts(implementation, self.fixed)
