@@ -29,6 +29,7 @@ settings.load_profile(profiles.default_profile())
 ONCE = (
     "tests/zoo/",
     "tests/test_cases.py",
+    "tests/test_binding.py::test_a_gate_order_loads_the_blocks_so_and_compares_in_torchs[ifog",
     "tests/test_cli.py",
     "tests/test_command.py",
     "tests/test_corpus.py",
@@ -58,6 +59,7 @@ SLOW = (
     "tests/zoo/test_kill_matrix.py::test_foreign_controls_pass_every_property",
     "tests/zoo/test_campaigns.py",
     "tests/zoo/test_power.py",
+    "tests/test_binding.py::test_a_gate_order_loads_the_blocks_so_and_compares_in_torchs[ifog",
     "tests/test_cli.py",
     "tests/test_corpus.py",
     "tests/test_notebook.py",

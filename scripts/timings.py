@@ -3,7 +3,7 @@ module, by property x dtype of the catalogue, and the ten slowest tests, with th
 the wall time and the machine's load.
 
     python scripts/timings.py --out docs/timings.md [-- PYTEST ARGS]   # CI=true pytest -n auto -m ""
-    python scripts/timings.py --out docs/timings-loop.md -- -m "not slow"   # the local loop
+    python scripts/timings.py --local --out docs/timings-loop.md   # the local loop: pytest -n auto
     python scripts/timings.py --junit run.xml --wall 883 --out docs/timings.md
 """
 
@@ -28,26 +28,19 @@ from conftest import ONCE, SLOW  # noqa: E402
 CATALOGUE_ID = re.compile(r"\[([a-z_0-9]+)-(cpu|cuda|mps|meta)-([a-z0-9]+)\]$")
 
 
-def run_suite(extra: list[str]) -> tuple[Path, float, str]:
-    """Run the suite as the gate's wheel leg does: its JUnit XML, wall seconds, load before."""
+def run_suite(extra: list[str], local: bool = False) -> tuple[Path, float, str]:
+    """Run the suite as the gate's wheel leg does (``CI=true``, every test), or with ``local``
+    as the README's local loop does (``pytest -n auto``: the dev profile, no slow test): its
+    JUnit XML, wall seconds, load before."""
     out = Path(tempfile.mkdtemp()) / "timings.xml"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-n",
-        "auto",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-m",
-        "",
-    ]
+    command = [sys.executable, "-m", "pytest", "-n", "auto", "-q", "-p", "no:cacheprovider"]
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    if not local:
+        command += ["-m", ""]
+        env["CI"] = "true"
     start = time.monotonic()
-    subprocess.run(
-        [*command, f"--junitxml={out}", *extra], cwd=ROOT, env={**os.environ, "CI": "true"}
-    )
+    subprocess.run([*command, f"--junitxml={out}", *extra], cwd=ROOT, env=env)
     return out, time.monotonic() - start, load
 
 
@@ -114,13 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--junit", type=Path, help="read this JUnit XML instead of running")
     parser.add_argument("--wall", type=float, default=0.0, help="its wall seconds (with --junit)")
     parser.add_argument("--out", type=Path, default=Path("docs/timings.md"))
+    parser.add_argument("--local", action="store_true", help="time the local loop instead")
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
     if args.junit:
         junit, wall, load = args.junit, args.wall, "not recorded"
     else:
-        junit, wall, load = run_suite(extra)
-    command = "python scripts/timings.py" + (" " + " ".join(extra) if extra else "")
+        junit, wall, load = run_suite(extra, args.local)
+    flags = ["--local"] * args.local + ["--out", str(args.out)]
+    command = " ".join(["python scripts/timings.py", *flags, *extra])
     args.out.write_text(table(junit, wall, load, command))
     print(f"wrote {args.out}")
     return 0
