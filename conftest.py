@@ -108,9 +108,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if config.option.markexpr != "not slow":
         return
     # under xdist the workers deselect: the controller counts nothing
-    left = f"{sum(_LEFT_FOR_LATER)} " if _LEFT_FOR_LATER else ""
+    count = sum(_LEFT_FOR_LATER)
+    left = "the slow tests" if not _LEFT_FOR_LATER else f"{count} slow test{'s' * (count != 1)}"
     terminalreporter.write_line(
-        f"rnn_impl: the local loop left out the {left}slow tests (conftest.SLOW): "
+        f"rnn_impl: the local loop left out {left} (conftest.SLOW): "
         '`pytest -n auto -m slow` runs them, `pytest -n auto -m ""` everything, '
         "`bash .ci/run` the whole gate"
     )
