@@ -29,7 +29,6 @@ settings.load_profile(profiles.default_profile())
 ONCE = (
     "tests/zoo/",
     "tests/test_cases.py",
-    "tests/test_binding.py::test_a_gate_order_loads_the_blocks_so_and_compares_in_torchs[ifog",
     "tests/test_cli.py",
     "tests/test_command.py",
     "tests/test_corpus.py",

@@ -218,18 +218,18 @@ class Float32State(Notebook):
 
 
 def test_a_layout_is_unsupported_only_when_every_probe_raises():
-    from rnn_impl.testing.probe import unsupported_layouts
+    from rnn_impl.testing.probe import Probe, unsupported_layouts
 
     notebook = load_implementation("tests.test_binding:Notebook")
-    assert set(unsupported_layouts(notebook, {})) == {
+    assert set(unsupported_layouts(Probe(notebook, {}))) == {
         "unbatched",
         "packed_sorted",
         "packed_unsorted",
     }
-    assert unsupported_layouts(load_implementation("torch.nn:RNN"), {}) == {}
+    assert unsupported_layouts(Probe(load_implementation("torch.nn:RNN"), {})) == {}
     # float16 input and a float32 state raise without h0, not with it: batched stays in
     assert "batched" not in unsupported_layouts(
-        load_implementation("tests.test_binding:Float32State"), {}
+        Probe(load_implementation("tests.test_binding:Float32State"), {})
     )
 
 
@@ -314,21 +314,23 @@ class MetaState(Notebook):
 
 
 def test_a_dtype_is_unsupported_only_when_every_probe_raises():
-    from rnn_impl.testing.probe import unsupported_dtypes
+    from rnn_impl.testing.probe import Probe, unsupported_dtypes
 
-    refused = unsupported_dtypes(load_implementation("tests.test_binding:NoHalf"), {}, ("batched",))
+    refused = unsupported_dtypes(
+        Probe(load_implementation("tests.test_binding:NoHalf"), {}), ("batched",)
+    )
     assert set(refused) == {"float16", "bfloat16"}
     assert "half precision is not supported" in refused["float16"]
     # a state made in float32 or on the wrong device raises without h0, not with it: a bug
     for bug in ("Float32State", "MetaState"):
-        assert unsupported_dtypes(load_implementation(f"tests.test_binding:{bug}"), {}) == {}
+        assert unsupported_dtypes(Probe(load_implementation(f"tests.test_binding:{bug}"), {})) == {}
 
 
 def test_a_state_on_the_wrong_device_is_a_failure_not_unsupported():
-    from rnn_impl.testing.probe import unsupported_layouts
+    from rnn_impl.testing.probe import Probe, unsupported_layouts
 
     implementation = load_implementation("tests.test_binding:MetaState")
-    assert "batched" not in unsupported_layouts(implementation, {})
+    assert "batched" not in unsupported_layouts(Probe(implementation, {}))
     assert _output_close_batched("MetaState", "float32").failed
 
 
@@ -366,12 +368,16 @@ class StateIgnored(Notebook):
 
 
 def test_an_initial_state_is_unsupported_only_when_every_probe_with_one_raises():
-    from rnn_impl.testing.probe import INITIAL_STATE, unsupported_state
+    from rnn_impl.testing.probe import INITIAL_STATE, Probe, unsupported_state
 
-    refused = unsupported_state(load_implementation("tests.test_binding:NoState"), {}, ("batched",))
+    refused = unsupported_state(
+        Probe(load_implementation("tests.test_binding:NoState"), {}), ("batched",)
+    )
     assert list(refused) == [INITIAL_STATE] and "TypeError" in refused[INITIAL_STATE]
     for taken in ("Notebook", "StateIgnored", "MetaState"):
-        assert unsupported_state(load_implementation(f"tests.test_binding:{taken}"), {}) == {}
+        assert (
+            unsupported_state(Probe(load_implementation(f"tests.test_binding:{taken}"), {})) == {}
+        )
 
 
 def test_a_class_without_h0_is_verified_without_one_and_streaming_is_not_applicable():

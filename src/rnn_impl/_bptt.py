@@ -67,8 +67,9 @@ def applies(x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation
     (their batched tensors cannot be written into plain buffers), ``torch.jit.trace`` (which
     should record ordinary operations), ``torch.compile`` and ``torch.export`` (their fake
     tensors have no memory to align or write into), forward-mode AD (the Function has no
-    ``jvp``) or autocast (which casts the operands of ``linear`` but not of ``out=`` operations; the
-    step-by-step loop runs ATen's ``linear`` per step, so autocast treats it as nn.RNN).
+    ``jvp``) or autocast (which casts the operands of ``linear`` but not of ``out=``
+    operations; the step-by-step loop runs ATen's ``linear`` per step, so autocast treats it
+    as nn.RNN).
     """
     return (
         activation in RELU

@@ -137,7 +137,8 @@ def joins_parameters(impl: nn.Module) -> bool:
 class Implementation:
     """The implementation under test: its ``name`` (``module:attr``), the ``factory`` that
     builds it with the constructor of torch's module of its ``kind`` (bound by
-    :attr:`binding`, for a cell with its cell's; a class or a function), and the :class:`Adapter` that gives it torch's weights.
+    :attr:`binding`, a cell's too; a class or a function), and the :class:`Adapter` that
+    gives it torch's weights.
 
     Example::
 
@@ -212,8 +213,9 @@ class Implementation:
         return dataclasses.replace(ModuleConfig(3, hidden), **held)
 
     def build(self, config: ModuleConfig, device: Any, dtype: torch.dtype) -> nn.Module:
-        arguments = dict(zip(self.kind.arguments, config.cell_args()))
-        if not self.is_cell:
+        if self.is_cell:
+            arguments = dict(zip(self.kind.arguments, config.cell_args()))
+        else:
             arguments = config.kwargs()
         return self.binding.call(self.factory, arguments, {"device": device, "dtype": dtype})
 

@@ -31,6 +31,7 @@ from rnn_impl.testing.kinds import Kind, described, kind_named
 from rnn_impl.testing.oracle import Implementation, load_implementation
 from rnn_impl.testing.probe import (
     INITIAL_STATE,
+    Probe,
     returns_one_tensor,
     unsupported_dtypes,
     unsupported_layouts,
@@ -90,9 +91,9 @@ class Session:
     tiers: tuple[str, ...] = TIERS
     """The tiers whose properties it holds (:data:`~rnn_impl.testing.tiers.TIERS`)."""
     unsupported: Mapping[str, str] = field(default_factory=dict)
-    """The input layouts and dtypes (by name: ``"unbatched"``, ``"float16"``) the first
-    implementation under test does not take at all, left out, with the error every probe of
-    it raised (:meth:`probed`)."""
+    """The input layouts, dtypes and state form (by name: ``"unbatched"``, ``"float16"``,
+    :data:`~rnn_impl.testing.probe.INITIAL_STATE`) the first implementation under test does
+    not take at all, left out, with the error every probe of it raised (:meth:`probed`)."""
 
     @classmethod
     def from_options(
@@ -203,7 +204,8 @@ class Session:
         implementation = self.implementations[0]
         if implementation.claims_drop_in:
             return self
-        if returns_one_tensor(implementation, self.fixed):
+        probe = Probe(implementation, self.fixed)
+        if returns_one_tensor(probe):
             raise SelectionError(
                 f"{implementation.name} returned one tensor where "
                 f"{implementation.kind.reference} returns (output, h_n): if it is a cell, add "
@@ -211,11 +213,11 @@ class Session:
             )
         found: dict[str, str] = {}
         if self.layouts is None:
-            found |= unsupported_layouts(implementation, self.fixed)
+            found |= unsupported_layouts(probe)
         taken = tuple(self.layouts or [k for k in LAYOUTS if k not in found]) or LAYOUTS
-        found |= unsupported_state(implementation, self.fixed, taken)
+        found |= unsupported_state(probe, taken)
         if self.dtypes is None:
-            found |= unsupported_dtypes(implementation, self.fixed, taken)
+            found |= unsupported_dtypes(probe, taken)
         return self.leaving_out(found)
 
     def leaving_out(self, unsupported: Mapping[str, str]) -> Session:

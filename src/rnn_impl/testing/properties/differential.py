@@ -132,10 +132,9 @@ def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, 
 @register("gradients", "gradients", "tolerance", "numerics", draw={"with_h0": True})
 def gradients_close(implementation: Implementation, example: Example) -> Measure:
     """d(output, h_n) w.r.t. input, h0 (drawn wherever the implementation takes one) and
-    every named parameter match torch's, each within
-    what rounding in any order allows on the example: the spread of perturbed float64 runs,
-    and for a weight the bound of its sum over every step and batch row
-    (:mod:`rnn_impl.testing.sensitivity`)."""
+    every named parameter match torch's, each within what rounding in any order allows on
+    the example: the spread of perturbed float64 runs, and for a weight the bound of its sum
+    over every step and batch row (:mod:`rnn_impl.testing.sensitivity`)."""
     reference, impl = build_pair(
         implementation, example.config, example.case, example.dtype, example.device
     )

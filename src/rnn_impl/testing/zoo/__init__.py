@@ -7,8 +7,9 @@ bug x property matrix (docs/kill-matrix.md is that command's output).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from torch import nn
@@ -57,10 +58,14 @@ class Bug:
 
     def session(self, *props: Property) -> Session:
         """A session that verifies the bug with ``props`` (by default every property of its
-        shape), probed as ``rnn-verify`` probes it (:meth:`Session.probed`)."""
-        implementation = self.implementation()
-        chosen = props or tuple(p for p in CATALOGUE if p.verifies(implementation.kind))
-        return Session((implementation,), chosen).probed()
+        shape), probed as ``rnn-verify`` probes it (:meth:`Session.probed`), once per bug."""
+        kind = self._probed.implementations[0].kind
+        chosen = props or tuple(p for p in CATALOGUE if p.verifies(kind))
+        return replace(self._probed, properties=chosen)
+
+    @functools.cached_property
+    def _probed(self) -> Session:
+        return Session((self.implementation(),), ()).probed()
 
 
 def _spec(obj: Any) -> str:
