@@ -107,8 +107,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if config.option.markexpr != "not slow":
         return
     # under xdist the workers deselect: the controller counts nothing
+    counted = not getattr(config.option, "numprocesses", None)
     count = sum(_LEFT_FOR_LATER)
-    left = "the slow tests" if not _LEFT_FOR_LATER else f"{count} slow test{'s' * (count != 1)}"
+    if counted and not count:
+        return
+    left = f"{count} slow test{'s' * (count != 1)}" if counted else "the slow tests"
     terminalreporter.write_line(
         f"rnn_impl: the local loop left out {left} (conftest.SLOW): "
         '`pytest -n auto -m slow` runs them, `pytest -n auto -m ""` everything, '
