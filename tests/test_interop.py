@@ -159,8 +159,8 @@ def test_jit_trace_matches(pair):
 
 @pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM"])
 def test_torch_export_with_static_shapes_gives_eager_results_bit_for_bit(name):
-    """torch.export traces the step-by-step path (its fake tensors have no memory for the fast
-    path to align): the exported program gives what eager gives, hence what torch gives."""
+    """Exported, each layer is one rnn_impl.ops.layer, whose kernel is the eager layer: the
+    program gives what eager gives, hence what torch gives (dynamic lengths: test_compile)."""
     torch.manual_seed(0)
     module = getattr(rnn_impl, name)(3, 4, num_layers=2, bidirectional=True).eval()
     x = torch.randn(5, 3, 3)

@@ -76,8 +76,16 @@ def test_the_package_root_holds_the_drop_in_only():
     """The verifier starts from rnn-verify and ``python -m rnn_impl.testing``, never from the
     drop-in's root (no cli.py, no __main__.py there)."""
     root = {p.name for p in PACKAGE.glob("*.py")}
-    private = {"_base.py", "_bptt.py", "_checks.py", "_layout.py", "_recurrence.py", "_steps.py"}
-    assert root == {"__init__.py", *private, *(f"{name}.py" for name in DROP_INS)}
+    private = {
+        "_base.py",
+        "_bptt.py",
+        "_checks.py",
+        "_layout.py",
+        "_recurrence.py",
+        "_steps.py",
+    }
+    public = {"ops.py", "onnx.py"}  # the drop-ins' operations, and their ONNX translations
+    assert root == {"__init__.py", *private, *public, *(f"{name}.py" for name in DROP_INS)}
 
 
 def test_no_import_circle_in_the_package():

@@ -15,16 +15,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from rnn_impl import _bptt
-from rnn_impl._steps import (
-    ACTIVATIONS,
-    STEPS,
-    Hidden,
-    LayerWeights,
-    Step,
-    packed_steps,
-    padded_steps,
-)
+from rnn_impl import ops
+from rnn_impl._steps import STEPS, Hidden, LayerWeights, Step, packed_steps, padded_steps
 
 Layer = Callable[[Tensor, Hidden, LayerWeights, bool, Sequence[int] | None], tuple[Tensor, Hidden]]
 """``(input, state, weights, reverse, batch_sizes) -> (output, final state)``: one layer and
@@ -74,7 +66,11 @@ def run_stack(
         del layer_input  # every direction has read it: its memory can hold the next one
         layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, -1)
         if dropout != 0 and training and index_layer < num_layers - 1:
-            layer_input = torch.dropout(layer_input, dropout, True)
+            layer_input = (
+                ops.dropout(layer_input, dropout)
+                if torch.compiler.is_compiling()
+                else torch.dropout(layer_input, dropout, True)
+            )
     if isinstance(hx, tuple):
         pairs = [f for f in finals if isinstance(f, tuple)]
         return layer_input, (torch.stack([h for h, _ in pairs]), torch.stack([c for _, c in pairs]))
@@ -96,12 +92,8 @@ def run_layer(
     the fast path where it applies."""
     if batch_sizes is not None:
         return packed_steps(x, batch_sizes, state, weights, step or STEPS[mode], reverse)
-    activation = ACTIVATIONS.get(mode)
-    if (
-        step is None
-        and activation is not None
-        and isinstance(state, Tensor)
-        and _bptt.applies(x, state, weights, activation)
-    ):
-        return _bptt.padded_layer(x, state, weights, activation, reverse)
-    return padded_steps(x, state, weights, step or STEPS[mode], reverse)
+    if step is not None:
+        return padded_steps(x, state, weights, step, reverse)
+    if ops.traced(x, state):
+        return ops.compiled_layer(x, state, weights, mode, reverse)
+    return ops.eager_layer(x, state, weights, mode, reverse)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import Parameter, init
 
-from rnn_impl import _checks
+from rnn_impl import _checks, ops
 from rnn_impl._steps import STEPS, LayerWeights
 
 
@@ -66,6 +66,8 @@ class RNNCellBase(nn.Module):
         The extension point for a custom cell: a subclass that overrides it keeps the cell's
         checks, batching and errors, and changes what a step computes.
         """
+        if ops.traced(input, state):
+            return ops.compiled_step(input, state, weights, self._mode())
         return STEPS[self._mode()](input, state, weights, False)
 
     def _mode(self) -> str:

@@ -1,0 +1,153 @@
+"""The drop-ins under torch.compile and torch.export: each layer (a cell's step) is one
+operation to the compiler (rnn_impl.ops), so results and gradients are eager's bit for bit,
+the sequence length stays symbolic (at most one recompile, none with dynamic=True), dropout
+draws eager's masks, and a dynamic sequence length exports, saves and loads."""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import pytest
+import torch
+from torch._dynamo.testing import CompileCounterWithBackend
+from torch.export import Dim
+
+import rnn_impl
+from rnn_impl import ops
+
+MODULES = {
+    "RNN": lambda: rnn_impl.RNN(3, 4, num_layers=2, bidirectional=True),
+    "RNN_relu": lambda: rnn_impl.RNN(3, 4, nonlinearity="relu", bias=False),
+    "GRU": lambda: rnn_impl.GRU(3, 4, num_layers=2, bidirectional=True),
+    "LSTM": lambda: rnn_impl.LSTM(3, 4, num_layers=2, bidirectional=True),
+    "LSTM_proj": lambda: rnn_impl.LSTM(3, 4, num_layers=2, proj_size=2),
+}
+CELLS = {
+    "RNNCell": lambda: rnn_impl.RNNCell(3, 4),
+    "GRUCell": lambda: rnn_impl.GRUCell(3, 4),
+    "LSTMCell": lambda: rnn_impl.LSTMCell(3, 4),
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo():
+    """Dynamo remembers which sizes changed per code object, across modules: each test starts
+    from nothing."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def build(make):
+    torch.manual_seed(0)
+    return make()
+
+
+def results(module, shape, seed=1):
+    """The module's outputs on an input of ``shape`` (drawn from ``seed``), then the
+    gradients of a loss over all of them with respect to the input and every parameter."""
+    torch.manual_seed(seed)
+    x = torch.randn(*shape, requires_grad=True)
+    module.zero_grad(set_to_none=True)
+    torch.manual_seed(seed + 1)  # dropout's masks
+    outputs = torch.utils._pytree.tree_leaves(module(x))
+    sum(o.pow(2).sum() + o.sum() for o in outputs).backward()
+    grads = [p.grad for p in module.parameters()]
+    return [o.detach() for o in outputs] + [x.grad] + grads
+
+
+def assert_same(got, expected):
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_compiled_module_is_eager_bit_for_bit_with_one_recompile(name):
+    module = build(MODULES[name])
+    counter = CompileCounterWithBackend("aot_eager")
+    compiled = torch.compile(module, backend=counter, fullgraph=True)
+    for length in (5, 9, 12):
+        assert_same(results(compiled, (length, 2, 3)), results(module, (length, 2, 3)))
+    assert counter.frame_count == 2  # the first length, then one graph for every length
+
+
+@pytest.mark.parametrize("name", ["GRU", "LSTM"])
+def test_dynamic_true_compiles_once_for_every_length_and_batch(name):
+    module = build(MODULES[name])
+    counter = CompileCounterWithBackend("aot_eager")
+    compiled = torch.compile(module, backend=counter, dynamic=True, fullgraph=True)
+    frames = []
+    for shape in [(2, 5, 3), (7, 2, 3), (4, 6, 3)]:  # no two sizes alike (duck sizing)
+        assert_same(results(compiled, shape), results(module, shape))
+        frames.append(counter.frame_count)
+    assert frames[0] > 0 and frames == frames[:1] * 3  # nothing compiled after the first call
+
+
+def test_compiled_dropout_draws_eagers_masks():
+    module = build(lambda: rnn_impl.LSTM(3, 4, num_layers=3, dropout=0.5)).train()
+    compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
+    assert_same(results(compiled, (6, 2, 3)), results(module, (6, 2, 3)))
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_compiled_cell_is_eager_bit_for_bit(name):
+    cell = build(CELLS[name])
+    compiled = torch.compile(cell, backend="aot_eager", fullgraph=True)
+    for shape in [(2, 3), (3,)]:
+        assert_same(results(compiled, shape), results(cell, shape))
+
+
+@pytest.mark.skipif(
+    not any(shutil.which(c) for c in ("g++", "c++", "clang++")),
+    reason="inductor needs a C++ compiler on the CPU; none is on PATH",
+)
+def test_inductor_compiles_in_seconds_whatever_the_length_bit_for_bit():
+    module = build(MODULES["LSTM"])
+    compiled = torch.compile(module)
+    for length in (50, 57):
+        assert_same(results(compiled, (length, 2, 3)), results(module, (length, 2, 3)))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_export_with_a_dynamic_length_saves_loads_and_is_eager(name):
+    module = build(MODULES[name]).eval()
+    x = torch.randn(5, 2, 3)
+    exported = torch.export.export(module, (x,), dynamic_shapes=({0: Dim("seq", min=2)},))
+    buffer = io.BytesIO()
+    torch.export.save(exported, buffer)
+    buffer.seek(0)
+    loaded = torch.export.load(buffer).module()
+    flat = torch.utils._pytree.tree_leaves
+    with torch.no_grad():
+        for length in (2, 11):
+            x = torch.randn(length, 2, 3)
+            assert_same(flat(loaded(x)), flat(module(x)))
+            assert_same(flat(exported.module()(x)), flat(module(x)))
+
+
+def _layer_args(mode, cell, lstm_c=True):
+    torch.manual_seed(0)
+    gates = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}[mode]
+    x = torch.randn(3, 3) if cell else torch.randn(5, 3, 3)
+    h = torch.randn(3, 4)
+    c = torch.randn(3, 4) if mode == "LSTM" and lstm_c else None
+    weights = [torch.randn(gates * 4, 3), torch.randn(gates * 4, 4)]
+    biases = [torch.randn(gates * 4), torch.randn(gates * 4)]
+    tensors = [x, h, c, *weights, *biases, None]
+    args = [t if t is None else t.requires_grad_() for t in tensors]
+    return (*args, mode, False, cell)
+
+
+@pytest.mark.parametrize("cell", [False, True], ids=["layer", "cell"])
+@pytest.mark.parametrize("mode", ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"])
+def test_opcheck_layer(mode, cell):
+    torch.library.opcheck(ops.layer, _layer_args(mode, cell))
+
+
+def test_opcheck_dropout_noise():
+    # its draws differ from call to call: the checks that compare two calls' values are left out
+    like = torch.randn(4, 3)
+    for test in ("test_schema", "test_faketensor"):
+        torch.library.opcheck(ops.dropout_noise, (like, 0.3), test_utils=test)
