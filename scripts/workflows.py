@@ -49,6 +49,17 @@ def compare(got: list[torch.Tensor], want: list[torch.Tensor]) -> str:
     return f"differs (max {max(float((a - b).abs().max()) for a, b in zip(got, want)):.1e})"
 
 
+def median_seconds(module: Callable[..., object], x: torch.Tensor, runs: int = 21) -> float:
+    """The median time of a forward over ``x``, after one call to warm up."""
+    module(x)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        module(x)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[runs // 2]
+
+
 def attempt(run: Callable[[], str]) -> str:
     """What ``run`` says, or "fails: " and the first line of its error."""
     try:
@@ -76,6 +87,8 @@ def row(name: str, module: nn.Module, eager: nn.Module) -> list[str]:
         second = compiled(y)
         cells.append(f"{time.perf_counter() - start:.1f} s")
         cells.append(compare(flat(first) + flat(second), flat(module(x)) + flat(module(y))))
+        ratio = median_seconds(compiled, x) / median_seconds(module, x)
+        cells.append(f"{ratio:.2f}")
 
         def static() -> str:
             program = torch.export.export(module, (x,))
@@ -128,6 +141,7 @@ ROWS = [
     "`torch.compile`, first call",
     f"same module, new seq_len {SECOND}",
     "compiled result vs eager",
+    "compiled time / eager time (forward, median of 21)",
     "`torch.export.export`, static shapes",
     "`torch.export.export`, dynamic seq_len (`Dim`)",
     f"ONNX, dynamo exporter, dynamic seq_len, ONNX Runtime at {SECOND}",

@@ -146,6 +146,17 @@ def test_opcheck_layer(mode, cell):
     torch.library.opcheck(ops.layer, _layer_args(mode, cell))
 
 
+@pytest.mark.parametrize("mode", ["RNN_TANH", "GRU", "LSTM"])
+def test_opcheck_layer_backward(mode):
+    args = [t for t in _layer_args(mode, False)[:8] if t is not None]
+    inputs = [t.detach() for t in args]
+    outputs = ops.layer(*_layer_args(mode, False))
+    grads = [torch.randn_like(o) for o in outputs]
+    present = [t is not None for t in _layer_args(mode, False)[:8]]
+    needs = [True] * len(inputs)
+    torch.library.opcheck(ops.layer_backward, (grads, inputs, present, needs, mode, False, False))
+
+
 def test_opcheck_dropout_noise():
     # its draws differ from call to call: the checks that compare two calls' values are left out
     like = torch.randn(4, 3)
