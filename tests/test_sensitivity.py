@@ -11,6 +11,7 @@ import pytest
 import torch
 from hypothesis import settings
 
+from rnn_impl.testing import sensitivity
 from rnn_impl.testing.cases import InputCase, ModuleConfig, make_inputs
 from rnn_impl.testing.oracle import build_pair, load_implementation
 from rnn_impl.testing.properties import BY_NAME
@@ -317,3 +318,18 @@ def test_relus_derivative_takes_both_sides_of_its_kink_where_a_rounding_may_cros
     assert bool((crossed.sum(0) >= 4).all())
     assert bool((slope[1:, 2] == 1).all())  # a value many spreads from 0 never crosses
     assert KINK * 1e-9 > 1e-9
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_without_a_graph_the_functions_are_skipped_with_the_same_bits(config, dtype, monkeypatch):
+    """Where autograd records nothing, the rounding functions are computed as their forward
+    is, without them: the same draws in the same order, the same bits."""
+    example = Example(config, CASES[2], "cpu", dtype)
+    reference, _ = build_pair(TORCH[config.family], config, example.case, dtype)
+    plain = module_sensitivity(reference, example)
+    monkeypatch.setattr(sensitivity, "_graph", lambda value: True)
+    through = module_sensitivity(reference, example)
+    for part in ("exact", "spread", "floor"):
+        for name, value in getattr(plain, part).items():
+            assert torch.equal(value, getattr(through, part)[name]), (part, name)

@@ -95,12 +95,21 @@ class Rounding:
         self.u = unit_roundoff(example.dtype)
         self.accumulated = accumulation_roundoff(example.dtype, example.device)
         self.generator = generator(example.case.seed, 11)
-        self.peak = 0.0
+        self._peaks: list[Tensor] = []
         self.overflow = torch.finfo(example.dtype).max / 2
+
+    @property
+    def peak(self) -> float:
+        """The largest sum of magnitudes met so far (a sum with a NaN among its magnitudes
+        is not counted)."""
+        if not self._peaks:
+            return 0.0
+        peaks = torch.stack(self._peaks)
+        return max(0.0, float(torch.where(peaks.isnan(), 0.0, peaks).max()))
 
     def _met(self, magnitude: Tensor) -> Tensor:
         if magnitude.numel():
-            self.peak = max(self.peak, float(magnitude.detach().max()))
+            self._peaks.append(magnitude.detach().max())
         return magnitude.detach()
 
     def draw(self, shape: tuple[int, ...]) -> Tensor:
@@ -134,22 +143,34 @@ class Rounding:
         is the gradient that flows back through it (the backward's own products)."""
         shape = tuple(value.shape)
         u = self.u * math.sqrt(times)
-        return Rounded.apply(
-            value, u * value.detach().abs() * self.draw(shape), u, self.draw(shape)
-        )
+        noise = u * value.detach().abs() * self.draw(shape)
+        z = self.draw(shape)
+        return Rounded.apply(value, noise, u, z) if _graph(value) else value + noise
 
     def back(self, value: Tensor) -> Tensor:
         """``value``, whose gradient is rounded once where it arrives: a result used twice
         (the output and h_n, say) gets the sum of both gradients, which autograd accumulates
         in the tested dtype. Without it, a sum that cancels downstream (a row of a weight's
         gradient) would get far too small a spread."""
-        return Rounded.apply(value, torch.zeros_like(value), self.u, self.draw(tuple(value.shape)))
+        zeros, z = torch.zeros_like(value), self.draw(tuple(value.shape))
+        return Rounded.apply(value, zeros, self.u, z) if _graph(value) else value + zeros
 
     def activation(self, name: str, value: Tensor) -> Tensor:
         """``tanh``, ``sigmoid`` or ``relu`` of ``value``, rounded, its derivative from the
         rounded result and the backward's product rounded (:class:`Activation`)."""
         shape = tuple(value.shape)
-        return Activation.apply(value, name, self.u, self.draw(shape), self.draw(shape))
+        z, z_back = self.draw(shape), self.draw(shape)
+        if _graph(value):
+            return Activation.apply(value, name, self.u, z, z_back)
+        y = ACTIVATIONS[name](value)
+        return y + self.u * y.abs() * z
+
+
+def _graph(value: Tensor) -> bool:
+    """Whether autograd records an operation on ``value`` (else the :class:`Rounded`,
+    :class:`Activation` and :class:`Product` functions are computed as their forward is,
+    without their overhead)."""
+    return torch.is_grad_enabled() and value.requires_grad
 
 
 class Sums:
@@ -262,8 +283,7 @@ class Product(torch.autograd.Function):
     ) -> Tensor:
         ctx.save_for_backward(x, w, b)
         ctx.rounding, ctx.sums = rounding, sums
-        y = torch.einsum("s...k,srk->s...r", x, w)
-        return y if b is None else y + _bias_shape(b, y)
+        return _linear(x, w, b)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
@@ -283,6 +303,24 @@ class Product(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None
 
 
+def _linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    """``x W^T + b`` for every sample (:class:`Product`'s forward)."""
+    y = _matmul(x, w)
+    return y if b is None else y + _bias_shape(b, y)
+
+
+def _matmul(x: Tensor, w: Tensor) -> Tensor:
+    """``x W^T`` per sample, ``x (S, ..., K)``, ``W (S, R, K)`` -> ``(S, ..., R)``."""
+    return torch.einsum("s...k,srk->s...r", x, w)
+
+
+def _product(x: Tensor, w: Tensor, b: Tensor | None, rounding: Rounding, sums: Sums) -> Tensor:
+    """:class:`Product`, where autograd records it."""
+    if any(_graph(t) for t in (x, w, b) if t is not None):
+        return Product.apply(x, w, b, rounding, sums)
+    return _linear(x, w, b)
+
+
 def _bias_abs(b: Tensor | None, like: Tensor) -> Tensor | float:
     """``|b|`` shaped to be added to ``like`` (0 without a bias)."""
     return 0.0 if b is None else _bias_shape(b.detach().abs(), like)
@@ -290,7 +328,7 @@ def _bias_abs(b: Tensor | None, like: Tensor) -> Tensor | float:
 
 def _magnitude(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
     """``|x| |W|^T + |b|``: the magnitudes a product's sum adds, per element."""
-    m = torch.einsum("s...k,srk->s...r", x.detach().abs(), w.detach().abs())
+    m = _matmul(x.detach().abs(), w.detach().abs())
     return m if b is None else m + _bias_shape(b.detach().abs(), m)
 
 
@@ -318,7 +356,7 @@ def _step(
     c)`` (``c`` None but for an LSTM)."""
     gi, mi = x_part
     h, c = state
-    gh = Product.apply(h, w.w_hh, w.b_hh, rounding, sums)
+    gh = _product(h, w.w_hh, w.b_hh, rounding, sums)
     mh = _magnitude(h, w.w_hh, w.b_hh)
     inputs, hidden = w.w_ih.shape[2], w.w_hh.shape[2]
     if kind.gates and not kind.paired_state:  # torch's GRU
@@ -345,7 +383,7 @@ def _step(
     c = rounding.sum(fc + ig, fc.abs() + ig.abs(), 2)
     h = rounding.each(o * rounding.activation("tanh", c))
     if w.w_hr is not None:
-        projected = Product.apply(h, w.w_hr, None, rounding, sums)
+        projected = _product(h, w.w_hr, None, rounding, sums)
         h = rounding.dot(projected, _magnitude(h, w.w_hr, None), w.w_hr.shape[2], projected.abs())
     return h, c
 
@@ -367,7 +405,7 @@ def _direction(
     """One layer and direction over ``x (S, T, B, I)`` from ``state``: outputs ``(S, T, B,
     H_out)`` in time order (zero past each sequence's length) and the final state; a sequence
     shorter than ``T`` starts the reverse direction at its own last step."""
-    gi = Product.apply(x, w.w_ih, w.b_ih, rounding, sums)
+    gi = _product(x, w.w_ih, w.b_ih, rounding, sums)
     mi = _magnitude(x, w.w_ih, w.b_ih)
     steps = range(x.shape[1] - 1, -1, -1) if reverse else range(x.shape[1])
     outputs: list[Tensor] = [x.new_zeros(0)] * x.shape[1]
