@@ -94,6 +94,6 @@ def run_layer(
         return packed_steps(x, batch_sizes, state, weights, step or STEPS[mode], reverse)
     if step is not None:
         return padded_steps(x, state, weights, step, reverse)
-    if ops.traced(x, state):
+    if ops.traced():
         return ops.compiled_layer(x, state, weights, mode, reverse)
     return ops.eager_layer(x, state, weights, mode, reverse)

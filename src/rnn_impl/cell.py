@@ -66,7 +66,7 @@ class RNNCellBase(nn.Module):
         The extension point for a custom cell: a subclass that overrides it keeps the cell's
         checks, batching and errors, and changes what a step computes.
         """
-        if ops.traced(input, state):
+        if ops.traced():
             return ops.compiled_step(input, state, weights, self._mode())
         return STEPS[self._mode()](input, state, weights, False)
 

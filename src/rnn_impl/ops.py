@@ -1,5 +1,6 @@
-"""One padded layer and direction as an operation of its own, ``torch.ops.rnn_impl.layer``,
-for torch's compilers; and the eager layer it runs. Importing this module registers the
+"""One padded layer and direction (or a cell's step) as an operation of its own,
+``torch.ops.rnn_impl.layer``, for torch's compilers; dropout's noise as another; and the eager
+layer they run. Importing this module registers the
 operations: a program saved by ``torch.export.save`` needs ``import rnn_impl.ops`` before
 ``torch.export.load`` (building a drop-in imports it too).
 
@@ -43,10 +44,10 @@ def eager_layer(
     return padded_steps(x, state, weights, STEPS[mode], reverse)
 
 
-def traced(x: Tensor, state: Hidden) -> bool:
-    """Whether a layer over ``x`` from ``state`` is being traced by ``torch.compile`` or
-    ``torch.export`` and should be one :func:`layer` operation: not under autocast (whose
-    casts the eager layer makes per operation)."""
+def traced() -> bool:
+    """Whether a layer is being traced by ``torch.compile`` or ``torch.export`` and should be
+    one :func:`layer` operation: not under autocast (whose casts the eager layer makes per
+    operation)."""
     return torch.compiler.is_compiling() and not torch._C._is_any_autocast_enabled()
 
 
