@@ -201,7 +201,10 @@ torch.export.save(program, "lstm.pt2")
 loaded = torch.export.load("lstm.pt2").module()
 
 onnx_program = torch.onnx.export(
-    model, (x,), dynamo=True, dynamic_shapes=(seq,),
+    model,
+    (x,),
+    dynamo=True,
+    dynamic_shapes=(seq,),
     custom_translation_table=rnn_impl.onnx.TRANSLATIONS,
 )
 onnx_program.save("lstm.onnx")  # onnxruntime.InferenceSession("lstm.onnx") runs any length
