@@ -73,6 +73,20 @@ def test_compiled_module_is_eager_bit_for_bit_with_one_recompile(name):
     assert counter.frame_count == 2  # the first length, then one graph for every length
 
 
+@pytest.mark.parametrize("family", ["RNN", "GRU", "LSTM"])
+def test_compiled_batch_first_and_unbatched_are_eager_with_and_without_grad(family):
+    """Eager's rounding depends on what requires grad (ATen's matmul folds a batch-first
+    input into one GEMM only when the weight does), which the operation is told."""
+    module = build(lambda: getattr(rnn_impl, family)(3, 4, batch_first=True, bidirectional=True))
+    compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
+    for shape in [(2, 5, 3), (5, 3)]:
+        assert_same(results(compiled, shape), results(module, shape))
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            flat = torch.utils._pytree.tree_leaves
+            assert_same(flat(compiled(x)), flat(module(x)))
+
+
 @pytest.mark.parametrize("name", ["GRU", "LSTM"])
 def test_dynamic_true_compiles_once_for_every_length_and_batch(name):
     module = build(MODULES[name])
@@ -137,7 +151,7 @@ def _layer_args(mode, cell, lstm_c=True):
     biases = [torch.randn(gates * 4), torch.randn(gates * 4)]
     tensors = [x, h, c, *weights, *biases, None]
     args = [t if t is None else t.requires_grad_() for t in tensors]
-    return (*args, mode, False, cell)
+    return (*args, mode, False, cell, [t is not None for t in args], True)
 
 
 @pytest.mark.parametrize("cell", [False, True], ids=["layer", "cell"])

@@ -61,9 +61,12 @@ def layer(
     mode: str,
     reverse: bool,
     cell: bool,
+    requires_grad: list[bool],
+    grad_mode: bool,
 ) -> list[Any]:
     """``torch.ops.rnn_impl.layer`` (one layer and direction, or a cell's step) as one ONNX
-    recurrent operator over one direction."""
+    recurrent operator over one direction (``requires_grad`` and ``grad_mode`` choose eager's
+    path in torch; ONNX has one)."""
     if w_hr is not None:
         raise NotImplementedError(
             "ONNX's LSTM has no projection: an LSTM with proj_size > 0 cannot be exported to "

@@ -56,7 +56,8 @@ def compiled_layer(
 ) -> tuple[Tensor, Hidden]:
     """:func:`eager_layer` as one ``torch.ops.rnn_impl.layer`` operation."""
     h, c = state if isinstance(state, tuple) else (state, None)
-    out, *final = layer(x, h, c, *weights, mode, reverse, False)
+    tensors = (x, h, c, *weights)
+    out, *final = layer(*tensors, mode, reverse, False, *_as_eager(tensors))
     return out, _state(*final) if c is not None else final[0]
 
 
@@ -64,8 +65,17 @@ def compiled_step(x: Tensor, state: Hidden, weights: LayerWeights, mode: str) ->
     """A cell's step (``STEPS[mode]`` from the unprojected ``x (B, I)``) as one
     ``torch.ops.rnn_impl.layer`` operation."""
     h, c = state if isinstance(state, tuple) else (state, None)
-    final = layer(x, h, c, *weights, mode, False, True)
+    tensors = (x, h, c, *weights)
+    final = layer(*tensors, mode, False, True, *_as_eager(tensors))
     return _state(*final) if c is not None else final[0]
+
+
+def _as_eager(tensors: tuple[Tensor | None, ...]) -> tuple[list[bool], bool]:
+    """What eager mode would see of ``tensors``: whether each requires grad, and whether
+    grad mode is on. Eager's path, and so its rounding, depends on them (ATen's ``matmul``
+    folds a batch-first input into one GEMM only when the weight requires grad), and a
+    compiled graph hands an operation tensors that require none."""
+    return [t is not None and t.requires_grad for t in tensors], torch.is_grad_enabled()
 
 
 def dropout(x: Tensor, p: float) -> Tensor:
@@ -97,13 +107,16 @@ def _dropout_noise_fake(like: Tensor, p: float) -> Tensor:
     return torch.empty_like(like)
 
 
-def _eager(
-    x: Tensor, state: Hidden, weights: LayerWeights, mode: str, reverse: bool, cell: bool
-) -> tuple[Tensor | None, Hidden]:
-    """``(out, final state)`` of a layer; ``(None, state')`` of a cell's step."""
+def _results(tensors: list[Any], mode: str, reverse: bool, cell: bool) -> list[Tensor]:
+    """What :func:`layer` returns, computed eagerly from its tensor arguments ``[x, h, c,
+    w_ih, w_hh, b_ih, b_hh, w_hr]`` (None where absent): a layer's ``[out, *final state]``,
+    a cell's step's ``[*state']``."""
+    x, h, c, *weights = tensors
+    state, w = _state(h, c), LayerWeights(*weights)
     if cell:
-        return None, STEPS[mode](x, state, weights, False)
-    return eager_layer(x, state, weights, mode, reverse)
+        return _states(STEPS[mode](x, state, w, False))
+    out, final = eager_layer(x, state, w, mode, reverse)
+    return [out, *_states(final)]
 
 
 @torch.library.custom_op("rnn_impl::layer", mutates_args=())
@@ -119,15 +132,20 @@ def layer(
     mode: str,
     reverse: bool,
     cell: bool,
+    requires_grad: list[bool],
+    grad_mode: bool,
 ) -> list[Tensor]:
     """``[out (T, B, H_out), h_last (B, H_out)]``, and ``c_last (B, H)`` when ``c`` is given
     (an LSTM): :func:`eager_layer`. A ``cell``'s step from ``x (B, I)``: ``[h']`` (``[h',
-    c']``)."""
-    with torch.no_grad():
-        weights = LayerWeights(w_ih, w_hh, b_ih, b_hh, w_hr)
-        out, final = _eager(x, _state(h, c), weights, mode, reverse, cell)
-    results = _states(final) if out is None else [out, *_states(final)]
-    return _distinct(results, [x, h, *([] if c is None else [c])])
+    c']``). It runs as eager mode would, on tensors that require grad as ``requires_grad``
+    says (one flag per tensor argument) and in ``grad_mode`` (:func:`_as_eager`)."""
+    given = (x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
+    full = [
+        None if t is None else t.detach().requires_grad_(f) for t, f in zip(given, requires_grad)
+    ]
+    with _autograd_inside(), torch.set_grad_enabled(grad_mode):
+        results = _results(full, mode, reverse, cell)
+    return _distinct([t.detach() for t in results], [x, h, *([] if c is None else [c])])
 
 
 @layer.register_fake
@@ -143,6 +161,8 @@ def _layer_fake(
     mode: str,
     reverse: bool,
     cell: bool,
+    requires_grad: list[bool],
+    grad_mode: bool,
 ) -> list[Tensor]:
     final = [t.new_empty(t.shape) for t in (h, c) if t is not None]
     return final if cell else [x.new_empty((x.shape[0], x.shape[1], h.shape[-1])), *final]
@@ -165,10 +185,7 @@ def layer_backward(
     leaves = [t.detach().requires_grad_(need) for t, need in zip(inputs, needs)]
     full = _unpack(leaves, present)
     with _autograd_inside(), torch.enable_grad():
-        out, final = _eager(
-            full[0], _state(full[1], full[2]), LayerWeights(*full[3:]), mode, reverse, cell
-        )
-    results = _states(final) if out is None else [out, *_states(final)]
+        results = _results(full, mode, reverse, cell)
     wanted = [t for t in leaves if t.requires_grad]
     found = torch.autograd.grad(results, wanted, grads, allow_unused=True)
     results = [torch.zeros_like(t) if g is None else g for g, t in zip(found, wanted)]
@@ -192,7 +209,7 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     tensors = inputs[:8]
     ctx.present = [t is not None for t in tensors]
     ctx.save_for_backward(*[t for t in tensors if t is not None])
-    ctx.options = inputs[8:]
+    ctx.options = inputs[8:11]  # mode, reverse, cell
 
 
 def _backward(ctx: Any, grads: list[Tensor]) -> tuple[Tensor | None, ...]:
@@ -200,7 +217,7 @@ def _backward(ctx: Any, grads: list[Tensor]) -> tuple[Tensor | None, ...]:
     flags = [need for need, here in zip(ctx.needs_input_grad[:8], ctx.present) if here]
     found = iter(layer_backward(list(grads), saved, ctx.present, flags, *ctx.options))
     per_input = [next(found) if need else None for need in flags]
-    return (*_unpack(per_input, ctx.present), None, None, None)
+    return (*_unpack(per_input, ctx.present), None, None, None, None, None)
 
 
 layer.register_autograd(_backward, setup_context=_setup_context)
@@ -237,13 +254,17 @@ _AUTOGRAD = (
     torch._C.DispatchKey.AutogradFunctionality,
     torch._C.DispatchKey.AutogradOther,
     torch._C.DispatchKey.AutogradNestedTensor,
+    torch._C.DispatchKey.ADInplaceOrView,
 )
 
 
 def _autograd_inside() -> Any:
-    """A guard under which autograd records again inside an operation's kernel (which the
-    dispatcher runs below autograd): the thread's excluded dispatch keys without autograd's."""
+    """A guard under which an operation's kernel (which the dispatcher runs below autograd,
+    and in a compiled graph below ``ADInplaceOrView`` too) dispatches as eager code does:
+    autograd records in grad mode, and a view of a tensor that requires grad requires grad
+    (ATen's ``matmul`` folds a batch-first input into one GEMM only then)."""
     exclude = torch._C._dispatch_tls_local_exclude_set()
     for key in _AUTOGRAD:
         exclude = exclude.remove(key)
-    return torch._C._ForceDispatchKeyGuard(torch._C._dispatch_tls_local_include_set(), exclude)
+    include = torch._C._dispatch_tls_local_include_set().add(torch._C.DispatchKey.ADInplaceOrView)
+    return torch._C._ForceDispatchKeyGuard(include, exclude)
