@@ -66,11 +66,7 @@ def run_stack(
         del layer_input  # every direction has read it: its memory can hold the next one
         layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, -1)
         if dropout != 0 and training and index_layer < num_layers - 1:
-            layer_input = (
-                ops.dropout(layer_input, dropout)
-                if torch.compiler.is_compiling()
-                else torch.dropout(layer_input, dropout, True)
-            )
+            layer_input = ops.dropout(layer_input, dropout)
     if isinstance(hx, tuple):
         pairs = [f for f in finals if isinstance(f, tuple)]
         return layer_input, (torch.stack([h for h, _ in pairs]), torch.stack([c for _, c in pairs]))

@@ -55,19 +55,23 @@ def compiled_layer(
     x: Tensor, state: Hidden, weights: LayerWeights, mode: str, reverse: bool
 ) -> tuple[Tensor, Hidden]:
     """:func:`eager_layer` as one ``torch.ops.rnn_impl.layer`` operation."""
-    h, c = state if isinstance(state, tuple) else (state, None)
-    tensors = (x, h, c, *weights)
-    out, *final = layer(*tensors, mode, reverse, False, *_as_eager(tensors))
-    return out, _state(*final) if c is not None else final[0]
+    out, *final = _through_layer(x, state, weights, mode, reverse, False)
+    return out, _state(*final)
 
 
 def compiled_step(x: Tensor, state: Hidden, weights: LayerWeights, mode: str) -> Hidden:
     """A cell's step (``STEPS[mode]`` from the unprojected ``x (B, I)``) as one
     ``torch.ops.rnn_impl.layer`` operation."""
+    return _state(*_through_layer(x, state, weights, mode, False, True))
+
+
+def _through_layer(
+    x: Tensor, state: Hidden, weights: LayerWeights, mode: str, reverse: bool, cell: bool
+) -> list[Tensor]:
+    """:func:`layer` on ``x``, ``state`` and ``weights``, told what eager would see."""
     h, c = state if isinstance(state, tuple) else (state, None)
     tensors = (x, h, c, *weights)
-    final = layer(*tensors, mode, False, True, *_as_eager(tensors))
-    return _state(*final) if c is not None else final[0]
+    return layer(*tensors, mode, reverse, cell, *_as_eager(tensors))
 
 
 def _as_eager(tensors: tuple[Tensor | None, ...]) -> tuple[list[bool], bool]:
@@ -79,12 +83,13 @@ def _as_eager(tensors: tuple[Tensor | None, ...]) -> tuple[list[bool], bool]:
 
 
 def dropout(x: Tensor, p: float) -> Tensor:
-    """``torch.dropout(x, p, True)`` as ATen computes it on the CPU (``x * noise``, the noise
-    ``bernoulli(1 - p) / (1 - p)``), its noise drawn by ``torch.ops.rnn_impl.dropout_noise``
-    from the global generator in eager's order, so that a compiled module's masks are
-    eager's (the compiler's own random numbers are not). Elsewhere than on the CPU, where
-    eager runs a fused kernel, ``torch.dropout`` itself (the compiler's masks)."""
-    if x.device.type != "cpu":
+    """``torch.dropout(x, p, True)``. Traced by ``torch.compile`` or ``torch.export`` on the
+    CPU, as ATen computes it there (``x * noise``, the noise ``bernoulli(1 - p) / (1 - p)``)
+    with the noise drawn by ``torch.ops.rnn_impl.dropout_noise`` from the global generator
+    in eager's order, so that a compiled module's masks are eager's (the compiler's own
+    random numbers are not); elsewhere, where eager runs a fused kernel, traced as it is
+    (the compiler's masks)."""
+    if x.device.type != "cpu" or not torch.compiler.is_compiling():
         return torch.dropout(x, p, True)
     if p == 0:
         return x
@@ -229,7 +234,7 @@ def _unpack(values: list[Any], present: list[bool]) -> list[Any]:
     return [next(found) if here else None for here in present]
 
 
-def _state(h: Tensor, c: Tensor | None) -> Hidden:
+def _state(h: Tensor, c: Tensor | None = None) -> Hidden:
     return h if c is None else (h, c)
 
 
