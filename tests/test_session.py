@@ -11,17 +11,19 @@ from rnn_impl.testing.cases import InputCase, ModuleConfig
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE, TIERS
 from rnn_impl.testing.session import SelectionError, Session
 from rnn_impl.testing.strategies import Example
+from rnn_impl.testing.tiers import DROP_IN_TIERS
 
 
 def live(session):
     return [run.id for run in session.runs() if run.skip is None]
 
 
-def test_the_default_is_the_drop_in_rnn_with_every_module_property():
+def test_the_default_is_the_drop_in_rnn_with_every_module_property_but_opt_in_ones():
     session = Session.from_options()
     (implementation,) = session.implementations
     assert implementation.name == "rnn_impl:RNN" and implementation.kind.name == "rnn"
-    assert session.properties == tuple(p for p in CATALOGUE if not p.cells)
+    held = tuple(p for p in CATALOGUE if not p.cells and p.tier in DROP_IN_TIERS)
+    assert session.properties == held
     skipped = {run.skip for run in session.runs() if run.skip}
     if not torch.cuda.is_available():
         assert "no cuda device on this machine" in skipped
@@ -51,13 +53,15 @@ USER_CLASS = "rnn_impl.testing.zoo.foreign:NotebookRNN"
         (USER_CLASS, None, ("numerics", "behaviour")),
         (USER_CLASS, ["all"], TIERS),
         (USER_CLASS, ["drop-in"], ("drop-in",)),
-        ("rnn_impl:GRU", None, TIERS),
-        ("torch.nn:LSTM", None, TIERS),
-        ("rnn_impl.testing.zoo.bugs:MissingBias", None, TIERS),
+        (USER_CLASS, ["workflows"], ("workflows",)),
+        ("rnn_impl:GRU", None, DROP_IN_TIERS),
+        ("torch.nn:LSTM", None, DROP_IN_TIERS),
+        ("rnn_impl.testing.zoo.bugs:MissingBias", None, DROP_IN_TIERS),
     ],
-    ids=["user-class", "all", "one-tier", "drop-in", "torch", "drop-in-subclass"],
+    ids=["user-class", "all", "one-tier", "opt-in-tier", "drop-in", "torch", "drop-in-subclass"],
 )
 def test_a_users_class_is_held_to_numerics_and_behaviour_a_drop_in_to_all(impl, tiers, expected):
+    """The opt-in workflows tier is held only when asked for."""
     session = Session.from_options(impl=impl, tiers=tiers)
     assert session.tiers == expected
     assert {p.tier for p in session.properties} == set(expected)

@@ -25,3 +25,16 @@ def adapter_spec(explicit: str | None = None) -> str | None:
     """The ``module:attr`` of its adapter: ``explicit``, else ``$RNN_IMPL_ADAPTER``, else None
     (torch's parameter names)."""
     return explicit or os.environ.get(ADAPTER_ENV) or None
+
+
+BACKEND_ENV = "RNN_VERIFY_COMPILE_BACKEND"
+DEFAULT_BACKEND = "aot_eager"
+"""The ``torch.compile`` backend of the workflows tier by default: Dynamo's graph and
+AOTAutograd's traced forward and backward, run by ATen's eager kernels (no C++ compiler
+needed); ``inductor``, torch's own default, generates kernels that round differently."""
+
+
+def compile_backend() -> str:
+    """The backend the workflows tier compiles with: ``$RNN_VERIFY_COMPILE_BACKEND``, else
+    :data:`DEFAULT_BACKEND`."""
+    return os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND

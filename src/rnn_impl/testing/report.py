@@ -56,6 +56,7 @@ class Result:
     eps_units: float = 0.0
     seconds: float = 0.0
     ill_conditioned: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
     differs: str = ""
     counterexample: str = ""
     reproducer: str = ""
@@ -76,6 +77,7 @@ def result_of(run: Any, verification: Any, seconds: float = 0.0) -> Result:
     result = Result(prop.name, prop.category, run.device, devices.dtype_name(run.dtype), "pass")
     result.seconds, result.examples = seconds, verification.examples
     result.ill_conditioned = verification.ill_conditioned
+    result.counts = dict(sorted(verification.counts.items()))
     result.max_abs, result.eps_units = verification.worst.max_abs, verification.worst.eps_units
     failure = verification.failure
     if failure is None:
@@ -101,10 +103,11 @@ def cell(result: Result) -> str:
         return "XPASS"
     if result.status == "fail":
         return "FAIL"
-    unjudged = f", {result.ill_conditioned} ill-conditioned" if result.ill_conditioned else ""
-    if result.max_abs == 0.0:
-        return f"pass {result.examples}{unjudged}"
-    return f"pass {result.examples} ({result.eps_units:.3g}eps{unjudged})"
+    notes = [f"{result.ill_conditioned} ill-conditioned"] if result.ill_conditioned else []
+    notes += [f"{name} {n}" for name, n in result.counts.items()]
+    if result.max_abs != 0.0:
+        notes.insert(0, f"{result.eps_units:.3g}eps")
+    return f"pass {result.examples}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def table(results: list[Result]) -> str:
@@ -346,6 +349,10 @@ TIER_WORDS = {
     "numerics": ("computes what {ref} computes", "computes something else than {ref}"),
     "behaviour": ("behaves as {ref} as a module", "behaves otherwise than {ref} as a module"),
     "drop-in": ("can replace {ref}", "cannot replace {ref} yet"),
+    "workflows": (
+        "computes {ref}'s results compiled and exported",
+        "computes otherwise than {ref} compiled or exported",
+    ),
 }
 """Each tier's verdict, held and not held."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,12 +25,14 @@ from rnn_impl.testing.strategies import NEAR, Example, SizeLimits
 class Verification:
     """What :func:`verify` saw: the examples it ran, how many of them were too
     ill-conditioned to judge (:func:`~rnn_impl.testing.tolerances.judge`), the largest error
-    (``worst``; its ``normalised`` 1.0 is the bound), and, when it failed, the exception
+    (``worst``; its ``normalised`` 1.0 is the bound), what the examples counted
+    (:attr:`~rnn_impl.testing.properties._core.Measure.counts`, summed), and, when it failed, the exception
     (``failure``) and the (minimal) example it failed on (``last``)."""
 
     examples: int = 0
     ill_conditioned: int = 0
     worst: Measure = ZERO
+    counts: Counter[str] = field(default_factory=Counter)
     last: Example | None = field(default=None, repr=False)
     failure: BaseException | None = field(default=None, repr=False)
 
@@ -103,6 +106,7 @@ def verify(
         if measure is not None:
             target(measure.normalised, label=f"{prop.name} normalised error")
             verification.worst = max(verification.worst, measure)
+            verification.counts.update(dict(measure.counts))
             if not measure.conditioned:
                 verification.ill_conditioned += 1
                 event("too ill-conditioned to judge")
@@ -120,6 +124,8 @@ def verify(
         test = example(row)(test)
     # one failure, the first failing explicit row or the shrunk one, reported last
     chosen = settings(run_settings or settings(), report_multiple_bugs=False)
+    if prop.examples is not None and chosen.max_examples > prop.examples:
+        chosen = settings(chosen, max_examples=prop.examples)
     test = chosen(test)
     if Phase.explicit not in chosen.phases:
         explicit = []

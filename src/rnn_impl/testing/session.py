@@ -40,7 +40,7 @@ from rnn_impl.testing.probe import (
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE, CATEGORIES, Property, select
 from rnn_impl.testing.runner import Verification, verify
 from rnn_impl.testing.strategies import NEAR, SizeLimits
-from rnn_impl.testing.tiers import TIERS, USER_TIERS
+from rnn_impl.testing.tiers import DROP_IN_TIERS, TIERS, USER_TIERS
 
 
 class SelectionError(ValueError):
@@ -129,7 +129,8 @@ class Session:
         :data:`~rnn_impl.testing.properties.TIERS`, or ``"all"``) keeps their properties; by
         default, a user's own class is held to ``numerics`` and ``behaviour`` (what it
         computes, and how it behaves as a module) and one that claims to be a drop-in
-        (:attr:`~rnn_impl.testing.oracle.Implementation.claims_drop_in`) to all three; named
+        (:attr:`~rnn_impl.testing.oracle.Implementation.claims_drop_in`) to ``drop-in`` too
+        (``workflows`` is opt-in: :data:`~rnn_impl.testing.tiers.OPT_IN`); named
         ``properties`` are kept whatever their tier unless ``tiers`` is given too.
 
         Raises:
@@ -309,6 +310,9 @@ class Session:
             return f"no {device} device on this machine"
         if dtype not in devices.dtypes_for(device):
             return f"{devices.dtype_name(dtype)} is not supported on {device}"
+        missing = prop.unavailable() if prop.unavailable else None
+        if missing:
+            return missing
         error = self.unsupported.get(devices.dtype_name(dtype))
         if error is not None and device == "cpu":
             return f"unsupported: {devices.dtype_name(dtype)} (every probe raised {error})"
@@ -446,9 +450,9 @@ def _tiers(
                 f"unknown tier {unknown[0]!r} (choose from {', '.join(TIERS)} or all)"
             )
         return TIERS if "all" in names else tuple(t for t in TIERS if t in names)
-    if named or implementation.claims_drop_in:
+    if named:
         return TIERS
-    return USER_TIERS
+    return DROP_IN_TIERS if implementation.claims_drop_in else USER_TIERS
 
 
 def read_corpus(path: str | Path | None) -> tuple[corpus.Failure, ...]:

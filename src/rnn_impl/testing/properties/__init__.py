@@ -2,13 +2,22 @@
 
 Each entry of :data:`CATALOGUE` is a :class:`~rnn_impl.testing.properties._core.Property`
 whose ``check(implementation, example)`` is a plain function, usable from pytest and from
-``rnn-verify``. Categories: differential, gradients, contracts, errors, api, dropout, laws (for recurrent
-modules) and cell (for cells); each property is also in one tier (numerics, behaviour, api).
+``rnn-verify``. Categories: differential, gradients, contracts, errors, api, dropout, laws, workflows (for
+recurrent modules) and cell (for cells); each property is also in one tier (numerics,
+behaviour, drop-in, workflows).
 """
 
 from __future__ import annotations
 
-from rnn_impl.testing.properties import api, cell, contracts, differential, dropout, laws  # noqa: F401
+from rnn_impl.testing.properties import (  # noqa: F401
+    api,
+    cell,
+    contracts,
+    differential,
+    dropout,
+    laws,
+    workflows,
+)
 from rnn_impl.testing.properties._core import REGISTRY, TIERS, Property, PropertyFailure
 
 CATALOGUE: tuple[Property, ...] = tuple(REGISTRY)

@@ -11,6 +11,7 @@ so a failure points at the property's line.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,13 +46,15 @@ class Measure:
     passes; what ``hypothesis.target`` climbs); ``max_abs`` and ``eps_units`` the largest
     absolute error and that error in units of the dtype's eps; ``rows`` and ``judged`` how
     many rows of results it compared by their sensitivity and how many of those could be
-    judged (:func:`~rnn_impl.testing.tolerances.judge`)."""
+    judged (:func:`~rnn_impl.testing.tolerances.judge`); ``counts`` what it observed on the
+    way, by name (a compiled property's recompiles and graph breaks), reported per run."""
 
     normalised: float
     max_abs: float = 0.0
     eps_units: float = 0.0
     rows: int = 0
     judged: int = 0
+    counts: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 
     @property
     def conditioned(self) -> bool:
@@ -63,7 +66,10 @@ class Measure:
         """The worse of the two, over the rows of both."""
         worse = max(self, other)
         rows, judged = self.rows + other.rows, self.judged + other.judged
-        return Measure(worse.normalised, worse.max_abs, worse.eps_units, rows, judged)
+        counts = Counter(dict(self.counts))
+        counts.update(dict(other.counts))
+        every = tuple(sorted(counts.items()))
+        return Measure(worse.normalised, worse.max_abs, worse.eps_units, rows, judged, every)
 
 
 ZERO = Measure(0.0)
@@ -98,6 +104,10 @@ class Property:
         passes_state: it passes a state of its own on (streaming carries h_n into a second
             call): it does not apply to an implementation that takes no initial state. Any
             other property runs such an implementation without h0.
+        examples: the most examples it draws after its explicit ones, in any profile (None:
+            the profile's); for a property whose example costs seconds (a compile).
+        unavailable: why it cannot run on this machine (None: it can), asked per run: a
+            compiler that is missing.
     """
 
     name: str
@@ -112,6 +122,8 @@ class Property:
     cells: bool = False
     levels: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     passes_state: bool = False
+    examples: int | None = None
+    unavailable: Callable[[], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS or self.tier not in TIERS:

@@ -69,17 +69,18 @@ def output_exact(implementation: Implementation, example: Example) -> Measure:
     return assert_exact_results(example, ("output", example.config.kind.state_name), runs)
 
 
-def compare_outputs(example: Example, reference: nn.Module, impl: nn.Module) -> Measure:
+def compare_outputs(example: Example, reference: nn.Module, impl: Any, where: str = "") -> Measure:
     """Run both on the example and judge the implementation's output and final state against
     torch's module in float64 on the same rounded inputs and weights, within what rounding
-    allows on this example (:mod:`rnn_impl.testing.sensitivity`). Returns the measure."""
+    allows on this example (:mod:`rnn_impl.testing.sensitivity`); ``where`` follows their
+    names in a failure (``" (compiled)"``). Returns the measure."""
     with torch.no_grad():
         _, out_a, h_a = run(impl, example)
         high = in_float64(reference).train(reference.training)
         _, out_c, h_c = run(high, example, precision=example.dtype, **CENTER)
     allowed = Allowed(lambda: module_sensitivity(reference, example, training=reference.training))
-    worst = assert_within(example, "output", out_a, out_c, lambda: allowed("output"))
-    state = example.config.kind.state_name
+    worst = assert_within(example, f"output{where}", out_a, out_c, lambda: allowed("output"))
+    state = f"{example.config.kind.state_name}{where}"
     return worst.merge(assert_within(example, state, h_a, h_c, lambda: allowed("state")))
 
 
@@ -138,12 +139,28 @@ def gradients_close(implementation: Implementation, example: Example) -> Measure
     reference, impl = build_pair(
         implementation, example.config, example.case, example.dtype, example.device
     )
+    return compare_gradients(example, implementation, reference, impl)
+
+
+def compare_gradients(
+    example: Example,
+    implementation: Implementation,
+    reference: nn.Module,
+    impl: nn.Module,
+    runs: Any = None,
+    where: str = "",
+) -> Measure:
+    """Gradients of the implementation ``impl`` (called as ``runs``: by default ``impl``
+    itself, else ``impl`` compiled) with respect to input, h0 and every named parameter, each judged
+    against torch's module in float64 within what rounding allows on the example, as
+    :func:`compare_outputs` judges outputs (``where`` as there). Returns the measure."""
     expected_names = dict(reference.named_parameters())
     actual_names = implementation.adapter.named_parameters(impl)
     missing = sorted(set(expected_names) - set(actual_names))
     if missing:
         raise fail(example, f"parameters missing from the implementation: {missing}")
-    actual = gradients(impl, {n: actual_names[n] for n in expected_names}, example)
+    leaves = {n: actual_names[n] for n in expected_names}
+    actual = gradients(impl if runs is None else runs, leaves, example)
     actual = in_torch_layout(implementation.adapter, actual)
     high = in_float64(reference)
     center = gradients(
@@ -152,7 +169,7 @@ def gradients_close(implementation: Implementation, example: Example) -> Measure
     allowed = Allowed(lambda: module_sensitivity(reference, example, gradients=True))
     worst = ZERO
     for name, c in center.items():
-        what = f"gradient d/d{name}"
+        what = f"gradient d/d{name}{where}"
         found = assert_within(example, what, actual[name], c, partial(allowed, name))
         worst = worst.merge(found)
     return worst

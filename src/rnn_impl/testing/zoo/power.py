@@ -283,12 +283,14 @@ def _tolerant_runs(
     control: Bug, properties: list[str] | None, dtypes: list[str] | None
 ) -> list[Run]:
     """The CPU runs of every property of ``control``'s shape whose verdict rests on a
-    tolerance (or of those named), in ``dtypes`` (default: all)."""
+    tolerance (or of those named) and that it does not fail by design (``Bug.xfail``), in
+    ``dtypes`` (default: all)."""
     implementation = control.implementation()
     chosen = tuple(
         p
         for p in CATALOGUE
         if p.tolerant
+        and p.name not in control.xfail
         and p.verifies(implementation.kind)
         and (properties is None or p.name in properties)
     )
