@@ -63,9 +63,10 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         choices=[*TIERS, "all"],
         help="what to verify and what exit 0 requires (repeatable): numerics (outputs, "
         "states, gradients, the laws), behaviour (layouts, states, dropout, shapes, "
-        "conversion), drop-in (parameters, repr, errors, initialisation, bit identity, ...) "
-        "or all; default: numerics and behaviour for your own class, all for a subclass of "
-        "torch's module or rnn_impl's drop-in",
+        "conversion), drop-in (parameters, repr, errors, initialisation, bit identity, ...), "
+        "workflows (torch.compile with $RNN_VERIFY_COMPILE_BACKEND, default aot_eager, and "
+        "torch.export; opt-in) or all; default: numerics and behaviour for your own class, "
+        "drop-in too for a subclass of torch's module or rnn_impl's drop-in",
     )
     parser.add_argument("--device", action="append", help="only this device (repeatable)")
     parser.add_argument(

@@ -351,7 +351,7 @@ TIER_WORDS = {
     "drop-in": ("can replace {ref}", "cannot replace {ref} yet"),
     "workflows": (
         "computes {ref}'s results compiled and exported",
-        "computes otherwise than {ref} compiled or exported",
+        "fails compiled or exported",
     ),
 }
 """Each tier's verdict, held and not held."""

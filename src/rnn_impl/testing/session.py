@@ -169,6 +169,10 @@ class Session:
                 f"no property of {properties} is in the tiers {', '.join(held)} "
                 f"(add --tier {' --tier '.join(t for t in TIERS if t not in held)})"
             )
+        for prop in props:
+            wrong = prop.setting_error() if prop.setting_error else None
+            if wrong:
+                raise SelectionError(wrong)
         mismatched = [p for p in props if not any(p.verifies(i.kind) for i in under_test)]
         if properties and mismatched:
             first = under_test[0]

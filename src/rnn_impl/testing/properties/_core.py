@@ -108,6 +108,8 @@ class Property:
             the profile's); for a property whose example costs seconds (a compile).
         unavailable: why it cannot run on this machine (None: it can), asked per run: a
             compiler that is missing.
+        setting_error: what is wrong with a setting it reads from the environment (None:
+            nothing), asked when a session selects it: a usage error, before any work.
     """
 
     name: str
@@ -124,6 +126,7 @@ class Property:
     passes_state: bool = False
     examples: int | None = None
     unavailable: Callable[[], str | None] | None = None
+    setting_error: Callable[[], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS or self.tier not in TIERS:

@@ -15,6 +15,7 @@ import io
 import logging
 import os
 import shutil
+import traceback
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -59,15 +60,21 @@ specialises sizes 0 and 1), lengths of 2 and more; covered: one and two layers, 
 direction, each layout and bias, with h0 (four rows)."""
 
 
+def unknown_backend() -> str | None:
+    """What is wrong with :func:`compile_backend`'s name (None: torch.compile knows it)."""
+    backend = compile_backend()
+    known = [b for b in torch._dynamo.list_backends(exclude_tags=()) if "TESTING" not in b]
+    if backend in torch._dynamo.list_backends(exclude_tags=()):
+        return None
+    return (
+        f"${BACKEND_ENV}={backend!r} is no torch.compile backend (choose from "
+        f"{', '.join(sorted(known))})"
+    )
+
+
 def compiler_missing() -> str | None:
     """Why ``torch.compile`` cannot run here with :func:`compile_backend` (None: it can)."""
     backend = compile_backend()
-    known = torch._dynamo.list_backends(exclude_tags=())
-    if backend not in known:
-        return (
-            f"${BACKEND_ENV}={backend!r} is no torch.compile backend (choose from "
-            f"{', '.join(sorted(known))})"
-        )
     compilers = [os.environ.get("CXX"), "g++", "c++", "clang++"]
     if backend == "inductor" and not any(c and shutil.which(c) for c in compilers):
         return (
@@ -143,6 +150,13 @@ def quiet() -> Iterator[None]:
                 logger.setLevel(level)
 
 
+def _user_frames(exc: BaseException) -> list[str]:
+    """Where, outside torch, the traceback of ``exc`` last passed: the user's line that
+    tracing could not get through."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/torch/" not in f.filename]
+    return [f"at {f.filename}:{f.lineno}: {f.line}" for f in frames[-1:]]
+
+
 def longer(example: Example) -> Example:
     """The example with :data:`LONGER` more steps."""
     return replace(example, case=replace(example.case, seq_len=example.case.seq_len + LONGER))
@@ -154,6 +168,7 @@ def longer(example: Example) -> Example:
     "tolerance",
     "workflows",
     unavailable=compiler_missing,
+    setting_error=unknown_backend,
     **SMALL,
 )
 def compiled_close(implementation: Implementation, example: Example) -> Measure:
@@ -167,19 +182,22 @@ def compiled_close(implementation: Implementation, example: Example) -> Measure:
         implementation, example.config, example.case, example.dtype, example.device
     )
     with compiling(impl) as (compiled, watch):
-        measure = compare_outputs(example, reference, compiled, " (compiled)")
+        backend = f" (compiled with {compile_backend()})"
+        measure = compare_outputs(example, reference, compiled, backend)
         first = watch.frames
         if first == 0:
             why = f" (a graph break: {watch.first_break})" if watch.first_break else ""
             raise fail(
-                example, f"torch.compile compiled no frame of it: Dynamo ran it eagerly{why}"
+                example,
+                f"torch.compile ({compile_backend()}) compiled no frame of it: Dynamo ran it "
+                f"eagerly{why}",
             )
         second = longer(example)
-        where = f" (compiled, then run on {second.case.seq_len} steps)"
+        where = f" (compiled with {compile_backend()}, then run on {second.case.seq_len} steps)"
         measure = measure.merge(compare_outputs(second, reference, compiled, where))
         recompiles = watch.frames - first
         measure = measure.merge(
-            compare_gradients(example, implementation, reference, impl, compiled, " (compiled)")
+            compare_gradients(example, implementation, reference, impl, compiled, backend)
         )
         counts = (("graph breaks", watch.breaks), ("recompiles", recompiles))
     return replace(measure, counts=counts)
@@ -205,6 +223,7 @@ def exported(implementation: Implementation, example: Example) -> Measure:
             example,
             f"torch.export.export failed with static shapes: {type(exc).__name__}: "
             f"{lines[0] if lines else ''}",
+            *_user_frames(exc),
             differs=RAISED,
         ) from None
     measure = compare_outputs(example, reference, program.module(), " (exported)")
