@@ -39,7 +39,7 @@ class Bug:
     caught_by: str
     adapter: Adapter = field(default_factory=Adapter)
     name: str = ""
-    xfail: Mapping[str, str] = field(default_factory=dict)
+    xfail: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def label(self) -> str:
