@@ -50,3 +50,23 @@ def test_a_static_export_failure_names_the_line_tracing_stopped_at():
     message = str(verification.failure)
     assert "torch.export.export failed with static shapes" in message
     assert "zoo/workflows.py:" in message and "if not bool(state.any()):" in message
+
+
+@pytest.mark.parametrize(
+    "impl, says",
+    [
+        (
+            "rnn_impl.testing.zoo.workflows:CompiledStepDropsBias",
+            "only the compiled module differs",
+        ),
+        ("rnn_impl.testing.zoo.bugs:MissingBias", "eager mode differs from nn.RNN too"),
+    ],
+    ids=["compile-only", "eager-too"],
+)
+def test_a_compiled_failure_says_whether_eager_mode_differs_too(impl, says):
+    session = Session.from_options(
+        impl=impl, properties=["compiled_close"], devices=["cpu"], dtypes=["float32"]
+    )
+    (run,) = session.live_runs()
+    verification = session.verify(run, settings(max_examples=1, database=None), collect=True)
+    assert says in str(verification.failure)

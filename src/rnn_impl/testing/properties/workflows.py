@@ -17,7 +17,7 @@ import os
 import shutil
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,7 +27,7 @@ from torch import nn
 
 from rnn_impl.testing.cases import make_inputs
 from rnn_impl.testing.environment import BACKEND_ENV, compile_backend
-from rnn_impl.testing.exceptions import RAISED
+from rnn_impl.testing.exceptions import RAISED, VALUES, PropertyFailure
 from rnn_impl.testing.oracle import Implementation, build_pair
 from rnn_impl.testing.properties._core import Measure, fail, register
 from rnn_impl.testing.properties.differential import compare_gradients, compare_outputs
@@ -154,6 +154,28 @@ def _user_frames(exc: BaseException) -> list[str]:
     return [f"at {f.filename}:{f.lineno}: {f.line}" for f in frames[-1:]]
 
 
+@contextlib.contextmanager
+def eager_beside(what: str, reference: str, eager: Callable[[], object]) -> Iterator[None]:
+    """A failure on values inside gets one more line: whether ``eager()`` (the same checks
+    on the implementation run eagerly) holds, so that the difference is the ``what``
+    module's (a compiled or exported path of its own), or fails too (a bug of eager mode,
+    which the eager properties show without ``what``)."""
+    try:
+        yield
+    except PropertyFailure as failure:
+        if failure.differs != VALUES:
+            raise
+        try:
+            eager()
+            line = (
+                f"eager mode is within rounding of {reference} on the same inputs: only the "
+                f"{what} module differs"
+            )
+        except PropertyFailure:
+            line = f"eager mode differs from {reference} too: output_close shows it uncompiled"
+        raise PropertyFailure(f"{failure}\n  {line}", failure.differs, failure.measure) from None
+
+
 def longer(example: Example) -> Example:
     """The example with :data:`LONGER` more steps."""
     return replace(example, case=replace(example.case, seq_len=example.case.seq_len + LONGER))
@@ -178,7 +200,15 @@ def compiled_close(implementation: Implementation, example: Example) -> Measure:
     reference, impl = build_pair(
         implementation, example.config, example.case, example.dtype, example.device
     )
-    with compiling(impl) as (compiled, watch):
+    second = longer(example)
+
+    def eager() -> None:
+        compare_outputs(example, reference, impl)
+        compare_outputs(second, reference, impl)
+        compare_gradients(example, implementation, reference, impl)
+
+    ref = example.config.kind.reference
+    with compiling(impl) as (compiled, watch), eager_beside("compiled", ref, eager):
         backend = f" (compiled with {compile_backend()})"
         measure = compare_outputs(example, reference, compiled, backend)
         first = watch.frames
@@ -189,7 +219,6 @@ def compiled_close(implementation: Implementation, example: Example) -> Measure:
                 f"torch.compile ({compile_backend()}) compiled no frame of it: Dynamo ran it "
                 f"eagerly{why}",
             )
-        second = longer(example)
         where = f" (compiled with {compile_backend()}, then run on {second.case.seq_len} steps)"
         measure = measure.merge(compare_outputs(second, reference, compiled, where))
         recompiles = watch.frames - first
@@ -223,7 +252,9 @@ def exported(implementation: Implementation, example: Example) -> Measure:
             *_user_frames(exc),
             differs=RAISED,
         ) from None
-    measure = compare_outputs(example, reference, program.module(), " (exported)")
+    ref = example.config.kind.reference
+    with eager_beside("exported", ref, lambda: compare_outputs(example, reference, impl)):
+        measure = compare_outputs(example, reference, program.module(), " (exported)")
     seq = torch.export.Dim("seq", min=2)
     static = torch.utils._pytree.tree_map(lambda _: None, args[1:])
     dims = ({1 if example.config.batch_first else 0: seq}, *static)
@@ -234,5 +265,6 @@ def exported(implementation: Implementation, example: Example) -> Measure:
         return replace(measure, counts=(("dynamic length exported", 0),))
     second = longer(example)
     where = f" (exported with a dynamic length, run on {second.case.seq_len} steps)"
-    measure = measure.merge(compare_outputs(second, reference, dynamic.module(), where))
+    with eager_beside("exported", ref, lambda: compare_outputs(second, reference, impl)):
+        measure = measure.merge(compare_outputs(second, reference, dynamic.module(), where))
     return replace(measure, counts=(("dynamic length exported", 1),))
