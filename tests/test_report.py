@@ -84,3 +84,17 @@ def test_a_failure_block_says_the_example_once_and_where_it_departs():
     block = report.failure_block(results()[1])
     assert block.splitlines()[0] == "FAIL output_close on cpu/float64"
     assert "config:" not in block and "departs: output first differs at step 0" in block
+
+
+def test_a_tier_verdict_names_the_selected_properties_that_had_no_run():
+    """``--dtype float32`` leaves out the float64-only laws: the verdict says so rather than
+    holding on fewer properties in silence."""
+    from rnn_impl.testing.properties import BY_NAME
+
+    ran = Result("output_close", "differential", "cpu", "float32", "pass", examples=3)
+    selected = (BY_NAME["output_close"], BY_NAME["gradcheck"], BY_NAME["streaming"])
+    (numerics, *_) = report.tier_verdicts([ran], ("numerics",), "nn.RNN", selected)
+    assert numerics == (
+        "  numerics: computes what nn.RNN computes (1 passed; not run with the dtypes and "
+        "devices chosen: gradcheck, streaming (float64 only))"
+    )

@@ -577,7 +577,8 @@ def _report(results: list[Any], session: Any, profile: str, outputs: Outputs) ->
     if outputs.junit_xml:
         write_junit(results, outputs.junit_xml, f"rnn-verify {implementation.name}")
     print()
-    print("\n".join(tier_verdicts(results, session.tiers, implementation.kind.reference)))
+    reference = implementation.kind.reference
+    print("\n".join(tier_verdicts(results, session.tiers, reference, session.properties)))
     left_out = ", ".join(session.left_out())
     unsupported = f" (unsupported, left out: {left_out})" if left_out else ""
     print(f"{implementation.name} {words}: {summary(counts)}{unsupported}")

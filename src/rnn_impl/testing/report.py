@@ -357,12 +357,21 @@ TIER_WORDS = {
 """Each tier's verdict, held and not held."""
 
 
-def tier_verdicts(results: list[Result], tiers: tuple[str, ...], reference: str) -> list[str]:
+def tier_verdicts(
+    results: list[Result],
+    tiers: tuple[str, ...],
+    reference: str,
+    selected: tuple[Any, ...] = (),
+) -> list[str]:
     """One line per tier: its verdict and the properties that failed in it, or that it was
-    not verified (and the option that verifies it)."""
+    not verified (and the option that verifies it); of the ``selected`` properties, those
+    with no run at all on the devices and dtypes chosen are named (``gradcheck`` runs in
+    float64 only), so that a verdict never hides them."""
+    from rnn_impl.testing.devices import dtype_name
     from rnn_impl.testing.properties import BY_NAME
     from rnn_impl.testing.tiers import TIERS
 
+    ran = {r.property for r in results}
     lines = []
     for tier in TIERS:
         mine = [r for r in results if BY_NAME[r.property].tier == tier]
@@ -372,10 +381,19 @@ def tier_verdicts(results: list[Result], tiers: tuple[str, ...], reference: str)
         failed = sorted({r.property for r in mine if r.status == "fail"})
         passed = sum(r.status == "pass" for r in mine)
         held, broken = (w.format(ref=reference) for w in TIER_WORDS[tier])
+        absent: dict[str, list[str]] = {}
+        for p in selected:
+            if p.tier == tier and p.name not in ran:
+                only = "/".join(dtype_name(t) for t in p.dtypes)
+                absent.setdefault(only, []).append(p.name)
+        groups = [f"{', '.join(names)} ({only} only)" for only, names in absent.items()]
+        unrun = (
+            f"; not run with the dtypes and devices chosen: {'; '.join(groups)}" if groups else ""
+        )
         if failed:
-            lines.append(f"  {tier}: {broken}: {', '.join(failed)}")
+            lines.append(f"  {tier}: {broken}: {', '.join(failed)}{unrun}")
         elif passed:
-            lines.append(f"  {tier}: {held} ({passed} passed)")
+            lines.append(f"  {tier}: {held} ({passed} passed{unrun})")
         elif mine:
             lines.append(f"  {tier}: nothing of it ran here (see the skips above)")
         else:
