@@ -61,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=1, help="worker processes (--false-alarms; default 1)"
     )
     parser.add_argument(
+        "--bug",
+        action="append",
+        dest="bugs",
+        help="only this planted bug, by its label (--power; repeatable; default: the zoo)",
+    )
+    parser.add_argument(
         "--dtype",
         action="append",
         dest="dtypes",
@@ -101,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         ["python -m rnn_impl.testing.zoo", *(sys.argv[1:] if argv is None else argv)]
     )
     if args.power:
-        return _power(chosen, args.seeds, args.out, command)
+        unknown = sorted(set(args.bugs or ()) - {b.label for b in ZOO})
+        if unknown:
+            parser.error(f"--bug {unknown[0]}: no such bug in the zoo (see docs/kill-matrix.md)")
+        picked_bugs = tuple(b for b in ZOO if not args.bugs or b.label in args.bugs)
+        return _power(chosen, args.seeds, args.out, command, picked_bugs)
     if args.drift:
         return _drift(chosen[0], args.seeds, args.out)
     if args.campaigns:
@@ -138,13 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if survivors or false_alarms else 0
 
 
-def _power(chosen: list[str], seeds: int, out: Path | None, command: str) -> int:
+def _power(
+    chosen: list[str], seeds: int, out: Path | None, command: str, bugs: tuple[Bug, ...]
+) -> int:
     from rnn_impl.testing.zoo.power import measure
     from rnn_impl.testing.zoo.power import to_markdown as power_markdown
 
     rows = []
     for profile in chosen:
-        for bug in ZOO:
+        for bug in bugs:
             row = measure(bug, profile, seeds)
             print(f"{profile} {bug.label}: {row.kills}/{row.runs}", file=sys.stderr, flush=True)
             rows.append(row)
