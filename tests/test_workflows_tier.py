@@ -70,3 +70,17 @@ def test_a_compiled_failure_says_whether_eager_mode_differs_too(impl, says):
     (run,) = session.live_runs()
     verification = session.verify(run, settings(max_examples=1, database=None), collect=True)
     assert says in str(verification.failure)
+
+
+@pytest.mark.parametrize(
+    "bug", ["CompiledStepDropsBias", "CompiledFirstLength", "DataDependentSkip"]
+)
+@pytest.mark.parametrize("prop", ["output_exact", "output_close"])
+def test_the_tiers_bugs_are_right_in_eager_mode(bug, prop):
+    """They show only compiled or exported: eager mode is bit-identical to torch's."""
+    session = Session.from_options(
+        impl=f"rnn_impl.testing.zoo.workflows:{bug}", properties=[prop], dtypes=["float32"]
+    )
+    (run,) = session.live_runs()
+    verification = session.verify(run, settings(max_examples=5, database=None), collect=True)
+    assert not verification.failed, verification.headline
