@@ -60,12 +60,12 @@ direction, each layout and bias, with h0 (four rows)."""
 def unknown_backend() -> str | None:
     """What is wrong with :func:`compile_backend`'s name (None: torch.compile knows it)."""
     backend = compile_backend()
-    known = [b for b in torch._dynamo.list_backends(exclude_tags=()) if "TESTING" not in b]
-    if backend in torch._dynamo.list_backends(exclude_tags=()):
+    every = torch._dynamo.list_backends(exclude_tags=())
+    if backend in every:
         return None
+    shown = sorted(b for b in every if "TESTING" not in b)
     return (
-        f"${BACKEND_ENV}={backend!r} is no torch.compile backend (choose from "
-        f"{', '.join(sorted(known))})"
+        f"${BACKEND_ENV}={backend!r} is no torch.compile backend (choose from {', '.join(shown)})"
     )
 
 
@@ -83,11 +83,10 @@ def compiler_missing() -> str | None:
 
 @dataclass
 class Watch:
-    """What Dynamo did since :func:`compiling` began: frames compiled, graph breaks, and the
-    first break's reason."""
+    """What Dynamo did since :func:`compiling` began (its graph-break counter cleared then):
+    frames compiled, graph breaks, and the first break's reason."""
 
     counter: Any
-    breaks_before: int
 
     @property
     def frames(self) -> int:
@@ -95,16 +94,12 @@ class Watch:
 
     @property
     def breaks(self) -> int:
-        return _breaks_total() - self.breaks_before
+        return sum(torch._dynamo.utils.counters["graph_break"].values())
 
     @property
     def first_break(self) -> str:
         reasons = list(torch._dynamo.utils.counters["graph_break"])
-        return reasons[0].strip().splitlines()[0] if reasons and self.breaks else ""
-
-
-def _breaks_total() -> int:
-    return sum(torch._dynamo.utils.counters["graph_break"].values())
+        return reasons[0].strip().splitlines()[0] if reasons else ""
 
 
 @contextlib.contextmanager
@@ -116,6 +111,7 @@ def compiling(module: nn.Module) -> Iterator[tuple[Any, Watch]]:
 
     backend = compile_backend()
     torch._dynamo.reset()
+    torch._dynamo.utils.counters["graph_break"].clear()
     counter = CompileCounterWithBackend(backend)
     patch = (
         torch._inductor.config.patch(force_disable_caches=True)
@@ -124,7 +120,7 @@ def compiling(module: nn.Module) -> Iterator[tuple[Any, Watch]]:
     )
     try:
         with patch, quiet():
-            yield torch.compile(module, backend=counter), Watch(counter, _breaks_total())
+            yield torch.compile(module, backend=counter), Watch(counter)
     finally:
         torch._dynamo.reset()
 
@@ -172,7 +168,7 @@ def eager_beside(what: str, reference: str, eager: Callable[[], object]) -> Iter
                 f"{what} module differs"
             )
         except PropertyFailure:
-            line = f"eager mode differs from {reference} too: output_close shows it uncompiled"
+            line = f"eager mode differs from {reference} too: the eager properties show it"
         raise PropertyFailure(f"{failure}\n  {line}", failure.differs, failure.measure) from None
 
 
