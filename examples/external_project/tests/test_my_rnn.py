@@ -1,6 +1,5 @@
 """The whole rnn-impl catalogue against MyRNN (every tier, compiled and exported included: it
-means to replace nn.RNN),
-with its known gap expected to fail."""
+means to replace nn.RNN), with its known gap expected to fail."""
 
 from rnn_impl.testing import parametrize_catalogue
 
