@@ -1,6 +1,6 @@
 """How long ``rnn-verify`` takes from a user's seat: the seed notebook's MyRNN as written (its
-first failure, its verdict), the corrected MyRNN (numerics tier, then the default tiers) and
-rnn_impl.RNN (every tier), each with one worker and with the default (one per core), as a user
+first failure, its verdict), the corrected MyRNN (numerics tier, the default tiers, the
+workflows tier) and rnn_impl.RNN (its default: every tier but workflows), each with one worker and with the default (one per core), as a user
 runs it (no $CI, the default profile). Writes a table with the CPU, torch and the machine's
 load before and after.
 
@@ -23,7 +23,11 @@ CASES = [
     ("the seed's MyRNN, as written", ["--impl", "my_rnn:MyRNN"]),
     ("the corrected MyRNN, numerics tier", ["--impl", "my_rnn_fixed:MyRNN", "--tier", "numerics"]),
     ("the corrected MyRNN, default tiers", ["--impl", "my_rnn_fixed:MyRNN"]),
-    ("rnn_impl.RNN, default (every tier)", ["--impl", "rnn_impl:RNN"]),
+    (
+        "the corrected MyRNN, workflows tier",
+        ["--impl", "my_rnn_fixed:MyRNN", "--tier", "workflows"],
+    ),
+    ("rnn_impl.RNN, default (every tier but workflows)", ["--impl", "rnn_impl:RNN"]),
 ]
 CLEARED = ("CI", "RNN_IMPL_PROFILE", "RNN_VERIFY_WORKERS", "RNN_IMPL", "RNN_IMPL_ADAPTER")
 
