@@ -25,9 +25,9 @@ from rnn_impl.testing.strategies import NEAR, Example, SizeLimits
 class Verification:
     """What :func:`verify` saw: the examples it ran, how many of them were too
     ill-conditioned to judge (:func:`~rnn_impl.testing.tolerances.judge`), the largest error
-    (``worst``; its ``normalised`` 1.0 is the bound), what the examples counted
-    (:attr:`~rnn_impl.testing.properties._core.Measure.counts`, summed), and, when it failed, the exception
-    (``failure``) and the (minimal) example it failed on (``last``)."""
+    (``worst``; its ``normalised`` 1.0 is the bound), what the examples counted (``counts``:
+    their :attr:`~rnn_impl.testing.properties._core.Measure.counts`, summed), and, when it
+    failed, the exception (``failure``) and the (minimal) example it failed on (``last``)."""
 
     examples: int = 0
     ill_conditioned: int = 0

@@ -2,9 +2,9 @@
 
 Each entry of :data:`CATALOGUE` is a :class:`~rnn_impl.testing.properties._core.Property`
 whose ``check(implementation, example)`` is a plain function, usable from pytest and from
-``rnn-verify``. Categories: differential, gradients, contracts, errors, api, dropout, laws, workflows (for
-recurrent modules) and cell (for cells); each property is also in one tier (numerics,
-behaviour, drop-in, workflows).
+``rnn-verify``. Categories: differential, gradients, contracts, errors, api, dropout, laws,
+workflows (for recurrent modules) and cell (for cells); each property is also in one tier
+(numerics, behaviour, drop-in, workflows).
 """
 
 from __future__ import annotations
