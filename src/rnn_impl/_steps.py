@@ -62,6 +62,16 @@ def elman_step(activation: Activation) -> Step:
     return step
 
 
+def _joinable(products: Tensor, input: Tensor) -> Tensor:
+    """The state's ``products``, able to take the input's values in place (as ATen's cells
+    add them): as they are, but under ``torch.func.vmap`` over inputs, where the first state
+    is not batched and the input is, a batched copy."""
+    batched = torch._C._functorch.is_batchedtensor
+    if batched(input) and not batched(products):
+        return products + torch.zeros_like(input[..., :1])
+    return products
+
+
 def _project(x: Tensor, weights: LayerWeights) -> Tensor:
     return F.linear(x, weights[0], weights[2])
 
@@ -73,7 +83,7 @@ def lstm_step(
     ``c' = f * c + i * g``, ``h' = o * tanh(c')``, then ``h' W_hr^T`` when projecting."""
     h, c = state
     w_hr = weights[4]
-    gates = F.linear(h, weights[1], weights[3])
+    gates = _joinable(F.linear(h, weights[1], weights[3]), input)
     gates = gates.add_(input if projected else _project(input, weights))
     ingate, forgetgate, cellgate, outgate = gates.unsafe_chunk(4, 1)
     ingate = ingate.sigmoid_()
@@ -91,7 +101,7 @@ def gru_step(input: Tensor, h: Hidden, weights: LayerWeights, projected: bool = 
     ``h' = (h - n) * z + n``."""
     assert isinstance(h, Tensor)
     igates = (input if projected else _project(input, weights)).unsafe_chunk(3, 1)
-    hgates = F.linear(h, weights[1], weights[3]).unsafe_chunk(3, 1)
+    hgates = _joinable(F.linear(h, weights[1], weights[3]), input).unsafe_chunk(3, 1)
     reset_gate = hgates[0].add_(igates[0]).sigmoid_()
     input_gate = hgates[1].add_(igates[1]).sigmoid_()
     new_gate = igates[2].add(hgates[2].mul_(reset_gate)).tanh_()
