@@ -170,14 +170,17 @@ def test_torch_export_with_static_shapes_gives_eager_results_bit_for_bit(name):
         assert_same(flat(exported(x)), flat(module(x)))
 
 
-@pytest.mark.parametrize("family", ["RNN", "GRU", "LSTM"])
+@pytest.mark.parametrize("family", ["RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell"])
 @pytest.mark.parametrize("batched", [False, True], ids=["unbatched", "batched"])
 def test_vmap_over_inputs_of_every_family(family, batched):
     """vmap over a stack of inputs is a loop over them, within rounding (vmap folds the stack
     into the products); the gated steps' first state is unbatched, the input batched."""
     torch.manual_seed(0)
-    module = getattr(rnn_impl, family)(3, 4, num_layers=2, bidirectional=True)
-    xs = torch.randn(5, 7, 2, 3) if batched else torch.randn(5, 7, 3)
+    cell = family.endswith("Cell")
+    options = {} if cell else {"num_layers": 2, "bidirectional": True}
+    module = getattr(rnn_impl, family)(3, 4, **options)
+    shape = (5, *([] if cell else [7]), *([2] if batched else []), 3)
+    xs = torch.randn(*shape)
     leaves = torch.utils._pytree.tree_leaves
     mapped = vmap(lambda x: tuple(leaves(module(x))))(xs)
     looped = [torch.stack(parts) for parts in zip(*(leaves(module(x)) for x in xs))]
