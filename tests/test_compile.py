@@ -6,7 +6,6 @@ draws eager's masks, and a dynamic sequence length exports, saves and loads."""
 from __future__ import annotations
 
 import io
-import shutil
 
 import pytest
 import torch
@@ -16,6 +15,7 @@ from torch.export import Dim
 
 import rnn_impl
 from rnn_impl import ops
+from rnn_impl.testing.properties.workflows import cpp_compiler_found
 
 MODULES = {
     "RNN": lambda: rnn_impl.RNN(3, 4, num_layers=2, bidirectional=True),
@@ -115,8 +115,7 @@ def test_compiled_cell_is_eager_bit_for_bit(name):
 
 
 @pytest.mark.skipif(
-    not any(shutil.which(c) for c in ("g++", "c++", "clang++")),
-    reason="inductor needs a C++ compiler on the CPU; none is on PATH",
+    not cpp_compiler_found(), reason="inductor needs a C++ compiler on the CPU; none is on PATH"
 )
 def test_inductor_compiles_in_seconds_whatever_the_length_bit_for_bit():
     """Inductor's caches are off: their key leaves out the vector ISA that

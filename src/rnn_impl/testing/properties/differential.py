@@ -151,9 +151,10 @@ def compare_gradients(
     where: str = "",
 ) -> Measure:
     """Gradients of the implementation ``impl`` (called as ``runs``: by default ``impl``
-    itself, else ``impl`` compiled) with respect to input, h0 and every named parameter, each judged
-    against torch's module in float64 within what rounding allows on the example, as
-    :func:`compare_outputs` judges outputs (``where`` as there). Returns the measure."""
+    itself, else ``impl`` compiled) with respect to input, h0 and every named parameter,
+    each judged against torch's module in float64 within what rounding allows on the
+    example, as :func:`compare_outputs` judges outputs (``where`` as there). Returns the
+    measure."""
     expected_names = dict(reference.named_parameters())
     actual_names = implementation.adapter.named_parameters(impl)
     missing = sorted(set(expected_names) - set(actual_names))

@@ -69,11 +69,17 @@ def unknown_backend() -> str | None:
     )
 
 
+def cpp_compiler_found() -> bool:
+    """Whether a C++ compiler, which inductor needs on the CPU, is on PATH (``$CXX``, g++,
+    c++ or clang++)."""
+    compilers = [os.environ.get("CXX"), "g++", "c++", "clang++"]
+    return any(c and shutil.which(c) for c in compilers)
+
+
 def compiler_missing() -> str | None:
     """Why ``torch.compile`` cannot run here with :func:`compile_backend` (None: it can)."""
     backend = compile_backend()
-    compilers = [os.environ.get("CXX"), "g++", "c++", "clang++"]
-    if backend == "inductor" and not any(c and shutil.which(c) for c in compilers):
+    if backend == "inductor" and not cpp_compiler_found():
         return (
             "inductor needs a C++ compiler on the CPU and none is on PATH (install g++, or "
             f"set ${BACKEND_ENV}=aot_eager)"
