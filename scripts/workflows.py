@@ -49,15 +49,17 @@ def compare(got: list[torch.Tensor], want: list[torch.Tensor]) -> str:
     return f"differs (max {max(float((a - b).abs().max()) for a, b in zip(got, want)):.1e})"
 
 
-def first_step(module: nn.Module, x: torch.Tensor) -> str:
+def first_step(module: nn.Module, x: torch.Tensor) -> list[str]:
     """Seconds of a freshly compiled module's first forward and backward (a training step's
-    compile: the backward graph too), and whether its gradients are eager's."""
+    compile: the backward graph too), whether its gradients are eager's, and the compiled
+    step's time over eager's."""
     torch._dynamo.reset()
     compiled = torch.compile(module)
     start = time.perf_counter()
     got = gradients(compiled, x)
     took = time.perf_counter() - start
-    return f"{took:.1f} s, gradients " + compare(got, gradients(module, x))
+    ratio = time_ratio(lambda x: gradients(compiled, x), lambda x: gradients(module, x), x)
+    return [f"{took:.1f} s, gradients " + compare(got, gradients(module, x)), f"{ratio:.2f}"]
 
 
 def gradients(module: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
@@ -112,7 +114,7 @@ def row(name: str, module: nn.Module, eager: nn.Module) -> list[str]:
         cells.append(f"{time.perf_counter() - start:.1f} s")
         cells.append(compare(flat(first) + flat(second), flat(module(x)) + flat(module(y))))
         cells.append(f"{time_ratio(compiled, module, x):.2f}")
-    cells.append(first_step(module, x))
+    cells += first_step(module, x)
     with torch.no_grad():
 
         def static() -> str:
@@ -168,6 +170,7 @@ ROWS = [
     "compiled result vs eager",
     "compiled time / eager time (forward, medians of 101 calls in turn)",
     "`torch.compile`, first forward and backward (a training step)",
+    "compiled time / eager time (forward and backward, medians of 101 steps in turn)",
     "`torch.export.export`, static shapes",
     "`torch.export.export`, dynamic seq_len (`Dim`)",
     f"ONNX, dynamo exporter, dynamic seq_len, ONNX Runtime at {SECOND}",
@@ -178,11 +181,16 @@ ROWS = [
 NOTES = """\
 torch's modules take no time to compile because Dynamo does not trace them
 (`torch._dynamo.config.allow_rnn` is False): they run eagerly inside the compiled module. A
-drop-in's layer is one operation to the compiler (`rnn_impl.ops`), whose kernel is the eager
-layer: compile time does not grow with the length, a second length recompiles once (the
+drop-in's stack of layers is one operation to the compiler (`rnn_impl.ops`), whose kernel is
+the eager stack: compile time does not grow with the length, a second length recompiles once (the
 default `dynamic=None`; none with `dynamic=True`), and the results and gradients are eager's
 (tests/test_compile.py). Switching between grad and no-grad recompiles once, as for any
-module. ONNX: the dynamo exporter with rnn_impl's translations writes ONNX's own RNN / GRU /
+module. Speed: a compiled forward saves the Python of eager's forward (argument checks,
+layout) but pays torch's fixed cost of a compiled call (Dynamo's guards, AOTAutograd's
+wrapper, inductor's checks of its inputs; torch's own modules, run eagerly inside, pay it too)
+and one call into the operation; a compiled training step runs the eager stack twice, since
+the backward operation reruns it with autograd (the forward's graph cannot cross the
+operation's boundary). Both show in the ratios above, larger for small, fast layers. ONNX: the dynamo exporter with rnn_impl's translations writes ONNX's own RNN / GRU /
 LSTM operators (an LSTM with `proj_size` is refused: ONNX's LSTM has no projection); the
 TorchScript exporter traces the eager layer, unrolled to the traced length, so it runs at
 that length only.

@@ -1,5 +1,6 @@
-"""The drop-ins under torch.compile and torch.export: each layer (a cell's step) is one
-operation to the compiler (rnn_impl.ops), so results and gradients are eager's bit for bit,
+"""The drop-ins under torch.compile and torch.export: a module's stack of layers (a cell's step,
+a layer of a subclass that overrides one) is one operation to the compiler (rnn_impl.ops), so
+results and gradients are eager's bit for bit,
 the sequence length stays symbolic (at most one recompile, none with dynamic=True), dropout
 draws eager's masks, and a dynamic sequence length exports, saves and loads."""
 
@@ -114,6 +115,21 @@ def test_compiled_cell_is_eager_bit_for_bit(name):
         assert_same(results(compiled, shape), results(cell, shape))
 
 
+@pytest.mark.parametrize("name", ["GRU", "LSTM_proj"])
+def test_compiled_vmap_over_inputs_computes_each_sample_as_alone(name):
+    """The operations' batching rule runs each sample alone: bit for bit the module on each
+    sample, and within rounding of eager ``vmap`` (which batches the layer's operations)."""
+    module = build(MODULES[name])
+    xs = torch.randn(4, 5, 2, 3)
+
+    def run(x):
+        return module(x)[0]
+
+    compiled = torch.compile(torch.func.vmap(run), backend="aot_eager", fullgraph=True)(xs)
+    assert_same(list(compiled), [run(x) for x in xs])
+    torch.testing.assert_close(compiled, torch.func.vmap(run)(xs))
+
+
 @pytest.mark.skipif(
     not cpp_compiler_found(), reason="inductor needs a C++ compiler on the CPU; none is on PATH"
 )
@@ -173,6 +189,70 @@ def test_opcheck_layer_backward(mode):
     present = [t is not None for t in _layer_args(mode, False)[:8]]
     needs = [True] * len(inputs)
     torch.library.opcheck(ops.layer_backward, (grads, inputs, present, needs, mode, False, False))
+
+
+def _stack_args(name, dropout):
+    """:func:`ops.stack`'s arguments for the module ``MODULES[name]``, with dropout noise
+    between its layers when ``dropout``."""
+    module = build(MODULES[name])
+    layers, width = module.num_layers * module.num_directions, module._output_size()
+    x = torch.randn(5, 2, 3, requires_grad=True)
+    h = torch.randn(layers, 2, width, requires_grad=True)
+    c = torch.randn(layers, 2, 4, requires_grad=True) if module.mode == "LSTM" else None
+    given = [x, h, c, *(t for w in module.layer_weights() for t in w)]
+    tensors = [t for t in given if t is not None]
+    noise = [torch.rand(5, 2, module.num_directions * width) for _ in range(module.num_layers - 1)]
+    options = (module.mode, module.num_layers, bool(module.bidirectional))
+    present = [t is not None for t in given]
+    return tensors, present, noise if dropout else [], *options, [True] * len(tensors), True
+
+
+@pytest.mark.parametrize("dropout", [False, True], ids=["", "dropout"])
+@pytest.mark.parametrize("name", MODULES)
+def test_opcheck_stack(name, dropout):
+    torch.library.opcheck(ops.stack, _stack_args(name, dropout))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_opcheck_stack_backward(name):
+    tensors, present, noise, *options, _, _ = _stack_args(name, True)
+    grads = [torch.randn_like(o) for o in ops.stack(*_stack_args(name, True))]
+    inputs = [t.detach() for t in tensors]
+    needs = [True] * len(inputs)
+    torch.library.opcheck(ops.stack_backward, (grads, inputs, present, needs, noise, *options))
+
+
+class LoggedLayers(rnn_impl.GRU):
+    """A subclass that overrides :meth:`layer` (and calls torch's): traced layer by layer."""
+
+    def layer(self, input, state, weights, reverse=False, batch_sizes=None):
+        return super().layer(input, state, weights, reverse, batch_sizes)
+
+
+@pytest.mark.parametrize(
+    "make, op, count",
+    [
+        (MODULES["GRU"], torch.ops.rnn_impl.stack.default, 1),
+        (MODULES["LSTM_proj"], torch.ops.rnn_impl.stack.default, 1),
+        (
+            lambda: LoggedLayers(3, 4, num_layers=2, bidirectional=True),
+            torch.ops.rnn_impl.layer.default,
+            4,
+        ),
+    ],
+    ids=["GRU", "LSTM_proj", "layer overridden"],
+)
+def test_a_traced_stack_is_one_operation_and_a_subclass_layer_one_per_layer(make, op, count):
+    """What the compiler sees: one stack operation, and no time step of its own (no addmm);
+    a subclass's overridden layer, one layer operation per layer and direction, still eager's
+    bit for bit."""
+    module = build(make)
+    graph = torch.export.export(module, (torch.randn(5, 2, 3),)).graph
+    targets = [node.target for node in graph.nodes if node.op == "call_function"]
+    assert targets.count(op) == count
+    assert torch.ops.aten.addmm.default not in targets
+    compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
+    assert_same(results(compiled, (6, 2, 3)), results(module, (6, 2, 3)))
 
 
 def test_opcheck_dropout_noise():

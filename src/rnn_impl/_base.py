@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.nn import Parameter, init
 from torch.nn.utils.rnn import PackedSequence
 
-from rnn_impl import _checks, _layout
+from rnn_impl import _checks, _layout, ops
 from rnn_impl._recurrence import run_layer, run_stack
 from rnn_impl._steps import STEPS, Hidden, LayerWeights
 
@@ -202,17 +202,25 @@ class RNNBase(nn.Module):
         dimension, dropout between layers in training mode. Returns ``(output, h_n)``:
         ``(L, N, D * H_out)`` (packed: ``(sum(batch_sizes), D * H_out)``) and a state like
         ``hx``. Forward has checked and laid out the arguments; override this to change how
-        the layers are stacked."""
+        the layers are stacked.
+
+        Traced by ``torch.compile`` or ``torch.export``, a padded stack whose :meth:`layer`
+        and :meth:`step` are not overridden is one operation (:func:`rnn_impl.ops.stack`)."""
+        p = self.dropout if self.training else 0.0
+        stock = type(self).layer is RNNBase.layer and type(self).step is RNNBase.step
+        if batch_sizes is None and stock and ops.stack_traced(input, p):
+            return ops.compiled_stack(
+                input, hx, weights, self.mode, self.num_layers, bool(self.bidirectional), p
+            )
         return run_stack(
             input,
             hx,
             weights,
             self.num_layers,
             bool(self.bidirectional),
-            self.dropout,
-            self.training,
             batch_sizes,
             self.layer,
+            None if p == 0 else lambda output, index: ops.dropout(output, p),
         )
 
     def layer(
@@ -230,6 +238,8 @@ class RNNBase(nn.Module):
         is :meth:`step`; an Elman layer whose :meth:`step` is not overridden runs the fused
         fast path instead, with the same results."""
         own = type(self).step is not RNNBase.step
+        if batch_sizes is None and not own and ops.traced():
+            return ops.compiled_layer(input, state, weights, self.mode, reverse)
         step = self._overridden_step if own else None
         return run_layer(input, state, weights, self.mode, reverse, batch_sizes, step)
 

@@ -15,12 +15,23 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from rnn_impl import ops
-from rnn_impl._steps import STEPS, Hidden, LayerWeights, Step, packed_steps, padded_steps
+from rnn_impl import _bptt
+from rnn_impl._steps import (
+    ACTIVATIONS,
+    STEPS,
+    Hidden,
+    LayerWeights,
+    Step,
+    packed_steps,
+    padded_steps,
+)
 
 Layer = Callable[[Tensor, Hidden, LayerWeights, bool, Sequence[int] | None], tuple[Tensor, Hidden]]
 """``(input, state, weights, reverse, batch_sizes) -> (output, final state)``: one layer and
 direction over the whole sequence (:meth:`rnn_impl.RNN.layer`)."""
+
+Dropout = Callable[[Tensor, int], Tensor]
+"""``(output of layer i, i) -> its dropout``, for every layer but the last."""
 
 
 def run_stack(
@@ -29,10 +40,9 @@ def run_stack(
     weights: Sequence[LayerWeights],
     num_layers: int,
     bidirectional: bool,
-    dropout: float,
-    training: bool,
     batch_sizes: Sequence[int] | None,
     layer: Layer,
+    dropout: Dropout | None = None,
 ) -> tuple[Tensor, Hidden]:
     """Run every layer and direction, each through ``layer``.
 
@@ -43,6 +53,7 @@ def run_stack(
         weights: one entry per (layer, direction), layer-major, forward direction first.
         batch_sizes: the packed sequence's batch sizes, or None for padded input.
         layer: runs one layer and direction.
+        dropout: applied to every layer's output but the last (training mode's dropout).
 
     Returns:
         ``(output, h_n)``: output ``(T, B, D*H_out)`` or packed ``(sum(batch_sizes), D*H_out)``;
@@ -65,8 +76,8 @@ def run_stack(
             finals.append(last)
         del layer_input  # every direction has read it: its memory can hold the next one
         layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, -1)
-        if dropout != 0 and training and index_layer < num_layers - 1:
-            layer_input = ops.dropout(layer_input, dropout)
+        if dropout is not None and index_layer < num_layers - 1:
+            layer_input = dropout(layer_input, index_layer)
     if isinstance(hx, tuple):
         pairs = [f for f in finals if isinstance(f, tuple)]
         return layer_input, (torch.stack([h for h, _ in pairs]), torch.stack([c for _, c in pairs]))
@@ -90,6 +101,19 @@ def run_layer(
         return packed_steps(x, batch_sizes, state, weights, step or STEPS[mode], reverse)
     if step is not None:
         return padded_steps(x, state, weights, step, reverse)
-    if ops.traced():
-        return ops.compiled_layer(x, state, weights, mode, reverse)
-    return ops.eager_layer(x, state, weights, mode, reverse)
+    return eager_layer(x, state, weights, mode, reverse)
+
+
+def eager_layer(
+    x: Tensor, state: Hidden, weights: LayerWeights, mode: str, reverse: bool
+) -> tuple[Tensor, Hidden]:
+    """``x (T, B, I)`` from ``state`` -> ``(out (T, B, H_out), final state)``: the fast path
+    (:mod:`rnn_impl._bptt`) where it applies, else step by step."""
+    activation = ACTIVATIONS.get(mode)
+    if (
+        activation is not None
+        and isinstance(state, Tensor)
+        and _bptt.applies(x, state, weights, activation)
+    ):
+        return _bptt.padded_layer(x, state, weights, activation, reverse)
+    return padded_steps(x, state, weights, STEPS[mode], reverse)

@@ -1,5 +1,6 @@
-"""The drop-ins in ONNX, with a dynamic sequence length: what ``torch.ops.rnn_impl.layer``
-(:mod:`rnn_impl.ops`) is in ONNX's own ``RNN``, ``GRU`` and ``LSTM`` operators (opset 18).
+"""The drop-ins in ONNX, with a dynamic sequence length: what ``torch.ops.rnn_impl.stack`` and
+``layer`` (:mod:`rnn_impl.ops`) are in ONNX's own ``RNN``, ``GRU`` and ``LSTM`` operators
+(opset 18).
 
 Example::
 
@@ -97,6 +98,40 @@ def layer(
     return finals if cell else [op.Squeeze(y, [1]), *finals]
 
 
+def stack(
+    tensors: list[Any],
+    present: list[bool],
+    noise: list[Any],
+    mode: str,
+    num_layers: int,
+    bidirectional: bool,
+    requires_grad: list[bool],
+    grad_mode: bool,
+) -> list[Any]:
+    """``torch.ops.rnn_impl.stack`` (a module's layers) as ONNX: each layer and direction
+    through :func:`layer`, the directions joined and the layers chained as in
+    :func:`rnn_impl._recurrence.run_stack`."""
+    found = iter(tensors)
+    x, h, c, *weights = [next(found) if here else None for here in present]
+    directions = 2 if bidirectional else 1
+    finals: list[list[Any]] = [[], []]
+    layer_input = x
+    for index_layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            index = index_layer * directions + direction
+            state = [None if s is None else op.Gather(s, index, axis=0) for s in (h, c)]
+            w = weights[5 * index : 5 * index + 5]
+            out, *final = layer(layer_input, *state, *w, mode, direction == 1, False, [], False)
+            outputs.append(out)
+            for kept, f in zip(finals, final):
+                kept.append(op.Unsqueeze(f, [0]))
+        layer_input = outputs[0] if directions == 1 else op.Concat(*outputs, axis=-1)
+        if noise and index_layer < num_layers - 1:
+            layer_input = op.Mul(layer_input, noise[index_layer])
+    return [layer_input, *(op.Concat(*kept, axis=0) for kept in finals if kept)]
+
+
 def dropout_noise(like: Any, p: float) -> Any:
     """``torch.ops.rnn_impl.dropout_noise`` (a module exported in training mode): ONNX's own
     draws, ``(uniform < 1 - p) / (1 - p)``, made at run time (ONNX Runtime's generator, not
@@ -106,6 +141,7 @@ def dropout_noise(like: Any, p: float) -> Any:
 
 
 TRANSLATIONS = {
+    torch.ops.rnn_impl.stack.default: stack,
     torch.ops.rnn_impl.layer.default: layer,
     torch.ops.rnn_impl.dropout_noise.default: dropout_noise,
 }

@@ -1,18 +1,23 @@
-"""One padded layer and direction (or a cell's step) as an operation of its own,
-``torch.ops.rnn_impl.layer``, for torch's compilers; dropout's noise as another; and the eager
-layer they run. Importing this module registers the
-operations: a program saved by ``torch.export.save`` needs ``import rnn_impl.ops`` before
-``torch.export.load`` (building a drop-in imports it too).
+"""A padded stack of layers (a module's recurrence) as an operation of its own,
+``torch.ops.rnn_impl.stack``, for torch's compilers; one layer and direction (or a cell's step)
+as another, ``torch.ops.rnn_impl.layer``; dropout's noise as a third. Importing this module
+registers the operations: a program saved by ``torch.export.save`` needs ``import rnn_impl.ops``
+before ``torch.export.load`` (building a drop-in imports it too).
 
-Under ``torch.compile`` and ``torch.export``, tracing the layer would unroll its time loop:
+Under ``torch.compile`` and ``torch.export``, tracing the recurrence would unroll its time loop:
 compile time grows with the sequence, every new length recompiles, and the compiler's own
-kernels round differently from eager. Traced, a layer is instead one ``custom_op`` whose
-fake kernel states only shapes (the sequence length stays symbolic), and whose kernel, at
-run time, is the eager layer (:func:`eager_layer`). Its gradient is a second operation,
-``torch.ops.rnn_impl.layer_backward``, whose kernel runs the eager layer again with autograd
-and asks autograd for the gradients: the same graph as eager's, so the same gradients bit for
-bit. Both are opaque to the compiler, so a compiled or exported drop-in computes what eager
-computes; double backward of a compiled module is not supported (eager's is).
+kernels round differently from eager. Traced, a stack is instead one ``custom_op`` whose fake
+kernel states only shapes (the sequence length stays symbolic), and whose kernel, at run time,
+is the eager stack (:func:`rnn_impl._recurrence.run_stack` over
+:func:`rnn_impl._recurrence.eager_layer`): one call into the operation for the whole module,
+which a compiled forward pays once. Its gradient is a second operation,
+``torch.ops.rnn_impl.stack_backward``, whose kernel runs the eager stack again with autograd and
+asks autograd for the gradients: the same graph as eager's, so the same gradients bit for bit.
+Training mode's dropout noise is drawn before the stack, by ``dropout_noise`` in eager's order,
+and handed to it. A subclass that overrides a layer or a step is traced layer by layer
+(``layer``, ``layer_backward``), a cell step by step. All are opaque to the compiler, so a
+compiled or exported drop-in computes what eager computes; double backward of a compiled module
+is not supported (eager's is).
 
 Eager code never meets these operations: autograd, ``torch.func``, forward-mode AD, autocast,
 tracing and the meta device keep the eager paths they are tested on.
@@ -20,34 +25,19 @@ tracing and the meta device keep the eager paths they are tested on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from rnn_impl import _bptt
-from rnn_impl._steps import ACTIVATIONS, STEPS, Hidden, LayerWeights, padded_steps
-
-
-def eager_layer(
-    x: Tensor, state: Hidden, weights: LayerWeights, mode: str, reverse: bool
-) -> tuple[Tensor, Hidden]:
-    """``x (T, B, I)`` from ``state`` -> ``(out (T, B, H_out), final state)``: the fast path
-    (:mod:`rnn_impl._bptt`) where it applies, else step by step."""
-    activation = ACTIVATIONS.get(mode)
-    if (
-        activation is not None
-        and isinstance(state, Tensor)
-        and _bptt.applies(x, state, weights, activation)
-    ):
-        return _bptt.padded_layer(x, state, weights, activation, reverse)
-    return padded_steps(x, state, weights, STEPS[mode], reverse)
+from rnn_impl._recurrence import eager_layer, run_stack
+from rnn_impl._steps import STEPS, Hidden, LayerWeights
 
 
 def traced() -> bool:
     """Whether a layer is being traced by ``torch.compile`` or ``torch.export`` and should be
-    one :func:`layer` operation: not under autocast (whose casts the eager layer makes per
-    operation)."""
+    one operation: not under autocast (whose casts the eager layer makes per operation)."""
     return torch.compiler.is_compiling() and not torch._C._is_any_autocast_enabled()
 
 
@@ -112,16 +102,212 @@ def _dropout_noise_fake(like: Tensor, p: float) -> Tensor:
     return torch.empty_like(like)
 
 
-def _results(tensors: list[Any], mode: str, reverse: bool, cell: bool) -> list[Tensor]:
-    """What :func:`layer` returns, computed eagerly from its tensor arguments ``[x, h, c,
-    w_ih, w_hh, b_ih, b_hh, w_hr]`` (None where absent): a layer's ``[out, *final state]``,
-    a cell's step's ``[*state']``."""
-    x, h, c, *weights = tensors
-    state, w = _state(h, c), LayerWeights(*weights)
-    if cell:
-        return _states(STEPS[mode](x, state, w, False))
-    out, final = eager_layer(x, state, w, mode, reverse)
-    return [out, *_states(final)]
+def compiled_stack(
+    x: Tensor,
+    hx: Hidden,
+    weights: list[LayerWeights],
+    mode: str,
+    num_layers: int,
+    bidirectional: bool,
+    p: float,
+) -> tuple[Tensor, Hidden]:
+    """:func:`rnn_impl._recurrence.run_stack` over time-major ``x (T, B, I)`` from ``hx``, every
+    layer through :func:`rnn_impl._recurrence.eager_layer`, dropout ``p`` between the layers
+    (0: none), as one ``torch.ops.rnn_impl.stack`` operation: ``(output (T, B, D * H_out),
+    h_n)``, ``h_n`` like ``hx``."""
+    h, c = hx if isinstance(hx, tuple) else (hx, None)
+    given = [x, h, c, *(t for w in weights for t in w)]
+    tensors = [t for t in given if t is not None]
+    width = (2 if bidirectional else 1) * h.shape[-1]
+    noise = _noise(x, (x.shape[0], x.shape[1], width), p, num_layers - 1)
+    requires_grad, grad_mode = _as_eager(tuple(tensors))
+    options = (mode, num_layers, bidirectional)
+    present = [t is not None for t in given]
+    out, *final = stack(tensors, present, noise, *options, requires_grad, grad_mode)
+    return out, _state(*final)
+
+
+def stack_traced(x: Tensor, p: float) -> bool:
+    """Whether a stack over ``x`` with dropout ``p`` (0: none) is traced as one
+    :func:`stack`: where :func:`traced`, and where dropout is drawn as eager draws it (see
+    :func:`dropout`)."""
+    return traced() and (p == 0 or x.device.type == "cpu")
+
+
+def _noise(x: Tensor, shape: tuple[Any, ...], p: float, count: int) -> list[Tensor]:
+    """The ``count`` noise tensors of :func:`dropout` (each of ``shape``, ``x``'s dtype and
+    device), drawn in eager's order (each waits for the one before); none when ``p`` is 0,
+    zeros when 1."""
+    if p == 0 or count == 0:
+        return []
+    if p == 1:
+        return [x.new_zeros(()) for _ in range(count)]
+    noise, like = [], x.new_empty(shape)
+    for _ in range(count):
+        like = dropout_noise(like, p)
+        noise.append(like)
+    return noise
+
+
+Run = Callable[[list[Any]], list[Tensor]]
+"""What an operation computes eagerly, from its tensors in their full positions (None where
+absent): its results."""
+
+
+def _forward(
+    run: Run, tensors: list[Tensor | None], requires_grad: list[bool], grad_mode: bool
+) -> list[Tensor]:
+    """An operation's kernel: ``run`` on ``tensors`` as eager mode would see them, requiring
+    grad as ``requires_grad`` says (one flag per tensor) in ``grad_mode``
+    (:func:`_as_eager`); the results detached, none aliasing an input or another. In grad
+    mode the tensors are detached first, so that what ``run`` records stays inside."""
+    full = [
+        t if t is None or (t.requires_grad == f and not grad_mode) else t.detach().requires_grad_(f)
+        for t, f in zip(tensors, requires_grad)
+    ]
+    with _autograd_inside(), torch.set_grad_enabled(grad_mode):
+        results = run(full)
+    return _distinct([t.detach() for t in results], [t for t in tensors if t is not None])
+
+
+def _gradients(
+    run: Run, grads: list[Tensor], inputs: list[Tensor], present: list[bool], needs: list[bool]
+) -> list[Tensor]:
+    """A backward operation's kernel: the gradients of ``<grads, run(inputs)>`` with respect to
+    each of ``inputs`` (the tensors at the positions ``present`` marks) that ``needs`` one,
+    ``run`` rerun eagerly with autograd, which computes them as it does in eager mode."""
+    leaves = [t.detach().requires_grad_(need) for t, need in zip(inputs, needs)]
+    with _autograd_inside(), torch.enable_grad():
+        results = run(_unpack(leaves, present))
+    wanted = [t for t in leaves if t.requires_grad]
+    found = torch.autograd.grad(results, wanted, grads, allow_unused=True)
+    results = [torch.zeros_like(t) if g is None else g for g, t in zip(found, wanted)]
+    return _distinct(results, [*grads, *inputs])
+
+
+def _per_input(found: list[Tensor], needs: list[bool]) -> list[Tensor | None]:
+    """A backward operation's gradients, one per input: None where none was needed."""
+    given = iter(found)
+    return [next(given) if need else None for need in needs]
+
+
+def _stack_run(noise: list[Tensor], mode: str, num_layers: int, bidirectional: bool) -> Run:
+    """:func:`stack`'s computation: ``[x, h, c, *weights]`` (five per layer and direction, as
+    :class:`~rnn_impl.LayerWeights`) -> ``[output, h_n]`` (``[output, h_n, c_n]``)."""
+
+    def layer(x: Tensor, state: Hidden, w: LayerWeights, reverse: bool, _: Any) -> Any:
+        return eager_layer(x, state, w, mode, reverse)
+
+    def run(tensors: list[Any]) -> list[Tensor]:
+        x, h, c, *flat = tensors
+        weights = [LayerWeights(*flat[i : i + 5]) for i in range(0, len(flat), 5)]
+        between = (lambda output, index: output * noise[index]) if noise else None
+        out, final = run_stack(
+            x, _state(h, c), weights, num_layers, bidirectional, None, layer, between
+        )
+        return [out, *_states(final)]
+
+    return run
+
+
+@torch.library.custom_op("rnn_impl::stack", mutates_args=())
+def stack(
+    tensors: list[Tensor],
+    present: list[bool],
+    noise: list[Tensor],
+    mode: str,
+    num_layers: int,
+    bidirectional: bool,
+    requires_grad: list[bool],
+    grad_mode: bool,
+) -> list[Tensor]:
+    """``[output (T, B, D * H_out), h_n]`` (and ``c_n`` for an LSTM) of a padded stack:
+    :func:`compiled_stack`. ``tensors`` are those of ``x, h, c, *weights`` that are not None
+    (``present`` marks which), ``noise`` the dropout noise of every layer but the last (or
+    none), ``requires_grad`` and ``grad_mode`` what eager mode would see (:func:`_as_eager`)."""
+    run = _stack_run(noise, mode, num_layers, bidirectional)
+    return _forward(run, _unpack(tensors, present), _unpack(requires_grad, present), grad_mode)
+
+
+@stack.register_fake
+def _stack_fake(
+    tensors: list[Tensor],
+    present: list[bool],
+    noise: list[Tensor],
+    mode: str,
+    num_layers: int,
+    bidirectional: bool,
+    requires_grad: list[bool],
+    grad_mode: bool,
+) -> list[Tensor]:
+    x, h, c, *_ = _unpack(tensors, present)
+    width = (2 if bidirectional else 1) * h.shape[-1]
+    final = [t.new_empty(t.shape) for t in (h, c) if t is not None]
+    return [x.new_empty((x.shape[0], x.shape[1], width)), *final]
+
+
+@torch.library.custom_op("rnn_impl::stack_backward", mutates_args=())
+def stack_backward(
+    grads: list[Tensor],
+    inputs: list[Tensor],
+    present: list[bool],
+    needs: list[bool],
+    noise: list[Tensor],
+    mode: str,
+    num_layers: int,
+    bidirectional: bool,
+) -> list[Tensor]:
+    """The gradients of ``<grads, stack(...)>`` with respect to each of :func:`stack`'s
+    ``tensors`` (here ``inputs``) that ``needs`` one."""
+    run = _stack_run(noise, mode, num_layers, bidirectional)
+    return _gradients(run, grads, inputs, present, needs)
+
+
+@stack_backward.register_fake
+def _stack_backward_fake(
+    grads: list[Tensor],
+    inputs: list[Tensor],
+    present: list[bool],
+    needs: list[bool],
+    noise: list[Tensor],
+    mode: str,
+    num_layers: int,
+    bidirectional: bool,
+) -> list[Tensor]:
+    return [t.new_empty(t.shape) for t, need in zip(inputs, needs) if need]
+
+
+def _stack_setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+    tensors, ctx.present, noise = inputs[:3]
+    ctx.save_for_backward(*tensors, *noise)
+    ctx.count = len(tensors)
+    ctx.options = inputs[3:6]  # mode, num_layers, bidirectional
+
+
+def _stack_backward(ctx: Any, grads: list[Tensor]) -> tuple[Any, ...]:
+    saved = list(ctx.saved_tensors)
+    tensors, noise = saved[: ctx.count], saved[ctx.count :]
+    needs = list(ctx.needs_input_grad[0])
+    found = stack_backward(list(grads), tensors, ctx.present, needs, noise, *ctx.options)
+    return _per_input(found, needs), None, [None] * len(noise), None, None, None, None, None
+
+
+stack.register_autograd(_stack_backward, setup_context=_stack_setup_context)
+
+
+def _layer_run(mode: str, reverse: bool, cell: bool) -> Run:
+    """:func:`layer`'s computation: ``[x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr]`` -> a layer's
+    ``[out, *final state]``, a cell's step's ``[*state']``."""
+
+    def run(tensors: list[Any]) -> list[Tensor]:
+        x, h, c, *weights = tensors
+        state, w = _state(h, c), LayerWeights(*weights)
+        if cell:
+            return _states(STEPS[mode](x, state, w, False))
+        out, final = eager_layer(x, state, w, mode, reverse)
+        return [out, *_states(final)]
+
+    return run
 
 
 @torch.library.custom_op("rnn_impl::layer", mutates_args=())
@@ -141,16 +327,12 @@ def layer(
     grad_mode: bool,
 ) -> list[Tensor]:
     """``[out (T, B, H_out), h_last (B, H_out)]``, and ``c_last (B, H)`` when ``c`` is given
-    (an LSTM): :func:`eager_layer`. A ``cell``'s step from ``x (B, I)``: ``[h']`` (``[h',
-    c']``). It runs as eager mode would, on tensors that require grad as ``requires_grad``
-    says (one flag per tensor argument) and in ``grad_mode`` (:func:`_as_eager`)."""
-    given = (x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
-    full = [
-        None if t is None else t.detach().requires_grad_(f) for t, f in zip(given, requires_grad)
-    ]
-    with _autograd_inside(), torch.set_grad_enabled(grad_mode):
-        results = _results(full, mode, reverse, cell)
-    return _distinct([t.detach() for t in results], [x, h, *([] if c is None else [c])])
+    (an LSTM): :func:`rnn_impl._recurrence.eager_layer`. A ``cell``'s step from ``x (B, I)``:
+    ``[h']`` (``[h', c']``). It runs as eager mode would, on tensors that require grad as
+    ``requires_grad`` says (one flag per tensor argument) and in ``grad_mode``
+    (:func:`_as_eager`)."""
+    tensors = [x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr]
+    return _forward(_layer_run(mode, reverse, cell), tensors, requires_grad, grad_mode)
 
 
 @layer.register_fake
@@ -185,16 +367,8 @@ def layer_backward(
 ) -> list[Tensor]:
     """The gradients of ``<grads, layer(...)>`` with respect to each tensor input that
     ``needs`` one: ``inputs`` are :func:`layer`'s tensor arguments that are not None
-    (``present`` marks which of ``x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr`` they are). The eager
-    layer runs again with autograd, which computes them as it does in eager mode."""
-    leaves = [t.detach().requires_grad_(need) for t, need in zip(inputs, needs)]
-    full = _unpack(leaves, present)
-    with _autograd_inside(), torch.enable_grad():
-        results = _results(full, mode, reverse, cell)
-    wanted = [t for t in leaves if t.requires_grad]
-    found = torch.autograd.grad(results, wanted, grads, allow_unused=True)
-    results = [torch.zeros_like(t) if g is None else g for g, t in zip(found, wanted)]
-    return _distinct(results, [*grads, *inputs])
+    (``present`` marks which of ``x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr`` they are)."""
+    return _gradients(_layer_run(mode, reverse, cell), grads, inputs, present, needs)
 
 
 @layer_backward.register_fake
@@ -220,12 +394,35 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
 def _backward(ctx: Any, grads: list[Tensor]) -> tuple[Tensor | None, ...]:
     saved = list(ctx.saved_tensors)
     flags = [need for need, here in zip(ctx.needs_input_grad[:8], ctx.present) if here]
-    found = iter(layer_backward(list(grads), saved, ctx.present, flags, *ctx.options))
-    per_input = [next(found) if need else None for need in flags]
-    return (*_unpack(per_input, ctx.present), None, None, None, None, None)
+    found = layer_backward(list(grads), saved, ctx.present, flags, *ctx.options)
+    return (*_unpack(_per_input(found, flags), ctx.present), None, None, None, None, None)
 
 
 layer.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _one_at_a_time(op: Any) -> Callable[..., tuple[list[Tensor], list[int]]]:
+    """A batching rule (``register_vmap``) that runs ``op`` once per index of the mapped
+    dimension, on the slices of the mapped arguments, and stacks the results: each sample
+    computes what it computes alone (eager ``vmap`` batches the layer's operations instead,
+    which may round otherwise)."""
+
+    def pick(arg: Any, dim: Any, index: int) -> Any:
+        if isinstance(arg, list) and isinstance(dim, list):
+            return [pick(a, d, index) for a, d in zip(arg, dim)]
+        return arg if dim is None else arg.select(dim, index)
+
+    def rule(info: Any, in_dims: tuple[Any, ...], *args: Any) -> tuple[list[Tensor], list[int]]:
+        samples = [
+            op(*(pick(a, d, i) for a, d in zip(args, in_dims))) for i in range(info.batch_size)
+        ]
+        return [torch.stack(results) for results in zip(*samples)], [0] * len(samples[0])
+
+    return rule
+
+
+for _op in (stack, layer):
+    _op.register_vmap(_one_at_a_time(_op))
 
 
 def _unpack(values: list[Any], present: list[bool]) -> list[Any]:
