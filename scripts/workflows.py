@@ -188,9 +188,11 @@ default `dynamic=None`; none with `dynamic=True`), and the results and gradients
 module. Speed: a compiled forward saves the Python of eager's forward (argument checks,
 layout) but pays torch's fixed cost of a compiled call (Dynamo's guards, AOTAutograd's
 wrapper, inductor's checks of its inputs; torch's own modules, run eagerly inside, pay it too)
-and one call into the operation; a compiled training step runs the eager stack twice, since
-the backward operation reruns it with autograd (the forward's graph cannot cross the
-operation's boundary). Both show in the ratios above, larger for small, fast layers. ONNX: the dynamo exporter with rnn_impl's translations writes ONNX's own RNN / GRU /
+and one call into the operation; in a compiled training step, the backward operation runs the
+eager stack again with autograd, since the forward's graph cannot cross the operation's
+boundary (an Elman stack's run takes the layers' outputs the forward kept, without its
+recurrence; a GRU's and an LSTM's recurrence runs twice). Both show in the ratios above,
+larger for small, fast layers. ONNX: the dynamo exporter with rnn_impl's translations writes ONNX's own RNN / GRU /
 LSTM operators (an LSTM with `proj_size` is refused: ONNX's LSTM has no projection); the
 TorchScript exporter traces the eager layer, unrolled to the traced length, so it runs at
 that length only.

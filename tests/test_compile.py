@@ -15,7 +15,7 @@ from torch._dynamo.testing import CompileCounterWithBackend
 from torch.export import Dim
 
 import rnn_impl
-from rnn_impl import ops
+from rnn_impl import _bptt, ops
 from rnn_impl.testing.properties.workflows import cpp_compiler_found
 
 MODULES = {
@@ -215,11 +215,35 @@ def test_opcheck_stack(name, dropout):
 
 @pytest.mark.parametrize("name", MODULES)
 def test_opcheck_stack_backward(name):
+    """With the layers' outputs an Elman stack keeps (the replay), and without (recomputed)."""
     tensors, present, noise, *options, _, _ = _stack_args(name, True)
-    grads = [torch.randn_like(o) for o in ops.stack(*_stack_args(name, True))]
+    results = ops.stack(*_stack_args(name, True))
+    visible = 3 if present[2] else 2
+    grads = [torch.randn_like(o) for o in results[:visible]]
     inputs = [t.detach() for t in tensors]
     needs = [True] * len(inputs)
-    torch.library.opcheck(ops.stack_backward, (grads, inputs, present, needs, noise, *options))
+    for outs in {id(o): o for o in (results[visible:], [])}.values():
+        args = (grads, inputs, present, needs, noise, outs, *options)
+        torch.library.opcheck(ops.stack_backward, args)
+
+
+@pytest.mark.parametrize("name", ["RNN", "RNN_relu"])
+def test_an_elman_stack_keeps_its_layers_outputs_and_the_backward_replays_them(name, monkeypatch):
+    """In grad mode an Elman stack returns each layer's output, and its backward's replay
+    takes them instead of running the recurrence again: the same gradients, bit for bit."""
+    tensors, present, noise, *options, _, _ = _stack_args(name, True)
+    results = ops.stack(*_stack_args(name, True))
+    module = build(MODULES[name])
+    assert len(results) == 2 + module.num_layers * module.num_directions
+    grads = [torch.randn_like(o) for o in results[:2]]
+    inputs = [t.detach() for t in tensors]
+    needs = [True] * len(inputs)
+    recomputed = ops.stack_backward(grads, inputs, present, needs, noise, [], *options)
+    loops = []
+    monkeypatch.setattr(_bptt, "_project_and_loop", lambda *a: loops.append(a))
+    replayed = ops.stack_backward(grads, inputs, present, needs, noise, results[2:], *options)
+    assert not loops
+    assert_same(replayed, recomputed)
 
 
 class LoggedLayers(rnn_impl.GRU):

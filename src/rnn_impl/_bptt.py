@@ -94,16 +94,23 @@ def _needs_graph(x: Tensor, h0: Tensor, weights: LayerWeights) -> bool:
 
 
 def padded_layer(
-    x: Tensor, h0: Tensor, weights: LayerWeights, activation: Activation, reverse: bool
+    x: Tensor,
+    h0: Tensor,
+    weights: LayerWeights,
+    activation: Activation,
+    reverse: bool,
+    given: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``x (T, B, I)``, ``h0 (B, H)`` -> ``(out (T, B, H), h_last (B, H))``, in time order.
 
     Through :class:`LayerFunction` when autograd needs a graph, else the bare forward loop.
+    ``given``: ``out`` as an earlier run on the same arguments computed it, taken instead of
+    computing it again (a compiled backward's replay, :mod:`rnn_impl.ops`).
     """
     relu = RELU[activation]
     if _needs_graph(x, h0, weights):
-        return LayerFunction.apply(x, h0, *weights[:4], relu, reverse)
-    out = _project_and_loop(x, h0, weights, relu, reverse)
+        return LayerFunction.apply(x, h0, *weights[:4], relu, reverse, given)
+    out = _project_and_loop(x, h0, weights, relu, reverse) if given is None else given
     return out, out[0 if reverse else -1]
 
 
@@ -156,7 +163,8 @@ def aligned(t: Tensor) -> Tensor:
 
 
 class LayerFunction(torch.autograd.Function):
-    """``(x, h0, W_ih, W_hh, b_ih, b_hh, relu, reverse) -> (out, h_last)``.
+    """``(x, h0, W_ih, W_hh, b_ih, b_hh, relu, reverse, given) -> (out, h_last)``; ``out`` is
+    ``given`` where it is not None (computed before, from the same arguments).
 
     ``h_last`` is a copy of the last step, so that its gradient arrives on its own rather
     than as a ``(T, B, H)`` tensor of zeros around one step. ``out`` is kept for the backward
@@ -177,8 +185,10 @@ class LayerFunction(torch.autograd.Function):
         b_hh: Tensor | None,
         relu: bool,
         reverse: bool,
+        given: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        out = _project_and_loop(x, h0, LayerWeights(w_ih, w_hh, b_ih, b_hh), relu, reverse)
+        weights = LayerWeights(w_ih, w_hh, b_ih, b_hh)
+        out = _project_and_loop(x, h0, weights, relu, reverse) if given is None else given
         ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh)
         ctx.out, ctx.version = out.detach(), out._version
         ctx.relu, ctx.reverse = relu, reverse
@@ -208,7 +218,7 @@ class LayerFunction(torch.autograd.Function):
         first, rest = (dz[-1], dz[:-1]) if reverse else (dz[0], dz[1:])
         first = aligned(first)
         flat = dz.flatten(0, 1)
-        grads: list[Tensor | None] = [None] * 8
+        grads: list[Tensor | None] = [None] * 9
         if needs[0]:
             grads[0] = torch.matmul(dz, w_ih)
         if needs[1]:

@@ -13,6 +13,9 @@ is the eager stack (:func:`rnn_impl._recurrence.run_stack` over
 which a compiled forward pays once. Its gradient is a second operation,
 ``torch.ops.rnn_impl.stack_backward``, whose kernel runs the eager stack again with autograd and
 asks autograd for the gradients: the same graph as eager's, so the same gradients bit for bit.
+An Elman stack's forward keeps each layer's output, and the backward's run takes them in place
+of its recurrence (the fast path's backward needs nothing else); a gated stack's recurrence
+runs again.
 Training mode's dropout noise is drawn before the stack, by ``dropout_noise`` in eager's order,
 and handed to it. A subclass that overrides a layer or a step is traced layer by layer
 (``layer``, ``layer_backward``), a cell step by step. All are opaque to the compiler, so a
@@ -123,8 +126,8 @@ def compiled_stack(
     requires_grad, grad_mode = _as_eager(tuple(tensors))
     options = (mode, num_layers, bidirectional)
     present = [t is not None for t in given]
-    out, *final = stack(tensors, present, noise, *options, requires_grad, grad_mode)
-    return out, _state(*final)
+    out, h_n, *rest = stack(tensors, present, noise, *options, requires_grad, grad_mode)
+    return out, _state(h_n, rest[0] if c is not None else None)
 
 
 def stack_traced(x: Tensor, p: float) -> bool:
@@ -191,12 +194,25 @@ def _per_input(found: list[Tensor], needs: list[bool]) -> list[Tensor | None]:
     return [next(given) if need else None for need in needs]
 
 
-def _stack_run(noise: list[Tensor], mode: str, num_layers: int, bidirectional: bool) -> Run:
+def _stack_run(
+    noise: list[Tensor],
+    mode: str,
+    num_layers: int,
+    bidirectional: bool,
+    keep: bool = False,
+    outs: list[Tensor] | None = None,
+) -> Run:
     """:func:`stack`'s computation: ``[x, h, c, *weights]`` (five per layer and direction, as
-    :class:`~rnn_impl.LayerWeights`) -> ``[output, h_n]`` (``[output, h_n, c_n]``)."""
+    :class:`~rnn_impl.LayerWeights`) -> ``[output, h_n]`` (``[output, h_n, c_n]``), then,
+    where ``keep``, each layer and direction's output. ``outs``: those outputs from an earlier
+    run on the same tensors, which the Elman fast path takes instead of computing them again
+    (so a backward replays the forward's graph without its recurrence)."""
+    given, kept = iter(outs or ()), []
 
     def layer(x: Tensor, state: Hidden, w: LayerWeights, reverse: bool, _: Any) -> Any:
-        return eager_layer(x, state, w, mode, reverse)
+        out, final = eager_layer(x, state, w, mode, reverse, next(given, None))
+        kept.append(out)
+        return out, final
 
     def run(tensors: list[Any]) -> list[Tensor]:
         x, h, c, *flat = tensors
@@ -205,9 +221,16 @@ def _stack_run(noise: list[Tensor], mode: str, num_layers: int, bidirectional: b
         out, final = run_stack(
             x, _state(h, c), weights, num_layers, bidirectional, None, layer, between
         )
-        return [out, *_states(final)]
+        return [out, *_states(final), *(kept if keep else [])]
 
     return run
+
+
+def _keeps(mode: str, requires_grad: list[bool], grad_mode: bool) -> bool:
+    """Whether :func:`stack` returns each layer's output too, for its backward: an Elman
+    stack that autograd records (its fast path keeps the output it computed, and its
+    backward needs nothing else)."""
+    return mode in ("RNN_TANH", "RNN_RELU") and grad_mode and any(requires_grad)
 
 
 @torch.library.custom_op("rnn_impl::stack", mutates_args=())
@@ -222,10 +245,13 @@ def stack(
     grad_mode: bool,
 ) -> list[Tensor]:
     """``[output (T, B, D * H_out), h_n]`` (and ``c_n`` for an LSTM) of a padded stack:
-    :func:`compiled_stack`. ``tensors`` are those of ``x, h, c, *weights`` that are not None
-    (``present`` marks which), ``noise`` the dropout noise of every layer but the last (or
-    none), ``requires_grad`` and ``grad_mode`` what eager mode would see (:func:`_as_eager`)."""
-    run = _stack_run(noise, mode, num_layers, bidirectional)
+    :func:`compiled_stack`; for an Elman stack in grad mode, then each layer and direction's
+    output ``(T, B, H_out)`` (:func:`_keeps`), which its backward takes. ``tensors`` are those
+    of ``x, h, c, *weights`` that are not None (``present`` marks which), ``noise`` the dropout
+    noise of every layer but the last (or none), ``requires_grad`` and ``grad_mode`` what
+    eager mode would see (:func:`_as_eager`)."""
+    keep = _keeps(mode, requires_grad, grad_mode)
+    run = _stack_run(noise, mode, num_layers, bidirectional, keep)
     return _forward(run, _unpack(tensors, present), _unpack(requires_grad, present), grad_mode)
 
 
@@ -241,9 +267,12 @@ def _stack_fake(
     grad_mode: bool,
 ) -> list[Tensor]:
     x, h, c, *_ = _unpack(tensors, present)
-    width = (2 if bidirectional else 1) * h.shape[-1]
+    directions = 2 if bidirectional else 1
     final = [t.new_empty(t.shape) for t in (h, c) if t is not None]
-    return [x.new_empty((x.shape[0], x.shape[1], width)), *final]
+    steps, batch, width = x.shape[0], x.shape[1], h.shape[-1]
+    kept = num_layers * directions if _keeps(mode, requires_grad, grad_mode) else 0
+    outs = [x.new_empty((steps, batch, width)) for _ in range(kept)]
+    return [x.new_empty((steps, batch, directions * width)), *final, *outs]
 
 
 @torch.library.custom_op("rnn_impl::stack_backward", mutates_args=())
@@ -253,13 +282,15 @@ def stack_backward(
     present: list[bool],
     needs: list[bool],
     noise: list[Tensor],
+    outs: list[Tensor],
     mode: str,
     num_layers: int,
     bidirectional: bool,
 ) -> list[Tensor]:
-    """The gradients of ``<grads, stack(...)>`` with respect to each of :func:`stack`'s
-    ``tensors`` (here ``inputs``) that ``needs`` one."""
-    run = _stack_run(noise, mode, num_layers, bidirectional)
+    """The gradients of ``<grads, stack(...)>`` (its output and final states) with respect to
+    each of :func:`stack`'s ``tensors`` (here ``inputs``) that ``needs`` one; ``outs``: the
+    layers' outputs :func:`stack` kept (or none)."""
+    run = _stack_run(noise, mode, num_layers, bidirectional, outs=outs)
     return _gradients(run, grads, inputs, present, needs)
 
 
@@ -270,6 +301,7 @@ def _stack_backward_fake(
     present: list[bool],
     needs: list[bool],
     noise: list[Tensor],
+    outs: list[Tensor],
     mode: str,
     num_layers: int,
     bidirectional: bool,
@@ -279,17 +311,22 @@ def _stack_backward_fake(
 
 def _stack_setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     tensors, ctx.present, noise = inputs[:3]
-    ctx.save_for_backward(*tensors, *noise)
-    ctx.count = len(tensors)
+    ctx.results = 3 if ctx.present[2] else 2  # output, h_n[, c_n]; then the kept outputs
+    outs = output[ctx.results :]
+    ctx.mark_non_differentiable(*outs)
+    ctx.save_for_backward(*tensors, *noise, *outs)
+    ctx.counts = len(tensors), len(noise)
     ctx.options = inputs[3:6]  # mode, num_layers, bidirectional
 
 
 def _stack_backward(ctx: Any, grads: list[Tensor]) -> tuple[Any, ...]:
     saved = list(ctx.saved_tensors)
-    tensors, noise = saved[: ctx.count], saved[ctx.count :]
+    count, noisy = ctx.counts
+    tensors, noise, outs = saved[:count], saved[count : count + noisy], saved[count + noisy :]
     needs = list(ctx.needs_input_grad[0])
-    found = stack_backward(list(grads), tensors, ctx.present, needs, noise, *ctx.options)
-    return _per_input(found, needs), None, [None] * len(noise), None, None, None, None, None
+    results = list(grads[: ctx.results])
+    found = stack_backward(results, tensors, ctx.present, needs, noise, outs, *ctx.options)
+    return _per_input(found, needs), None, [None] * noisy, None, None, None, None, None
 
 
 stack.register_autograd(_stack_backward, setup_context=_stack_setup_context)
