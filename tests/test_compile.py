@@ -101,8 +101,18 @@ def test_dynamic_true_compiles_once_for_every_length_and_batch(name):
     assert frames[0] > 0 and frames == frames[:1] * 3  # nothing compiled after the first call
 
 
-def test_compiled_dropout_draws_eagers_masks():
-    module = build(lambda: rnn_impl.LSTM(3, 4, num_layers=3, dropout=0.5)).train()
+DROPOUT = {
+    "LSTM": lambda: rnn_impl.LSTM(3, 4, num_layers=3, dropout=0.5),
+    "LSTM_proj_bidirectional": lambda: rnn_impl.LSTM(
+        3, 4, num_layers=2, dropout=0.3, proj_size=2, bidirectional=True
+    ),
+    "RNN_p1": lambda: rnn_impl.RNN(3, 4, num_layers=2, dropout=1.0, batch_first=True),
+}
+
+
+@pytest.mark.parametrize("name", DROPOUT)
+def test_compiled_dropout_draws_eagers_masks(name):
+    module = build(DROPOUT[name]).train()
     compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
     assert_same(results(compiled, (6, 2, 3)), results(module, (6, 2, 3)))
 
