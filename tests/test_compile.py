@@ -125,19 +125,36 @@ def test_compiled_cell_is_eager_bit_for_bit(name):
         assert_same(results(compiled, shape), results(cell, shape))
 
 
-@pytest.mark.parametrize("name", ["GRU", "LSTM_proj"])
-def test_compiled_vmap_over_inputs_computes_each_sample_as_alone(name):
-    """The operations' batching rule runs each sample alone: bit for bit the module on each
-    sample, and within rounding of eager ``vmap`` (which batches the layer's operations)."""
+@pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM_proj"])
+def test_compiled_torch_func_transforms_trace_the_eager_layers(name):
+    """Under ``torch.func.grad`` or ``vmap`` the operations stand aside (their autograd knows
+    no functorch transform): the eager layer's operations are traced, within the compiler's
+    rounding of eager."""
     module = build(MODULES[name])
-    xs = torch.randn(4, 5, 2, 3)
+    params = dict(module.named_parameters())
+    x, xs = torch.randn(5, 2, 3), torch.randn(4, 5, 2, 3)
+
+    def loss(p, x):
+        return torch.func.functional_call(module, p, (x,))[0].pow(2).sum()
 
     def run(x):
         return module(x)[0]
 
-    compiled = torch.compile(torch.func.vmap(run), backend="aot_eager", fullgraph=True)(xs)
-    assert_same(list(compiled), [run(x) for x in xs])
-    torch.testing.assert_close(compiled, torch.func.vmap(run)(xs))
+    grad = torch.compile(torch.func.grad(loss), backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(grad(params, x), torch.func.grad(loss)(params, x))
+    vmapped = torch.compile(torch.func.vmap(run), backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(vmapped(xs), torch.func.vmap(run)(xs))
+
+
+@pytest.mark.parametrize("name", ["GRU", "LSTM_proj"])
+def test_an_exported_program_under_vmap_computes_each_sample_as_alone(name):
+    """The operations' batching rule: each sample alone, bit for bit the module on it."""
+    module = build(MODULES[name]).eval()
+    xs = torch.randn(4, 5, 2, 3)
+    program = torch.export.export(module, (xs[0],)).module()
+    with torch.no_grad():
+        got = torch.func.vmap(lambda x: program(x)[0])(xs)
+        assert_same(list(got), [module(x)[0] for x in xs])
 
 
 @pytest.mark.skipif(

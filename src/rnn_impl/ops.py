@@ -40,8 +40,14 @@ from rnn_impl._steps import STEPS, Hidden, LayerWeights
 
 def traced() -> bool:
     """Whether a layer is being traced by ``torch.compile`` or ``torch.export`` and should be
-    one operation: not under autocast (whose casts the eager layer makes per operation)."""
-    return torch.compiler.is_compiling() and not torch._C._is_any_autocast_enabled()
+    one operation: not under autocast (whose casts the eager layer makes per operation), nor
+    under a ``torch.func`` transform (``grad``, ``vmap``: the eager layer's operations know
+    them; the operations' autograd does not)."""
+    return (
+        torch.compiler.is_compiling()
+        and not torch._C._is_any_autocast_enabled()
+        and not torch._C._are_functorch_transforms_active()
+    )
 
 
 def compiled_layer(
