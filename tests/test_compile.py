@@ -110,11 +110,13 @@ DROPOUT = {
 }
 
 
+@pytest.mark.parametrize("autocast", [None, torch.bfloat16], ids=["", "autocast"])
 @pytest.mark.parametrize("name", DROPOUT)
-def test_compiled_dropout_draws_eagers_masks(name):
+def test_compiled_dropout_draws_eagers_masks(name, autocast):
     module = build(DROPOUT[name]).train()
     compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
-    assert_same(results(compiled, (6, 2, 3)), results(module, (6, 2, 3)))
+    with torch.autocast("cpu", dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+        assert_same(results(compiled, (6, 2, 3)), results(module, (6, 2, 3)))
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -123,6 +125,38 @@ def test_compiled_cell_is_eager_bit_for_bit(name):
     compiled = torch.compile(cell, backend="aot_eager", fullgraph=True)
     for shape in [(2, 3), (3,)]:
         assert_same(results(compiled, shape), results(cell, shape))
+
+
+@pytest.mark.parametrize("state", ["omitted", "float32", "low"])
+@pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("name", MODULES)
+def test_compiled_under_autocast_is_one_operation_and_eager_bit_for_bit(name, low, state):
+    """Under CPU autocast the stack is still one operation, which runs eager's autocast: the
+    results' dtypes (which autocast decides operation by operation) and values, and the
+    gradients, are eager's; nothing unrolled."""
+    module = build(MODULES[name])
+    x = torch.randn(6, 2, 3)
+    hx = None
+    if state != "omitted":
+        dtype = torch.float32 if state == "float32" else low
+        layers, width = module.num_layers * module.num_directions, module._output_size()
+        h = torch.randn(layers, 2, width).to(dtype)
+        hx = (h, torch.randn(layers, 2, 4).to(dtype)) if module.mode == "LSTM" else h
+    with torch.autocast("cpu", dtype=low):
+        graph = torch.export.export(module, (x, hx)).graph
+        compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
+
+        def run(m):
+            torch.manual_seed(3)
+            x_ = x.clone().requires_grad_()
+            module.zero_grad(set_to_none=True)
+            outputs = torch.utils._pytree.tree_leaves(m(x_, hx))
+            sum(o.float().pow(2).sum() for o in outputs).backward()
+            return [o.detach() for o in outputs] + [x_.grad] + [p.grad for p in module.parameters()]
+
+        assert_same(run(compiled), run(module))
+    targets = [node.target for node in graph.nodes if node.op == "call_function"]
+    assert targets.count(torch.ops.rnn_impl.stack.default) == 1
 
 
 @pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM_proj"])
@@ -231,7 +265,8 @@ def _stack_args(name, dropout):
     noise = [torch.rand(5, 2, module.num_directions * width) for _ in range(module.num_layers - 1)]
     options = (module.mode, module.num_layers, bool(module.bidirectional))
     present = [t is not None for t in given]
-    return tensors, present, noise if dropout else [], *options, [True] * len(tensors), True
+    flags = [True] * len(tensors)
+    return tensors, present, noise if dropout else [], *options, flags, True, None
 
 
 @pytest.mark.parametrize("dropout", [False, True], ids=["", "dropout"])
@@ -243,7 +278,8 @@ def test_opcheck_stack(name, dropout):
 @pytest.mark.parametrize("name", MODULES)
 def test_opcheck_stack_backward(name):
     """With the layers' outputs an Elman stack keeps (the replay), and without (recomputed)."""
-    tensors, present, noise, *options, _, _ = _stack_args(name, True)
+    tensors, present, noise, *options, _, _, autocast = _stack_args(name, True)
+    options.append(autocast)
     results = ops.stack(*_stack_args(name, True))
     visible = 3 if present[2] else 2
     grads = [torch.randn_like(o) for o in results[:visible]]
@@ -258,7 +294,8 @@ def test_opcheck_stack_backward(name):
 def test_an_elman_stack_keeps_its_layers_outputs_and_the_backward_replays_them(name, monkeypatch):
     """In grad mode an Elman stack returns each layer's output, and its backward's replay
     takes them instead of running the recurrence again: the same gradients, bit for bit."""
-    tensors, present, noise, *options, _, _ = _stack_args(name, True)
+    tensors, present, noise, *options, _, _, autocast = _stack_args(name, True)
+    options.append(autocast)
     results = ops.stack(*_stack_args(name, True))
     module = build(MODULES[name])
     assert len(results) == 2 + module.num_layers * module.num_directions

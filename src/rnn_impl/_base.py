@@ -208,7 +208,7 @@ class RNNBase(nn.Module):
         and :meth:`step` are not overridden is one operation (:func:`rnn_impl.ops.stack`)."""
         p = self.dropout if self.training else 0.0
         stock = type(self).layer is RNNBase.layer and type(self).step is RNNBase.step
-        if batch_sizes is None and stock and ops.stack_traced(input, p):
+        if batch_sizes is None and stock and ops.stack_traced(input, hx, weights, p):
             return ops.compiled_stack(
                 input, hx, weights, self.mode, self.num_layers, bool(self.bidirectional), p
             )

@@ -107,10 +107,16 @@ def stack(
     bidirectional: bool,
     requires_grad: list[bool],
     grad_mode: bool,
+    autocast: Any = None,
 ) -> list[Any]:
     """``torch.ops.rnn_impl.stack`` (a module's layers) as ONNX: each layer and direction
     through :func:`layer`, the directions joined and the layers chained as in
     :func:`rnn_impl._recurrence.run_stack`."""
+    if autocast is not None:
+        raise NotImplementedError(
+            "a module traced under autocast has no ONNX translation here (ONNX's operators "
+            "compute in their inputs' dtype): export it outside autocast"
+        )
     found = iter(tensors)
     x, h, c, *weights = [next(found) if here else None for here in present]
     directions = 2 if bidirectional else 1

@@ -17,8 +17,9 @@ An Elman stack's forward keeps each layer's output, and the backward's run takes
 of its recurrence (the fast path's backward needs nothing else); a gated stack's recurrence
 runs again.
 Training mode's dropout noise is drawn before the stack, by ``dropout_noise`` in eager's order,
-and handed to it. A subclass that overrides a layer or a step is traced layer by layer
-(``layer``, ``layer_backward``), a cell step by step. All are opaque to the compiler, so a
+and handed to it; under CPU autocast the kernel runs the eager stack under the same autocast
+(:func:`_dtypes` states the results' dtypes it gives). A subclass that overrides a layer or a
+step is traced layer by layer (``layer``, ``layer_backward``), a cell step by step. All are opaque to the compiler, so a
 compiled or exported drop-in computes what eager computes; double backward of a compiled module
 is not supported (eager's is).
 
@@ -28,6 +29,7 @@ tracing and the meta device keep the eager paths they are tested on.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -127,31 +129,74 @@ def compiled_stack(
     h, c = hx if isinstance(hx, tuple) else (hx, None)
     given = [x, h, c, *(t for w in weights for t in w)]
     tensors = [t for t in given if t is not None]
+    autocast = _autocast(x)
     width = (2 if bidirectional else 1) * h.shape[-1]
-    noise = _noise(x, (x.shape[0], x.shape[1], width), p, num_layers - 1)
+    between = _dtypes(mode, autocast, h, c, weights[0].w_hr is not None)[0]
+    noise = _noise(x, (x.shape[0], x.shape[1], width), between, p, num_layers - 1)
     requires_grad, grad_mode = _as_eager(tuple(tensors))
     options = (mode, num_layers, bidirectional)
     present = [t is not None for t in given]
-    out, h_n, *rest = stack(tensors, present, noise, *options, requires_grad, grad_mode)
+    out, h_n, *rest = stack(tensors, present, noise, *options, requires_grad, grad_mode, autocast)
     return out, _state(h_n, rest[0] if c is not None else None)
 
 
-def stack_traced(x: Tensor, p: float) -> bool:
-    """Whether a stack over ``x`` with dropout ``p`` (0: none) is traced as one
-    :func:`stack`: where :func:`traced`, and where dropout is drawn as eager draws it (see
-    :func:`dropout`)."""
-    return traced() and (p == 0 or x.device.type == "cpu")
+def stack_traced(x: Tensor, hx: Hidden, weights: list[LayerWeights], p: float) -> bool:
+    """Whether a stack over ``x`` from ``hx`` with dropout ``p`` (0: none) is traced as one
+    :func:`stack`: by ``torch.compile`` or ``torch.export``, outside ``torch.func``
+    transforms, where dropout is drawn as eager draws it (see :func:`dropout`), and under
+    autocast only on the CPU from a float32 input and weights and float32 or autocast's
+    states (whose results' dtypes :func:`_dtypes` knows)."""
+    if not torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
+        return False
+    if p != 0 and x.device.type != "cpu":
+        return False
+    if not torch._C._is_any_autocast_enabled():
+        return True
+    states = hx if isinstance(hx, tuple) else (hx,)
+    tensors = [x, *(t for w in weights for t in w if t is not None)]
+    autocast = _autocast(x)
+    return (
+        x.device.type == "cpu"
+        and autocast in (torch.bfloat16, torch.float16)
+        and all(t.dtype == torch.float32 for t in tensors)
+        and all(s.dtype in (torch.float32, autocast) for s in states)
+    )
 
 
-def _noise(x: Tensor, shape: tuple[Any, ...], p: float, count: int) -> list[Tensor]:
-    """The ``count`` noise tensors of :func:`dropout` (each of ``shape``, ``x``'s dtype and
-    device), drawn in eager's order (each waits for the one before); none when ``p`` is 0,
-    zeros when 1."""
+def _autocast(x: Tensor) -> torch.dtype | None:
+    """The dtype autocast runs ``x``'s device's operations in, or None where it is off."""
+    kind = x.device.type
+    return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+
+
+def _dtypes(
+    mode: str, autocast: torch.dtype | None, h: Tensor, c: Tensor | None, projected: bool
+) -> tuple[torch.dtype, torch.dtype | None]:
+    """The dtypes of eager's stack under ``autocast`` (None: off): of its output and ``h_n``,
+    and of an LSTM's ``c_n``. Autocast runs each ``linear`` in its dtype and the rest in the
+    operands' dtype: an Elman state is a ``linear``'s, a GRU's new state adds the old one
+    in, an LSTM's ``c`` adds the old ``c`` in, and its ``h`` is ``c``'s, or a projection's."""
+    if autocast is None:
+        return h.dtype, None if c is None else c.dtype
+    if mode in ("RNN_TANH", "RNN_RELU"):
+        return autocast, None
+    if c is None:
+        return torch.promote_types(h.dtype, autocast), None
+    cell = torch.promote_types(c.dtype, autocast)
+    return (autocast if projected else cell), cell
+
+
+def _noise(
+    x: Tensor, shape: tuple[Any, ...], dtype: torch.dtype, p: float, count: int
+) -> list[Tensor]:
+    """The ``count`` noise tensors of :func:`dropout` (each of ``shape`` and ``dtype``, a
+    layer's output's, on ``x``'s device), drawn in eager's order (each waits for the one
+    before); none when ``p`` is 0, zeros when 1."""
     if p == 0 or count == 0:
         return []
     if p == 1:
-        return [x.new_zeros(()) for _ in range(count)]
-    noise, like = [], x.new_empty(shape)
+        return [x.new_zeros((), dtype=dtype) for _ in range(count)]
+    noise, like = [], x.new_empty(shape, dtype=dtype)
     for _ in range(count):
         like = dropout_noise(like, p)
         noise.append(like)
@@ -207,12 +252,14 @@ def _stack_run(
     bidirectional: bool,
     keep: bool = False,
     outs: list[Tensor] | None = None,
+    autocast: torch.dtype | None = None,
 ) -> Run:
     """:func:`stack`'s computation: ``[x, h, c, *weights]`` (five per layer and direction, as
     :class:`~rnn_impl.LayerWeights`) -> ``[output, h_n]`` (``[output, h_n, c_n]``), then,
     where ``keep``, each layer and direction's output. ``outs``: those outputs from an earlier
     run on the same tensors, which the Elman fast path takes instead of computing them again
-    (so a backward replays the forward's graph without its recurrence)."""
+    (so a backward replays the forward's graph without its recurrence). ``autocast``: the
+    dtype eager's autocast ran in (None: off)."""
     given, kept = iter(outs or ()), []
 
     def layer(x: Tensor, state: Hidden, w: LayerWeights, reverse: bool, _: Any) -> Any:
@@ -224,19 +271,27 @@ def _stack_run(
         x, h, c, *flat = tensors
         weights = [LayerWeights(*flat[i : i + 5]) for i in range(0, len(flat), 5)]
         between = (lambda output, index: output * noise[index]) if noise else None
-        out, final = run_stack(
-            x, _state(h, c), weights, num_layers, bidirectional, None, layer, between
+        amp = (
+            contextlib.nullcontext()
+            if autocast is None
+            else torch.autocast(x.device.type, autocast)
         )
+        with amp:
+            out, final = run_stack(
+                x, _state(h, c), weights, num_layers, bidirectional, None, layer, between
+            )
         return [out, *_states(final), *(kept if keep else [])]
 
     return run
 
 
-def _keeps(mode: str, requires_grad: list[bool], grad_mode: bool) -> bool:
+def _keeps(
+    mode: str, requires_grad: list[bool], grad_mode: bool, autocast: torch.dtype | None
+) -> bool:
     """Whether :func:`stack` returns each layer's output too, for its backward: an Elman
-    stack that autograd records (its fast path keeps the output it computed, and its
-    backward needs nothing else)."""
-    return mode in ("RNN_TANH", "RNN_RELU") and grad_mode and any(requires_grad)
+    stack that autograd records on the fast path, outside autocast (the fast path keeps the
+    output it computed, and its backward needs nothing else)."""
+    return mode in ("RNN_TANH", "RNN_RELU") and grad_mode and any(requires_grad) and not autocast
 
 
 @torch.library.custom_op("rnn_impl::stack", mutates_args=())
@@ -249,16 +304,28 @@ def stack(
     bidirectional: bool,
     requires_grad: list[bool],
     grad_mode: bool,
+    autocast: torch.dtype | None,
 ) -> list[Tensor]:
     """``[output (T, B, D * H_out), h_n]`` (and ``c_n`` for an LSTM) of a padded stack:
     :func:`compiled_stack`; for an Elman stack in grad mode, then each layer and direction's
     output ``(T, B, H_out)`` (:func:`_keeps`), which its backward takes. ``tensors`` are those
     of ``x, h, c, *weights`` that are not None (``present`` marks which), ``noise`` the dropout
     noise of every layer but the last (or none), ``requires_grad`` and ``grad_mode`` what
-    eager mode would see (:func:`_as_eager`)."""
-    keep = _keeps(mode, requires_grad, grad_mode)
-    run = _stack_run(noise, mode, num_layers, bidirectional, keep)
-    return _forward(run, _unpack(tensors, present), _unpack(requires_grad, present), grad_mode)
+    eager mode would see (:func:`_as_eager`), ``autocast`` the dtype autocast ran in (None:
+    off)."""
+    keep = _keeps(mode, requires_grad, grad_mode, autocast)
+    run = _stack_run(noise, mode, num_layers, bidirectional, keep, autocast=autocast)
+    full = _unpack(tensors, present)
+    results = _forward(run, full, _unpack(requires_grad, present), grad_mode)
+    expected = _dtypes(mode, autocast, full[1], full[2], full[7] is not None)
+    found = (results[0].dtype, results[2].dtype if full[2] is not None else None)
+    if autocast is not None and found != expected:
+        raise RuntimeError(
+            f"rnn_impl.ops.stack under autocast to {autocast}: the eager stack gave {found}, "
+            f"its fake kernel promised {expected}; please report it (run the module "
+            "eagerly, or compile it outside autocast, meanwhile)"
+        )
+    return results
 
 
 @stack.register_fake
@@ -271,14 +338,21 @@ def _stack_fake(
     bidirectional: bool,
     requires_grad: list[bool],
     grad_mode: bool,
+    autocast: torch.dtype | None,
 ) -> list[Tensor]:
-    x, h, c, *_ = _unpack(tensors, present)
+    x, h, c, *flat = _unpack(tensors, present)
     directions = 2 if bidirectional else 1
-    final = [t.new_empty(t.shape) for t in (h, c) if t is not None]
     steps, batch, width = x.shape[0], x.shape[1], h.shape[-1]
-    kept = num_layers * directions if _keeps(mode, requires_grad, grad_mode) else 0
+    output, cell = _dtypes(mode, autocast, h, c, flat[4] is not None)
+    state = output
+    if autocast is None:  # as given
+        output, state = x.dtype, h.dtype
+    final = [h.new_empty(h.shape, dtype=state)]
+    if c is not None:
+        final.append(c.new_empty(c.shape, dtype=cell))
+    kept = num_layers * directions if _keeps(mode, requires_grad, grad_mode, autocast) else 0
     outs = [x.new_empty((steps, batch, width)) for _ in range(kept)]
-    return [x.new_empty((steps, batch, directions * width)), *final, *outs]
+    return [x.new_empty((steps, batch, directions * width), dtype=output), *final, *outs]
 
 
 @torch.library.custom_op("rnn_impl::stack_backward", mutates_args=())
@@ -292,11 +366,12 @@ def stack_backward(
     mode: str,
     num_layers: int,
     bidirectional: bool,
+    autocast: torch.dtype | None,
 ) -> list[Tensor]:
     """The gradients of ``<grads, stack(...)>`` (its output and final states) with respect to
     each of :func:`stack`'s ``tensors`` (here ``inputs``) that ``needs`` one; ``outs``: the
     layers' outputs :func:`stack` kept (or none)."""
-    run = _stack_run(noise, mode, num_layers, bidirectional, outs=outs)
+    run = _stack_run(noise, mode, num_layers, bidirectional, outs=outs, autocast=autocast)
     return _gradients(run, grads, inputs, present, needs)
 
 
@@ -311,6 +386,7 @@ def _stack_backward_fake(
     mode: str,
     num_layers: int,
     bidirectional: bool,
+    autocast: torch.dtype | None,
 ) -> list[Tensor]:
     return [t.new_empty(t.shape) for t, need in zip(inputs, needs) if need]
 
@@ -323,6 +399,7 @@ def _stack_setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None
     ctx.save_for_backward(*tensors, *noise, *outs)
     ctx.counts = len(tensors), len(noise)
     ctx.options = inputs[3:6]  # mode, num_layers, bidirectional
+    ctx.autocast = inputs[8]
 
 
 def _stack_backward(ctx: Any, grads: list[Tensor]) -> tuple[Any, ...]:
@@ -331,8 +408,9 @@ def _stack_backward(ctx: Any, grads: list[Tensor]) -> tuple[Any, ...]:
     tensors, noise, outs = saved[:count], saved[count : count + noisy], saved[count + noisy :]
     needs = list(ctx.needs_input_grad[0])
     results = list(grads[: ctx.results])
-    found = stack_backward(results, tensors, ctx.present, needs, noise, outs, *ctx.options)
-    return _per_input(found, needs), None, [None] * noisy, None, None, None, None, None
+    options = (*ctx.options, ctx.autocast)
+    found = stack_backward(results, tensors, ctx.present, needs, noise, outs, *options)
+    return _per_input(found, needs), None, [None] * noisy, None, None, None, None, None, None
 
 
 stack.register_autograd(_stack_backward, setup_context=_stack_setup_context)
