@@ -49,6 +49,18 @@ def compare(got: list[torch.Tensor], want: list[torch.Tensor]) -> str:
     return f"differs (max {max(float((a - b).abs().max()) for a, b in zip(got, want)):.1e})"
 
 
+def under_autocast(module: nn.Module, x: torch.Tensor) -> str:
+    """Seconds of a freshly compiled module's first call under CPU autocast (bfloat16), and
+    whether its results are eager's under the same autocast."""
+    torch._dynamo.reset()
+    compiled = torch.compile(module)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        start = time.perf_counter()
+        got = flat(compiled(x))
+        took = time.perf_counter() - start
+        return f"{took:.1f} s, " + compare(got, flat(module(x)))
+
+
 def first_step(module: nn.Module, x: torch.Tensor) -> list[str]:
     """Seconds of a freshly compiled module's first forward and backward (a training step's
     compile: the backward graph too), whether its gradients are eager's, and the compiled
@@ -114,6 +126,7 @@ def row(name: str, module: nn.Module, eager: nn.Module) -> list[str]:
         cells.append(f"{time.perf_counter() - start:.1f} s")
         cells.append(compare(flat(first) + flat(second), flat(module(x)) + flat(module(y))))
         cells.append(f"{time_ratio(compiled, module, x):.2f}")
+    cells.append(under_autocast(module, x))
     cells += first_step(module, x)
     with torch.no_grad():
 
@@ -169,6 +182,7 @@ ROWS = [
     f"same module, new seq_len {SECOND}",
     "compiled result vs eager",
     "compiled time / eager time (forward, medians of 101 calls in turn)",
+    "`torch.compile` under CPU autocast (bfloat16), first call, result vs eager",
     "`torch.compile`, first forward and backward (a training step)",
     "compiled time / eager time (forward and backward, medians of 101 steps in turn)",
     "`torch.export.export`, static shapes",
