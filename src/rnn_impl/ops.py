@@ -316,7 +316,11 @@ def stack(
     keep = _keeps(mode, requires_grad, grad_mode, autocast)
     run = _stack_run(noise, mode, num_layers, bidirectional, keep, autocast=autocast)
     full = _unpack(tensors, present)
-    results = _forward(run, full, _unpack(requires_grad, present), grad_mode)
+    # the backward runs the stack again to record it: recording here would be lost. Grad mode
+    # changes no kernel the stack runs (a view of a weight requires grad either way, which is
+    # all ATen's matmul asks), but which path an Elman layer takes in half precision
+    record = grad_mode and full[0].dtype in (torch.float16, torch.bfloat16)
+    results = _forward(run, full, _unpack(requires_grad, present), record)
     expected = _dtypes(mode, autocast, full[1], full[2], full[7] is not None)
     found = (results[0].dtype, results[2].dtype if full[2] is not None else None)
     if autocast is not None and found != expected:
