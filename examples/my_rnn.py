@@ -9,10 +9,10 @@ only takes batched, time-major input, which is what ``--layout batched`` says. I
 ``x W^T + h W^T + b`` in another order than ATen, keeps one bias where nn.RNN has two, and
 supports neither ``batch_first`` nor ``bidirectional``: the second command holds those fixed
 (``--fix``), so what remains is what it gets wrong. With it the report shows its outputs and
-gradients right in every dtype (``output_close``, ``gradients`` and ``gradcheck`` pass, within
-the float64 oracle bound), and what it lacks: bit-exactness (``output_exact``, with ``needs:
-bias=True``: its single bias rounds otherwise), nn.RNN's errors, parameter names, ``repr`` and
-initialisation, autocast and dropout. Without ``--fix`` the configurations it cannot build fail
+gradients right in every dtype (``output_close``, ``gradients``, ``gradcheck`` and
+``conversion`` pass, within the float64 oracle bound), and what it lacks: bit-exactness
+(``output_exact``, with ``needs: bias=True``: its single bias rounds otherwise), nn.RNN's
+errors, parameter names, ``repr`` and initialisation, autocast and dropout. Without ``--fix`` the configurations it cannot build fail
 as "the adapter failed to load nn.RNN's weights into ... built with RNN(..., bidirectional=True)
 ... narrow the run: --fix".
 """

@@ -127,9 +127,13 @@ def plan_of(impl: nn.Module) -> Plan | None:
     return _PLANS.get(impl)
 
 
-def joins_parameters(impl: nn.Module) -> bool:
-    """``impl`` holds a sum of torch's parameters (one bias for ``b_ih + b_hh``): rounded in
-    its dtype, so converted to a wider one it is not torch's converted sum."""
+def rounded_on_load(adapter: Adapter, impl: nn.Module) -> bool:
+    """``impl``'s parameters may be computed from torch's, not copied (a sum, one bias for
+    ``b_ih + b_hh``): rounded in its dtype, so converted to a wider one they are not torch's
+    converted weights. True where the default :class:`Adapter`'s plan joins parameters, and
+    for an adapter with a ``load`` of its own (what it computes is not known)."""
+    if type(adapter).load is not Adapter.load:
+        return True
     return any(len(sources) > 1 for sources in (plan_of(impl) or {}).values())
 
 
