@@ -125,6 +125,41 @@ def test_a_fixed_argument_the_class_cannot_take_names_the_fix():
         implementation.fixed_arguments({"bidirectional": True})
 
 
+class AlwaysBatchFirst(nn.Module):
+    """A correct one-layer Elman RNN that reads ``(batch, time, features)`` and takes no
+    ``batch_first``."""
+
+    def __init__(self, n_in, n_hidden):
+        super().__init__()
+        self.inp, self.rec = nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, n_hidden)
+
+    def forward(self, x, h0=None):
+        h = x.new_zeros(x.shape[0], self.rec.in_features) if h0 is None else h0[0]
+        steps = []
+        for t in range(x.shape[1]):
+            h = torch.tanh(self.inp(x[:, t]) + self.rec(h))
+            steps.append(h)
+        return torch.stack(steps, 1), h.unsqueeze(0)
+
+
+@pytest.mark.parametrize("fix, fails", [([], True), (["batch_first=true"], False)])
+def test_fixing_an_argument_the_class_does_not_take_declares_how_it_behaves(fix, fails):
+    """``--fix batch_first=true`` on a class that takes no batch_first: it is held there
+    (its input is batch-first), and its binding says so; unfixed, it is fed time-major."""
+    session = Session.from_options(
+        impl="tests.test_binding:AlwaysBatchFirst",
+        properties=["output_close"],
+        dtypes=["float64"],
+        devices=["cpu"],
+        layouts=["batched"],
+        fix=fix,
+    )
+    implementation = session.implementations[0]
+    assert implementation.binding.held["batch_first"] is (not fails)
+    verification = session.verify(session.live_runs()[0], without_shrinking(CI_PROFILE))
+    assert verification.failed is fails, verification.headline
+
+
 def test_what_the_class_cannot_take_is_not_applicable_never_failed():
     session = Session.from_options(
         impl="tests.test_binding:Notebook",

@@ -188,6 +188,16 @@ class Implementation:
         implied = {name: value for name, value in defaults.items() if not self.kind.takes(name)}
         return {**implied, **self.binding.held, "family": self.kind.family}
 
+    def holding(self, fixed: Mapping[str, Any]) -> Implementation:
+        """This implementation, holding each argument it does not take (:attr:`binding`'s
+        ``held``) at its value in ``fixed``: ``--fix batch_first=true`` declares a class that
+        takes no ``batch_first`` and reads its input batch-first."""
+        declared = {name: fixed[name] for name in self.binding.held if name in fixed}
+        if not declared:
+            return self
+        binding = dataclasses.replace(self.binding, held={**self.binding.held, **declared})
+        return dataclasses.replace(self, binding=binding)
+
     def fixed_arguments(self, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The constructor arguments ``fixed`` and the :meth:`implied_arguments`.
 

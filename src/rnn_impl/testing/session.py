@@ -147,6 +147,7 @@ class Session:
             if cell_impl or (cells and impl is None):
                 under_test.append(load_implementation(cell_impl, None, None, cell=True))
             fixed = parse_fixed(_fix_items(fix))
+            under_test[0] = under_test[0].holding(fixed)
             under_test[0].fixed_arguments(fixed)
         except (ImplementationError, ValueError) as error:
             raise SelectionError(str(error)) from None
