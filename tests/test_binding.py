@@ -160,6 +160,31 @@ def test_fixing_an_argument_the_class_does_not_take_declares_how_it_behaves(fix,
     assert verification.failed is fails, verification.headline
 
 
+class Transposed(nn.Module):
+    """Weights stored as ``x @ W``: ``(input, hidden)``, not torch's ``(hidden, input)``."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.wx = nn.Parameter(torch.randn(input_size, hidden_size))
+        self.wh = nn.Parameter(torch.randn(hidden_size, hidden_size))
+
+    def forward(self, x, h0=None):
+        raise AssertionError("never run: its weights cannot be mapped")
+
+
+def test_a_transposed_weight_is_named_so_with_its_way_out_once():
+    from rnn_impl.testing.cases import InputCase
+    from rnn_impl.testing.oracle import build_pair
+
+    implementation = load_implementation("tests.test_binding:Transposed")
+    config = ModuleConfig(3, 4, bias=False)
+    with pytest.raises(Exception) as raised:
+        build_pair(implementation, config, InputCase())
+    message = str(raised.value)
+    assert "wx has shape (3, 4), weight_ih_l0 (4, 3): stored transposed (used as x @ W)?" in message
+    assert message.count("write an Adapter") == 1
+
+
 def test_what_the_class_cannot_take_is_not_applicable_never_failed():
     session = Session.from_options(
         impl="tests.test_binding:Notebook",

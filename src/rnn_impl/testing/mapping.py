@@ -155,10 +155,17 @@ def _map_group(
             f"has {len(wanted)} (write an Adapter: --adapter)"
         )
     for role, name in zip(wanted, _order(matrices, theirs, roles, torch_shapes)):
-        if tuple(theirs[name]) != tuple(torch_shapes[roles[role]]):
+        shape, wanted_shape = tuple(theirs[name]), tuple(torch_shapes[roles[role]])
+        if shape != wanted_shape:
+            transposed = (
+                ": stored transposed (used as x @ W)? its Adapter copies torch's weight .t() "
+                "(examples/keras_lstm.py is one)"
+                if shape == wanted_shape[::-1]
+                else ""
+            )
             raise MappingError(
-                f"{where}: {name} has shape {tuple(theirs[name])}, {roles[role]} "
-                f"{tuple(torch_shapes[roles[role]])} (write an Adapter: --adapter)"
+                f"{where}: {name} has shape {shape}, {roles[role]} {wanted_shape}{transposed} "
+                "(write an Adapter: --adapter)"
             )
         plan[name] = (roles[role],)
     biases = [r for r in ("bias_ih", "bias_hh") if r in roles]

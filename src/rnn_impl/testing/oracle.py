@@ -28,7 +28,7 @@ from rnn_impl.testing.environment import adapter_spec as _adapter_spec
 from rnn_impl.testing.environment import implementation_spec
 from rnn_impl.testing.exceptions import ImplementationError
 from rnn_impl.testing.kinds import KINDS, MODULE_ARGUMENTS, RNN, Kind, declared
-from rnn_impl.testing.mapping import Plan, map_parameters
+from rnn_impl.testing.mapping import MappingError, Plan, map_parameters
 
 
 class Adapter:
@@ -458,10 +458,14 @@ def build_from(
                 f"{len(other.gates)} gate blocks of rows, and loading {config.kind.reference}'s "
                 f"failed): add --kind {other.name}"
             ) from exc
+        layout = (
+            ""
+            if isinstance(exc, MappingError)
+            else ("; if its weights are laid out otherwise, write an Adapter: --adapter")
+        )  # a MappingError names its own way out
         raise ImplementationError(
             f"{failed} (if it does not support that configuration, narrow the run: --fix / "
-            "--rnn-fix NAME=VALUE; if its weights are laid out otherwise, write an Adapter: "
-            "--adapter)"
+            f"--rnn-fix NAME=VALUE{layout})"
         ) from exc
     return impl
 
