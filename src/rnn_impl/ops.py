@@ -379,20 +379,14 @@ def stack_backward(
     return _gradients(run, grads, inputs, present, needs)
 
 
-@stack_backward.register_fake
-def _stack_backward_fake(
-    grads: list[Tensor],
-    inputs: list[Tensor],
-    present: list[bool],
-    needs: list[bool],
-    noise: list[Tensor],
-    outs: list[Tensor],
-    mode: str,
-    num_layers: int,
-    bidirectional: bool,
-    autocast: torch.dtype | None,
+def _gradients_fake(
+    grads: list[Tensor], inputs: list[Tensor], present: list[bool], needs: list[bool], *_: Any
 ) -> list[Tensor]:
+    """A backward operation's fake kernel: a gradient shaped like each input that needs one."""
     return [t.new_empty(t.shape) for t, need in zip(inputs, needs) if need]
+
+
+stack_backward.register_fake(_gradients_fake)
 
 
 def _stack_setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
@@ -496,17 +490,7 @@ def layer_backward(
     return _gradients(_layer_run(mode, reverse, cell), grads, inputs, present, needs)
 
 
-@layer_backward.register_fake
-def _layer_backward_fake(
-    grads: list[Tensor],
-    inputs: list[Tensor],
-    present: list[bool],
-    needs: list[bool],
-    mode: str,
-    reverse: bool,
-    cell: bool,
-) -> list[Tensor]:
-    return [t.new_empty(t.shape) for t, need in zip(inputs, needs) if need]
+layer_backward.register_fake(_gradients_fake)
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
