@@ -127,8 +127,16 @@ def test_compiled_cell_is_eager_bit_for_bit(name):
         assert_same(results(compiled, shape), results(cell, shape))
 
 
-@pytest.mark.parametrize("state", ["omitted", "float32", "low"])
-@pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+@pytest.mark.parametrize(
+    "low, state",
+    [
+        (torch.bfloat16, "omitted"),
+        (torch.float16, "float32"),
+        (torch.bfloat16, "low"),
+        (torch.float16, "low"),
+    ],
+    ids=["bfloat16-omitted", "float16-float32", "bfloat16-low", "float16-low"],
+)
 @pytest.mark.parametrize("name", MODULES)
 def test_compiled_under_autocast_is_one_operation_and_eager_bit_for_bit(name, low, state):
     """Under CPU autocast the stack is still one operation, which runs eager's autocast: the
