@@ -458,14 +458,12 @@ def build_from(
                 f"{len(other.gates)} gate blocks of rows, and loading {config.kind.reference}'s "
                 f"failed): add --kind {other.name}"
             ) from exc
-        layout = (
-            ""
-            if isinstance(exc, MappingError)
-            else ("; if its weights are laid out otherwise, write an Adapter: --adapter")
-        )  # a MappingError names its own way out
+        if isinstance(exc, MappingError):  # a layout it cannot map: the error names its way out
+            raise ImplementationError(failed) from exc
         raise ImplementationError(
             f"{failed} (if it does not support that configuration, narrow the run: --fix / "
-            f"--rnn-fix NAME=VALUE{layout})"
+            "--rnn-fix NAME=VALUE; if its weights are laid out otherwise, write an Adapter: "
+            "--adapter)"
         ) from exc
     return impl
 
