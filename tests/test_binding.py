@@ -185,6 +185,28 @@ def test_a_transposed_weight_is_named_so_with_its_way_out_once():
     assert message.count("write an Adapter") == 1 and "narrow the run" not in message
 
 
+def test_a_one_layer_class_gets_gradcheck_not_the_chain_of_layers():
+    """A property that draws an argument the class holds runs where it covers the held value
+    (gradcheck draws 1 to 3 layers), and is not applicable where it does not (the chain law
+    needs two)."""
+    session = Session.from_options(
+        impl="tests.test_binding:AlwaysBatchFirst",
+        properties=["gradcheck", "layers_are_a_chain"],
+        dtypes=["float64"],
+        devices=["cpu"],
+        layouts=["batched"],
+        fix=["batch_first=true"],
+    )
+    skips = {run.prop.name: run.skip for run in session.runs()}
+    name = "tests.test_binding:AlwaysBatchFirst"
+    assert skips == {
+        "gradcheck": None,
+        "layers_are_a_chain": f"not applicable: {name} takes no num_layers",
+    }
+    verification = session.verify(session.live_runs()[0], without_shrinking(CI_PROFILE))
+    assert not verification.failed and verification.examples > 0, verification.headline
+
+
 def test_what_the_class_cannot_take_is_not_applicable_never_failed():
     session = Session.from_options(
         impl="tests.test_binding:Notebook",

@@ -171,7 +171,9 @@ class Property:
         fixed: Mapping[str, Any] | None = None,
     ) -> str | None:
         """Why this property does not run on ``device``/``dtype`` with only ``layouts`` and
-        the constructor arguments ``fixed`` (None if it does)."""
+        the constructor arguments ``fixed`` (None if it does). An argument it draws may be
+        fixed at one of the values it covers (``levels``): gradcheck, which draws 1 to 3
+        layers, runs on a class of one layer."""
         if device not in self.devices:
             return f"{self.name} does not apply to {device}"
         if dtype not in self.dtypes:
@@ -181,7 +183,10 @@ class Property:
             return f"{self.name} needs the {layout} layout"
         for name, value in (fixed or {}).items():
             own = self.config.get(name, value)
-            if isinstance(own, st.SearchStrategy) or own != value:
+            if isinstance(own, st.SearchStrategy):
+                if value not in self.levels.get(name, ()):
+                    return f"{self.name} draws its own {name}"
+            elif own != value:
                 return f"{self.name} draws its own {name}"
         return None
 
