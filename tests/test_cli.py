@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -27,6 +28,19 @@ def rnn_verify(*args, cwd=None, env=None):
         env={**os.environ, **(env or {})},
         timeout=600,
     )
+
+
+@pytest.mark.parametrize("fix, hinted", [([], True), (["--fix", "batch_first=true"], False)])
+def test_a_class_that_reads_batch_first_is_told_how_to_hold_it(fix, hinted, tmp_path):
+    """A class that takes no batch_first and reads batch-first input: the lines before the
+    runs say so and name the fix (tests/test_binding.py's AlwaysBatchFirst)."""
+    root = Path(__file__).resolve().parent.parent
+    args = ["--impl", "tests.test_binding:AlwaysBatchFirst", "--property", "output_close"]
+    args += ["--layout", "batched"]
+    run = rnn_verify(*args, *QUICK, *fix, "--repro-dir", str(tmp_path), cwd=root)
+    hint = "reads (batch, time, features) input (probed)"
+    assert (hint in run.stdout) is hinted, run.stdout[:2000]
+    assert (run.returncode == 0) is not hinted, run.stdout[-2000:]
 
 
 def rnn_verify_here(*args, cwd, monkeypatch, capsys):

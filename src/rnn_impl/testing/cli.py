@@ -342,7 +342,13 @@ def _smoke_test(session: Any) -> tuple[list[str], Any]:
             raise UsageError(" ".join(str(error).split())) from None
         if lines or implementation is not session.implementations[0]:
             continue
-        lines = implementation.binding.describe(implementation.name.rpartition(":")[2])
+        short = implementation.name.rpartition(":")[2]
+        lines = implementation.binding.describe(short)
+        if _reads_batch_first(implementation, config):
+            lines.append(
+                f"  {short} reads (batch, time, features) input (probed): held at "
+                "batch_first=False it will fail; hold it with --fix batch_first=true"
+            )
         plan = oracle.plan_of(impl)
         if isinstance(implementation.adapter, oracle.Adapter) and not implementation.is_cell:
             deeper: dict[str, Any] = {"num_layers": 2, "bidirectional": True}
@@ -357,6 +363,38 @@ def _smoke_test(session: Any) -> tuple[list[str], Any]:
             by = f"by {implementation.adapter_name}" if implementation.adapter_name else None
             lines += [f"weights mapped {by or 'from names and shapes'}:", *describe(plan)]
     return lines, plan
+
+
+def _reads_batch_first(implementation: Any, config: Any) -> bool:
+    """Whether a class that takes no ``batch_first`` (held at False) computes, from one
+    batch-first input, what torch's module computes with ``batch_first=True`` and not what
+    it computes time-major: a hint before the runs, never a verdict (unlike the probes, it
+    compares values)."""
+    import torch
+
+    from rnn_impl.testing import oracle
+    from rnn_impl.testing.cases import InputCase
+
+    if implementation.is_cell or implementation.binding.held.get("batch_first") is not False:
+        return False
+    x = torch.randn(2, 5, config.input_size, generator=torch.Generator().manual_seed(0))
+    try:
+        reference, impl = oracle.build_pair(implementation, config, InputCase())
+        with torch.no_grad():
+            got = impl(x)
+            got = got[0] if isinstance(got, tuple) else got
+            time_major = reference(x)[0]
+            reference.batch_first = True
+            batch_major = reference(x)[0]
+    except Exception:  # whatever fails here, the runs report
+        return False
+
+    def close(a: Any, b: Any) -> bool:
+        return (
+            isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, 1e-4, 1e-5)
+        )
+
+    return close(got, batch_major) and not close(got, time_major)
 
 
 def _write_adapter(
