@@ -101,6 +101,9 @@ class Property:
             module (nn.RNN, nn.GRU, nn.LSTM).
         levels: covering levels of the factors it narrows (see :meth:`covering`); needed for
             every factor its ``config`` or ``draw`` gives as a strategy.
+        holds: the factors it draws that a class may hold at one of their ``levels`` (it
+            runs there; any other it draws makes it not applicable to a class holding one):
+            gradcheck's ``num_layers``, where one layer is as good as three.
         passes_state: it passes a state of its own on (streaming carries h_n into a second
             call): it does not apply to an implementation that takes no initial state. Any
             other property runs such an implementation without h0.
@@ -123,6 +126,7 @@ class Property:
     config: Mapping[str, Any] = field(default_factory=dict)
     cells: bool = False
     levels: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    holds: tuple[str, ...] = ()
     passes_state: bool = False
     examples: int | None = None
     unavailable: Callable[[], str | None] | None = None
@@ -171,9 +175,9 @@ class Property:
         fixed: Mapping[str, Any] | None = None,
     ) -> str | None:
         """Why this property does not run on ``device``/``dtype`` with only ``layouts`` and
-        the constructor arguments ``fixed`` (None if it does). An argument it draws may be
-        fixed at one of the values it covers (``levels``): gradcheck, which draws 1 to 3
-        layers, runs on a class of one layer."""
+        the constructor arguments ``fixed`` (None if it does). An argument it draws and
+        ``holds`` may be fixed at one of the values it covers (``levels``): gradcheck, which
+        draws 1 to 3 layers, runs on a class of one layer."""
         if device not in self.devices:
             return f"{self.name} does not apply to {device}"
         if dtype not in self.dtypes:
@@ -184,7 +188,7 @@ class Property:
         for name, value in (fixed or {}).items():
             own = self.config.get(name, value)
             if isinstance(own, st.SearchStrategy):
-                if value not in self.levels.get(name, ()):
+                if name not in self.holds or value not in self.levels.get(name, ()):
                     return f"{self.name} draws its own {name}"
             elif own != value:
                 return f"{self.name} draws its own {name}"

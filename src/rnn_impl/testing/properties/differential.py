@@ -192,6 +192,7 @@ def compare_gradients(
         "batch": st.integers(1, 2),
         "seq_len": st.integers(1, 3),
     },
+    holds=("num_layers",),
     levels={
         "input_size": (1, 2, 3),
         "hidden_size": (1, 2, 3),
