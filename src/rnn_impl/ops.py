@@ -271,10 +271,14 @@ def _stack_run(
         x, h, c, *flat = tensors
         weights = [LayerWeights(*flat[i : i + 5]) for i in range(0, len(flat), 5)]
         between = (lambda output, index: output * noise[index]) if noise else None
+        # autocast caches a weight's cast for the context's life, and eager's graph shares that
+        # cast between steps: where autograd records (the backward's run) it caches as eager
+        # does; where it does not, a cached cast without a graph would leave the caller's later
+        # eager casts without a gradient (seen on torch 2.9), so it caches nothing
         amp = (
             contextlib.nullcontext()
             if autocast is None
-            else torch.autocast(x.device.type, autocast)
+            else torch.autocast(x.device.type, autocast, cache_enabled=torch.is_grad_enabled())
         )
         with amp:
             out, final = run_stack(
