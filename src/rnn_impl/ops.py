@@ -42,14 +42,16 @@ from rnn_impl._steps import STEPS, Hidden, LayerWeights
 
 def traced() -> bool:
     """Whether a layer is being traced by ``torch.compile`` or ``torch.export`` and should be
-    one operation: not under autocast (whose casts the eager layer makes per operation), nor
-    under a ``torch.func`` transform (``grad``, ``vmap``: the eager layer's operations know
-    them; the operations' autograd does not)."""
-    return (
-        torch.compiler.is_compiling()
-        and not torch._C._is_any_autocast_enabled()
-        and not torch._C._are_functorch_transforms_active()
-    )
+    one operation: where :func:`_tracing`, and not under autocast (whose casts the eager
+    layer makes per operation)."""
+    return _tracing() and not torch._C._is_any_autocast_enabled()
+
+
+def _tracing() -> bool:
+    """Whether ``torch.compile`` or ``torch.export`` is tracing, outside a ``torch.func``
+    transform (``grad``, ``vmap``: the eager layer's operations know them; the operations'
+    autograd does not)."""
+    return torch.compiler.is_compiling() and not torch._C._are_functorch_transforms_active()
 
 
 def compiled_layer(
@@ -131,7 +133,7 @@ def compiled_stack(
     tensors = [t for t in given if t is not None]
     autocast = _autocast(x)
     width = (2 if bidirectional else 1) * h.shape[-1]
-    between = _dtypes(mode, autocast, h, c, weights[0].w_hr is not None)[0]
+    between = _result_dtypes(given, mode, autocast)[0]
     noise = _noise(x, (x.shape[0], x.shape[1], width), between, p, num_layers - 1)
     requires_grad, grad_mode = _as_eager(tuple(tensors))
     options = (mode, num_layers, bidirectional)
@@ -142,11 +144,10 @@ def compiled_stack(
 
 def stack_traced(x: Tensor, hx: Hidden, weights: list[LayerWeights], p: float) -> bool:
     """Whether a stack over ``x`` from ``hx`` with dropout ``p`` (0: none) is traced as one
-    :func:`stack`: by ``torch.compile`` or ``torch.export``, outside ``torch.func``
-    transforms, where dropout is drawn as eager draws it (see :func:`dropout`), and under
-    autocast only on the CPU from a float32 input and weights and float32 or autocast's
-    states (whose results' dtypes :func:`_dtypes` knows)."""
-    if not torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
+    :func:`stack`: where :func:`_tracing`, where dropout is drawn as eager draws it (see
+    :func:`dropout`), and under autocast only on the CPU from a float32 input and weights and
+    float32 or autocast's states (whose results' dtypes :func:`_dtypes` knows)."""
+    if not _tracing():
         return False
     if p != 0 and x.device.type != "cpu":
         return False
@@ -169,15 +170,26 @@ def _autocast(x: Tensor) -> torch.dtype | None:
     return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
 
 
-def _dtypes(
-    mode: str, autocast: torch.dtype | None, h: Tensor, c: Tensor | None, projected: bool
-) -> tuple[torch.dtype, torch.dtype | None]:
-    """The dtypes of eager's stack under ``autocast`` (None: off): of its output and ``h_n``,
-    and of an LSTM's ``c_n``. Autocast runs each ``linear`` in its dtype and the rest in the
-    operands' dtype: an Elman state is a ``linear``'s, a GRU's new state adds the old one
-    in, an LSTM's ``c`` adds the old ``c`` in, and its ``h`` is ``c``'s, or a projection's."""
+def _result_dtypes(
+    full: list[Any], mode: str, autocast: torch.dtype | None
+) -> tuple[torch.dtype, torch.dtype, torch.dtype | None]:
+    """The dtypes of :func:`stack`'s ``output``, ``h_n`` and an LSTM's ``c_n`` (else None)
+    from ``full`` (``[x, h, c, *weights]``): the given ones', or under ``autocast`` those of
+    :func:`_dtypes`."""
+    x, h, c, *weights = full
     if autocast is None:
-        return h.dtype, None if c is None else c.dtype
+        return x.dtype, h.dtype, None if c is None else c.dtype
+    state, cell = _dtypes(mode, autocast, h, c, weights[4] is not None)
+    return state, state, cell
+
+
+def _dtypes(
+    mode: str, autocast: torch.dtype, h: Tensor, c: Tensor | None, projected: bool
+) -> tuple[torch.dtype, torch.dtype | None]:
+    """The dtypes of eager's stack under ``autocast``: of its output and ``h_n``, and of an
+    LSTM's ``c_n``. Autocast runs each ``linear`` in its dtype and the rest in the operands'
+    dtype: an Elman state is a ``linear``'s, a GRU's new state adds the old one in, an
+    LSTM's ``c`` adds the old ``c`` in, and its ``h`` is ``c``'s, or a projection's."""
     if mode in ("RNN_TANH", "RNN_RELU"):
         return autocast, None
     if c is None:
@@ -325,8 +337,8 @@ def stack(
     # all ATen's matmul asks), but which path an Elman layer takes in half precision
     record = grad_mode and full[0].dtype in (torch.float16, torch.bfloat16)
     results = _forward(run, full, _unpack(requires_grad, present), record)
-    expected = _dtypes(mode, autocast, full[1], full[2], full[7] is not None)
-    found = (results[0].dtype, results[2].dtype if full[2] is not None else None)
+    expected = _result_dtypes(full, mode, autocast)
+    found = (results[0].dtype, results[1].dtype, results[2].dtype if full[2] is not None else None)
     if autocast is not None and found != expected:
         raise RuntimeError(
             f"rnn_impl.ops.stack under autocast to {autocast}: the eager stack gave {found}, "
@@ -348,13 +360,11 @@ def _stack_fake(
     grad_mode: bool,
     autocast: torch.dtype | None,
 ) -> list[Tensor]:
-    x, h, c, *flat = _unpack(tensors, present)
+    full = _unpack(tensors, present)
+    x, h, c = full[:3]
     directions = 2 if bidirectional else 1
     steps, batch, width = x.shape[0], x.shape[1], h.shape[-1]
-    output, cell = _dtypes(mode, autocast, h, c, flat[4] is not None)
-    state = output
-    if autocast is None:  # as given
-        output, state = x.dtype, h.dtype
+    output, state, cell = _result_dtypes(full, mode, autocast)
     final = [h.new_empty(h.shape, dtype=state)]
     if c is not None:
         final.append(c.new_empty(c.shape, dtype=cell))
