@@ -128,8 +128,21 @@ def stack(
             index = index_layer * directions + direction
             h_i, c_i = (None if s is None else op.Gather(s, index, axis=0) for s in (h, c))
             w_ih, w_hh, b_ih, b_hh, w_hr = weights[5 * index : 5 * index + 5]
-            w = (w_ih, w_hh, b_ih, b_hh, w_hr)
-            out, *final = layer(layer_input, h_i, c_i, *w, mode, direction == 1, False, [], False)
+            out, *final = layer(
+                layer_input,
+                h_i,
+                c_i,
+                w_ih,
+                w_hh,
+                b_ih,
+                b_hh,
+                w_hr,
+                mode,
+                direction == 1,
+                False,
+                [],
+                False,
+            )
             outputs.append(out)
             for kept, f in zip(finals, final):
                 kept.append(op.Unsqueeze(f, [0]))
