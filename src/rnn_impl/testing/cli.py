@@ -344,7 +344,7 @@ def _smoke_test(session: Any) -> tuple[list[str], Any]:
             continue
         short = implementation.name.rpartition(":")[2]
         lines = implementation.binding.describe(short)
-        if _reads_batch_first(implementation, config):
+        if _reads_batch_first(implementation, config, reference, impl):
             lines.append(
                 f"  {short} reads (batch, time, features) input (probed): held at "
                 "batch_first=False it will fail; hold it with --fix batch_first=true"
@@ -365,27 +365,26 @@ def _smoke_test(session: Any) -> tuple[list[str], Any]:
     return lines, plan
 
 
-def _reads_batch_first(implementation: Any, config: Any) -> bool:
+def _reads_batch_first(implementation: Any, config: Any, reference: Any, impl: Any) -> bool:
     """Whether a class that takes no ``batch_first`` (held at False) computes, from one
     batch-first input, what torch's module computes with ``batch_first=True`` and not what
     it computes time-major: a hint before the runs, never a verdict (unlike the probes, it
-    compares values)."""
+    compares values). ``reference`` and ``impl``: the pair built with ``config``."""
     import torch
-
-    from rnn_impl.testing import oracle
-    from rnn_impl.testing.cases import InputCase
 
     if implementation.is_cell or implementation.binding.held.get("batch_first") is not False:
         return False
     x = torch.randn(2, 5, config.input_size, generator=torch.Generator().manual_seed(0))
     try:
-        reference, impl = oracle.build_pair(implementation, config, InputCase())
         with torch.no_grad():
             got = impl(x)
             got = got[0] if isinstance(got, tuple) else got
             time_major = reference(x)[0]
             reference.batch_first = True
-            batch_major = reference(x)[0]
+            try:
+                batch_major = reference(x)[0]
+            finally:
+                reference.batch_first = False
     except Exception:  # whatever fails here, the runs report
         return False
 
