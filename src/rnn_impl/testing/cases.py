@@ -231,11 +231,18 @@ def make_inputs(
     """
     g = generator(case.seed, 1)
     batch = case.batch if case.batched else 1
-    x = torch.randn(case.seq_len, batch, config.input_size, generator=g, dtype=torch.float64)
     states = config.num_layers * config.num_directions
-    h = torch.randn(states, batch, config.output_size, generator=g, dtype=torch.float64)
+    meta = torch.device(device).type == "meta"
+
+    def draw(*shape: int) -> Tensor:  # on the meta device there are no values to draw
+        if meta:
+            return torch.empty(shape, dtype=torch.float64, device="meta")
+        return torch.randn(shape, generator=g, dtype=torch.float64)
+
+    x = draw(case.seq_len, batch, config.input_size)
+    h = draw(states, batch, config.output_size)
     if config.kind.paired_state:
-        c = torch.randn(states, batch, config.hidden_size, generator=g, dtype=torch.float64)
+        c = draw(states, batch, config.hidden_size)
         h = join_state((h, c))
     first = precision or dtype
     x = (x * case.input_scale).to(first).to(device=device, dtype=dtype)
@@ -259,12 +266,15 @@ def make_inputs(
 
 
 def draw_weights(reference: torch.nn.Module, case: InputCase) -> None:
-    """Overwrite every parameter with U(-s/sqrt(H), s/sqrt(H)) from the case's generator."""
+    """Overwrite every parameter with U(-s/sqrt(H), s/sqrt(H)) from the case's generator (on
+    the meta device, where there are no values, none are drawn)."""
     g = generator(case.seed, 2)
     hidden = int(reference.hidden_size)  # type: ignore[arg-type]
     bound = case.weight_scale / math.sqrt(hidden)
     with torch.no_grad():
         for p in reference.parameters():
+            if p.device.type == "meta":
+                continue
             values = torch.empty(p.shape, dtype=torch.float64).uniform_(-bound, bound, generator=g)
             p.copy_(values)
 

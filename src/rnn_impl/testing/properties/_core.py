@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import hypothesis.strategies as st
@@ -34,7 +35,7 @@ from rnn_impl.testing.devices import COMPUTE_DEVICES, FLOAT_DTYPES, dtype_name
 from rnn_impl.testing.exceptions import BEHAVIOUR, ERRORS, FORM, RAISED, VALUES, PropertyFailure
 from rnn_impl.testing.invalid_calls import first_difference
 from rnn_impl.testing.kinds import KINDS, RNN, Kind
-from rnn_impl.testing.oracle import Implementation, as_tensors, reference_routes
+from rnn_impl.testing.oracle import Implementation, as_tensors, reference_routes, untouched_rng
 from rnn_impl.testing.strategies import NEAR, Example, SizeLimits, examples, rnn_configs
 from rnn_impl.testing.tiers import TIERS
 from rnn_impl.testing.tolerances import SAFETY, difference, identical, judge, unit_roundoff
@@ -556,3 +557,61 @@ def assert_within(
             differs=VALUES,
         )
     return measure
+
+
+IDENTICAL = "identical to torch's"
+"""The count, per run, of examples whose every compared result had torch's module's own bits
+(:func:`judge_results`)."""
+
+
+def torch_own(example: Example, results: Callable[[], Mapping[str, Tensor]]) -> list[Any]:
+    """torch's module's own ``results()`` in the tested dtype, once per route it may take
+    (:func:`~rnn_impl.testing.oracle.reference_routes`), the global RNG untouched; a route
+    where torch's module fails gives none, and so does the meta device."""
+    if example.device == "meta":
+        return []
+    found = []
+    for enter in reference_routes(example.config, example.device).values():
+        with untouched_rng(example.device), enter():
+            try:
+                found.append(results())
+            except (PropertyFailure, RuntimeError):
+                continue
+    return found
+
+
+def judge_results(
+    example: Example,
+    actual: Mapping[str, Any],
+    center: Mapping[str, Tensor],
+    allowed: Callable[[str], tuple[Tensor, Tensor]],
+    label: Callable[[str], str],
+    own: Sequence[Mapping[str, Tensor]] = (),
+    against: str | None = None,
+) -> Measure:
+    """Each result ``actual[name]`` within what rounding allows of ``center[name]``
+    (:func:`assert_within`, ``label(name)`` naming it in a failure). Where every result is
+    bit-identical to torch's module's own in the tested dtype on one of its routes (``own``:
+    :func:`torch_own`), the example holds without being judged: those bits are what the
+    verifier holds an implementation to, whatever the example's conditioning, and no
+    sensitivity is computed (counted, :data:`IDENTICAL`; the measure keeps the distance from
+    ``center``)."""
+    __tracebackhide__ = True
+    for bits in own:
+        if all(_same(actual.get(name), bits.get(name)) for name in center):
+            worst = ZERO
+            for name, c in center.items():
+                found = difference(actual[name], c)
+                worst = worst.merge(Measure(0.0, found.max_abs, found.eps_units))
+            return replace(worst, counts=((IDENTICAL, 1),))
+    worst = ZERO
+    for name, c in center.items():
+        what = label(name)
+        worst = worst.merge(
+            assert_within(example, what, actual[name], c, partial(allowed, name), against)
+        )
+    return worst
+
+
+def _same(actual: Any, bits: Any) -> bool:
+    return isinstance(actual, Tensor) and isinstance(bits, Tensor) and identical(actual, bits)

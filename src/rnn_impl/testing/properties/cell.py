@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, cast
+from typing import Any
 
 import hypothesis.strategies as st
 import torch
@@ -16,14 +16,14 @@ from rnn_impl.testing.cases import join_state, make_cell_inputs, upstream_grads
 from rnn_impl.testing.invalid_calls import ErrorSizes, cell_forward_cases
 from rnn_impl.testing.oracle import Implementation, build_pair, in_torch_layout
 from rnn_impl.testing.properties._core import (
-    ZERO,
     Measure,
     assert_exact,
-    assert_within,
     check_like,
     fail,
     fail_on_difference,
+    judge_results,
     register,
+    torch_own,
 )
 from rnn_impl.testing.sensitivity import Allowed, cell_sensitivity
 from rnn_impl.testing.strategies import Example
@@ -98,9 +98,18 @@ def cell_output_close(implementation: Implementation, example: Example) -> Measu
         _, actual = _step(impl, example)
         high = copy.deepcopy(reference).to("cpu", torch.float64)
         _, center = _step(high, example, dtype=torch.float64, device="cpu", precision=example.dtype)
+        own = torch_own(example, lambda: {"state": _step(reference, example)[1]})
     allowed = Allowed(lambda: cell_sensitivity(reference, example))
     against = f"{_cell(example)}'s float64 result"
-    return assert_within(example, _name(example), actual, center, lambda: allowed("state"), against)
+    return judge_results(
+        example,
+        {"state": actual},
+        {"state": center},
+        allowed,
+        lambda _: _name(example),
+        own,
+        against,
+    )
 
 
 @register(
@@ -120,36 +129,35 @@ def cell_gradients(implementation: Implementation, example: Example) -> Measure:
         implementation, example.config, example.case, example.dtype, example.device
     )
     high = copy.deepcopy(reference).to("cpu", torch.float64)
-    results = []
-    for module, named, where in (
-        (
-            high,
-            dict(high.named_parameters()),
-            {"dtype": torch.float64, "device": "cpu", "precision": example.dtype},
-        ),
-        (impl, implementation.adapter.named_parameters(impl), {}),
-    ):
-        inputs, out = _step(module, example, requires_grad=True, **where)
-        check_like(example, _name(example), out, out, f"{_cell(example)}'s")
-        g, _ = upstream_grads(out, out, example.case, cast(Any, where).get("precision"))
-        leaves: dict[str, Tensor] = {"input": inputs.padded, "hx": inputs.h0, **named}
-        grads = torch.autograd.grad((out * g).sum(), list(leaves.values()), allow_unused=True)
-        results.append(
-            {k: v if v is not None else torch.zeros_like(leaves[k]) for k, v in zip(leaves, grads)}
-        )
-    center, actual = results[0], in_torch_layout(implementation.adapter, results[1])
+    where = {"dtype": torch.float64, "device": "cpu", "precision": example.dtype}
+    center = _gradients(high, dict(high.named_parameters()), example, **where)
+    named = implementation.adapter.named_parameters(impl)
+    actual = in_torch_layout(implementation.adapter, _gradients(impl, named, example))
+    missing = sorted(set(center) - set(actual))
+    if missing:
+        raise fail(example, f"parameters missing from the implementation: {missing}")
+    own = torch_own(
+        example, lambda: _gradients(reference, dict(reference.named_parameters()), example)
+    )
     allowed = Allowed(lambda: cell_sensitivity(reference, example, gradients=True))
-    worst = ZERO
-    for name, c in center.items():
-        if name not in actual:
-            raise fail(example, f"parameter {name} is missing")
-        what = f"d {_name(example)}/d{name}"
-        against = f"{_cell(example)}'s float64 result"
-        found = assert_within(
-            example, what, actual[name], c, functools.partial(allowed, name), against
-        )
-        worst = worst.merge(found)
-    return worst
+    against = f"{_cell(example)}'s float64 result"
+    what = _name(example)
+    return judge_results(
+        example, actual, center, allowed, lambda name: f"d {what}/d{name}", own, against
+    )
+
+
+def _gradients(
+    module: nn.Module, named: dict[str, Tensor], example: Example, **where: Any
+) -> dict[str, Tensor]:
+    """Gradients of ``<g, h'>`` with respect to input, hx and ``named`` (``where`` as for
+    :func:`_step`; the upstream gradient rounded alike)."""
+    inputs, out = _step(module, example, requires_grad=True, **where)
+    check_like(example, _name(example), out, out, f"{_cell(example)}'s")
+    g, _ = upstream_grads(out, out, example.case, where.get("precision"))
+    leaves: dict[str, Tensor] = {"input": inputs.padded, "hx": inputs.h0, **named}
+    grads = torch.autograd.grad((out * g).sum(), list(leaves.values()), allow_unused=True)
+    return {k: v if v is not None else torch.zeros_like(leaves[k]) for k, v in zip(leaves, grads)}
 
 
 @register(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import hypothesis.strategies as st
@@ -19,12 +18,13 @@ from rnn_impl.testing.properties._core import (
     Measure,
     PropertyFailure,
     assert_exact_results,
-    assert_within,
     data,
     fail,
     forward,
+    judge_results,
     on_routes,
     register,
+    torch_own,
 )
 from rnn_impl.testing.sensitivity import Allowed, module_sensitivity
 from rnn_impl.testing.strategies import Example, sizes
@@ -72,16 +72,27 @@ def output_exact(implementation: Implementation, example: Example) -> Measure:
 def compare_outputs(example: Example, reference: nn.Module, impl: Any, where: str = "") -> Measure:
     """Run both on the example and judge the implementation's output and final state against
     torch's module in float64 on the same rounded inputs and weights, within what rounding
-    allows on this example (:mod:`rnn_impl.testing.sensitivity`); ``where`` follows their
-    names in a failure (``" (compiled)"``). Returns the measure."""
+    allows on this example (:mod:`rnn_impl.testing.sensitivity`); torch's own bits in the
+    tested dtype hold without judging (:func:`~rnn_impl.testing.properties._core.
+    judge_results`). ``where`` follows their names in a failure (``" (compiled)"``). Returns
+    the measure."""
     with torch.no_grad():
         _, out_a, h_a = run(impl, example)
         high = in_float64(reference).train(reference.training)
         _, out_c, h_c = run(high, example, precision=example.dtype, **CENTER)
+        own = torch_own(
+            example, lambda: dict(zip(("output", "state"), run(reference, example)[1:]))
+        )
     allowed = Allowed(lambda: module_sensitivity(reference, example, training=reference.training))
-    worst = assert_within(example, f"output{where}", out_a, out_c, lambda: allowed("output"))
-    state = f"{example.config.kind.state_name}{where}"
-    return worst.merge(assert_within(example, state, h_a, h_c, lambda: allowed("state")))
+    labels = {"output": "output", "state": example.config.kind.state_name}
+    return judge_results(
+        example,
+        {"output": out_a, "state": h_a},
+        {"output": out_c, "state": h_c},
+        allowed,
+        lambda name: f"{labels[name]}{where}",
+        own,
+    )
 
 
 @register("output_close", "differential", "tolerance", "numerics")
@@ -167,13 +178,13 @@ def compare_gradients(
     center = gradients(
         high, dict(high.named_parameters()), example, precision=example.dtype, **CENTER
     )
+    own = torch_own(
+        example, lambda: gradients(reference, dict(reference.named_parameters()), example)
+    )
     allowed = Allowed(lambda: module_sensitivity(reference, example, gradients=True))
-    worst = ZERO
-    for name, c in center.items():
-        what = f"gradient d/d{name}{where}"
-        found = assert_within(example, what, actual[name], c, partial(allowed, name))
-        worst = worst.merge(found)
-    return worst
+    return judge_results(
+        example, actual, center, allowed, lambda name: f"gradient d/d{name}{where}", own
+    )
 
 
 @register(
