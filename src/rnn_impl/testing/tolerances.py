@@ -15,6 +15,12 @@ Two ways to judge a result against torch's module:
   from torch's own error on the example, which may be lucky: near chaos a correct float32 RNN
   may land O(1) away from float64, and two correct orders as far from each other.
 
+A result with torch's module's own bits in the tested dtype (on one of its routes) holds
+without being judged (:func:`~rnn_impl.testing.properties._core.judge_results`): those bits are
+what the verifier holds an implementation to, so no sensitivity is computed for it, and it is
+counted as such, neither judged nor too ill-conditioned (tests/test_sensitivity.py judges
+torch's own results by the rule instead, on every covering row).
+
 Where float64 is the dtype under test, torch's float64 result has an error of the same order
 as the implementation's; both are within the spread of the exact answer, so the distance
 between them is within twice it, which :data:`SAFETY` covers (tests/test_sensitivity.py checks

@@ -109,7 +109,8 @@ class Property:
             call): it does not apply to an implementation that takes no initial state. Any
             other property runs such an implementation without h0.
         examples: the most examples it draws after its explicit ones, in any profile (None:
-            the profile's); for a property whose example costs seconds (a compile).
+            the profile's); for a property whose example costs seconds (a compile), or
+            whose covering rows already reach what draws would (large sizes on meta).
         unavailable: why it cannot run on this machine (None: it can), asked per run: a
             compiler that is missing.
         setting_error: what is wrong with a setting it reads from the environment (None:

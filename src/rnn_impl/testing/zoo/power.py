@@ -36,6 +36,7 @@ from hypothesis import Phase, settings
 
 from rnn_impl.testing import devices
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
+from rnn_impl.testing.properties._core import IDENTICAL
 from rnn_impl.testing.session import Run, Session
 from rnn_impl.testing.tolerances import ILL_CONDITIONED_CAP
 from rnn_impl.testing.zoo import CONTROLS, CORRECT, Bug
@@ -172,8 +173,9 @@ def to_markdown(rows: list[Power], command: str) -> str:
 @dataclass(frozen=True)
 class Alarms:
     """One correct implementation, one property and dtype: rejections in ``runs`` seeded
-    runs, the examples they ran and how many of those were too ill-conditioned to judge, the
-    seconds they took in all, and the first rejection's headline."""
+    runs, the examples they ran, how many of those were too ill-conditioned to judge and how
+    many had torch's module's own bits (which hold without being judged), the seconds they
+    took in all, and the first rejection's headline."""
 
     implementation: str
     prop: str
@@ -185,6 +187,7 @@ class Alarms:
     first: str
     ill_conditioned: int = 0
     profile: str = "ci"
+    identical: int = 0
 
     @property
     def ill_share(self) -> float:
@@ -207,7 +210,7 @@ def false_alarm_upper_bound(rejections: int, runs: int, confidence: float = 0.95
 
 
 Task = tuple[str, str, str, str, int]
-Outcome = tuple[str, int, float, int]
+Outcome = tuple[str, int, float, int, int]
 
 
 def false_alarms(
@@ -258,7 +261,7 @@ def false_alarms(
     found = []
     for control, prop, dtype in rows:
         mine = [outcomes[(control.label, prop.name, dtype, profile, s)] for s in range(runs)]
-        headlines, examples, seconds, ill = zip(*mine)
+        headlines, examples, seconds, ill, identical = zip(*mine)
         first = next((headline for headline in headlines if headline), "")
         rejections = sum(map(bool, headlines))
         total, took = sum(examples), sum(seconds)
@@ -274,6 +277,7 @@ def false_alarms(
                 first,
                 sum(ill),
                 profile,
+                sum(identical),
             )
         )
     return found
@@ -310,12 +314,13 @@ def _read_log(log: Path | None) -> dict[Task, Outcome]:
     done = {}
     for number, line in enumerate(text.splitlines(), 1):
         try:
-            label, name, dtype, profile, seed, headline, examples, seconds, ill = json.loads(line)
+            label, name, dtype, profile, seed, *outcome = json.loads(line)
+            headline, examples, seconds, ill, identical = outcome
         except ValueError:
             raise ValueError(
                 f"{log}:{number}: not a false-alarm run record of this version: {line[:80]!r}"
             ) from None
-        done[(label, name, dtype, profile, seed)] = (headline, examples, seconds, ill)
+        done[(label, name, dtype, profile, seed)] = (headline, examples, seconds, ill, identical)
     return done
 
 
@@ -342,7 +347,8 @@ def _share_threads(workers: int) -> None:
 
 def _seeded_run(task: Task) -> Outcome:
     """One seeded run of a control against a property: (the rejection's headline or "",
-    examples checked, seconds, examples too ill-conditioned to judge). It only draws: the
+    examples checked, seconds, examples too ill-conditioned to judge, examples with torch's
+    own bits). It only draws: the
     covering set is the same in every seed, and the gate checks it (tests/zoo)."""
     from rnn_impl.testing import profiles
 
@@ -359,7 +365,14 @@ def _seeded_run(task: Task) -> Outcome:
     start = time.perf_counter()
     verification = session.verify(run, seeded, seed)
     took = time.perf_counter() - start
-    return verification.headline, verification.examples, took, verification.ill_conditioned
+    identical = verification.counts[IDENTICAL]
+    return (
+        verification.headline,
+        verification.examples,
+        took,
+        verification.ill_conditioned,
+        identical,
+    )
 
 
 def alarms_markdown(rows: list[Alarms], command: str, machine: str = "") -> str:
@@ -372,7 +385,8 @@ def alarms_markdown(rows: list[Alarms], command: str, machine: str = "") -> str:
         "verdict rests on a tolerance or a law, in every dtype it runs in on the CPU: rejections",
         "in N runs with independent seeds (derandomize off, no shrinking), the one-sided 95%",
         "upper bound on the false-alarm rate (Clopper-Pearson), the examples those runs checked",
-        "and how many of them were too ill-conditioned to judge, and the seconds they took",
+        "and how many of them were too ill-conditioned to judge or had torch's module's own",
+        "bits (those hold without being judged: `judge_results`), and the seconds they took",
         "(one process each). The runs only draw: the covering set is the same in every seed,",
         "and the gate checks it (tests/zoo/test_kill_matrix.py, for every control at home).",
         "Every rejection is a false alarm: the table must show none.",
@@ -381,14 +395,14 @@ def alarms_markdown(rows: list[Alarms], command: str, machine: str = "") -> str:
         f"{sum(r.seconds for r in rows) / 60:.0f} minutes of run time in all (one process each;",
         "a campaign resumed from its log counts the runs it holds).",
         "",
-        "| implementation | property | dtype | profile | rejections / N | 95% upper bound | examples | too ill-conditioned | seconds |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| implementation | property | dtype | profile | rejections / N | 95% upper bound | examples | too ill-conditioned | torch's bits | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.implementation} | {r.prop} | {r.dtype} | {r.profile} | {r.rejections} / "
             f"{r.runs} | {r.upper_bound:.3f} | {r.examples} | {r.ill_conditioned} "
-            f"| {r.seconds:.0f} |"
+            f"| {r.identical} | {r.seconds:.0f} |"
         )
     rejected = [r for r in rows if r.rejections]
     runs, rejections = sum(r.runs for r in rows), sum(r.rejections for r in rows)
@@ -397,7 +411,8 @@ def alarms_markdown(rows: list[Alarms], command: str, machine: str = "") -> str:
         "",
         f"In all: {rejections} rejections in {runs} runs (95% upper bound on a run's false-alarm",
         f"rate {false_alarm_upper_bound(rejections, runs):.4f}), {examples} examples, {ill}",
-        f"({100 * ill / max(examples, 1):.1f}%) too ill-conditioned to judge; at most "
+        f"({100 * ill / max(examples, 1):.1f}%) too ill-conditioned to judge, "
+        f"{sum(r.identical for r in rows)} with torch's own bits; at most "
         f"{100 * max(r.ill_share for r in rows):.1f}% in a row (the cap:",
         f"{100 * ILL_CONDITIONED_CAP:.0f}%, `tolerances.ILL_CONDITIONED_CAP`).",
         "",
