@@ -28,7 +28,9 @@ report = Path("docs/notebook-report.txt").read_text().split("\n\n$ ")[0].splitli
 start = [line for line in report[:30] if not line.startswith("    ")][:21]
 block_at = next(i for i, line in enumerate(report) if line.startswith("FAIL "))
 block = report[block_at : report.index("", block_at)]
-verdict = [line for line in report if line.startswith("  ") and ": " in line and line.split(":")[0].strip() in ("numerics", "behaviour", "drop-in")]
+from rnn_impl.testing.tiers import TIERS
+
+verdict = [line for line in report if line.startswith("  ") and ": " in line and line.split(":")[0].strip() in TIERS]
 verdict += [line for line in report if " does not conform" in line or " conforms" in line][-1:]
 excerpt = "\n".join(["```", *start, "...", *block, "...", *verdict, "```"])
 readme = Path("README.md")
