@@ -4,6 +4,8 @@ position (rnn_impl.testing.binding), its parameters mapped from names and shapes
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from hypothesis import settings
@@ -260,6 +262,26 @@ def test_an_ambiguous_case_names_the_way_out():
         map_parameters(
             {"a": (4, 3), "b": (4, 4), "c": (4, 4), "d": (4, 4)}, torch_shapes, gru=False
         )
+
+
+@pytest.mark.parametrize(
+    "module, gru, hint",
+    [
+        (nn.RNN(3, 4), False, "one per gate of a GRU? --kind gru"),
+        (nn.GRU(3, 4), True, "3 gate blocks each, kept apart? its Adapter's named_parameters"),
+        (nn.LSTM(3, 4), False, "4 gate blocks each, kept apart?"),
+    ],
+    ids=["rnn", "gru", "lstm"],
+)
+def test_one_matrix_per_gate_names_its_way_out(module, gru, hint):
+    """A weight per gate and side (the tutorial layout) maps by no name and shape; the error
+    says what the count suggests."""
+    torch_shapes = {n: tuple(p.shape) for n, p in module.named_parameters()}
+    gates = 4 if isinstance(module, nn.LSTM) else 3
+    theirs = {f"x{k}.weight": (4, 3) for k in range(gates)}
+    theirs |= {f"h{k}.weight": (4, 4) for k in range(gates)}
+    with pytest.raises(MappingError, match=re.escape(hint)):
+        map_parameters(theirs, torch_shapes, gru=gru)
 
 
 def test_a_swapped_weight_bug_is_not_hidden_by_the_mapping():
@@ -566,3 +588,102 @@ def test_a_gate_order_must_name_each_gate_once(order, message):
         return
     with pytest.raises(SelectionError, match=message):
         Session.from_options(impl="tests.test_binding:StackedIFOG", gate_order=order)
+
+
+class GateLinearsGRU(nn.Module):
+    """A tutorial GRU, one nn.Linear per gate and side, its own constructor: the layout no
+    mapping from names and shapes reaches (6 matrices where torch has 2)."""
+
+    def __init__(self, n_inputs, n_hidden):
+        super().__init__()
+        self.n_hidden = n_hidden
+        for gate in ("reset", "update", "cand"):
+            setattr(self, f"x_{gate}", nn.Linear(n_inputs, n_hidden))
+            setattr(self, f"h_{gate}", nn.Linear(n_hidden, n_hidden))
+
+    def forward(self, inputs, h=None):
+        h = inputs.new_zeros(inputs.shape[1], self.n_hidden) if h is None else h[0]
+        outputs = []
+        for x in inputs:
+            r = torch.sigmoid(self.h_reset(h) + self.x_reset(x))
+            z = torch.sigmoid(self.h_update(h) + self.x_update(x))
+            n = torch.tanh(self.x_cand(x) + r * self.h_cand(h))
+            h = n + z * (h - n)
+            outputs.append(h)
+        return torch.stack(outputs), h.unsqueeze(0)
+
+
+class GateLinearsAdapter(Adapter):
+    """torch's stacked GRU weights onto one nn.Linear per gate: each torch parameter is the
+    list of its gates' pieces, in torch's order r, z, n."""
+
+    def pieces(self, impl):
+        return {
+            f"{kind}_{side}_l0": [getattr(getattr(impl, f"{prefix}_{g}"), kind) for g in GATES]
+            for kind in ("weight", "bias")
+            for side, prefix in (("ih", "x"), ("hh", "h"))
+        }
+
+    def load(self, impl, reference):
+        for name, pieces in self.pieces(impl).items():
+            for piece, value in zip(pieces, getattr(reference, name).chunk(3)):
+                piece.copy_(value)
+
+    def named_parameters(self, impl):
+        return self.pieces(impl)
+
+
+GATES = ("reset", "update", "cand")
+
+
+class JoinedAdapter(GateLinearsAdapter):
+    """The adapter a user writes first: torch's names onto ``torch.cat`` of the pieces, a
+    tensor forward never uses."""
+
+    def named_parameters(self, impl):
+        return {name: torch.cat(pieces) for name, pieces in self.pieces(impl).items()}
+
+
+def _gate_linears(adapter: str, properties: list[str]) -> Session:
+    return Session.from_options(
+        impl="tests.test_binding:GateLinearsGRU",
+        adapter=f"tests.test_binding:{adapter}",
+        kind="gru",
+        properties=properties,
+        devices=["cpu"],
+        layouts=["batched"],
+        fix=["num_layers=1", "bias=true"],
+    )
+
+
+def test_a_parameter_kept_in_pieces_is_named_by_the_list_of_them():
+    """A GRU with one nn.Linear per gate (a helper's first try, rejected before: its adapter
+    could only name torch's weight by a ``torch.cat``): its adapter names each torch
+    parameter by its gates' pieces, whose gradients are stacked as torch's rows."""
+    session = _gate_linears("GateLinearsAdapter", ["gradients"])
+    runs = session.live_runs()
+    assert {str(run.dtype) for run in runs} == {
+        "torch.float16",
+        "torch.bfloat16",
+        "torch.float32",
+        "torch.float64",
+    }
+    for run in runs:
+        verification = session.verify(run, settings(max_examples=10), seed=0, covering=False)
+        assert not verification.failed and verification.examples == 10, verification.headline
+
+
+def test_a_tensor_computed_from_the_parameters_is_refused_with_its_way_out():
+    """Named by ``torch.cat`` of the pieces, a weight's gradient was taken as zero and
+    ``gradients`` failed a correct GRU "6.89e+05x further"; now the adapter is refused before
+    any example, saying what to give instead."""
+    from rnn_impl.testing.cases import InputCase
+    from rnn_impl.testing.exceptions import ImplementationError
+    from rnn_impl.testing.oracle import build_pair
+
+    implementation = _gate_linears("JoinedAdapter", ["gradients"]).implementations[0]
+    with pytest.raises(ImplementationError) as raised:
+        build_pair(implementation, ModuleConfig(3, 4, family="gru"), InputCase())
+    message = str(raised.value)
+    assert "names weight_ih_l0 by a tensor computed from" in message
+    assert "(CatBackward0)" in message and "as the list of them in torch's gate order" in message

@@ -38,8 +38,8 @@ EXIT_STATUSES = (
 LEGEND = (
     "pass N: N examples held; (x eps): the largest distance from torch's float64 result, in\n"
     "units of the dtype's eps (scaled by the value's magnitude above 1); tolerances come from\n"
-    "each example's own sensitivity to rounding; identical to torch's N: N examples had\n"
-    "torch's module's own bits (those hold without being judged); other counts (recompiles,\n"
+    "each example's own sensitivity to rounding; identical to torch's N: N of those examples\n"
+    "had torch's module's own bits (they hold without being judged); other counts (recompiles,\n"
     "graph breaks) are summed over the examples; -: the property does not apply (see --list)"
 )
 __all__ = ["USAGE_ERROR", "UsageError", "build_parser", "main"]

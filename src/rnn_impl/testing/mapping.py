@@ -136,6 +136,31 @@ def _groups(names: list[str], count: int) -> list[list[str]]:
     return ordered
 
 
+def _per_gate(
+    count: int,
+    wanted: Sequence[str],
+    roles: dict[str, str],
+    torch_shapes: Mapping[str, Sequence[int]],
+    theirs: Mapping[str, Sequence[int]],
+) -> str:
+    """A hint where ``count`` matrices are one per gate of torch's ``wanted`` ones: ``""``
+    where they are not."""
+    gates, rest = divmod(count, len(wanted))
+    if rest or gates not in (3, 4):
+        return ""
+    stacked = torch_shapes[roles["weight_ih"]][0]
+    rows = {shape[0] for shape in theirs.values() if len(shape) == 2}
+    if rows == {stacked // gates}:  # torch's gated module, its blocks apart
+        return (
+            f": {gates} gate blocks each, kept apart? its Adapter's named_parameters gives each "
+            "torch weight as the list of them in torch's gate order (r, z, n; i, f, g, o)"
+        )
+    if rows == {stacked}:  # torch's Elman module: a gated one, per gate?
+        kind = {3: "gru", 4: "lstm"}[gates]
+        return f": one per gate of a {kind.upper()}? --kind {kind}"
+    return ""
+
+
 def _map_group(
     slot: tuple[int, int],
     names: list[str],
@@ -152,7 +177,8 @@ def _map_group(
     if len(matrices) != len(wanted):
         raise MappingError(
             f"{where}: {len(matrices)} weight matrices ({', '.join(matrices)}), torch's module "
-            f"has {len(wanted)} (write an Adapter: --adapter)"
+            f"has {len(wanted)}{_per_gate(len(matrices), wanted, roles, torch_shapes, theirs)} "
+            "(write an Adapter: --adapter)"
         )
     for role, name in zip(wanted, _order(matrices, theirs, roles, torch_shapes)):
         shape, wanted_shape = tuple(theirs[name]), tuple(torch_shapes[roles[role]])

@@ -14,7 +14,7 @@ import dataclasses
 import importlib
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,34 @@ from rnn_impl.testing.exceptions import ImplementationError
 from rnn_impl.testing.kinds import KINDS, MODULE_ARGUMENTS, RNN, Kind, declared
 from rnn_impl.testing.mapping import MappingError, Plan, map_parameters
 
+Named = Tensor | Sequence[Tensor]
+"""What an adapter names a torch parameter by: one of the implementation's tensors, or the
+pieces (one per gate) that torch's parameter stacks along rows."""
+
+
+def pieces(value: Named) -> list[Tensor]:
+    """The implementation's tensors an adapter names one torch parameter by."""
+    return [value] if isinstance(value, Tensor) else list(value)
+
+
+def stacked(value: Named) -> Tensor:
+    """One torch parameter from what an adapter names it by: its pieces stacked along rows."""
+    return value if isinstance(value, Tensor) else torch.cat(list(value), 0)
+
+
+def grads_by_name(output: Tensor, named: Mapping[str, Named]) -> dict[str, Tensor]:
+    """The gradient of the scalar ``output`` with respect to each named value (of a value in
+    pieces, theirs stacked along rows); zero for one that ``output`` does not depend on."""
+    parts = {name: pieces(value) for name, value in named.items()}
+    found = iter(
+        torch.autograd.grad(output, [t for ts in parts.values() for t in ts], allow_unused=True)
+    )
+    grads = {}
+    for name, ts in parts.items():
+        got = [g if g is not None else torch.zeros_like(t) for t, g in zip(ts, found)]
+        grads[name] = got[0] if len(got) == 1 else torch.cat(got, 0)
+    return grads
+
 
 class Adapter:
     """Gives an implementation the weights of torch's module, and names its parameters the
@@ -44,6 +72,11 @@ class Adapter:
 
             def named_parameters(self, impl):
                 return {"weight_ih_l0": impl.cell.w_x, ...}
+
+    ``named_parameters`` gives the tensors forward uses (gradients are taken with respect to
+    them): for a torch parameter the implementation keeps in pieces (one matrix per gate),
+    the list of them in torch's order (a GRU's ``r, z, n``, an LSTM's ``i, f, g, o``), which
+    torch stacks along rows.
 
     ``gate_order`` (``rnn-verify --gate-order``): the order in which the implementation stacks
     a gated module's blocks along the rows of its weights and biases, as indices of torch's
@@ -72,9 +105,10 @@ class Adapter:
             value = sum((source[s] for s in sources[1:]), source[sources[0]])
             theirs[name].copy_(self._blocks(sources[0], value, inverse=False))
 
-    def named_parameters(self, impl: nn.Module) -> dict[str, Tensor]:
+    def named_parameters(self, impl: nn.Module) -> Mapping[str, Named]:
         """``impl``'s parameters keyed by torch's names (``weight_ih_l0``, ...); a joined
-        bias under both of its names (its gradient is either bias's)."""
+        bias under both of its names (its gradient is either bias's); a parameter kept in
+        pieces as the list of them, stacked along rows in torch's order."""
         plan = plan_of(impl)
         theirs: dict[str, Tensor] = dict(impl.named_parameters())
         if plan is None:
@@ -465,7 +499,29 @@ def build_from(
             "--rnn-fix NAME=VALUE; if its weights are laid out otherwise, write an Adapter: "
             "--adapter)"
         ) from exc
+    _check_named(implementation, impl)
     return impl
+
+
+def _check_named(implementation: Implementation, impl: nn.Module) -> None:
+    """Every tensor the adapter names is one forward can use: a leaf of autograd's graph (a
+    tensor computed from the parameters, ``torch.cat`` of them or a view, is not what forward
+    uses, and its gradient would be taken as zero).
+
+    Raises:
+        ImplementationError: one that is not, with the way out.
+    """
+    for name, value in implementation.adapter.named_parameters(impl).items():
+        for piece in pieces(value):
+            if isinstance(piece, Tensor) and piece.grad_fn is not None:
+                by = implementation.adapter_name or "the default adapter"
+                raise ImplementationError(
+                    f"{by} names {name} by a tensor computed from {implementation.name}'s "
+                    f"parameters ({piece.grad_fn.name()}), not one forward uses: gradients are "
+                    "taken with respect to it. Its named_parameters gives the parameters "
+                    "themselves; a parameter kept in pieces (one per gate) as the list of them "
+                    "in torch's gate order (r, z, n; i, f, g, o)"
+                )
 
 
 def _other_kind(impl: nn.Module, config: ModuleConfig) -> Kind | None:

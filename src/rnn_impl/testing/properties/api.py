@@ -16,6 +16,7 @@ from rnn_impl.testing.oracle import (
     build_pair,
     in_torch_layout,
     rounded_on_load,
+    stacked,
     untouched_rng,
 )
 from rnn_impl.testing.properties._core import assert_exact, fail, register
@@ -99,7 +100,8 @@ def initialisation(implementation: Implementation, example: Example) -> None:
             modules.append(_construct(factory, **kwargs))
             states.append(torch.get_rng_state())
     reference, impl = modules
-    named = in_torch_layout(implementation.adapter, implementation.adapter.named_parameters(impl))
+    given = implementation.adapter.named_parameters(impl)
+    named = in_torch_layout(implementation.adapter, {n: stacked(v) for n, v in given.items()})
     for name, expected in reference.named_parameters():
         if name not in named:
             raise fail(example, f"parameter {name} is missing")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import hypothesis.strategies as st
@@ -14,7 +15,13 @@ from torch import Tensor, nn
 
 from rnn_impl.testing.cases import join_state, make_cell_inputs, upstream_grads
 from rnn_impl.testing.invalid_calls import ErrorSizes, cell_forward_cases
-from rnn_impl.testing.oracle import Implementation, build_pair, in_torch_layout
+from rnn_impl.testing.oracle import (
+    Implementation,
+    Named,
+    build_pair,
+    grads_by_name,
+    in_torch_layout,
+)
 from rnn_impl.testing.properties._core import (
     Measure,
     assert_exact,
@@ -148,16 +155,16 @@ def cell_gradients(implementation: Implementation, example: Example) -> Measure:
 
 
 def _gradients(
-    module: nn.Module, named: dict[str, Tensor], example: Example, **where: Any
+    module: nn.Module, named: Mapping[str, Named], example: Example, **where: Any
 ) -> dict[str, Tensor]:
-    """Gradients of ``<g, h'>`` with respect to input, hx and ``named`` (``where`` as for
-    :func:`_step`; the upstream gradient rounded alike)."""
+    """Gradients of ``<g, h'>`` with respect to input, hx and ``named`` (an adapter's: a
+    parameter in pieces gets theirs stacked; ``where`` as for :func:`_step`; the upstream
+    gradient rounded alike)."""
     inputs, out = _step(module, example, requires_grad=True, **where)
     check_like(example, _name(example), out, out, f"{_cell(example)}'s")
     g, _ = upstream_grads(out, out, example.case, where.get("precision"))
-    leaves: dict[str, Tensor] = {"input": inputs.padded, "hx": inputs.h0, **named}
-    grads = torch.autograd.grad((out * g).sum(), list(leaves.values()), allow_unused=True)
-    return {k: v if v is not None else torch.zeros_like(leaves[k]) for k, v in zip(leaves, grads)}
+    assert inputs.h0 is not None  # cell_gradients draws hx
+    return grads_by_name((out * g).sum(), {"input": inputs.padded, "hx": inputs.h0, **named})
 
 
 @register(

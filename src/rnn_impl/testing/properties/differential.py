@@ -12,7 +12,14 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from rnn_impl.testing.cases import make_inputs, split_state, upstream_grads
-from rnn_impl.testing.oracle import Implementation, as_tensors, build_pair, in_torch_layout
+from rnn_impl.testing.oracle import (
+    Implementation,
+    Named,
+    as_tensors,
+    build_pair,
+    grads_by_name,
+    in_torch_layout,
+)
 from rnn_impl.testing.properties._core import (
     ZERO,
     Measure,
@@ -125,20 +132,15 @@ def autocast(implementation: Implementation, example: Example) -> Measure:
     return ZERO
 
 
-def gradients(module: nn.Module, names: Mapping[str, Tensor], example: Example, **where):
+def gradients(module: nn.Module, names: Mapping[str, Named], example: Example, **where):
     """Gradients of ``<g_out, output> + <g_h, h_n>`` with respect to input, h0 (where the
-    example passes one) and ``names`` (``where`` as for :func:`run`; the upstream gradients
-    rounded alike)."""
+    example passes one) and ``names`` (an adapter's: a parameter in pieces gets theirs
+    stacked; ``where`` as for :func:`run`; the upstream gradients rounded alike)."""
     inputs, output, h_n = run(module, example, requires_grad=True, **where)
     g_out, g_h = upstream_grads(output, h_n, example.case, where.get("precision"))
     loss = (output * g_out).sum() + (h_n * g_h).sum()
     state = {} if inputs.h0 is None else {"h0": inputs.h0}
-    leaves = {"input": inputs.padded, **state, **names}
-    grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
-    return {
-        name: grad if grad is not None else torch.zeros_like(leaf)
-        for (name, leaf), grad in zip(leaves.items(), grads)
-    }
+    return grads_by_name(loss, {"input": inputs.padded, **state, **names})
 
 
 @register("gradients", "gradients", "tolerance", "numerics", draw={"with_h0": True})
