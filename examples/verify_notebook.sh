@@ -11,7 +11,7 @@ repro=$(mktemp -d)
   for module in my_rnn my_rnn_fixed; do
     echo "\$ rnn-verify --impl $module:MyRNN --profile dev"
     start=$(date +%s)
-    rnn-verify --impl "$module:MyRNN" --profile dev --repro-dir "$repro" | sed "s|$repro/||g"
+    rnn-verify --impl "$module:MyRNN" --profile dev --repro-dir "$repro" | sed "s|$repro/|rnn-verify-reproducers/|g"
     echo "(exit status ${PIPESTATUS[0]}, $(($(date +%s) - start)) s on $(python -c 'from rnn_impl.testing.machine import cpu_kind; print(cpu_kind())' 2>/dev/null || uname -m))"
     echo
   done
