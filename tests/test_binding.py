@@ -267,9 +267,13 @@ def test_an_ambiguous_case_names_the_way_out():
 @pytest.mark.parametrize(
     "module, gru, hint",
     [
-        (nn.RNN(3, 4), False, "one per gate of a GRU? --kind gru"),
+        (nn.RNN(3, 4), False, "one per gate of an nn.GRU? --kind gru"),
         (nn.GRU(3, 4), True, "3 gate blocks each, kept apart? its Adapter's named_parameters"),
-        (nn.LSTM(3, 4), False, "4 gate blocks each, kept apart?"),
+        (
+            nn.LSTM(3, 4),
+            False,
+            "kept apart? its Adapter's named_parameters gives each torch weight as the list of them in torch's gate order (i, f, g, o)",
+        ),
     ],
     ids=["rnn", "gru", "lstm"],
 )

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from rnn_impl.testing.kinds import KINDS
+
 INPUT_WORDS = frozenset(
     {
         "ih",
@@ -146,18 +148,18 @@ def _per_gate(
     """A hint where ``count`` matrices are one per gate of torch's ``wanted`` ones: ``""``
     where they are not."""
     gates, rest = divmod(count, len(wanted))
-    if rest or gates not in (3, 4):
+    kind = next((k for k in KINDS.values() if len(k.gates) == gates and not k.is_cell), None)
+    if rest or kind is None:
         return ""
     stacked = torch_shapes[roles["weight_ih"]][0]
     rows = {shape[0] for shape in theirs.values() if len(shape) == 2}
     if rows == {stacked // gates}:  # torch's gated module, its blocks apart
         return (
             f": {gates} gate blocks each, kept apart? its Adapter's named_parameters gives each "
-            "torch weight as the list of them in torch's gate order (r, z, n; i, f, g, o)"
+            f"torch weight as the list of them in torch's gate order ({', '.join(kind.gates)})"
         )
     if rows == {stacked}:  # torch's Elman module: a gated one, per gate?
-        kind = {3: "gru", 4: "lstm"}[gates]
-        return f": one per gate of a {kind.upper()}? --kind {kind}"
+        return f": one per gate of an {kind.reference}? --kind {kind.name}"
     return ""
 
 
