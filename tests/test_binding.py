@@ -5,6 +5,7 @@ position (rnn_impl.testing.binding), its parameters mapped from names and shapes
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -691,3 +692,22 @@ def test_a_tensor_computed_from_the_parameters_is_refused_with_its_way_out():
     message = str(raised.value)
     assert "names weight_ih_l0 by a tensor computed from" in message
     assert "(CatBackward0)" in message and "as the list of them in torch's gate order" in message
+
+
+def test_where_no_mapping_follows_write_adapter_writes_a_skeleton(tmp_path, monkeypatch, capsys):
+    """--write-adapter on a layout no mapping reaches wrote nothing; it now writes an Adapter
+    to fill in, each side's parameters listed with their shapes, valid Python."""
+    from tests.test_cli import rnn_verify_here
+
+    root = Path(__file__).resolve().parent.parent
+    path = tmp_path / "gates_adapter.py"
+    impl = ("--impl", "tests.test_binding:GateLinearsGRU", "--kind", "gru")
+    run = rnn_verify_here(
+        *impl, "--write-adapter", str(path), cwd=root, monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "a skeleton: fill in load and named_parameters" in run.stdout
+    source = path.read_text()
+    compile(source, str(path), "exec")
+    assert "reference.weight_ih_l0  (12, 3)" in source and "impl.x_reset.weight  (4, 3)" in source
+    assert "in torch's gate order (r, z, n)" in source

@@ -11,6 +11,7 @@ number (a cell, a class of one layer) are written as found.
 from __future__ import annotations
 
 import re
+import textwrap
 
 from rnn_impl.testing.mapping import Plan
 
@@ -132,3 +133,58 @@ def _role(torch_name: str) -> str:
 def _encodes(encoding: str, layer: int, direction: int, number: re.Match[str]) -> bool:
     value = int(number.group(1))
     return value == (layer if encoding == "layer" else 2 * layer + direction)
+
+
+SKELETON = '''"""An Adapter skeleton written by `rnn-verify --write-adapter`: no mapping follows from
+the names and shapes of the parameters:
+{why}
+
+Fill in `load` and `named_parameters`, then verify with:
+
+    {command}
+"""
+
+from rnn_impl.testing import Adapter as _Default
+
+
+class Adapter(_Default):
+    def load(self, impl, reference):
+        """Copy torch's parameters into yours (called under torch.no_grad).
+
+        torch's, on the module rnn-verify built:
+{torch}
+        yours:
+{yours}
+        """
+        raise NotImplementedError("copy torch's parameters into yours: impl.<yours>.copy_(...)")
+
+    def named_parameters(self, impl):
+        """Your tensors that forward uses, by torch's names; a weight kept in pieces (one per
+        gate) as the list of them in torch's gate order{gates}."""
+        raise NotImplementedError(\'return {{"weight_ih_l0": impl.<yours>, ...}}\')
+'''
+
+
+def skeleton_source(
+    command: str,
+    why: str,
+    config: str,
+    torch_shapes: dict[str, tuple[int, ...]],
+    theirs: dict[str, tuple[int, ...]],
+    gates: tuple[str, ...],
+) -> str:
+    """An Adapter whose ``load`` and ``named_parameters`` are left to the user, each side's
+    parameters listed with their shapes: where no mapping follows (``why``)."""
+
+    def listed(prefix: str, shapes: dict[str, tuple[int, ...]]) -> str:
+        return "\n".join(
+            f"            {prefix}.{name}  {tuple(shape)}" for name, shape in shapes.items()
+        )
+
+    return SKELETON.format(
+        command=command,
+        why=textwrap.fill(f"{why}.", 92, initial_indent="    ", subsequent_indent="    "),
+        torch=f"            ({config})\n" + listed("reference", torch_shapes),
+        yours=listed("impl", theirs),
+        gates=f" ({', '.join(gates)})" if gates else "",
+    )

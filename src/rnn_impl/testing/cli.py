@@ -185,7 +185,12 @@ def _run(args: argparse.Namespace) -> int:
     options = selection_options(args)
     more = {"expected_failures": args.expected_failures, "corpus_file": args.corpus}
     session, _ = selection(options, **more)
-    built, plan = _smoke_test(session)
+    try:
+        built, plan = _smoke_test(session)
+    except Unmapped as unmapped:
+        if args.write_adapter is None:
+            raise
+        return _write_skeleton(unmapped, args.write_adapter, args.kind)
     if args.write_adapter is not None:
         return _write_adapter(session, args.write_adapter, built, plan, args.kind)
     from rnn_impl.testing.session import SelectionError
@@ -322,6 +327,15 @@ def _leaving_out(name: str) -> str:
     return f"left out of the verdict (nothing to do; to judge it anyway: {choose})"
 
 
+class Unmapped(UsageError):
+    """No mapping of torch's parameters onto ``implementation``'s, built with ``config``,
+    follows from names and shapes (``why``, the mapping's error)."""
+
+    def __init__(self, message: str, implementation: Any, config: Any, why: str) -> None:
+        super().__init__(message)
+        self.implementation, self.config, self.why = implementation, config, why
+
+
 def _smoke_test(session: Any) -> tuple[list[str], Any]:
     """Build each implementation once with a plain configuration (and the fixed arguments):
     a constructor or adapter that cannot work at all is a usage error, not a conformance
@@ -340,7 +354,10 @@ def _smoke_test(session: Any) -> tuple[list[str], Any]:
             config = implementation.plain_config(session.fixed)
             reference, impl = oracle.build_pair(implementation, config, InputCase())
         except (oracle.ImplementationError, ValueError) as error:  # ValueError: torch's
-            raise UsageError(" ".join(str(error).split())) from None
+            message = " ".join(str(error).split())
+            if isinstance(error.__cause__, MappingError):
+                raise Unmapped(message, implementation, config, str(error.__cause__)) from None
+            raise UsageError(message) from None
         if lines or implementation is not session.implementations[0]:
             continue
         short = implementation.name.rpartition(":")[2]
@@ -358,7 +375,9 @@ def _smoke_test(session: Any) -> tuple[list[str], Any]:
                 reference, impl = oracle.build_pair(implementation, wider, InputCase())
             except oracle.ImplementationError as error:
                 if isinstance(error.__cause__, MappingError):
-                    raise UsageError(f"{implementation.name}: {error.__cause__}") from None
+                    why = str(error.__cause__)
+                    message = f"{implementation.name}: {why}"
+                    raise Unmapped(message, implementation, wider, why) from None
             plan = oracle.plan_of(impl)
         if plan is not None:
             by = f"by {implementation.adapter_name}" if implementation.adapter_name else None
@@ -415,12 +434,44 @@ def _write_adapter(
             f"--write-adapter: {implementation.name} has torch's parameter names: it needs no "
             "adapter"
         )
-    command = f"rnn-verify --impl {implementation.name} --adapter {path.stem}:Adapter"
-    if session_kind is not None:
-        command += f" --kind {session_kind}"
+    command = _adapter_command(implementation, path, session_kind)
     path.write_text(adapter_source(command, plan))
     print("\n".join(built))
     print(f"rnn-verify: wrote {path}; check it, then verify with: {command}")
+    return 0
+
+
+def _adapter_command(implementation: Any, path: Path, session_kind: str | None) -> str:
+    """The rnn-verify command that verifies ``implementation`` with the adapter at ``path``."""
+    command = f"rnn-verify --impl {implementation.name} --adapter {path.stem}:Adapter"
+    return command if session_kind is None else f"{command} --kind {session_kind}"
+
+
+def _write_skeleton(unmapped: Unmapped, path: Path, session_kind: str | None) -> int:
+    """Where no mapping follows from names and shapes, an Adapter to fill in, written to
+    ``path``: each side's parameters listed with their shapes."""
+    import torch
+
+    from rnn_impl.testing.adapter_source import skeleton_source
+
+    implementation, config = unmapped.implementation, unmapped.config
+    reference = config.kind.torch_class()(**config.kwargs())
+    impl = implementation.build(config, torch.device("cpu"), torch.float32)
+    command = _adapter_command(implementation, path, session_kind)
+    source = skeleton_source(
+        command,
+        unmapped.why,
+        str(config),
+        {name: tuple(p.shape) for name, p in reference.named_parameters()},
+        {name: tuple(p.shape) for name, p in impl.named_parameters()},
+        config.kind.gates,
+    )
+    path.write_text(source)
+    print(f"rnn-verify: no mapping follows from names and shapes ({unmapped.why})")
+    print(
+        f"rnn-verify: wrote {path}, a skeleton: fill in load and named_parameters, then "
+        f"verify with: {command}"
+    )
     return 0
 
 
