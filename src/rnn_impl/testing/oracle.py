@@ -53,9 +53,9 @@ def grads_by_name(output: Tensor, named: Mapping[str, Named]) -> dict[str, Tenso
         torch.autograd.grad(output, [t for ts in parts.values() for t in ts], allow_unused=True)
     )
     grads = {}
-    for name, ts in parts.items():
-        got = [g if g is not None else torch.zeros_like(t) for t, g in zip(ts, found)]
-        grads[name] = got[0] if len(got) == 1 else torch.cat(got, 0)
+    for name, value in named.items():
+        got = [g if g is not None else torch.zeros_like(t) for t, g in zip(parts[name], found)]
+        grads[name] = got[0] if isinstance(value, Tensor) else stacked(got)
     return grads
 
 
@@ -511,6 +511,13 @@ def _check_named(implementation: Implementation, impl: nn.Module) -> None:
     Raises:
         ImplementationError: one that is not, with the way out.
     """
+    gates = implementation.kind.gates
+    in_pieces = (
+        f"; a parameter kept in pieces (one per gate) as the list of them in torch's gate "
+        f"order ({', '.join(gates)})"
+        if gates
+        else ""
+    )
     for name, value in implementation.adapter.named_parameters(impl).items():
         for piece in pieces(value):
             if isinstance(piece, Tensor) and piece.grad_fn is not None:
@@ -519,8 +526,7 @@ def _check_named(implementation: Implementation, impl: nn.Module) -> None:
                     f"{by} names {name} by a tensor computed from {implementation.name}'s "
                     f"parameters ({piece.grad_fn.name()}), not one forward uses: gradients are "
                     "taken with respect to it. Its named_parameters gives the parameters "
-                    "themselves; a parameter kept in pieces (one per gate) as the list of them "
-                    "in torch's gate order (r, z, n; i, f, g, o)"
+                    f"themselves{in_pieces}"
                 )
 
 
