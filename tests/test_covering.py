@@ -13,7 +13,13 @@ from itertools import combinations, product
 import pytest
 
 from rnn_impl.testing import devices
-from rnn_impl.testing.covering import CROSSED, LEVELS, SIZE_LEVELS, covering_array
+from rnn_impl.testing.covering import (
+    CROSSED,
+    LEVELS,
+    SHORT_SEQ_LEVELS,
+    SIZE_LEVELS,
+    covering_array,
+)
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
 from rnn_impl.testing.properties._core import covering_case
 
@@ -136,8 +142,7 @@ def test_each_property_reaches_every_level_and_pair(prop, device):
 
 @pytest.mark.parametrize("prop, device", WHERE)
 def test_covering_examples_are_what_the_rows_say(prop, device):
-    """A row's example has its levels, and 256 steps are reached where the property draws sequences of any length (off the
-    meta device)."""
+    """A row's example has its levels, and its longest sequence is its far level."""
     for index, row in enumerate(prop.covering_rows(device)):
         config, case = covering_case(row, index)
         assert config.kwargs() == {k: row[k] for k in config.kwargs()}
@@ -147,8 +152,20 @@ def test_covering_examples_are_what_the_rows_say(prop, device):
             row["batch"],
             row["with_h0"],
         )
-    if 256 in prop.covering_levels(device)["seq_len"]:
-        assert max(row["seq_len"] for row in prop.covering_rows(device)) == 256
+    far = max(prop.covering_levels(device)["seq_len"])
+    assert max(row["seq_len"] for row in prop.covering_rows(device)) == far
+
+
+@pytest.mark.parametrize("prop", CATALOGUE, ids=lambda p: p.name)
+def test_only_properties_that_ask_how_rounding_grows_cover_long_sequences(prop):
+    """256 steps on the CPU where the property says it needs them (``long_sequences``: a
+    tolerance on outputs or gradients, bit identity); every other property stops at 17
+    steps, or at its own levels."""
+    far = max(prop.covering_levels("cpu")["seq_len"])
+    if "seq_len" in prop.levels:
+        assert not prop.long_sequences and far <= max(SHORT_SEQ_LEVELS)
+    else:
+        assert far == (max(LEVELS["seq_len"]) if prop.long_sequences else max(SHORT_SEQ_LEVELS))
 
 
 def test_pairs_that_need_another_factor_moved_are_covered():

@@ -189,6 +189,13 @@ CROSSED = ("num_layers", "bidirectional", "batch", "with_h0")
 direction starts from and returns depends on all four at once (the reverse direction of the
 third layer of a batch of two, started from a given h0)."""
 
+SHORT_SEQ_LEVELS = (1, 2, 5, 17)
+"""``seq_len`` levels of a property whose verdict does not grow with the sequence (a law, a
+contract, dropout, a conversion: decided within a few steps), the longest past NEAR's 12. The
+far level (256 steps) is for the properties that ask how rounding grows step after step
+(``Property.long_sequences``); search campaigns draw it for every property
+(:data:`~rnn_impl.testing.strategies.FAR`)."""
+
 META_SEQ_LEN = 32
 """The longest sequence of a covering row on the meta device."""
 

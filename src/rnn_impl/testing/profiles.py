@@ -3,6 +3,10 @@
 * ``dev``: fast local runs (``pytest -n auto`` in about a minute on 2 cores).
 * ``ci``: extends Hypothesis' built-in ``ci`` profile (derandomized, no database, no
   deadline), sized so the CI gate takes minutes.
+* ``covering``: ``ci`` with one draw past each property's covering rows: the rows are the
+  systematic part (every level and pair of levels), the draws what search and the false-alarm
+  campaigns add. The gate's torch legs past the wheel leg run it, and its runs of the zoo's
+  correct implementations.
 * ``thorough``: at least 1000 examples per property; properties ``target()`` their
   normalised error so the search climbs towards the worst case.
 
@@ -15,12 +19,12 @@ from __future__ import annotations
 import os
 
 PROFILE_ENV = "RNN_IMPL_PROFILE"
-PROFILES = ("dev", "ci", "thorough")
-MAX_EXAMPLES = {"dev": 8, "ci": 30, "thorough": 1000}
+PROFILES = ("dev", "ci", "covering", "thorough")
+MAX_EXAMPLES = {"dev": 8, "ci": 30, "covering": 1, "thorough": 1000}
 
 
 def register_profiles() -> None:
-    """Register the three profiles with Hypothesis (idempotent)."""
+    """Register the profiles of :data:`PROFILES` with Hypothesis (idempotent)."""
     from hypothesis import HealthCheck, settings
 
     # too_slow only: a torch call is slow by Hypothesis' measure; a strategy that filters too
@@ -38,6 +42,9 @@ def register_profiles() -> None:
         max_examples=MAX_EXAMPLES["ci"],
         suppress_health_check=relaxed,
         print_blob=True,
+    )
+    settings.register_profile(
+        "covering", settings.get_profile("ci"), max_examples=MAX_EXAMPLES["covering"]
     )
     settings.register_profile(
         "thorough",

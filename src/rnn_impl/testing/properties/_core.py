@@ -29,6 +29,7 @@ from rnn_impl.testing.covering import (
     LEVELS,
     META_SEQ_LEN,
     PROJ_LEVELS,
+    SHORT_SEQ_LEVELS,
     covering_array,
 )
 from rnn_impl.testing.devices import COMPUTE_DEVICES, FLOAT_DTYPES, dtype_name
@@ -105,6 +106,11 @@ class Property:
         holds: the factors it draws that a class may hold at one of their ``levels`` (it
             runs there; any other it draws makes it not applicable to a class holding one):
             gradcheck's ``num_layers``, where one layer is as good as three.
+        long_sequences: its verdict can turn on how rounding grows over many steps (a
+            tolerance on outputs or gradients, bit identity): its covering rows reach
+            :data:`~rnn_impl.testing.covering.LEVELS`' 256 steps; any other property's stop
+            at :data:`~rnn_impl.testing.covering.SHORT_SEQ_LEVELS`' 17, and its far lengths
+            are left to search campaigns.
         passes_state: it passes a state of its own on (streaming carries h_n into a second
             call): it does not apply to an implementation that takes no initial state. Any
             other property runs such an implementation without h0.
@@ -129,6 +135,7 @@ class Property:
     cells: bool = False
     levels: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     holds: tuple[str, ...] = ()
+    long_sequences: bool = False
     passes_state: bool = False
     examples: int | None = None
     unavailable: Callable[[], str | None] | None = None
@@ -226,7 +233,9 @@ class Property:
     ) -> dict[str, tuple[Any, ...]]:
         """The factors of this property's covering array on ``device`` and their levels: the
         defaults of :data:`~rnn_impl.testing.covering.LEVELS` (with
-        :data:`~rnn_impl.testing.covering.PROJ_LEVELS` for an LSTM), the values its ``config`` and
+        :data:`~rnn_impl.testing.covering.PROJ_LEVELS` for an LSTM; sequences up to
+        :data:`~rnn_impl.testing.covering.SHORT_SEQ_LEVELS` unless ``long_sequences``), the
+        values its ``config`` and
         ``draw`` fix, its own ``levels``, then ``fixed``, ``layouts`` and ``state`` (False:
         no row passes an initial state). On the meta device,
         which computes nothing, sequences stop at
@@ -238,6 +247,8 @@ class Property:
                 does not say which of its values to cover.
         """
         chosen: dict[str, tuple[Any, ...]] = dict(LEVELS)
+        if not self.long_sequences:
+            chosen["seq_len"] = SHORT_SEQ_LEVELS
         if KINDS[(fixed or {}).get("family", RNN.name)].takes("proj_size"):
             chosen["proj_size"] = PROJ_LEVELS
         for name, value in {**self.config, **self.draw}.items():

@@ -105,7 +105,7 @@ def shapes(implementation: Implementation, example: Example) -> None:
     config={"input_size": sizes(max_value=1024), "hidden_size": sizes(max_value=1024)},
     draw={
         # on meta every step runs Python shape functions: long sequences cost time and test
-        # nothing the small-width properties (seq_len up to 256) do not
+        # nothing the small-width properties (long sequences in output_close) do not
         "seq_len": st.integers(1, 8),
         "batch": st.integers(1, 512),
         "budget": 10**12,

@@ -64,7 +64,7 @@ CENTER: dict[str, Any] = {"dtype": torch.float64, "device": "cpu"}
 inputs the implementation is given (``precision``: rounded to its dtype first)."""
 
 
-@register("output_exact", "differential", "exact", "drop-in", devices=("cpu",))
+@register("output_exact", "differential", "exact", "drop-in", devices=("cpu",), long_sequences=True)
 def output_exact(implementation: Implementation, example: Example) -> Measure:
     """output and h_n are bit-identical to nn.RNN's on CPU (torch.equal); for nn.LSTM, on
     one of its CPU routes (oneDNN's, or ATen's native one), both run there."""
@@ -102,7 +102,7 @@ def compare_outputs(example: Example, reference: nn.Module, impl: Any, where: st
     )
 
 
-@register("output_close", "differential", "tolerance", "numerics")
+@register("output_close", "differential", "tolerance", "numerics", long_sequences=True)
 def output_close(implementation: Implementation, example: Example) -> Measure:
     """output and h_n match torch's within what rounding in any order allows on the example
     (the spread of perturbed float64 runs, :mod:`rnn_impl.testing.sensitivity`)."""
@@ -115,7 +115,15 @@ def output_close(implementation: Implementation, example: Example) -> Measure:
 AUTOCAST_DTYPES = (torch.bfloat16, torch.float16)
 
 
-@register("autocast", "differential", "exact", "drop-in", devices=("cpu",), dtypes=(torch.float32,))
+@register(
+    "autocast",
+    "differential",
+    "exact",
+    "drop-in",
+    devices=("cpu",),
+    dtypes=(torch.float32,),
+    long_sequences=True,
+)
 def autocast(implementation: Implementation, example: Example) -> Measure:
     """Under ``torch.autocast`` on the CPU (bfloat16, then float16) output and h_n have
     nn.RNN's dtype and values, bit for bit: nn.RNN runs its ``linear``s in the lower precision
@@ -143,7 +151,9 @@ def gradients(module: nn.Module, names: Mapping[str, Named], example: Example, *
     return grads_by_name(loss, {"input": inputs.padded, **state, **names})
 
 
-@register("gradients", "gradients", "tolerance", "numerics", draw={"with_h0": True})
+@register(
+    "gradients", "gradients", "tolerance", "numerics", draw={"with_h0": True}, long_sequences=True
+)
 def gradients_close(implementation: Implementation, example: Example) -> Measure:
     """d(output, h_n) w.r.t. input, h0 (drawn wherever the implementation takes one) and
     every named parameter match torch's, each within what rounding in any order allows on

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from rnn_impl.testing.cases import ModuleConfig, make_inputs
+from rnn_impl.testing.covering import SHORT_SEQ_LEVELS
 from rnn_impl.testing.oracle import Implementation, build_from, build_pair, sub_reference
 from rnn_impl.testing.properties._core import ZERO, Measure, assert_within, forward, register
 from rnn_impl.testing.sensitivity import Allowed, module_sensitivity
@@ -142,7 +143,7 @@ def batch_first_is_transpose(implementation: Implementation, example: Example) -
     "numerics",
     config={"bidirectional": False},
     draw={"layout": "batched", "seq_len": st.integers(2, 12)},
-    levels={"seq_len": (2, 5, 256)},
+    levels={"seq_len": SHORT_SEQ_LEVELS[1:]},
     passes_state=True,
     **LAW,
 )
