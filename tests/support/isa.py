@@ -1,13 +1,14 @@
 """Run the bit-exactness tests under every BLAS / ISA mode that changes the path on this machine.
 
 ``python -m tests.support.isa [pytest args]`` (``tox -e isa``, part of the CI gate) runs
-:data:`TESTS` (the alignment pin, the exact-parity grids of RNN and of the gated family) once per mode, each
-in its own process with one environment variable set. Some settings silently fall back to
-another mode (``MKL_CBWR=AVX2`` on an AMD CPU reports ``CNR:AUTO``), so each mode is first
-probed: the ``CNR:`` mode MKL reports under ``MKL_VERBOSE=1``, the ISA ATen dispatches to, and
-a fingerprint of GEMM and ``tanh`` results at misaligned offsets. A mode whose three equal
-those of a mode already run is reported as a fallback and not run again. Exits non-zero when
-any mode fails, or when a probe fails.
+:data:`TESTS` (the alignment pin, the exact-parity grids of RNN and of the gated family) once
+per mode, each in its own run with one environment variable set: the machine's default mode in
+one process with torch's own threads, every other across the cores (xdist, a thread each).
+Some settings silently fall back to another mode (``MKL_CBWR=AVX2`` on an AMD CPU reports
+``CNR:AUTO``), so each mode is first probed: the ``CNR:`` mode MKL reports under
+``MKL_VERBOSE=1``, the ISA ATen dispatches to, and a fingerprint of GEMM and ``tanh`` results
+at misaligned offsets. A mode whose three equal those of a mode already run is reported as a
+fallback and not run again. Exits non-zero when any mode fails, or when a probe fails.
 """
 
 from __future__ import annotations
@@ -92,8 +93,11 @@ def main(args: list[str]) -> int:
             print(f"isa: {label}: {shown}: same as {seen[key]}, not run again", flush=True)
             continue
         seen[key] = label
+        # the machine's own mode in one process with torch's threads, as a user runs it (the
+        # torch legs run these tests one thread per xdist worker); the others across the cores
+        spread = ["-p", "no:xdist"] if value is None else ["-n", "auto"]
         print(f"isa: {label}: {shown}: running", flush=True)
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *spread]
         status = subprocess.run([*command, *TESTS, *args], env=env).returncode
         if status != 0:
             failed.append(label)
