@@ -37,6 +37,7 @@ ONCE = (
     "tests/test_expected.py",
     "tests/test_kinds.py",
     "tests/test_layout.py",
+    "tests/test_legs.py",
     "tests/test_notebook.py",
     "tests/test_plugin_project.py",
     "tests/test_report.py",
