@@ -306,16 +306,38 @@ def test_console_script_is_installed():
     assert run.returncode == 0
 
 
-def reproducer_for(impl, tmp_path, config, case):
-    """The reproducer rnn-verify writes for an output_exact failure of ``impl``."""
+def reproducer_for(impl, tmp_path, config, case, prop="output_exact", **loading):
+    """The reproducer rnn-verify writes for a failure of ``prop`` by ``impl`` (loaded with
+    ``loading``: load_implementation's keywords)."""
     import torch
 
+    from rnn_impl.testing.oracle import load_implementation
     from rnn_impl.testing.report import Result, write_reproducer
     from rnn_impl.testing.strategies import Example
 
-    result = Result("output_exact", "differential", "cpu", "float32", "fail")
+    result = Result(prop, "differential", "cpu", "float32", "fail")
     example = Example(config, case, "cpu", torch.float32)
-    return write_reproducer(tmp_path, result, example, impl, None, "rnn")
+    return write_reproducer(tmp_path, result, example, load_implementation(impl, **loading))
+
+
+def test_a_reproducer_rebuilds_the_implementation_as_it_was_loaded(tmp_path):
+    """A class that stacks its gates i, f, o, g, verified with --gate-order ifog: its
+    reproducer loads it so too, and holds (it once failed a correct class, read in torch's
+    order)."""
+    from rnn_impl.testing.cases import InputCase, ModuleConfig
+    from rnn_impl.testing.kinds import KINDS
+
+    script = reproducer_for(
+        "tests.test_binding:StackedIFOG",
+        tmp_path,
+        ModuleConfig(3, 4, family="lstm"),
+        InputCase(seq_len=3, batch=2),
+        prop="output_close",
+        kind=KINDS["lstm"],
+        gate_order="ifog",
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_an_operation_order_failure_is_classified_so(tmp_path):

@@ -595,14 +595,7 @@ def _check(
         return result, None
     implementation = run.implementation
     entry = corpus.failure_of(run.prop.name, example, implementation.name, verification.headline)
-    path = write_reproducer(
-        outputs.repro_dir,
-        result,
-        example,
-        implementation.name,
-        implementation.adapter_name,
-        implementation.kind.name,
-    )
+    path = write_reproducer(outputs.repro_dir, result, example, implementation)
     result.reproducer = str(path)
     if run.prop.exact and run.device == "cpu" and result.differs == VALUES:
         result.cause = classify(path)

@@ -198,6 +198,10 @@ class Implementation:
     takes_state: bool = True
     """Its forward takes an initial state (``forward(input, h0)``); False for one that takes
     the input alone (``forward(x)``, as probing finds it): every example runs without h0."""
+    arguments: dict[str, str] | None = None
+    """The aliases it was loaded with (``--arg``: torch's argument -> the factory's parameter)."""
+    gate_order: str | None = None
+    """The gate letters it was loaded with (``--gate-order``), read by the default adapter."""
 
     @property
     def is_cell(self) -> bool:
@@ -367,7 +371,16 @@ def load_implementation(
         binding = bind(factory, chosen.arguments, defaults, arguments)
     except ValueError as error:
         raise ImplementationError(f"{spec}: {error}") from None
-    return Implementation(spec, factory, loaded, chosen, adapter or None, binding)
+    return Implementation(
+        spec,
+        factory,
+        loaded,
+        chosen,
+        adapter or None,
+        binding,
+        arguments=dict(arguments) if arguments else None,
+        gate_order=gate_order,
+    )
 
 
 def _gate_indices(order: str, kind: Kind, adapter: str | None) -> tuple[int, ...]:

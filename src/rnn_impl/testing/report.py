@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 if TYPE_CHECKING:
+    from rnn_impl.testing.oracle import Implementation
     from rnn_impl.testing.strategies import Example
 
 DTYPE_COLUMNS = ("float32", "float64", "float16", "bfloat16")
@@ -216,12 +217,17 @@ def outcome(status, code):
 
 
 try:
+    from dataclasses import replace
+
     import torch
     from rnn_impl.testing import BY_NAME, Example, InputCase, ModuleConfig, load_implementation
     from rnn_impl.testing.kinds import KINDS
 
     prop = BY_NAME[{property!r}]
-    implementation = load_implementation({impl!r}, {adapter!r}, KINDS[{kind!r}])
+    implementation = load_implementation(
+        {impl!r}, {adapter!r}, KINDS[{kind!r}], arguments={arguments!r}, gate_order={gate_order!r}
+    ).holding({held!r})
+    implementation = replace(implementation, takes_state={takes_state!r})
     example = {example}
 except Exception as error:
     print(f"cannot set the example up: {{type(error).__name__}}: {{error}}")
@@ -242,16 +248,13 @@ OUTCOME_ENV = "RNN_VERIFY_OUTCOME"
 
 
 def write_reproducer(
-    directory: Path,
-    result: Result,
-    example: Example,
-    impl: str,
-    adapter: str | None,
-    kind: str,
+    directory: Path, result: Result, example: Example, implementation: Implementation
 ) -> Path:
-    """A standalone script that rebuilds ``example`` and shows the failure (``kind``: what the
-    implementation imitates)."""
+    """A standalone script that rebuilds ``implementation`` as it was verified (its adapter,
+    kind, aliases, gate order, held arguments and state form) and ``example``, and shows the
+    failure."""
     directory.mkdir(parents=True, exist_ok=True)
+    impl = implementation.name
     safe = "".join(ch if ch.isalnum() else "-" for ch in impl).strip("-")
     path = (
         directory / f"rnn-verify-repro-{safe}-{result.property}-{result.device}-{result.dtype}.py"
@@ -260,8 +263,12 @@ def write_reproducer(
         REPRODUCER.format(
             property=result.property,
             impl=impl,
-            adapter=adapter,
-            kind=kind,
+            adapter=implementation.adapter_name,
+            kind=implementation.kind.name,
+            arguments=implementation.arguments,
+            gate_order=implementation.gate_order,
+            held=implementation.binding.held,
+            takes_state=implementation.takes_state,
             device=result.device,
             dtype=result.dtype,
             cwd=os.getcwd(),
