@@ -186,7 +186,10 @@ def example_of(device="cpu", dtype=torch.float32, **settings):
             "GRUGateOrderZR",
             "output_close",
             {"input_size": 2, "hidden_size": 3, "family": "gru"},
-            ["given its gate blocks reordered to (z, r, n) it agrees with nn.GRU"],
+            [
+                "given its gate blocks reordered to (z, r, n) it agrees with nn.GRU",
+                "if that is its layout, --gate-order zrn",
+            ],
             [],
         ),
         (

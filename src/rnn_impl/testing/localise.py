@@ -168,10 +168,15 @@ def _gate_order(
             if not bool(rule.mask(data, data_e, bounds, "output", example.dtype).any()):
                 theirs = ", ".join(names)
                 ours = ", ".join(names[k] for k in order)
+                fix = (
+                    "its adapter's load() places them so"
+                    if implementation.adapter_name
+                    else f"--gate-order {''.join(names[k] for k in order)}"
+                )
                 return (
                     f"given its gate blocks reordered to ({ours}) it agrees with "
                     f"{example.config.kind.reference}: it reads them in that order, torch's is "
-                    f"({theirs})"
+                    f"({theirs}); if that is its layout, {fix}"
                 )
     return None
 
