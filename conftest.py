@@ -23,9 +23,9 @@ settings.load_profile(profiles.default_profile())
 # Tests whose outcome cannot depend on the torch version (the zoo's kill matrix, power and
 # campaigns, binding a user's class, the CLI, plugin and search end to end, corpus, report,
 # strategies, covering arrays, the session and the layout of the code): marked ``once``; tox
-# runs them on the wheel leg only (tox.ini's header states the rule). What can differ between versions (the drop-ins' parity
-# and exactness, the catalogue against torch's modules, errors, the float64 re-run the
-# tolerances rest on) runs on every leg.
+# runs them on the wheel leg only (tox.ini's header states the rule). What can differ between
+# versions (the drop-ins' parity and exactness, the catalogue against torch's modules, errors,
+# the float64 re-run the tolerances rest on) runs on every leg.
 ONCE = (
     "tests/zoo/",
     "tests/test_binding.py",

@@ -83,20 +83,22 @@ def tox_selection(env: str) -> list[str] | None:
     return selection
 
 
-def legs() -> dict[str, list[str]]:
-    """Each leg (the gate's torch legs with the same selection share a column) and the node
-    ids it runs."""
+def gate_legs() -> dict[str, list[str]]:
+    """Each leg of the gate that runs tests (the envs of tox's envlist whose command is pytest,
+    those with the same selection and profile in one column; the ISA leg) and the node ids it
+    runs."""
     envs = subprocess.run(
         ["tox", "-l"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
     by_selection: dict[tuple[str, ...], list[str]] = collections.defaultdict(list)
     for env in envs:
-        selection = tox_selection(env) if env.startswith("torch") else None
+        selection = tox_selection(env)
         if selection is not None:
             by_selection[(tox_profile(env), *selection)].append(env)
-    found = {"local loop (`pytest -n auto`, dev)": collect([])}
-    for (profile, *selection), names in by_selection.items():
-        found[f"{', '.join(names)} ({profile})"] = collect(selection)
+    found = {
+        f"{', '.join(names)} ({profile})": collect(selection)
+        for (profile, *selection), names in by_selection.items()
+    }
     found["isa (each mode)"] = collect(list(ISA_TESTS))
     return found
 
@@ -105,9 +107,15 @@ def module(nodeid: str) -> str:
     return nodeid.split("::")[0]
 
 
-def table(every: list[str], found: dict[str, list[str]]) -> tuple[str, int]:
-    gate = {name: set(ids) for name, ids in found.items() if not name.startswith("local")}
-    nowhere = [x for x in every if not any(x in ids for ids in gate.values())]
+LOCAL_LOOP = "local loop (`pytest -n auto`, dev)"
+
+
+def table(every: list[str], local: list[str], gate: dict[str, list[str]]) -> tuple[str, int]:
+    """The table of ``every`` test by module, the ``local`` loop's and each ``gate`` leg's,
+    and how many tests run on no gate leg."""
+    ran = set().union(*gate.values())
+    nowhere = [x for x in every if x not in ran]
+    found = {LOCAL_LOOP: local, **gate}
     counts = {name: collections.Counter(map(module, ids)) for name, ids in found.items()}
     total = collections.Counter(map(module, every))
     names = list(found)
@@ -143,7 +151,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="write the table here (else print it)")
     options = parser.parse_args()
-    text, nowhere = table(collect(["-m", ""]), legs())
+    text, nowhere = table(collect(["-m", ""]), collect([]), gate_legs())
     if options.out:
         options.out.write_text(text)
     else:

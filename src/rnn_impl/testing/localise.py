@@ -167,11 +167,12 @@ def _gate_order(
         if isinstance(data, Tensor) and data.shape == data_e.shape:
             if not bool(rule.mask(data, data_e, bounds, "output", example.dtype).any()):
                 theirs = ", ".join(names)
-                ours = ", ".join(names[k] for k in order)
+                read = [names[k] for k in order]
+                ours = ", ".join(read)
                 fix = (
                     "its adapter's load() places them so"
                     if implementation.adapter_name
-                    else f"--gate-order {''.join(names[k] for k in order)}"
+                    else f"--gate-order {''.join(read)}"
                 )
                 return (
                     f"given its gate blocks reordered to ({ours}) it agrees with "
