@@ -13,8 +13,10 @@ from rnn_impl.testing.zoo.power import (
     Power,
     alarms_markdown,
     false_alarms,
+    in_turn_row,
     kill_rate_lower_bound,
     measure,
+    power,
     to_markdown,
 )
 
@@ -57,6 +59,17 @@ def test_a_bug_is_counted_killed_and_a_correct_implementation_missed():
     assert "| control | output_close | dev | 0 / 2 | 0.000 |" in table and "SURVIVED" in table
 
 
+def test_power_on_workers_measures_what_one_process_measures():
+    """The same seeds give the same kills and examples, whichever process runs them."""
+    bugs = tuple(b for b in ZOO if b.label in ("MissingBias", "ReverseNotFlippedBack"))
+    alone = sorted(power(bugs, ["dev"], 2), key=lambda r: r.bug)
+    shared = sorted(power(bugs, ["dev"], 2, workers=2), key=lambda r: r.bug)
+    assert [r.bug for r in shared] == ["MissingBias", "ReverseNotFlippedBack"]
+    assert [(r.kills, r.examples, r.as_ci, r.weakest) for r in shared] == [
+        (r.kills, r.examples, r.as_ci, r.weakest) for r in alone
+    ]
+
+
 def test_a_false_alarm_campaign_resumes_from_its_log(tmp_path, capsys):
     """Runs kept in the log are not run again: a longer campaign extends a shorter one, and
     a rejection is counted and reported."""
@@ -76,3 +89,26 @@ def test_a_false_alarm_campaign_resumes_from_its_log(tmp_path, capsys):
     assert [(r.runs, r.rejections, r.first) for r in longer] == [(2, 1, "planted rejection")]
     assert longer[0].examples == first[0].examples * 2
     assert "Rows with a false alarm: 1 of 1." in alarms_markdown(longer, "command")
+
+
+@pytest.mark.parametrize("controls, dtypes", [(8, 4), (11, 4), (3, 2), (5, 1)])
+def test_runs_in_turn_reach_every_control_and_dtype_pair_and_the_dtypes_equally(controls, dtypes):
+    rows = [(c, "output_close", d) for c in range(controls) for d in range(dtypes)]
+    ran = [in_turn_row(rows, seed) for seed in range(controls * dtypes)]
+    assert sorted(ran) == rows
+    first = [d for _, _, d in ran[:20]]
+    assert max(map(first.count, range(dtypes))) - min(map(first.count, range(dtypes))) <= 2
+
+
+def test_runs_in_turn_make_one_row_per_property(tmp_path):
+    cells = [b for b in CORRECT if b.label in ("rnn_impl.RNNCell", "torch.nn.RNNCell")]
+    rows = false_alarms(
+        cells, "dev", 3, 1, ["cell_output_close"], ["float64", "float32"], None, True
+    )
+    (row,) = rows
+    assert (row.prop, row.runs, row.rejections) == ("cell_output_close", 3, 0)
+    assert row.implementation.startswith("2 in turn: ") and set(row.dtype.split(", ")) == {
+        "float64",
+        "float32",
+    }
+    assert "One row per property" in alarms_markdown(rows, "command", in_turn=True)

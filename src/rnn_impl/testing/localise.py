@@ -335,9 +335,9 @@ SETTINGS: tuple[tuple[str, Any], ...] = (
 
 
 def suspects(prop: Property, implementation: Implementation, example: Example) -> list[str]:
-    """The settings of ``example`` whose change, alone, makes ``prop`` hold: ``"bias=True"``
-    when the example passes with ``bias=False``. A setting already at its simple value, or
-    that the property fixes, is not tried."""
+    """The settings of ``example`` whose change, alone, makes ``prop`` hold, each with the
+    value it passes with: ``"bias=True (passes with False)"``. A setting already at its simple
+    value, or that the property fixes, is not tried."""
     found = []
     for name, simple in SETTINGS:
         own = {**prop.config, **prop.draw}.get(name)
@@ -346,7 +346,7 @@ def suspects(prop: Property, implementation: Implementation, example: Example) -
         changed = _with(example, name, simple)
         if changed is None or _holds(prop, implementation, changed) is not True:
             continue
-        found.append(f"{name}={_value(example, name)!r}")
+        found.append(f"{name}={_value(example, name)!r} (passes with {simple!r})")
     return found
 
 

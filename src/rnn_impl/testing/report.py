@@ -433,7 +433,7 @@ def failure_block(result: Result) -> str:
         if values:
             lines.append(f"  {label}: " + f"\n  {' ' * len(label)}  ".join(values))
     if result.suspects:
-        lines.append("  (changing any one of those settings alone makes it pass)")
+        lines.append("  (the failure needs each of those: changed alone, it passes)")
     if result.cause:
         lines.append(f"  cause: {result.cause}")
     if result.reproducer:

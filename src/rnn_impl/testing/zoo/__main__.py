@@ -58,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         help="each search campaign's time limit (--campaigns; default 60)",
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="worker processes (--false-alarms; default 1)"
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (--power, --false-alarms; default 1)",
     )
     parser.add_argument(
         "--bug",
@@ -82,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         "--implementation",
         action="append",
         help="only this correct implementation, by its label (--false-alarms; repeatable)",
+    )
+    parser.add_argument(
+        "--in-turn",
+        action="store_true",
+        help="--seeds runs per property, on the implementations and dtypes in turn "
+        "(--false-alarms; for a long profile such as thorough)",
     )
     parser.add_argument(
         "--log",
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"--bug {unknown[0]}: no such bug in the zoo (see docs/kill-matrix.md)")
         picked_bugs = tuple(b for b in ZOO if not args.bugs or b.label in args.bugs)
-        return _power(chosen, args.seeds, args.out, command, picked_bugs)
+        return _power(chosen, args.seeds, args.workers, args.out, command, picked_bugs)
     if args.drift:
         return _drift(chosen[0], args.seeds, args.out)
     if args.campaigns:
@@ -130,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             args.log,
             args.out,
             command,
+            args.in_turn,
         )
     bugs = ZOO + CONTROLS + FOREIGN
     matrix = kill_matrix(bugs, settings.get_profile(chosen[0]))
@@ -149,17 +159,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _power(
-    chosen: list[str], seeds: int, out: Path | None, command: str, bugs: tuple[Bug, ...]
+    chosen: list[str],
+    seeds: int,
+    workers: int,
+    out: Path | None,
+    command: str,
+    bugs: tuple[Bug, ...],
 ) -> int:
-    from rnn_impl.testing.zoo.power import measure
+    from rnn_impl.testing.zoo.power import power
     from rnn_impl.testing.zoo.power import to_markdown as power_markdown
 
     rows = []
-    for profile in chosen:
-        for bug in bugs:
-            row = measure(bug, profile, seeds)
-            print(f"{profile} {bug.label}: {row.kills}/{row.runs}", file=sys.stderr, flush=True)
-            rows.append(row)
+    for row in power(bugs, chosen, seeds, workers):
+        print(f"{row.profile} {row.bug}: {row.kills}/{row.runs}", file=sys.stderr, flush=True)
+        rows.append(row)
+    labels = [b.label for b in bugs]
+    rows.sort(key=lambda r: (chosen.index(r.profile), labels.index(r.bug)))
     _write(power_markdown(rows, command), out)
     return 1 if any(r.kills < r.runs or not r.as_ci for r in rows) else 0
 
@@ -193,6 +208,7 @@ def _false_alarms(
     log: Path | None,
     out: Path | None,
     command: str,
+    in_turn: bool,
 ) -> int:
     from rnn_impl.testing.machine import cpu_kind
     from rnn_impl.testing.tolerances import ILL_CONDITIONED_CAP
@@ -200,11 +216,11 @@ def _false_alarms(
 
     rows = []
     for profile in chosen:
-        rows += false_alarms(controls, profile, seeds, workers, properties, dtypes, log)
+        rows += false_alarms(controls, profile, seeds, workers, properties, dtypes, log, in_turn)
     if not rows:
         print("error: --property / --dtype select no run of a tolerance property", file=sys.stderr)
         return 2
-    _write(alarms_markdown(rows, command, cpu_kind()), out)
+    _write(alarms_markdown(rows, command, cpu_kind(), in_turn), out)
     crowded = [r for r in rows if r.ill_share > ILL_CONDITIONED_CAP]
     for r in crowded:
         print(

@@ -26,17 +26,18 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from hypothesis import Phase, settings
 
 from rnn_impl.testing import devices
 from rnn_impl.testing.properties import BY_NAME, CATALOGUE
-from rnn_impl.testing.properties._core import IDENTICAL
+from rnn_impl.testing.properties._core import IDENTICAL, Property
 from rnn_impl.testing.session import Run, Session
 from rnn_impl.testing.tolerances import ILL_CONDITIONED_CAP
 from rnn_impl.testing.zoo import CONTROLS, CORRECT, Bug
@@ -112,6 +113,26 @@ def weakest_killer(bug: Bug) -> str:
         if run.skip is None and session.verify(run, as_ci).failed:
             return prop.name
     return ""
+
+
+def power(
+    bugs: tuple[Bug, ...], profiles: list[str], runs: int, workers: int = 1
+) -> Iterator[Power]:
+    """:func:`measure` for each bug under each profile, on ``workers`` processes (each with its
+    share of the CPU's threads), each row as it ends: bug by bug, in the zoo's order, when
+    ``workers`` is 1."""
+    tasks = [(bug.label, profile, runs) for profile in profiles for bug in bugs]
+    for _, row in _run_all(_measure_task, tasks, workers):
+        yield row
+
+
+def _measure_task(task: tuple[str, str, int]) -> Power:
+    from rnn_impl.testing import profiles
+    from rnn_impl.testing.zoo import ZOO
+
+    label, profile, runs = task
+    profiles.register_profiles()
+    return measure(next(b for b in ZOO if b.label == label), profile, runs)
 
 
 def measure(bug: Bug, profile: str, runs: int) -> Power:
@@ -209,7 +230,10 @@ def false_alarm_upper_bound(rejections: int, runs: int, confidence: float = 0.95
     return 1 - kill_rate_lower_bound(runs - rejections, runs, confidence)
 
 
+T = TypeVar("T")
+R = TypeVar("R")
 Task = tuple[str, str, str, str, int]
+Row = tuple[Bug, Property, str]
 Outcome = tuple[str, int, float, int, int]
 
 
@@ -221,11 +245,16 @@ def false_alarms(
     properties: list[str] | None = None,
     dtypes: list[str] | None = None,
     log: Path | None = None,
+    in_turn: bool = False,
 ) -> list[Alarms]:
     """Each of ``controls`` against every property with a tolerance (or those named), in each
     CPU dtype (or those named), ``runs`` seeded runs of ``profile`` each (no shrinking: one
     rejection is enough to report), on ``workers`` processes (each with its share of the CPU's
     threads).
+
+    ``in_turn``: ``runs`` seeded runs per *property*, seed ``s`` on one control and dtype in
+    turn (:func:`in_turn_row`), one row per property: what makes a long profile (``thorough``, 1000
+    examples a run) affordable on every property.
 
     ``log``, a JSON-lines file, keeps each finished run as it ends (implementation, property,
     dtype, profile, seed, and its outcome) and is read first: runs it holds are not run again,
@@ -237,15 +266,22 @@ def false_alarms(
         for control in controls
         for run in _tolerant_runs(control, properties, dtypes)
     ]
+    table: dict[object, list[Row]] = {}  # a table row -> the row each seed runs
+    for row in rows:
+        table.setdefault(row[1].name if in_turn else row, []).append(row)
+    if in_turn:
+        table = {key: [in_turn_row(group, s) for s in range(runs)] for key, group in table.items()}
+    else:
+        table = {key: group * runs for key, group in table.items()}
     tasks = [  # seed by seed: a campaign cut short has whole seeds of every row
         (control.label, prop.name, dtype, profile, seed)
         for seed in range(runs)
-        for control, prop, dtype in rows
+        for control, prop, dtype in (ran[seed] for ran in table.values())
     ]
     done = _read_log(log)
     outcomes = {task: done[task] for task in tasks if task in done}
     todo = [task for task in tasks if task not in done]
-    for task, outcome in _run_all(todo, workers):
+    for task, outcome in _run_all(_seeded_run, todo, workers):
         outcomes[task] = outcome
         if log is not None:
             with log.open("a") as file:
@@ -259,28 +295,40 @@ def false_alarms(
             flush=True,
         )
     found = []
-    for control, prop, dtype in rows:
-        mine = [outcomes[(control.label, prop.name, dtype, profile, s)] for s in range(runs)]
+    for ran in table.values():
+        mine = [
+            outcomes[(control.label, prop.name, dtype, profile, seed)]
+            for seed, (control, prop, dtype) in enumerate(ran)
+        ]
         headlines, examples, seconds, ill, identical = zip(*mine)
-        first = next((headline for headline in headlines if headline), "")
-        rejections = sum(map(bool, headlines))
-        total, took = sum(examples), sum(seconds)
+        labels = list(dict.fromkeys(control.label for control, _, _ in ran))
         found.append(
             Alarms(
-                control.label,
-                prop.name,
-                dtype,
+                labels[0] if len(labels) == 1 else f"{len(labels)} in turn: {', '.join(labels)}",
+                ran[0][1].name,
+                ", ".join(dict.fromkeys(dtype for _, _, dtype in ran)),
                 runs,
-                rejections,
-                total,
-                took,
-                first,
+                sum(map(bool, headlines)),
+                sum(examples),
+                sum(seconds),
+                next((headline for headline in headlines if headline), ""),
                 sum(ill),
                 profile,
                 sum(identical),
             )
         )
     return found
+
+
+def in_turn_row(rows: list[Row], seed: int) -> Row:
+    """The control and dtype seed ``seed`` runs a property on, from its ``rows``: the controls
+    in turn, the ``k``-th control on its ``v``-th visit in its dtype ``k + v`` (in turn), so
+    that each pass over the controls spreads them over the dtypes and ``controls x dtypes``
+    seeds reach every pair."""
+    controls = list(dict.fromkeys(control for control, _, _ in rows))
+    k, visit = seed % len(controls), seed // len(controls)
+    mine = [row for row in rows if row[0] is controls[k]]
+    return mine[(k + visit) % len(mine)]
 
 
 def _tolerant_runs(
@@ -324,17 +372,17 @@ def _read_log(log: Path | None) -> dict[Task, Outcome]:
     return done
 
 
-def _run_all(tasks: list[Task], workers: int) -> Iterator[tuple[Task, Outcome]]:
-    """Each task and its outcome as it ends, on ``workers`` spawned processes (on an
+def _run_all(run: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[tuple[T, R]]:
+    """Each task and ``run(task)`` as it ends, on ``workers`` spawned processes (on an
     interruption, the tasks not started are cancelled and the pool is not waited for)."""
     if workers == 1:
         for task in tasks:
-            yield task, _seeded_run(task)
+            yield task, run(task)
         return
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, context, _share_threads, (workers,))
     try:
-        futures = {pool.submit(_seeded_run, task): task for task in tasks}
+        futures = {pool.submit(run, task): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], future.result()
     finally:
@@ -355,10 +403,11 @@ def _seeded_run(task: Task) -> Outcome:
     label, name, dtype, profile, seed = task
     profiles.register_profiles()
     control = next(c for c in CORRECT + CONTROLS if c.label == label)
-    seeded = settings(
-        without_shrinking(settings.get_profile(profile)),
+    chosen = settings.get_profile(profile)
+    seeded = settings(  # drawing and, where the profile targets, climbing towards the worst
+        without_shrinking(chosen),
         derandomize=False,
-        phases=(Phase.generate,),
+        phases=tuple(p for p in chosen.phases if p in (Phase.generate, Phase.target)),
     )
     session = Session((control.implementation(),), (BY_NAME[name],), ("cpu",), (dtype,))
     (run,) = session.runs()
@@ -375,9 +424,11 @@ def _seeded_run(task: Task) -> Outcome:
     )
 
 
-def alarms_markdown(rows: list[Alarms], command: str, machine: str = "") -> str:
-    """The false-alarm table, one row per implementation, property and dtype; ``machine``
-    names where it ran."""
+def alarms_markdown(
+    rows: list[Alarms], command: str, machine: str = "", in_turn: bool = False
+) -> str:
+    """The false-alarm table, one row per implementation, property and dtype (per property,
+    ``in_turn``); ``machine`` names where it ran."""
     lines = [
         "# False alarms",
         "",
@@ -391,6 +442,15 @@ def alarms_markdown(rows: list[Alarms], command: str, machine: str = "") -> str:
         "and the gate checks it (tests/zoo/test_kill_matrix.py, for every control at home).",
         "Every rejection is a false alarm: the table must show none.",
         "",
+        *(
+            [
+                "One row per property: its N runs go to the controls in turn, seed s to the",
+                "control s mod (their number), in its dtypes in turn (`power.in_turn_row`).",
+                "",
+            ]
+            if in_turn
+            else []
+        ),
         f"Measured on {machine or 'this machine'}, torch {torch.__version__}: "
         f"{sum(r.seconds for r in rows) / 60:.0f} minutes of run time in all (one process each;",
         "a campaign resumed from its log counts the runs it holds).",
