@@ -385,8 +385,10 @@ def _run_all(run: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[tu
         futures = {pool.submit(run, task): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], future.result()
-    finally:
+    except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()  # a pool left running at exit writes to its closed pipe (EBADF)
 
 
 def _share_threads(workers: int) -> None:
