@@ -404,6 +404,96 @@ def test_a_written_adapter_for_one_direction_and_a_joined_bias():
     }
 
 
+def _per_gate_shapes(style: str, gates: str, inputs: int, hidden: int, layers: int = 1):
+    """A weight per gate and side, named as tutorials name them."""
+    found = {}
+    for layer in range(layers):
+        width = inputs if layer == 0 else hidden
+        for gate in gates:
+            if style == "torch-docs":  # W_ir, W_hr, b_ir, b_hr
+                found |= {f"W_i{gate}": (hidden, width), f"W_h{gate}": (hidden, hidden)}
+                found |= {f"b_i{gate}": (hidden,), f"b_h{gate}": (hidden,)}
+            elif style == "linear":  # nn.Linear per gate and side, in ModuleLists
+                found |= {f"h_{gate}.{layer}.weight": (hidden, hidden)}  # declared first
+                found |= {f"x_{gate}.{layer}.weight": (hidden, width)}
+                found |= {f"x_{gate}.{layer}.bias": (hidden,), f"h_{gate}.{layer}.bias": (hidden,)}
+            else:  # d2l: W_xi, W_hi, one bias b_i per gate, the candidate c
+                letter = "c" if gate == "g" else gate
+                found |= {f"W_x{letter}": (hidden, width), f"W_h{letter}": (hidden, hidden)}
+                found |= {f"b_{letter}": (hidden,)}
+    return found
+
+
+@pytest.mark.parametrize(
+    "style, module, expected",
+    [
+        ("torch-docs", nn.GRU(4, 4), {"W_hn": ("weight_hh_l0[n]",), "b_ir": ("bias_ih_l0[r]",)}),
+        (
+            "linear",
+            nn.GRU(3, 4, 2),
+            {"h_z.1.weight": ("weight_hh_l1[z]",), "x_n.0.bias": ("bias_ih_l0[n]",)},
+        ),
+        (
+            "d2l",
+            nn.LSTM(4, 4),
+            {"W_xc": ("weight_ih_l0[g]",), "b_f": ("bias_ih_l0[f]", "bias_hh_l0[f]")},
+        ),
+    ],
+    ids=["torch-docs", "linear", "d2l"],
+)
+def test_a_weight_per_gate_and_side_maps_by_the_gate_in_its_name(style, module, expected):
+    gates = "ifgo" if isinstance(module, nn.LSTM) else "rzn"
+    inputs, hidden = module.input_size, module.hidden_size
+    theirs = _per_gate_shapes(style, gates, inputs, hidden, module.num_layers)
+    torch_shapes = {n: tuple(p.shape) for n, p in module.named_parameters()}
+    plan = map_parameters(theirs, torch_shapes, gru=isinstance(module, nn.GRU))
+    assert plan.keys() == theirs.keys() and expected.items() <= plan.items()
+    written = _written_plan(plan, module.num_layers, 1)
+    assert written == plan
+
+
+def test_a_grus_one_bias_for_the_new_gate_is_reported_not_mapped():
+    theirs = _per_gate_shapes("torch-docs", "rzn", 3, 4)
+    theirs = {n: s for n, s in theirs.items() if n not in ("b_hn", "b_hr", "b_hz")}
+    torch_shapes = {n: tuple(p.shape) for n, p in nn.GRU(3, 4).named_parameters()}
+    with pytest.raises(MappingError, match="cannot hold a GRU's b_in and b_hn"):
+        map_parameters(theirs, torch_shapes, gru=True)
+
+
+class PerGateGRU(nn.Module):
+    """A GRU as the equations read, an nn.Linear per gate and side (the recurrent side first)."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        for gate in "rzn":
+            setattr(self, f"h_{gate}", nn.Linear(hidden_size, hidden_size))
+            setattr(self, f"x_{gate}", nn.Linear(input_size, hidden_size))
+
+    def forward(self, x, h=None):
+        h = x.new_zeros(x.shape[1], self.h_r.in_features) if h is None else h[0]
+        out = []
+        for x_t in x:
+            r = torch.sigmoid(self.x_r(x_t) + self.h_r(h))
+            z = torch.sigmoid(self.x_z(x_t) + self.h_z(h))
+            n = torch.tanh(self.x_n(x_t) + r * self.h_n(h))
+            h = (1 - z) * n + z * h
+            out.append(h)
+        return torch.stack(out), h[None]
+
+
+def test_a_per_gate_class_gets_torchs_weights_and_gives_them_back():
+    torch.manual_seed(0)
+    reference, impl = nn.GRU(3, 5).double(), PerGateGRU(3, 5).double()
+    with torch.no_grad():
+        Adapter().load(impl, reference)
+    x = torch.randn(4, 2, 3, dtype=torch.float64)
+    torch.testing.assert_close(impl(x), reference(x))
+    named = Adapter().named_parameters(impl)
+    for name, value in reference.named_parameters():
+        assert torch.equal(torch.cat(list(named[name])), value), name
+    assert named["weight_hh_l0"][1] is impl.h_z.weight
+
+
 class NoHalf(Notebook):
     """Refuses half precision outright: float16 and bfloat16 are unsupported, not failed."""
 
@@ -596,26 +686,37 @@ def test_a_gate_order_must_name_each_gate_once(order, message):
 
 
 class GateLinearsGRU(nn.Module):
-    """A tutorial GRU, one nn.Linear per gate and side, its own constructor: the layout no
-    mapping from names and shapes reaches (6 matrices where torch has 2)."""
+    """A tutorial GRU, one nn.Linear per gate and side, its own constructor (6 matrices where
+    torch has 2), each named by its gate: mapped without an adapter."""
+
+    GATES = ("reset", "update", "cand")
 
     def __init__(self, n_inputs, n_hidden):
         super().__init__()
         self.n_hidden = n_hidden
-        for gate in ("reset", "update", "cand"):
+        for gate in self.GATES:
             setattr(self, f"x_{gate}", nn.Linear(n_inputs, n_hidden))
             setattr(self, f"h_{gate}", nn.Linear(n_hidden, n_hidden))
 
     def forward(self, inputs, h=None):
         h = inputs.new_zeros(inputs.shape[1], self.n_hidden) if h is None else h[0]
+        (x_r, x_z, x_n), (h_r, h_z, h_n) = (
+            [getattr(self, f"{side}_{g}") for g in self.GATES] for side in "xh"
+        )
         outputs = []
         for x in inputs:
-            r = torch.sigmoid(self.h_reset(h) + self.x_reset(x))
-            z = torch.sigmoid(self.h_update(h) + self.x_update(x))
-            n = torch.tanh(self.x_cand(x) + r * self.h_cand(h))
+            r = torch.sigmoid(h_r(h) + x_r(x))
+            z = torch.sigmoid(h_z(h) + x_z(x))
+            n = torch.tanh(x_n(x) + r * h_n(h))
             h = n + z * (h - n)
             outputs.append(h)
         return torch.stack(outputs), h.unsqueeze(0)
+
+
+class UnnamedGatesGRU(GateLinearsGRU):
+    """The same, its gates unnamed: the layout no mapping from names and shapes reaches."""
+
+    GATES = ("first", "second", "third")
 
 
 class GateLinearsAdapter(Adapter):
@@ -624,7 +725,7 @@ class GateLinearsAdapter(Adapter):
 
     def pieces(self, impl):
         return {
-            f"{kind}_{side}_l0": [getattr(getattr(impl, f"{prefix}_{g}"), kind) for g in GATES]
+            f"{kind}_{side}_l0": [getattr(getattr(impl, f"{prefix}_{g}"), kind) for g in impl.GATES]
             for kind in ("weight", "bias")
             for side, prefix in (("ih", "x"), ("hh", "h"))
         }
@@ -636,9 +737,6 @@ class GateLinearsAdapter(Adapter):
 
     def named_parameters(self, impl):
         return self.pieces(impl)
-
-
-GATES = ("reset", "update", "cand")
 
 
 class JoinedAdapter(GateLinearsAdapter):
@@ -678,6 +776,21 @@ def test_a_parameter_kept_in_pieces_is_named_by_the_list_of_them():
         assert not verification.failed and verification.examples == 10, verification.headline
 
 
+def test_a_tutorial_gru_with_a_linear_per_gate_needs_no_adapter():
+    """What a helper needed 25 lines of adapter for: its gates are in its names."""
+    session = Session.from_options(
+        impl="tests.test_binding:GateLinearsGRU",
+        kind="gru",
+        properties=["output_close", "gradients"],
+        devices=["cpu"],
+        layouts=["batched"],
+        fix=["num_layers=1", "bias=true"],
+    )
+    for run in session.live_runs():
+        verification = session.verify(run, settings(max_examples=5), seed=0, covering=False)
+        assert not verification.failed and verification.examples == 5, verification.headline
+
+
 def test_a_tensor_computed_from_the_parameters_is_refused_with_its_way_out():
     """Named by ``torch.cat`` of the pieces, a weight's gradient was taken as zero and
     ``gradients`` failed a correct GRU "6.89e+05x further"; now the adapter is refused before
@@ -701,7 +814,7 @@ def test_where_no_mapping_follows_write_adapter_writes_a_skeleton(tmp_path, monk
 
     root = Path(__file__).resolve().parent.parent
     path = tmp_path / "gates_adapter.py"
-    impl = ("--impl", "tests.test_binding:GateLinearsGRU", "--kind", "gru")
+    impl = ("--impl", "tests.test_binding:UnnamedGatesGRU", "--kind", "gru")
     run = rnn_verify_here(
         *impl, "--write-adapter", str(path), cwd=root, monkeypatch=monkeypatch, capsys=capsys
     )
@@ -709,5 +822,5 @@ def test_where_no_mapping_follows_write_adapter_writes_a_skeleton(tmp_path, monk
     assert "a skeleton: fill in load and named_parameters" in run.stdout
     source = path.read_text()
     compile(source, str(path), "exec")
-    assert "reference.weight_ih_l0  (12, 3)" in source and "impl.x_reset.weight  (4, 3)" in source
+    assert "reference.weight_ih_l0  (12, 3)" in source and "impl.x_first.weight  (4, 3)" in source
     assert "in torch's gate order (r, z, n)" in source

@@ -13,16 +13,16 @@ from __future__ import annotations
 import re
 import textwrap
 
-from rnn_impl.testing.mapping import Plan
+from rnn_impl.testing.mapping import Plan, source_parts
 
-_TORCH_NAME = re.compile(r"(\w+?)_l(\d+)(_reverse)?")
+_TORCH_NAME = re.compile(r"(\w+?)_l(\d+)(_reverse)?(?:\[\w\])?")
 _NUMBER = re.compile(r"(?<![0-9])(\d+)(?=$|[^0-9a-zA-Z])")
 """A layer number as the mapping reads one: standing alone or ending a word (``0``, ``l0``),
 never between letters (``in2hid``)."""
 
 HEADER = '''"""An Adapter written by `rnn-verify --write-adapter` from the names and shapes of the
-parameters (never from outputs). Check each line of `plan`, correct what is wrong, then verify
-with:
+parameters (never from outputs). Check each line of `plan` (a torch parameter, or one gate
+block of it: `weight_ih_l0[r]`), correct what is wrong, then verify with:
 
     {command}
 """
@@ -90,7 +90,7 @@ def _as_loop(plan: Plan) -> str | None:
         if encoding == "index" and direction:
             continue  # the index names the direction: one line serves both
         theirs = f"{name[: number.start()]}{{{encoding}}}{name[number.end() :]}"
-        torch_names = ", ".join(f'f"{_role(s)}{{suffix}}"' for s in sources)
+        torch_names = ", ".join(f'f"{_role(s, "{suffix}")}"' for s in sources)
         line = f'found[f"{theirs}"] = ({torch_names}{"," if len(sources) == 1 else ""})'
         chosen = by_direction.setdefault(0 if encoding == "index" else direction, [])
         if line not in chosen:  # every layer gives the same line
@@ -117,7 +117,7 @@ def _one_direction(plan: Plan, slots: dict[str, tuple[int, int, re.Match[str]]])
     for name, sources in plan.items():
         number = slots[name][2]
         theirs = f"{name[: number.start()]}{{layer}}{name[number.end() :]}"
-        torch_names = ", ".join(f'f"{_role(s)}_l{{layer}}"' for s in sources)
+        torch_names = ", ".join(f'f"{_role(s, "_l{layer}")}"' for s in sources)
         line = f'        found[f"{theirs}"] = ({torch_names}{"," if len(sources) == 1 else ""})'
         if line not in lines:
             lines.append(line)
@@ -125,9 +125,11 @@ def _one_direction(plan: Plan, slots: dict[str, tuple[int, int, re.Match[str]]])
     return "\n".join(lines) + "\n"
 
 
-def _role(torch_name: str) -> str:
-    """``weight_ih`` of ``weight_ih_l1_reverse``."""
-    return torch_name[: torch_name.rindex("_l")]
+def _role(torch_name: str, suffix: str) -> str:
+    """``weight_ih{suffix}`` of ``weight_ih_l1_reverse``, ``weight_ih{suffix}[r]`` of a gate
+    block ``weight_ih_l1[r]``."""
+    name, gate = source_parts(torch_name)
+    return name[: name.rindex("_l")] + suffix + (f"[{gate}]" if gate else "")
 
 
 def _encodes(encoding: str, layer: int, direction: int, number: re.Match[str]) -> bool:

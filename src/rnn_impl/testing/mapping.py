@@ -10,6 +10,13 @@ declaration order (input first); a vector is a bias, and a layer with one bias v
 ``b_ih + b_hh`` in it (for nn.RNN and nn.LSTM; a GRU's ``b_hn`` sits inside the reset gate's
 product, so one bias cannot hold both: such a class is reported, not mapped).
 
+A gated class that keeps a weight per gate and side (``W_ir``, ``W_hr``, ...; ``x_r``,
+``h_r`` as nn.Linear layers; d2l's ``W_xz``, ``W_hz``, ``b_z``) receives one gate block of
+torch's parameter, written ``weight_ih_l0[r]``: the gate from a word of its name (the letter,
+``reset`` / ``update`` / ``new``, ``forget`` / ``output`` / ``cell``; a word such as ``ir``,
+``xr`` or ``hz``: side and gate), one gate left unnamed taking the one no name gives (d2l's
+candidate ``W_xh``, ``W_hh``); within a gate, input and recurrent as above.
+
 Example::
 
     >>> plan = map_parameters(
@@ -24,7 +31,7 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from rnn_impl.testing.kinds import KINDS
 
@@ -58,6 +65,42 @@ REVERSE_WORDS = frozenset({"reverse", "rev", "backward", "bwd", "back"})
 """Words that place a parameter in the reverse direction."""
 
 
+GATE_WORDS: dict[tuple[str, ...], dict[str, str]] = {
+    ("r", "z", "n"): {"reset": "r", "update": "z", "new": "n", "candidate": "n", "cand": "n"},
+    ("i", "f", "g", "o"): {
+        "forget": "f",
+        "output": "o",
+        "out": "o",
+        "cell": "g",
+        "candidate": "g",
+        "cand": "g",
+        "c": "g",
+    },
+}
+"""Words that name a gate beyond its letter, by the gates of torch's module (an LSTM's
+``input`` names the gate only beside ``gate``: ``input_gate_x``)."""
+
+_SOURCE = re.compile(r"(\w+?)(?:\[(\w)\])?")
+
+
+def source_parts(source: str) -> tuple[str, str | None]:
+    """torch's parameter and gate of a plan's source: ``("weight_ih_l0", "r")`` of
+    ``"weight_ih_l0[r]"`` (gate None: the whole parameter)."""
+    found = _SOURCE.fullmatch(source)
+    if found is None:
+        raise MappingError(f"{source!r} is not a torch parameter, or one with [gate]")
+    return found.group(1), found.group(2)
+
+
+def gate_order(letters: Iterable[str]) -> tuple[str, ...]:
+    """torch's order of the gates ``letters`` (all of one gated kind's)."""
+    wanted = set(letters)
+    found = next((g for g in GATE_WORDS if set(g) == wanted), None)
+    if found is None:
+        raise MappingError(f"gates {sorted(wanted)}: not all of nn.GRU's or nn.LSTM's")
+    return found
+
+
 class MappingError(ValueError):
     """The user's parameters cannot be mapped from names and shapes alone (the message says
     why, and how to settle it)."""
@@ -65,7 +108,7 @@ class MappingError(ValueError):
 
 Plan = dict[str, tuple[str, ...]]
 """The user's parameter -> torch's parameters whose sum it receives (one, or a joined bias's
-two)."""
+two), each whole or one gate block of it (``weight_ih_l0[r]``: :func:`source_parts`)."""
 
 
 def map_parameters(
@@ -156,7 +199,8 @@ def _per_gate(
     if rows == {stacked // gates}:  # torch's gated module, its blocks apart
         return (
             f": {gates} gate blocks each, kept apart? its Adapter's named_parameters gives each "
-            f"torch weight as the list of them in torch's gate order ({', '.join(kind.gates)})"
+            f"torch weight as the list of them in torch's gate order ({', '.join(kind.gates)}); "
+            f"or a gate in each name maps them (x_{kind.gates[0]}, h_{kind.gates[0]}, ...)"
         )
     if rows == {stacked}:  # torch's Elman module: a gated one, per gate?
         return f": one per gate of an {kind.reference}? --kind {kind.name}"
@@ -176,6 +220,9 @@ def _map_group(
     vectors = [n for n in names if len(theirs[n]) == 1]
     plan: Plan = {}
     wanted = [r for r in ("weight_ih", "weight_hh", "weight_hr") if r in roles]
+    per_gate = _per_gate_plan(where, matrices, vectors, roles, torch_shapes, theirs)
+    if per_gate is not None:
+        return per_gate
     if len(matrices) != len(wanted):
         raise MappingError(
             f"{where}: {len(matrices)} weight matrices ({', '.join(matrices)}), torch's module "
@@ -215,6 +262,118 @@ def _map_group(
             "(write an Adapter: --adapter)"
         )
     return plan
+
+
+def _per_gate_plan(
+    where: str,
+    matrices: list[str],
+    vectors: list[str],
+    roles: dict[str, str],
+    torch_shapes: Mapping[str, Sequence[int]],
+    theirs: Mapping[str, Sequence[int]],
+) -> Plan | None:
+    """The plan of a layer that keeps a weight per gate and side, each named by its gate (None
+    where the layer is not so: the caller's rules and messages apply)."""
+    ih = tuple(torch_shapes[roles["weight_ih"]])
+    gates = next(
+        (g for g in GATE_WORDS if ih[0] % len(g) == 0 and len(matrices) == 2 * len(g)), None
+    )
+    if gates is None or "weight_hr" in roles:
+        return None
+    block = ih[0] // len(gates)
+    if any(tuple(theirs[n])[0] != block for n in matrices + vectors):
+        return None
+    named = {n: _gate_of(n, gates) for n in matrices + vectors}
+    if sum(gate is not None for gate in named.values()) < len(gates):
+        return None  # not named by gates (x0, x1, ...): the caller says what the count suggests
+    biases = [r for r in ("bias_ih", "bias_hh") if r in roles]
+    for group, per_gate in ((matrices, 2), (vectors, len(vectors) // len(gates))):
+        _by_elimination(where, group, per_gate, gates, named)
+    hh = tuple(torch_shapes[roles["weight_hh"]])
+    plan: Plan = {}
+    for gate in gates:
+        found = [n for n in matrices if named[n] == gate]
+        if ih[1] != hh[1]:
+            pair = sorted(found, key=lambda n: tuple(theirs[n])[1] != ih[1])
+        else:
+            pair = sorted(found, key=lambda n: _side(n, found))
+        for role, name in zip(("weight_ih", "weight_hh"), pair):
+            wanted_shape = (block, tuple(torch_shapes[roles[role]])[1])
+            if tuple(theirs[name]) != wanted_shape:
+                raise MappingError(
+                    f"{where}: {name} has shape {tuple(theirs[name])}, gate {gate} of "
+                    f"{roles[role]} {wanted_shape} (write an Adapter: --adapter)"
+                )
+            plan[name] = (f"{roles[role]}[{gate}]",)
+        mine = [n for n in vectors if named[n] == gate]
+        if len(mine) == 1 and len(biases) == 2:
+            if gate == "n" and gates == ("r", "z", "n"):
+                raise MappingError(
+                    f"{where}: one bias {mine[0]} for the new gate cannot hold a GRU's b_in and "
+                    "b_hn (b_hn sits inside the reset gate's product): not applicable"
+                )
+            plan[mine[0]] = tuple(f"{roles[r]}[{gate}]" for r in biases)
+        elif len(mine) == len(biases):
+            ordered = sorted(mine, key=lambda n: _side(n, mine))
+            plan.update({n: (f"{roles[r]}[{gate}]",) for n, r in zip(ordered, biases)})
+        else:
+            raise MappingError(
+                f"{where}: {len(mine)} bias vectors for gate {gate}, torch's module has "
+                f"{len(biases)} (write an Adapter: --adapter)"
+            )
+    return plan
+
+
+def _gate_of(name: str, gates: tuple[str, ...]) -> str | None:
+    """The gate a parameter's name gives (None: none, or more than one)."""
+    words = _words(name)
+    synonyms = dict(GATE_WORDS[gates])
+    if "gate" in words and "i" in gates:
+        synonyms["input"] = "i"
+    found = set()
+    for word in words:
+        side_and_gate = word[1:] if len(word) == 3 and word[0] in "wbu" else word
+        if word in gates or word in synonyms:
+            found.add(synonyms.get(word, word))
+        elif len(side_and_gate) == 2 and side_and_gate[0] in "ixh":
+            gate = synonyms.get(side_and_gate[1], side_and_gate[1])
+            if gate in gates:
+                found.add(gate)
+    return found.pop() if len(found) == 1 else None
+
+
+def _side(name: str, names: list[str]) -> tuple[int, int]:
+    """Input (0) before recurrent (1) before unknown (2), then declaration order: a word such
+    as ``ir`` or ``xr`` gives the side first, then :data:`INPUT_WORDS`, :data:`HIDDEN_WORDS`."""
+    for word in _words(name):
+        pair = word[1:] if len(word) == 3 and word[0] in "wbu" else word
+        if len(pair) == 2 and pair[0] in "ixh" and pair not in HIDDEN_WORDS | INPUT_WORDS:
+            return (0 if pair[0] in "ix" else 1), names.index(name)
+    rank, index = _role_rank(name, names)
+    return min(rank, 2), index
+
+
+def _by_elimination(
+    where: str,
+    names: list[str],
+    per_gate: int,
+    gates: tuple[str, ...],
+    named: dict[str, str | None],
+) -> None:
+    """Each gate named ``per_gate`` times among ``names``: the unnamed ones take the one gate
+    no name gives (in ``named``, in place); else a MappingError that says which."""
+    unnamed = [n for n in names if named[n] is None]
+    missing = [g for g in gates if sum(named[n] == g for n in names) < per_gate]
+    if unnamed and len(missing) == 1 and len(unnamed) == per_gate:
+        named.update(dict.fromkeys(unnamed, missing[0]))
+        return
+    counts = {g: sum(named[n] == g for n in names) for g in gates}
+    if unnamed or any(c != per_gate for c in counts.values()):
+        found = ", ".join(f"{n}: {named[n] or '?'}" for n in names)
+        raise MappingError(
+            f"{where}: one weight per gate and side, but not {per_gate} for each of the gates "
+            f"({', '.join(gates)}) by their names ({found}) (write an Adapter: --adapter)"
+        )
 
 
 def _order(

@@ -28,7 +28,14 @@ from rnn_impl.testing.environment import adapter_spec as _adapter_spec
 from rnn_impl.testing.environment import implementation_spec
 from rnn_impl.testing.exceptions import ImplementationError
 from rnn_impl.testing.kinds import KINDS, MODULE_ARGUMENTS, RNN, Kind, declared
-from rnn_impl.testing.mapping import MappingError, Plan, map_parameters
+from rnn_impl.testing.mapping import (
+    GATE_WORDS,
+    MappingError,
+    Plan,
+    gate_order,
+    map_parameters,
+    source_parts,
+)
 
 Named = Tensor | Sequence[Tensor]
 """What an adapter names a torch parameter by: one of the implementation's tensors, or the
@@ -102,8 +109,11 @@ class Adapter:
         _PLANS[impl] = plan
         theirs = dict(impl.named_parameters())
         for name, sources in plan.items():
-            value = sum((source[s] for s in sources[1:]), source[sources[0]])
-            theirs[name].copy_(self._blocks(sources[0], value, inverse=False))
+            values = [_block(source, s) for s in sources]
+            value = sum(values[1:], values[0])
+            if source_parts(sources[0])[1] is None:
+                value = self._blocks(sources[0], value, inverse=False)
+            theirs[name].copy_(value)
 
     def named_parameters(self, impl: nn.Module) -> Mapping[str, Named]:
         """``impl``'s parameters keyed by torch's names (``weight_ih_l0``, ...); a joined
@@ -113,7 +123,17 @@ class Adapter:
         theirs: dict[str, Tensor] = dict(impl.named_parameters())
         if plan is None:
             return theirs
-        return {s: theirs[name] for name, sources in plan.items() for s in sources}
+        named: dict[str, Named] = {}
+        gated: dict[str, dict[str, Tensor]] = {}
+        for name, sources in plan.items():
+            for torch_name, gate in map(source_parts, sources):
+                if gate is None:
+                    named[torch_name] = theirs[name]
+                else:
+                    gated.setdefault(torch_name, {})[gate] = theirs[name]
+        for torch_name, blocks in gated.items():
+            named[torch_name] = [blocks[g] for g in gate_order(blocks)]
+        return named
 
     def plan(self, impl: nn.Module, reference: nn.Module) -> Plan | None:
         """How :meth:`load` maps ``reference``'s parameters onto ``impl``'s (None: by torch's
@@ -146,6 +166,15 @@ class Adapter:
             order = tuple(sorted(range(len(order)), key=order.__getitem__))
         blocks = value.chunk(len(order), 0)
         return torch.cat([blocks[k] for k in order], 0)
+
+
+def _block(parameters: Mapping[str, Tensor], source: str) -> Tensor:
+    """A plan's source among torch's ``parameters``: one, or one gate block of it."""
+    name, gate = source_parts(source)
+    if gate is None:
+        return parameters[name]
+    (order,) = [gates for gates in GATE_WORDS if gate in gates]  # GRU's and LSTM's differ
+    return parameters[name].chunk(len(order), 0)[order.index(gate)]
 
 
 _GATED_ROLES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
