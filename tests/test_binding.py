@@ -452,6 +452,15 @@ def test_a_weight_per_gate_and_side_maps_by_the_gate_in_its_name(style, module, 
     assert written == plan
 
 
+def test_a_grus_biases_joined_but_the_new_gates_map_so():
+    theirs = _per_gate_shapes("torch-docs", "rzn", 3, 4)
+    theirs = {n: s for n, s in theirs.items() if n not in ("b_hr", "b_hz")}
+    torch_shapes = {n: tuple(p.shape) for n, p in nn.GRU(3, 4).named_parameters()}
+    plan = map_parameters(theirs, torch_shapes, gru=True)
+    assert plan["b_ir"] == ("bias_ih_l0[r]", "bias_hh_l0[r]")
+    assert (plan["b_in"], plan["b_hn"]) == (("bias_ih_l0[n]",), ("bias_hh_l0[n]",))
+
+
 def test_a_grus_one_bias_for_the_new_gate_is_reported_not_mapped():
     theirs = _per_gate_shapes("torch-docs", "rzn", 3, 4)
     theirs = {n: s for n, s in theirs.items() if n not in ("b_hn", "b_hr", "b_hz")}

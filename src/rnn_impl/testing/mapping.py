@@ -287,8 +287,9 @@ def _per_gate_plan(
     if sum(gate is not None for gate in named.values()) < len(gates):
         return None  # not named by gates (x0, x1, ...): the caller says what the count suggests
     biases = [r for r in ("bias_ih", "bias_hh") if r in roles]
-    for group, per_gate in ((matrices, 2), (vectors, len(vectors) // len(gates))):
-        _by_elimination(where, group, per_gate, gates, named)
+    _by_elimination(where, matrices, gates, named, per_gate=2)
+    if vectors:
+        _by_elimination(where, vectors, gates, named)
     hh = tuple(torch_shapes[roles["weight_hh"]])
     plan: Plan = {}
     for gate in gates:
@@ -356,23 +357,26 @@ def _side(name: str, names: list[str]) -> tuple[int, int]:
 def _by_elimination(
     where: str,
     names: list[str],
-    per_gate: int,
     gates: tuple[str, ...],
     named: dict[str, str | None],
+    per_gate: int | None = None,
 ) -> None:
-    """Each gate named ``per_gate`` times among ``names``: the unnamed ones take the one gate
-    no name gives (in ``named``, in place); else a MappingError that says which."""
-    unnamed = [n for n in names if named[n] is None]
-    missing = [g for g in gates if sum(named[n] == g for n in names) < per_gate]
-    if unnamed and len(missing) == 1 and len(unnamed) == per_gate:
-        named.update(dict.fromkeys(unnamed, missing[0]))
-        return
+    """The unnamed among ``names`` take the one gate their names leave short (in ``named``, in
+    place); then each gate is named ``per_gate`` times (None: once at least), else a
+    MappingError that says which."""
     counts = {g: sum(named[n] == g for n in names) for g in gates}
-    if unnamed or any(c != per_gate for c in counts.values()):
+    unnamed = [n for n in names if named[n] is None]
+    short = [g for g in gates if counts[g] < (per_gate or 1)]
+    if unnamed and len(short) == 1 and len(unnamed) >= (per_gate or 1) - counts[short[0]]:
+        named.update(dict.fromkeys(unnamed, short[0]))
+        counts[short[0]] += len(unnamed)
+        unnamed = []
+    if unnamed or any(c != per_gate if per_gate else not c for c in counts.values()):
         found = ", ".join(f"{n}: {named[n] or '?'}" for n in names)
+        want = f"{per_gate} for each" if per_gate else "one at least for each"
         raise MappingError(
-            f"{where}: one weight per gate and side, but not {per_gate} for each of the gates "
-            f"({', '.join(gates)}) by their names ({found}) (write an Adapter: --adapter)"
+            f"{where}: a weight per gate and side, but the gates their names give ({found}) "
+            f"are not {want} of {', '.join(gates)} (write an Adapter: --adapter)"
         )
 
 
