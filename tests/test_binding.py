@@ -490,6 +490,31 @@ class PerGateGRU(nn.Module):
         return torch.stack(out), h[None]
 
 
+class PerGateGRUSwapped(PerGateGRU):
+    """Its reset gate computed with the update gate's weights and the other way round."""
+
+    def forward(self, x, h=None):
+        self.x_r, self.x_z, self.h_r, self.h_z = self.x_z, self.x_r, self.h_z, self.h_r
+        try:
+            return super().forward(x, h)
+        finally:
+            self.x_r, self.x_z, self.h_r, self.h_z = self.x_z, self.x_r, self.h_z, self.h_r
+
+
+def test_a_gate_mixup_in_a_per_gate_class_points_at_the_names_not_a_flag():
+    from rnn_impl.testing.cases import InputCase
+    from rnn_impl.testing.localise import describe
+    from rnn_impl.testing.strategies import Example
+
+    session = Session.from_options(impl="tests.test_binding:PerGateGRUSwapped", kind="gru")
+    example = Example(ModuleConfig(3, 4, family="gru"), InputCase(), "cpu", torch.float64)
+    departs = "\n".join(
+        describe(BY_NAME["output_close"], session.implementations[0], example)["departs"]
+    )
+    assert "reordered to (z, r, n)" in departs and "the gates its parameters' names give" in departs
+    assert "--gate-order" not in departs
+
+
 def test_a_per_gate_class_gets_torchs_weights_and_gives_them_back():
     torch.manual_seed(0)
     reference, impl = nn.GRU(3, 5).double(), PerGateGRU(3, 5).double()
@@ -798,6 +823,14 @@ def test_a_tutorial_gru_with_a_linear_per_gate_needs_no_adapter():
     for run in session.live_runs():
         verification = session.verify(run, settings(max_examples=5), seed=0, covering=False)
         assert not verification.failed and verification.examples == 5, verification.headline
+
+
+def test_a_gate_order_is_refused_where_the_names_give_the_gates():
+    """--gate-order has nothing to reorder where each gate's weight is named (a helper's
+    rerun with it was silently ignored)."""
+    torch.manual_seed(0)
+    with pytest.raises(MappingError, match=r"x_r\.weight <- weight_ih_l0\[r\], \.\.\.\); leave"):
+        Adapter(gate_order=(1, 0, 2)).load(PerGateGRU(3, 4), nn.GRU(3, 4))
 
 
 def test_a_tensor_computed_from_the_parameters_is_refused_with_its_way_out():

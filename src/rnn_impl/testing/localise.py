@@ -27,6 +27,7 @@ from rnn_impl.testing.oracle import (
     Implementation,
     build_from,
     build_pair,
+    by_gate_names,
     in_torch_layout,
     sub_reference,
 )
@@ -160,7 +161,8 @@ def _gate_order(
                     weight.copy_(torch.cat([blocks[k] for k in order], 0))
         try:
             with torch.no_grad():
-                output = _seeded(build_from(implementation, permuted), inputs, example.case.seed)[0]
+                model = build_from(implementation, permuted)
+                output = _seeded(model, inputs, example.case.seed)[0]
         except Exception:
             continue
         data = output.data if isinstance(output, PackedSequence) else output
@@ -169,11 +171,12 @@ def _gate_order(
                 theirs = ", ".join(names)
                 read = [names[k] for k in order]
                 ours = ", ".join(read)
-                fix = (
-                    "its adapter's load() places them so"
-                    if implementation.adapter_name
-                    else f"--gate-order {''.join(read)}"
-                )
+                if implementation.adapter_name:
+                    fix = "its adapter's load() places them so"
+                elif by_gate_names(model):
+                    fix = "check the gates its parameters' names give (the mapping printed)"
+                else:
+                    fix = f"--gate-order {''.join(read)}"
                 return (
                     f"given its gate blocks reordered to ({ours}) it agrees with "
                     f"{example.config.kind.reference}: it reads them in that order, torch's is "

@@ -107,6 +107,12 @@ class Adapter:
                 return
             plan = {name: (name,) for name in source}
         _PLANS[impl] = plan
+        if getattr(self, "gate_order", None) is not None and by_gate_names(impl):
+            name, sources = next(iter(plan.items()))
+            raise MappingError(
+                "--gate-order: its parameters get torch's gate blocks by the gates their names "
+                f"give ({name} <- {sources[0]}, ...); leave --gate-order out"
+            )
         theirs = dict(impl.named_parameters())
         for name, sources in plan.items():
             values = [_block(source, s) for s in sources]
@@ -188,6 +194,16 @@ def plan_of(impl: nn.Module) -> Plan | None:
     """The plan :meth:`Adapter.load` loaded ``impl`` by (None: by torch's names, or an
     adapter with a load of its own)."""
     return _PLANS.get(impl)
+
+
+def by_gate_names(impl: nn.Module) -> bool:
+    """``impl`` was loaded by a plan that gives it torch's gate blocks by the gates its
+    parameters' names give (``x_r.0.weight <- weight_ih_l0[r]``)."""
+    return any(
+        source_parts(s)[1] is not None
+        for sources in (plan_of(impl) or {}).values()
+        for s in sources
+    )
 
 
 def rounded_on_load(adapter: Adapter, impl: nn.Module) -> bool:
