@@ -268,7 +268,8 @@ def false_alarms(
     ]
     table: dict[object, list[Row]] = {}  # a table row -> the row each seed runs
     for row in rows:
-        table.setdefault(row[1].name if in_turn else row, []).append(row)
+        key = row[1].name if in_turn else (row[0].label, row[1].name, row[2])
+        table.setdefault(key, []).append(row)
     if in_turn:
         table = {key: [in_turn_row(group, s) for s in range(runs)] for key, group in table.items()}
     else:
