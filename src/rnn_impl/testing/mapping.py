@@ -333,7 +333,7 @@ def _gate_of(name: str, gates: tuple[str, ...]) -> str | None:
         synonyms["input"] = "i"
     found = set()
     for word in words:
-        side_and_gate = word[1:] if len(word) == 3 and word[0] in "wbu" else word
+        side_and_gate = _unprefixed(word)
         if word in gates or word in synonyms:
             found.add(synonyms.get(word, word))
         elif len(side_and_gate) == 2 and side_and_gate[0] in "ixh":
@@ -343,11 +343,16 @@ def _gate_of(name: str, gates: tuple[str, ...]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def _unprefixed(word: str) -> str:
+    """A side-and-gate word without its weight or bias letter: ``ir`` of ``wir``."""
+    return word[1:] if len(word) == 3 and word[0] in "wbu" else word
+
+
 def _side(name: str, names: list[str]) -> tuple[int, int]:
     """Input (0) before recurrent (1) before unknown (2), then declaration order: a word such
     as ``ir`` or ``xr`` gives the side first, then :data:`INPUT_WORDS`, :data:`HIDDEN_WORDS`."""
     for word in _words(name):
-        pair = word[1:] if len(word) == 3 and word[0] in "wbu" else word
+        pair = _unprefixed(word)
         if len(pair) == 2 and pair[0] in "ixh" and pair not in HIDDEN_WORDS | INPUT_WORDS:
             return (0 if pair[0] in "ix" else 1), names.index(name)
     rank, index = _role_rank(name, names)
