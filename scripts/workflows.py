@@ -36,6 +36,8 @@ from rnn_impl.testing.machine import cpu_kind  # noqa: E402
 
 KWARGS = {"num_layers": 2, "bidirectional": True}
 FIRST, SECOND = 50, 57
+LARGE, LARGE_BATCH, LARGE_CALLS = 128, 16, 31
+"""The larger module of the last two rows: input and hidden size, batch, calls timed."""
 
 
 def flat(result: object) -> list[torch.Tensor]:
@@ -74,6 +76,20 @@ def first_step(module: nn.Module, x: torch.Tensor) -> list[str]:
     return [f"{took:.1f} s, gradients " + compare(got, gradients(module, x)), f"{ratio:.2f}"]
 
 
+def larger(module: nn.Module) -> str:
+    """The compiled time over eager's of ``module`` (input and hidden :data:`LARGE`, batch
+    :data:`LARGE_BATCH`), its forward and its training step, :data:`LARGE_CALLS` calls each."""
+    x = torch.randn(FIRST, LARGE_BATCH, LARGE)
+    torch._dynamo.reset()
+    compiled = torch.compile(module)
+    with torch.no_grad():
+        forward = time_ratio(compiled, module, x, LARGE_CALLS)
+    step = time_ratio(
+        lambda x: gradients(compiled, x), lambda x: gradients(module, x), x, LARGE_CALLS
+    )
+    return f"{forward:.2f}; {step:.2f}"
+
+
 def gradients(module: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     x = x.clone().requires_grad_()
     params = list(module.parameters())
@@ -82,20 +98,24 @@ def gradients(module: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def time_ratio(
-    compiled: Callable[..., object], eager: Callable[..., object], x: torch.Tensor
+    compiled: Callable[..., object],
+    eager: Callable[..., object],
+    x: torch.Tensor,
+    calls: int = 101,
 ) -> float:
     """The median time of ``compiled``'s forward over ``x`` over ``eager``'s, the two called
-    in turn 101 times each (after one call each to warm up), so that load hits both alike."""
+    in turn ``calls`` times each (after one call each to warm up), so that load hits both
+    alike."""
     times: dict[Callable[..., object], list[float]] = {compiled: [], eager: []}
     for module in times:
         module(x)
-    for _ in range(101):
+    for _ in range(calls):
         for module, taken in times.items():
             start = time.perf_counter()
             module(x)
             taken.append(time.perf_counter() - start)
     compiled_times, eager_times = (sorted(t) for t in times.values())
-    return compiled_times[50] / eager_times[50]
+    return compiled_times[calls // 2] / eager_times[calls // 2]
 
 
 def attempt(run: Callable[[], str]) -> str:
@@ -189,6 +209,8 @@ ROWS = [
     "`torch.export.export`, dynamic seq_len (`Dim`)",
     f"ONNX, dynamo exporter, dynamic seq_len, ONNX Runtime at {SECOND}",
     f"ONNX, TorchScript exporter (dynamic_axes), ONNX Runtime at {SECOND}",
+    f"compiled time / eager time at input and hidden {LARGE}, batch {LARGE_BATCH} (forward; "
+    f"forward and backward; medians of {LARGE_CALLS} in turn)",
 ]
 
 
@@ -202,14 +224,18 @@ default `dynamic=None`; none with `dynamic=True`), and the results and gradients
 module. Speed: a compiled forward saves the Python of eager's forward (argument checks,
 layout) but pays torch's fixed cost of a compiled call (Dynamo's guards, AOTAutograd's
 wrapper, inductor's checks of its inputs; torch's own modules, run eagerly inside, pay it too)
-and one call into the operation; in a compiled training step, the backward operation runs the
-eager stack again with autograd, since the forward's graph cannot cross the operation's
-boundary (an Elman stack's run takes the layers' outputs the forward kept, without its
-recurrence; a GRU's and an LSTM's recurrence runs twice). Both show in the ratios above,
-larger for small, fast layers. ONNX: the dynamo exporter with rnn_impl's translations writes ONNX's own RNN / GRU /
+and one call into the operation (its Python dispatch, below autograd). In a compiled training
+step the forward's kernel records eager's graph and the backward operation runs it (found by
+the token the forward returned), so the recurrence runs once, as in eager; the step pays the
+fixed cost, two calls into operations and a second autograd pass inside the backward's.
+These costs are per call, so they weigh most on a small module; compiled, the drop-ins are
+still not faster than eager at the larger size (the last row), and an Elman stack, whose
+eager path is the fastest, loses the most. ONNX: the dynamo exporter with rnn_impl's translations writes ONNX's own RNN / GRU /
 LSTM operators (an LSTM with `proj_size` is refused: ONNX's LSTM has no projection); the
 TorchScript exporter traces the eager layer, unrolled to the traced length, so it runs at
-that length only.
+that length only. torch's compile caches know an operation by its name, not its Python: after
+upgrading rnn_impl, clear them (`rm -rf /tmp/torchinductor_$USER`, or the folder
+`TORCHINDUCTOR_CACHE_DIR` names), or a graph cached with the older operations may be reused.
 
 ```python
 import torch, rnn_impl, rnn_impl.onnx
@@ -247,9 +273,12 @@ def main() -> int:
         theirs = getattr(nn, family)(8, 16, **KWARGS).eval()
         ours = getattr(rnn_impl, family)(8, 16, **KWARGS).eval()
         ours.load_state_dict(theirs.state_dict())
-        for label, module in ((f"nn.{family}", theirs), (f"rnn_impl.{family}", ours)):
+        large = (getattr(m, family)(LARGE, LARGE, **KWARGS).eval() for m in (nn, rnn_impl))
+        for label, module, big in zip(
+            (f"nn.{family}", f"rnn_impl.{family}"), (theirs, ours), large
+        ):
             names.append(label)
-            columns.append(row(label, module, theirs))
+            columns.append([*row(label, module, theirs), larger(big)])
     lines = [
         "# The drop-ins in PyTorch's workflows",
         "",

@@ -15,7 +15,7 @@ from torch._dynamo.testing import CompileCounterWithBackend
 from torch.export import Dim
 
 import rnn_impl
-from rnn_impl import _bptt, ops
+from rnn_impl import ops
 from rnn_impl.testing.properties.workflows import cpp_compiler_found
 
 MODULES = {
@@ -251,13 +251,17 @@ def test_opcheck_layer(mode, cell):
 
 @pytest.mark.parametrize("mode", ["RNN_TANH", "GRU", "LSTM"])
 def test_opcheck_layer_backward(mode):
+    """With the token of the graph the forward recorded, and without (recomputed)."""
     args = [t for t in _layer_args(mode, False)[:8] if t is not None]
     inputs = [t.detach() for t in args]
     outputs = ops.layer(*_layer_args(mode, False))
-    grads = [torch.randn_like(o) for o in outputs]
+    visible = len(outputs) - 1
+    grads = [torch.randn_like(o) for o in outputs[:visible]]
     present = [t is not None for t in _layer_args(mode, False)[:8]]
     needs = [True] * len(inputs)
-    torch.library.opcheck(ops.layer_backward, (grads, inputs, present, needs, mode, False, False))
+    for token in (outputs[visible:], []):
+        args = (grads, inputs, present, needs, token, mode, False, False)
+        torch.library.opcheck(ops.layer_backward, args)
 
 
 def _stack_args(name, dropout):
@@ -285,7 +289,7 @@ def test_opcheck_stack(name, dropout):
 
 @pytest.mark.parametrize("name", MODULES)
 def test_opcheck_stack_backward(name):
-    """With the layers' outputs an Elman stack keeps (the replay), and without (recomputed)."""
+    """With the token of the graph the forward recorded, and without (recomputed)."""
     tensors, present, noise, *options, _, _, autocast = _stack_args(name, True)
     options.append(autocast)
     results = ops.stack(*_stack_args(name, True))
@@ -293,29 +297,48 @@ def test_opcheck_stack_backward(name):
     grads = [torch.randn_like(o) for o in results[:visible]]
     inputs = [t.detach() for t in tensors]
     needs = [True] * len(inputs)
-    for outs in {id(o): o for o in (results[visible:], [])}.values():
-        args = (grads, inputs, present, needs, noise, outs, *options)
+    for token in (results[visible:], []):
+        args = (grads, inputs, present, needs, noise, token, *options)
         torch.library.opcheck(ops.stack_backward, args)
 
 
-@pytest.mark.parametrize("name", ["RNN", "RNN_relu"])
-def test_an_elman_stack_keeps_its_layers_outputs_and_the_backward_replays_them(name, monkeypatch):
-    """In grad mode an Elman stack returns each layer's output, and its backward's replay
-    takes them instead of running the recurrence again: the same gradients, bit for bit."""
+@pytest.mark.parametrize("name", MODULES)
+def test_the_backward_takes_the_graph_its_forward_recorded(name, monkeypatch):
+    """In grad mode a stack returns a token after its results, by which its backward finds
+    the graph the forward recorded instead of running the stack again: the same gradients,
+    bit for bit, as a backward that runs it again; the graph goes with the token."""
     tensors, present, noise, *options, _, _, autocast = _stack_args(name, True)
     options.append(autocast)
     results = ops.stack(*_stack_args(name, True))
-    module = build(MODULES[name])
-    assert len(results) == 2 + module.num_layers * module.num_directions
-    grads = [torch.randn_like(o) for o in results[:2]]
+    visible = 3 if present[2] else 2
+    assert len(results) == visible + 1 and results[-1].numel() == 0
+    grads = [torch.randn_like(o) for o in results[:visible]]
     inputs = [t.detach() for t in tensors]
     needs = [True] * len(inputs)
     recomputed = ops.stack_backward(grads, inputs, present, needs, noise, [], *options)
-    loops = []
-    monkeypatch.setattr(_bptt, "_project_and_loop", lambda *a: loops.append(a))
-    replayed = ops.stack_backward(grads, inputs, present, needs, noise, results[2:], *options)
-    assert not loops
+    runs = []
+    monkeypatch.setattr(ops, "run_stack", lambda *a: runs.append(a))
+    replayed = ops.stack_backward(grads, inputs, present, needs, noise, results[-1:], *options)
+    assert not runs
     assert_same(replayed, recomputed)
+    graphs = len(ops._GRAPHS)
+    del results
+    assert len(ops._GRAPHS) == graphs - 1
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_a_compiled_training_step_runs_the_recurrence_once(name, monkeypatch):
+    """As in eager mode: the backward runs the graph the forward recorded; the step's results
+    and gradients are eager's bit for bit, and every recorded graph goes with its step."""
+    module = build(MODULES[name]).train()
+    compiled = torch.compile(module, backend="aot_eager")
+    expected = results(module, (6, 2, 3))
+    runs = []
+    real = ops.run_stack
+    monkeypatch.setattr(ops, "run_stack", lambda *a: runs.append(1) or real(*a))
+    assert_same(results(compiled, (6, 2, 3)), expected)
+    assert len(runs) == 1
+    assert not ops._GRAPHS
 
 
 class LoggedLayers(rnn_impl.GRU):

@@ -99,18 +99,15 @@ def padded_layer(
     weights: LayerWeights,
     activation: Activation,
     reverse: bool,
-    given: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``x (T, B, I)``, ``h0 (B, H)`` -> ``(out (T, B, H), h_last (B, H))``, in time order.
 
     Through :class:`LayerFunction` when autograd needs a graph, else the bare forward loop.
-    ``given``: ``out`` as an earlier run on the same arguments computed it, taken instead of
-    computing it again (a compiled backward's replay, :mod:`rnn_impl.ops`).
     """
     relu = RELU[activation]
     if _needs_graph(x, h0, weights):
-        return LayerFunction.apply(x, h0, *weights[:4], relu, reverse, given)
-    out = _project_and_loop(x, h0, weights, relu, reverse) if given is None else given
+        return LayerFunction.apply(x, h0, *weights[:4], relu, reverse)
+    out = _project_and_loop(x, h0, weights, relu, reverse)
     return out, out[0 if reverse else -1]
 
 
@@ -163,8 +160,7 @@ def aligned(t: Tensor) -> Tensor:
 
 
 class LayerFunction(torch.autograd.Function):
-    """``(x, h0, W_ih, W_hh, b_ih, b_hh, relu, reverse, given) -> (out, h_last)``; ``out`` is
-    ``given`` where it is not None (computed before, from the same arguments).
+    """``(x, h0, W_ih, W_hh, b_ih, b_hh, relu, reverse) -> (out, h_last)``.
 
     ``h_last`` is a copy of the last step, so that its gradient arrives on its own rather
     than as a ``(T, B, H)`` tensor of zeros around one step. ``out`` is kept for the backward
@@ -185,10 +181,9 @@ class LayerFunction(torch.autograd.Function):
         b_hh: Tensor | None,
         relu: bool,
         reverse: bool,
-        given: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         weights = LayerWeights(w_ih, w_hh, b_ih, b_hh)
-        out = _project_and_loop(x, h0, weights, relu, reverse) if given is None else given
+        out = _project_and_loop(x, h0, weights, relu, reverse)
         ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh)
         ctx.out, ctx.version = out.detach(), out._version
         ctx.relu, ctx.reverse = relu, reverse
@@ -218,7 +213,7 @@ class LayerFunction(torch.autograd.Function):
         first, rest = (dz[-1], dz[:-1]) if reverse else (dz[0], dz[1:])
         first = aligned(first)
         flat = dz.flatten(0, 1)
-        grads: list[Tensor | None] = [None] * 9
+        grads: list[Tensor | None] = [None] * 8
         if needs[0]:
             grads[0] = torch.matmul(dz, w_ih)
         if needs[1]:

@@ -110,16 +110,14 @@ def eager_layer(
     weights: LayerWeights,
     mode: str,
     reverse: bool,
-    given: Tensor | None = None,
 ) -> tuple[Tensor, Hidden]:
     """``x (T, B, I)`` from ``state`` -> ``(out (T, B, H_out), final state)``: the fast path
-    (:mod:`rnn_impl._bptt`) where it applies, else step by step. ``given``: ``out`` as an
-    earlier run computed it, which the fast path takes instead of computing it again."""
+    (:mod:`rnn_impl._bptt`) where it applies, else step by step."""
     activation = ACTIVATIONS.get(mode)
     if (
         activation is not None
         and isinstance(state, Tensor)
         and _bptt.applies(x, state, weights, activation)
     ):
-        return _bptt.padded_layer(x, state, weights, activation, reverse, given)
+        return _bptt.padded_layer(x, state, weights, activation, reverse)
     return padded_steps(x, state, weights, STEPS[mode], reverse)

@@ -11,11 +11,13 @@ kernel states only shapes (the sequence length stays symbolic), and whose kernel
 is the eager stack (:func:`rnn_impl._recurrence.run_stack` over
 :func:`rnn_impl._recurrence.eager_layer`): one call into the operation for the whole module,
 which a compiled forward pays once. Its gradient is a second operation,
-``torch.ops.rnn_impl.stack_backward``, whose kernel runs the eager stack again with autograd and
-asks autograd for the gradients: the same graph as eager's, so the same gradients bit for bit.
-An Elman stack's forward keeps each layer's output, and the backward's run takes them in place
-of its recurrence (the fast path's backward needs nothing else); a gated stack's recurrence
-runs again.
+``torch.ops.rnn_impl.stack_backward``, which asks autograd for the gradients of the graph eager
+mode records: in grad mode the forward's kernel records it, as eager does, and returns a token
+(an empty tensor) after its results, which the compiled graph keeps for the backward; the
+backward finds the graph by it (a registry the token's life bounds) and runs it once, so a
+compiled training step runs the recurrence once, and its gradients are eager's bit for bit.
+Without the token (``vmap``'s per-sample calls) the backward runs the eager stack again, with
+autograd: the same graph, the same gradients.
 Training mode's dropout noise is drawn before the stack, by ``dropout_noise`` in eager's order,
 and handed to it; under CPU autocast the kernel runs the eager stack under the same autocast
 (:func:`_dtypes` states the results' dtypes it gives). A subclass that overrides a layer or a
@@ -30,6 +32,7 @@ tracing and the meta device keep the eager paths they are tested on.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -74,7 +77,14 @@ def _through_layer(
     """:func:`layer` on ``x``, ``state`` and ``weights``, told what eager would see."""
     h, c = state if isinstance(state, tuple) else (state, None)
     tensors = (x, h, c, *weights)
-    return layer(*tensors, mode, reverse, cell, *_as_eager(tensors))
+    results = layer(*tensors, mode, reverse, cell, *_as_eager(tensors))
+    return results[: _layer_results(cell, c is not None)]
+
+
+def _layer_results(cell: bool, lstm: bool) -> int:
+    """How many results :func:`layer` gives before its token: a layer's output and final
+    state, a cell's new state (an LSTM's ``h`` and ``c``)."""
+    return (1 if cell else 2) + lstm
 
 
 def _as_eager(tensors: tuple[Tensor | None, ...]) -> tuple[list[bool], bool]:
@@ -226,27 +236,69 @@ def _forward(
     """An operation's kernel: ``run`` on ``tensors`` as eager mode would see them, requiring
     grad as ``requires_grad`` says (one flag per tensor) in ``grad_mode``
     (:func:`_as_eager`); the results detached, none aliasing an input or another. In grad
-    mode the tensors are detached first, so that what ``run`` records stays inside."""
+    mode the tensors are detached first, so that what ``run`` records stays inside; where it
+    records a graph (some tensor requires grad), a token follows the results: the operation's
+    backward finds the graph by it (:func:`_recorded`) instead of running ``run`` again."""
     full = [
         t if t is None or (t.requires_grad == f and not grad_mode) else t.detach().requires_grad_(f)
         for t, f in zip(tensors, requires_grad)
     ]
     with _autograd_inside(), torch.set_grad_enabled(grad_mode):
         results = run(full)
-    return _distinct([t.detach() for t in results], [t for t in tensors if t is not None])
+    given = [t for t in tensors if t is not None]
+    distinct = _distinct([t.detach() for t in results], given)
+    if not _records(requires_grad, grad_mode):
+        return distinct
+    token = given[0].new_empty((0,), dtype=torch.uint8)
+    _GRAPHS[id(token)] = (results, [t for t in full if t is not None])
+    weakref.finalize(token, _GRAPHS.pop, id(token), None)
+    return [*distinct, token]
+
+
+def _records(requires_grad: list[bool], grad_mode: bool) -> bool:
+    """Whether an operation run as eager mode would see its tensors records a graph, and so
+    returns a token after its results (:func:`_forward`)."""
+    return grad_mode and any(requires_grad)
+
+
+_GRAPHS: dict[int, tuple[list[Tensor], list[Tensor]]] = {}
+"""The graphs operations recorded (their results, and the leaves: their tensor arguments as
+the graph saw them), by the ``id`` of the token they returned; each leaves with its token."""
+
+
+def _recorded(token: list[Tensor], needs: list[bool]) -> tuple[list[Tensor], list[Tensor]] | None:
+    """The graph an operation's forward recorded, found by its ``token`` (``[token]``), when
+    each input that ``needs`` a gradient required grad in it; else None (no token: a forward
+    that did not record, or another path, such as ``vmap``'s)."""
+    graph = _GRAPHS.get(id(token[0])) if len(token) == 1 else None
+    if graph is None or not all(t.requires_grad for t, n in zip(graph[1], needs) if n):
+        return None
+    return graph
 
 
 def _gradients(
-    run: Run, grads: list[Tensor], inputs: list[Tensor], present: list[bool], needs: list[bool]
+    run: Run,
+    grads: list[Tensor],
+    inputs: list[Tensor],
+    present: list[bool],
+    needs: list[bool],
+    token: list[Tensor],
 ) -> list[Tensor]:
     """A backward operation's kernel: the gradients of ``<grads, run(inputs)>`` with respect to
     each of ``inputs`` (the tensors at the positions ``present`` marks) that ``needs`` one,
-    ``run`` rerun eagerly with autograd, which computes them as it does in eager mode."""
-    leaves = [t.detach().requires_grad_(need) for t, need in zip(inputs, needs)]
-    with _autograd_inside(), torch.enable_grad():
-        results = run(_unpack(leaves, present))
-    wanted = [t for t in leaves if t.requires_grad]
-    found = torch.autograd.grad(results, wanted, grads, allow_unused=True)
+    from the graph the forward recorded (found by ``token``, :func:`_recorded`), else from
+    ``run`` rerun eagerly with autograd: either way, eager mode's graph and gradients."""
+    graph = _recorded(token, needs)
+    if graph is None:
+        leaves = [t.detach().requires_grad_(need) for t, need in zip(inputs, needs)]
+        with _autograd_inside(), torch.enable_grad():
+            results = run(_unpack(leaves, present))
+    else:
+        results, leaves = graph
+    wanted = [t for t, need in zip(leaves, needs) if need]
+    found = torch.autograd.grad(
+        results, wanted, grads, allow_unused=True, retain_graph=graph is not None
+    )
     results = [torch.zeros_like(t) if g is None else g for g, t in zip(found, wanted)]
     return _distinct(results, [*grads, *inputs])
 
@@ -262,31 +314,23 @@ def _stack_run(
     mode: str,
     num_layers: int,
     bidirectional: bool,
-    keep: bool = False,
-    outs: list[Tensor] | None = None,
     autocast: torch.dtype | None = None,
 ) -> Run:
     """:func:`stack`'s computation: ``[x, h, c, *weights]`` (five per layer and direction, as
-    :class:`~rnn_impl.LayerWeights`) -> ``[output, h_n]`` (``[output, h_n, c_n]``), then,
-    where ``keep``, each layer and direction's output. ``outs``: those outputs from an earlier
-    run on the same tensors, which the Elman fast path takes instead of computing them again
-    (so a backward replays the forward's graph without its recurrence). ``autocast``: the
-    dtype eager's autocast ran in (None: off)."""
-    given, kept = iter(outs or ()), []
+    :class:`~rnn_impl.LayerWeights`) -> ``[output, h_n]`` (``[output, h_n, c_n]``).
+    ``autocast``: the dtype eager's autocast ran in (None: off)."""
 
     def layer(x: Tensor, state: Hidden, w: LayerWeights, reverse: bool, _: Any) -> Any:
-        out, final = eager_layer(x, state, w, mode, reverse, next(given, None))
-        kept.append(out)
-        return out, final
+        return eager_layer(x, state, w, mode, reverse)
 
     def run(tensors: list[Any]) -> list[Tensor]:
         x, h, c, *flat = tensors
         weights = [LayerWeights(*flat[i : i + 5]) for i in range(0, len(flat), 5)]
         between = (lambda output, index: output * noise[index]) if noise else None
         # autocast caches a weight's cast for the context's life, and eager's graph shares that
-        # cast between steps: where autograd records (the backward's run) it caches as eager
-        # does; where it does not, a cached cast without a graph would leave the caller's later
-        # eager casts without a gradient (seen on torch 2.9), so it caches nothing
+        # cast between steps: where autograd records it caches as eager does; where it does
+        # not, a cached cast without a graph would leave the caller's later eager casts
+        # without a gradient (seen on torch 2.9), so it caches nothing
         amp = (
             contextlib.nullcontext()
             if autocast is None
@@ -296,18 +340,9 @@ def _stack_run(
             out, final = run_stack(
                 x, _state(h, c), weights, num_layers, bidirectional, None, layer, between
             )
-        return [out, *_states(final), *(kept if keep else [])]
+        return [out, *_states(final)]
 
     return run
-
-
-def _keeps(
-    mode: str, requires_grad: list[bool], grad_mode: bool, autocast: torch.dtype | None
-) -> bool:
-    """Whether :func:`stack` returns each layer's output too, for its backward: an Elman
-    stack that autograd records on the fast path, outside autocast (the fast path keeps the
-    output it computed, and its backward needs nothing else)."""
-    return mode in ("RNN_TANH", "RNN_RELU") and grad_mode and any(requires_grad) and not autocast
 
 
 @torch.library.custom_op("rnn_impl::stack", mutates_args=())
@@ -323,20 +358,15 @@ def stack(
     autocast: torch.dtype | None,
 ) -> list[Tensor]:
     """``[output (T, B, D * H_out), h_n]`` (and ``c_n`` for an LSTM) of a padded stack:
-    :func:`compiled_stack`; for an Elman stack in grad mode, then each layer and direction's
-    output ``(T, B, H_out)`` (:func:`_keeps`), which its backward takes. ``tensors`` are those
+    :func:`compiled_stack`; where it records a graph, then a token for its backward
+    (:func:`_forward`). ``tensors`` are those
     of ``x, h, c, *weights`` that are not None (``present`` marks which), ``noise`` the dropout
     noise of every layer but the last (or none), ``requires_grad`` and ``grad_mode`` what
     eager mode would see (:func:`_as_eager`), ``autocast`` the dtype autocast ran in (None:
     off)."""
-    keep = _keeps(mode, requires_grad, grad_mode, autocast)
-    run = _stack_run(noise, mode, num_layers, bidirectional, keep, autocast=autocast)
+    run = _stack_run(noise, mode, num_layers, bidirectional, autocast)
     full = _unpack(tensors, present)
-    # the backward runs the stack again to record it: recording here would be lost. Grad mode
-    # changes no kernel the stack runs (a view of a weight requires grad either way, which is
-    # all ATen's matmul asks), but which path an Elman layer takes in half precision
-    record = grad_mode and full[0].dtype in (torch.float16, torch.bfloat16)
-    results = _forward(run, full, _unpack(requires_grad, present), record)
+    results = _forward(run, full, _unpack(requires_grad, present), grad_mode)
     expected = _result_dtypes(full, mode, autocast)
     found = (results[0].dtype, results[1].dtype, results[2].dtype if full[2] is not None else None)
     if autocast is not None and found != expected:
@@ -368,9 +398,13 @@ def _stack_fake(
     final = [h.new_empty(h.shape, dtype=state)]
     if c is not None:
         final.append(c.new_empty(c.shape, dtype=cell))
-    kept = num_layers * directions if _keeps(mode, requires_grad, grad_mode, autocast) else 0
-    outs = [x.new_empty((steps, batch, width)) for _ in range(kept)]
-    return [x.new_empty((steps, batch, directions * width), dtype=output), *final, *outs]
+    out = x.new_empty((steps, batch, directions * width), dtype=output)
+    return [out, *final, *_token_fake(x, requires_grad, grad_mode)]
+
+
+def _token_fake(like: Tensor, requires_grad: list[bool], grad_mode: bool) -> list[Tensor]:
+    """A fake kernel's token after the results (:func:`_forward`): ``[token]`` or none."""
+    return [like.new_empty((0,), dtype=torch.uint8)] if _records(requires_grad, grad_mode) else []
 
 
 @torch.library.custom_op("rnn_impl::stack_backward", mutates_args=())
@@ -380,17 +414,17 @@ def stack_backward(
     present: list[bool],
     needs: list[bool],
     noise: list[Tensor],
-    outs: list[Tensor],
+    token: list[Tensor],
     mode: str,
     num_layers: int,
     bidirectional: bool,
     autocast: torch.dtype | None,
 ) -> list[Tensor]:
     """The gradients of ``<grads, stack(...)>`` (its output and final states) with respect to
-    each of :func:`stack`'s ``tensors`` (here ``inputs``) that ``needs`` one; ``outs``: the
-    layers' outputs :func:`stack` kept (or none)."""
-    run = _stack_run(noise, mode, num_layers, bidirectional, outs=outs, autocast=autocast)
-    return _gradients(run, grads, inputs, present, needs)
+    each of :func:`stack`'s ``tensors`` (here ``inputs``) that ``needs`` one; ``token``: the
+    one :func:`stack` returned (or none)."""
+    run = _stack_run(noise, mode, num_layers, bidirectional, autocast)
+    return _gradients(run, grads, inputs, present, needs, token)
 
 
 def _gradients_fake(
@@ -405,10 +439,10 @@ stack_backward.register_fake(_gradients_fake)
 
 def _stack_setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     tensors, ctx.present, noise = inputs[:3]
-    ctx.results = 3 if ctx.present[2] else 2  # output, h_n[, c_n]; then the kept outputs
-    outs = output[ctx.results :]
-    ctx.mark_non_differentiable(*outs)
-    ctx.save_for_backward(*tensors, *noise, *outs)
+    ctx.results = 3 if ctx.present[2] else 2  # output, h_n[, c_n]; then the token, if any
+    token = output[ctx.results :]
+    ctx.mark_non_differentiable(*token)
+    ctx.save_for_backward(*tensors, *noise, *token)
     ctx.counts = len(tensors), len(noise)
     ctx.options = inputs[3:6]  # mode, num_layers, bidirectional
     ctx.autocast = inputs[8]
@@ -417,11 +451,11 @@ def _stack_setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None
 def _stack_backward(ctx: Any, grads: list[Tensor]) -> tuple[Any, ...]:
     saved = list(ctx.saved_tensors)
     count, noisy = ctx.counts
-    tensors, noise, outs = saved[:count], saved[count : count + noisy], saved[count + noisy :]
+    tensors, noise, token = saved[:count], saved[count : count + noisy], saved[count + noisy :]
     needs = list(ctx.needs_input_grad[0])
     results = list(grads[: ctx.results])
     options = (*ctx.options, ctx.autocast)
-    found = stack_backward(results, tensors, ctx.present, needs, noise, outs, *options)
+    found = stack_backward(results, tensors, ctx.present, needs, noise, token, *options)
     return _per_input(found, needs), None, [None] * noisy, None, None, None, None, None, None
 
 
@@ -463,7 +497,8 @@ def layer(
     (an LSTM): :func:`rnn_impl._recurrence.eager_layer`. A ``cell``'s step from ``x (B, I)``:
     ``[h']`` (``[h', c']``). It runs as eager mode would, on tensors that require grad as
     ``requires_grad`` says (one flag per tensor argument) and in ``grad_mode``
-    (:func:`_as_eager`)."""
+    (:func:`_as_eager`); where it records a graph, a token for its backward follows
+    (:func:`_forward`)."""
     tensors = [x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr]
     return _forward(_layer_run(mode, reverse, cell), tensors, requires_grad, grad_mode)
 
@@ -485,7 +520,8 @@ def _layer_fake(
     grad_mode: bool,
 ) -> list[Tensor]:
     final = [t.new_empty(t.shape) for t in (h, c) if t is not None]
-    return final if cell else [x.new_empty((x.shape[0], x.shape[1], h.shape[-1])), *final]
+    results = final if cell else [x.new_empty((x.shape[0], x.shape[1], h.shape[-1])), *final]
+    return [*results, *_token_fake(x, requires_grad, grad_mode)]
 
 
 @torch.library.custom_op("rnn_impl::layer_backward", mutates_args=())
@@ -494,14 +530,16 @@ def layer_backward(
     inputs: list[Tensor],
     present: list[bool],
     needs: list[bool],
+    token: list[Tensor],
     mode: str,
     reverse: bool,
     cell: bool,
 ) -> list[Tensor]:
     """The gradients of ``<grads, layer(...)>`` with respect to each tensor input that
     ``needs`` one: ``inputs`` are :func:`layer`'s tensor arguments that are not None
-    (``present`` marks which of ``x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr`` they are)."""
-    return _gradients(_layer_run(mode, reverse, cell), grads, inputs, present, needs)
+    (``present`` marks which of ``x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr`` they are),
+    ``token`` the one :func:`layer` returned (or none)."""
+    return _gradients(_layer_run(mode, reverse, cell), grads, inputs, present, needs, token)
 
 
 layer_backward.register_fake(_gradients_fake)
@@ -510,14 +548,19 @@ layer_backward.register_fake(_gradients_fake)
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     tensors = inputs[:8]
     ctx.present = [t is not None for t in tensors]
-    ctx.save_for_backward(*[t for t in tensors if t is not None])
     ctx.options = inputs[8:11]  # mode, reverse, cell
+    ctx.results = _layer_results(ctx.options[2], ctx.present[2])  # then the token, if any
+    token = output[ctx.results :]
+    ctx.mark_non_differentiable(*token)
+    ctx.save_for_backward(*[t for t in tensors if t is not None], *token)
 
 
 def _backward(ctx: Any, grads: list[Tensor]) -> tuple[Tensor | None, ...]:
     saved = list(ctx.saved_tensors)
+    count = sum(ctx.present)
     flags = [need for need, here in zip(ctx.needs_input_grad[:8], ctx.present) if here]
-    found = layer_backward(list(grads), saved, ctx.present, flags, *ctx.options)
+    results, tensors, token = list(grads[: ctx.results]), saved[:count], saved[count:]
+    found = layer_backward(results, tensors, ctx.present, flags, token, *ctx.options)
     return (*_unpack(_per_input(found, flags), ctx.present), None, None, None, None, None)
 
 
