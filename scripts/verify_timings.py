@@ -1,6 +1,7 @@
 """How long ``rnn-verify`` takes from a user's seat: the seed notebook's MyRNN as written (its
 first failure, its verdict), the corrected MyRNN (numerics tier, the default tiers, the
-workflows tier) and rnn_impl.RNN (its default: every tier but workflows), each with one worker and with the default (one per core), as a user
+workflows tier), rnn_impl.RNN (its default: every tier but workflows), a hand-written GRU and
+rnn_impl.GRU, each with one worker and with the default (one per core), as a user
 runs it (no $CI, the default profile). Writes a table with the CPU, torch and the machine's
 load before and after.
 
@@ -28,6 +29,8 @@ CASES = [
         ["--impl", "my_rnn_fixed:MyRNN", "--tier", "workflows"],
     ),
     ("rnn_impl.RNN, default (every tier but workflows)", ["--impl", "rnn_impl:RNN"]),
+    ("a hand-written GRU (my_gru.py), default tiers", ["--impl", "my_gru:MyGRU", "--kind", "gru"]),
+    ("rnn_impl.GRU, default (every tier but workflows)", ["--impl", "rnn_impl:GRU"]),
 ]
 CLEARED = ("CI", "RNN_IMPL_PROFILE", "RNN_VERIFY_WORKERS", "RNN_IMPL", "RNN_IMPL_ADAPTER")
 
