@@ -213,6 +213,74 @@ def test_inductor_compiles_in_seconds_whatever_the_length_bit_for_bit():
             assert_same(results(compiled, (length, 2, 3)), results(module, (length, 2, 3)))
 
 
+@pytest.mark.skipif(
+    not cpp_compiler_found(), reason="inductor needs a C++ compiler on the CPU; none is on PATH"
+)
+@pytest.mark.parametrize(
+    "make", [lambda: rnn_impl.RNN(3, 4, num_layers=2), CELLS["RNNCell"]], ids=["RNN", "RNNCell"]
+)
+def test_inductor_may_write_over_an_operations_results_without_touching_its_graph(make):
+    """Inductor reuses a dead buffer in place (here ``tanh(out * 2)`` over ``out``, compiled
+    with the module): what an operation returns must not be what the graph it keeps for its
+    backward saved."""
+    module = build(make)
+    x = torch.randn(5, 2, 3) if isinstance(module, rnn_impl.RNN) else torch.randn(2, 3)
+
+    def loss(x):
+        out = module(x)
+        return torch.tanh((out[0] if isinstance(out, tuple) else out) * 2).pow(2).sum()
+
+    def grads(run):
+        module.zero_grad(set_to_none=True)
+        run(x).backward()
+        return [p.grad for p in module.parameters()]
+
+    with torch._inductor.config.patch(force_disable_caches=True):
+        got = grads(torch.compile(loss))
+    for g, e in zip(got, grads(loss)):
+        torch.testing.assert_close(g, e)  # inductor's own tanh and pow round otherwise
+
+
+@pytest.mark.parametrize("name", ["RNN_relu", "GRU"])
+def test_a_compiled_output_changed_in_place_before_backward_keeps_eagers_gradients(name):
+    module = build(MODULES[name])
+    x = torch.randn(5, 2, 3)
+
+    def grads(run):
+        module.zero_grad(set_to_none=True)
+        out = run(x)[0]
+        out.mul_(3)
+        out.pow(2).sum().backward()
+        return [p.grad for p in module.parameters()]
+
+    assert_same(grads(torch.compile(module, backend="aot_eager")), grads(module))
+
+
+class Kept(dict):
+    """``ops._GRAPHS`` that counts the graphs kept in it."""
+
+    count = 0
+
+    def __setitem__(self, key, value):
+        self.count += 1
+        super().__setitem__(key, value)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_an_exported_program_keeps_no_graph(name, monkeypatch):
+    """An exported program runs without the compiled backward: its operations keep no graph,
+    whatever the grad mode it was exported in, and so cost no more in ``no_grad``."""
+    module = build(MODULES[name])
+    x = torch.randn(5, 2, 3)
+    program = torch.export.export(module, (x,)).module()
+    kept = Kept()
+    monkeypatch.setattr(ops, "_GRAPHS", kept)
+    with torch.no_grad():
+        program(x)
+    program(x)
+    assert kept.count == 0
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_export_with_a_dynamic_length_saves_loads_and_is_eager(name):
     module = build(MODULES[name]).eval()
@@ -240,7 +308,7 @@ def _layer_args(mode, cell, lstm_c=True):
     biases = [torch.randn(gates * 4), torch.randn(gates * 4)]
     tensors = [x, h, c, *weights, *biases, None]
     args = [t if t is None else t.requires_grad_() for t in tensors]
-    return (*args, mode, False, cell, [t is not None for t in args], True)
+    return (*args, mode, False, cell, [t is not None for t in args], True, True)
 
 
 @pytest.mark.parametrize("cell", [False, True], ids=["layer", "cell"])
@@ -278,7 +346,7 @@ def _stack_args(name, dropout):
     options = (module.mode, module.num_layers, bool(module.bidirectional))
     present = [t is not None for t in given]
     flags = [True] * len(tensors)
-    return tensors, present, noise if dropout else [], *options, flags, True, None
+    return tensors, present, noise if dropout else [], *options, flags, True, None, True
 
 
 @pytest.mark.parametrize("dropout", [False, True], ids=["", "dropout"])
@@ -290,7 +358,7 @@ def test_opcheck_stack(name, dropout):
 @pytest.mark.parametrize("name", MODULES)
 def test_opcheck_stack_backward(name):
     """With the token of the graph the forward recorded, and without (recomputed)."""
-    tensors, present, noise, *options, _, _, autocast = _stack_args(name, True)
+    tensors, present, noise, *options, _, _, autocast, _ = _stack_args(name, True)
     options.append(autocast)
     results = ops.stack(*_stack_args(name, True))
     visible = 3 if present[2] else 2
@@ -307,7 +375,7 @@ def test_the_backward_takes_the_graph_its_forward_recorded(name, monkeypatch):
     """In grad mode a stack returns a token after its results, by which its backward finds
     the graph the forward recorded instead of running the stack again: the same gradients,
     bit for bit, as a backward that runs it again; the graph goes with the token."""
-    tensors, present, noise, *options, _, _, autocast = _stack_args(name, True)
+    tensors, present, noise, *options, _, _, autocast, _ = _stack_args(name, True)
     options.append(autocast)
     results = ops.stack(*_stack_args(name, True))
     visible = 3 if present[2] else 2

@@ -64,10 +64,12 @@ def layer(
     cell: bool,
     requires_grad: list[bool],
     grad_mode: bool,
+    record: bool = False,
 ) -> list[Any]:
     """``torch.ops.rnn_impl.layer`` (one layer and direction, or a cell's step) as one ONNX
     recurrent operator over one direction (``requires_grad`` and ``grad_mode`` choose eager's
-    path in torch; ONNX has one)."""
+    path in torch; ONNX has one; ``record``, for a compiled backward, is never set in an
+    exported program)."""
     if w_hr is not None:
         raise NotImplementedError(
             "ONNX's LSTM has no projection: an LSTM with proj_size > 0 cannot be exported to "
@@ -108,6 +110,7 @@ def stack(
     requires_grad: list[bool],
     grad_mode: bool,
     autocast: Any = None,
+    record: bool = False,
 ) -> list[Any]:
     """``torch.ops.rnn_impl.stack`` (a module's layers) as ONNX: each layer and direction
     through :func:`layer`, the directions joined and the layers chained as in

@@ -16,8 +16,9 @@ mode records: in grad mode the forward's kernel records it, as eager does, and r
 (an empty tensor) after its results, which the compiled graph keeps for the backward; the
 backward finds the graph by it (a registry the token's life bounds) and runs it once, so a
 compiled training step runs the recurrence once, and its gradients are eager's bit for bit.
-Without the token (``vmap``'s per-sample calls) the backward runs the eager stack again, with
-autograd: the same graph, the same gradients.
+The results it returns are copies, which the compiler may write over. Where the backward
+finds no graph (an exported program's operations keep none; ``vmap`` stacks the tokens) it
+runs the eager stack again, with autograd: the same graph, the same gradients.
 Training mode's dropout noise is drawn before the stack, by ``dropout_noise`` in eager's order,
 and handed to it; under CPU autocast the kernel runs the eager stack under the same autocast
 (:func:`_dtypes` states the results' dtypes it gives). A subclass that overrides a layer or a
@@ -77,7 +78,9 @@ def _through_layer(
     """:func:`layer` on ``x``, ``state`` and ``weights``, told what eager would see."""
     h, c = state if isinstance(state, tuple) else (state, None)
     tensors = (x, h, c, *weights)
-    results = layer(*tensors, mode, reverse, cell, *_as_eager(tensors))
+    requires_grad, grad_mode = _as_eager(tensors)
+    record = _records(requires_grad, grad_mode)
+    results = layer(*tensors, mode, reverse, cell, requires_grad, grad_mode, record)
     return results[: _layer_results(cell, c is not None)]
 
 
@@ -148,7 +151,10 @@ def compiled_stack(
     requires_grad, grad_mode = _as_eager(tuple(tensors))
     options = (mode, num_layers, bidirectional)
     present = [t is not None for t in given]
-    out, h_n, *rest = stack(tensors, present, noise, *options, requires_grad, grad_mode, autocast)
+    record = _records(requires_grad, grad_mode)
+    out, h_n, *rest = stack(
+        tensors, present, noise, *options, requires_grad, grad_mode, autocast, record
+    )
     return out, _state(h_n, rest[0] if c is not None else None)
 
 
@@ -231,14 +237,19 @@ absent): its results."""
 
 
 def _forward(
-    run: Run, tensors: list[Tensor | None], requires_grad: list[bool], grad_mode: bool
+    run: Run,
+    tensors: list[Tensor | None],
+    requires_grad: list[bool],
+    grad_mode: bool,
+    record: bool = False,
 ) -> list[Tensor]:
     """An operation's kernel: ``run`` on ``tensors`` as eager mode would see them, requiring
     grad as ``requires_grad`` says (one flag per tensor) in ``grad_mode``
     (:func:`_as_eager`); the results detached, none aliasing an input or another. In grad
-    mode the tensors are detached first, so that what ``run`` records stays inside; where it
-    records a graph (some tensor requires grad), a token follows the results: the operation's
-    backward finds the graph by it (:func:`_recorded`) instead of running ``run`` again."""
+    mode the tensors are detached first, so that what ``run`` records stays inside. Where
+    ``record``, the graph ``run`` recorded is kept for the operation's backward, which finds
+    it by a token that follows the results, and the results are copies (the graph keeps what
+    it saved, and the compiler may write over an operation's results)."""
     full = [
         t if t is None or (t.requires_grad == f and not grad_mode) else t.detach().requires_grad_(f)
         for t, f in zip(tensors, requires_grad)
@@ -246,19 +257,20 @@ def _forward(
     with _autograd_inside(), torch.set_grad_enabled(grad_mode):
         results = run(full)
     given = [t for t in tensors if t is not None]
-    distinct = _distinct([t.detach() for t in results], given)
-    if not _records(requires_grad, grad_mode):
-        return distinct
+    if not record:
+        return _distinct([t.detach() for t in results], given)
     token = given[0].new_empty((0,), dtype=torch.uint8)
     _GRAPHS[id(token)] = (results, [t for t in full if t is not None])
     weakref.finalize(token, _GRAPHS.pop, id(token), None)
-    return [*distinct, token]
+    return [*(t.detach().clone() for t in results), token]
 
 
 def _records(requires_grad: list[bool], grad_mode: bool) -> bool:
-    """Whether an operation run as eager mode would see its tensors records a graph, and so
-    returns a token after its results (:func:`_forward`)."""
-    return grad_mode and any(requires_grad)
+    """Whether a traced operation keeps the graph eager mode would record (some tensor
+    requires grad, in grad mode) for its backward: under ``torch.compile``, whose training
+    graph calls the backward; not in ``torch.export``'s program, which runs without one
+    (its backward, where there is one, runs the computation again)."""
+    return grad_mode and any(requires_grad) and not torch.compiler.is_exporting()
 
 
 _GRAPHS: dict[int, tuple[list[Tensor], list[Tensor]]] = {}
@@ -356,17 +368,23 @@ def stack(
     requires_grad: list[bool],
     grad_mode: bool,
     autocast: torch.dtype | None,
+    record: bool = False,
 ) -> list[Tensor]:
     """``[output (T, B, D * H_out), h_n]`` (and ``c_n`` for an LSTM) of a padded stack:
-    :func:`compiled_stack`; where it records a graph, then a token for its backward
-    (:func:`_forward`). ``tensors`` are those
+    :func:`compiled_stack`; where ``record`` (:func:`_records`), then a token by which its
+    backward finds the graph it recorded (:func:`_forward`). ``tensors`` are those
     of ``x, h, c, *weights`` that are not None (``present`` marks which), ``noise`` the dropout
     noise of every layer but the last (or none), ``requires_grad`` and ``grad_mode`` what
     eager mode would see (:func:`_as_eager`), ``autocast`` the dtype autocast ran in (None:
     off)."""
     run = _stack_run(noise, mode, num_layers, bidirectional, autocast)
     full = _unpack(tensors, present)
-    results = _forward(run, full, _unpack(requires_grad, present), grad_mode)
+    # a graph not kept would be lost: grad mode changes no kernel the stack runs (a view of a
+    # weight requires grad either way, which is all ATen's matmul asks), but which path an
+    # Elman layer takes in half precision
+    half = full[0].dtype in (torch.float16, torch.bfloat16)
+    running = grad_mode and (record or half)
+    results = _forward(run, full, _unpack(requires_grad, present), running, record)
     expected = _result_dtypes(full, mode, autocast)
     found = (results[0].dtype, results[1].dtype, results[2].dtype if full[2] is not None else None)
     if autocast is not None and found != expected:
@@ -389,6 +407,7 @@ def _stack_fake(
     requires_grad: list[bool],
     grad_mode: bool,
     autocast: torch.dtype | None,
+    record: bool = False,
 ) -> list[Tensor]:
     full = _unpack(tensors, present)
     x, h, c = full[:3]
@@ -399,12 +418,12 @@ def _stack_fake(
     if c is not None:
         final.append(c.new_empty(c.shape, dtype=cell))
     out = x.new_empty((steps, batch, directions * width), dtype=output)
-    return [out, *final, *_token_fake(x, requires_grad, grad_mode)]
+    return [out, *final, *_token_fake(x, record)]
 
 
-def _token_fake(like: Tensor, requires_grad: list[bool], grad_mode: bool) -> list[Tensor]:
+def _token_fake(like: Tensor, record: bool) -> list[Tensor]:
     """A fake kernel's token after the results (:func:`_forward`): ``[token]`` or none."""
-    return [like.new_empty((0,), dtype=torch.uint8)] if _records(requires_grad, grad_mode) else []
+    return [like.new_empty((0,), dtype=torch.uint8)] if record else []
 
 
 @torch.library.custom_op("rnn_impl::stack_backward", mutates_args=())
@@ -456,7 +475,7 @@ def _stack_backward(ctx: Any, grads: list[Tensor]) -> tuple[Any, ...]:
     results = list(grads[: ctx.results])
     options = (*ctx.options, ctx.autocast)
     found = stack_backward(results, tensors, ctx.present, needs, noise, token, *options)
-    return _per_input(found, needs), None, [None] * noisy, None, None, None, None, None, None
+    return _per_input(found, needs), None, [None] * noisy, *[None] * 7
 
 
 stack.register_autograd(_stack_backward, setup_context=_stack_setup_context)
@@ -492,15 +511,16 @@ def layer(
     cell: bool,
     requires_grad: list[bool],
     grad_mode: bool,
+    record: bool = False,
 ) -> list[Tensor]:
     """``[out (T, B, H_out), h_last (B, H_out)]``, and ``c_last (B, H)`` when ``c`` is given
     (an LSTM): :func:`rnn_impl._recurrence.eager_layer`. A ``cell``'s step from ``x (B, I)``:
     ``[h']`` (``[h', c']``). It runs as eager mode would, on tensors that require grad as
     ``requires_grad`` says (one flag per tensor argument) and in ``grad_mode``
-    (:func:`_as_eager`); where it records a graph, a token for its backward follows
-    (:func:`_forward`)."""
+    (:func:`_as_eager`); where ``record`` (:func:`_records`), a token follows, by which its
+    backward finds the graph it recorded (:func:`_forward`)."""
     tensors = [x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr]
-    return _forward(_layer_run(mode, reverse, cell), tensors, requires_grad, grad_mode)
+    return _forward(_layer_run(mode, reverse, cell), tensors, requires_grad, grad_mode, record)
 
 
 @layer.register_fake
@@ -518,10 +538,11 @@ def _layer_fake(
     cell: bool,
     requires_grad: list[bool],
     grad_mode: bool,
+    record: bool = False,
 ) -> list[Tensor]:
     final = [t.new_empty(t.shape) for t in (h, c) if t is not None]
     results = final if cell else [x.new_empty((x.shape[0], x.shape[1], h.shape[-1])), *final]
-    return [*results, *_token_fake(x, requires_grad, grad_mode)]
+    return [*results, *_token_fake(x, record)]
 
 
 @torch.library.custom_op("rnn_impl::layer_backward", mutates_args=())
@@ -561,7 +582,7 @@ def _backward(ctx: Any, grads: list[Tensor]) -> tuple[Tensor | None, ...]:
     flags = [need for need, here in zip(ctx.needs_input_grad[:8], ctx.present) if here]
     results, tensors, token = list(grads[: ctx.results]), saved[:count], saved[count:]
     found = layer_backward(results, tensors, ctx.present, flags, token, *ctx.options)
-    return (*_unpack(_per_input(found, flags), ctx.present), None, None, None, None, None)
+    return (*_unpack(_per_input(found, flags), ctx.present), *[None] * 6)
 
 
 layer.register_autograd(_backward, setup_context=_setup_context)
