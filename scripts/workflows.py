@@ -235,7 +235,8 @@ LSTM operators (an LSTM with `proj_size` is refused: ONNX's LSTM has no projecti
 TorchScript exporter traces the eager layer, unrolled to the traced length, so it runs at
 that length only. torch's compile caches know an operation by its name, not its Python: after
 upgrading rnn_impl, clear them (`rm -rf /tmp/torchinductor_$USER`, or the folder
-`TORCHINDUCTOR_CACHE_DIR` names), or a graph cached with the older operations may be reused.
+`TORCHINDUCTOR_CACHE_DIR` names), or a graph cached with the older operations may be reused;
+export a saved program again likewise.
 
 ```python
 import torch, rnn_impl, rnn_impl.onnx
