@@ -241,7 +241,7 @@ def _forward(
     tensors: list[Tensor | None],
     requires_grad: list[bool],
     grad_mode: bool,
-    record: bool = False,
+    record: bool,
 ) -> list[Tensor]:
     """An operation's kernel: ``run`` on ``tensors`` as eager mode would see them, requiring
     grad as ``requires_grad`` says (one flag per tensor) in ``grad_mode``
@@ -368,7 +368,7 @@ def stack(
     requires_grad: list[bool],
     grad_mode: bool,
     autocast: torch.dtype | None,
-    record: bool = False,
+    record: bool,
 ) -> list[Tensor]:
     """``[output (T, B, D * H_out), h_n]`` (and ``c_n`` for an LSTM) of a padded stack:
     :func:`compiled_stack`; where ``record`` (:func:`_records`), then a token by which its
@@ -407,7 +407,7 @@ def _stack_fake(
     requires_grad: list[bool],
     grad_mode: bool,
     autocast: torch.dtype | None,
-    record: bool = False,
+    record: bool,
 ) -> list[Tensor]:
     full = _unpack(tensors, present)
     x, h, c = full[:3]
@@ -511,7 +511,7 @@ def layer(
     cell: bool,
     requires_grad: list[bool],
     grad_mode: bool,
-    record: bool = False,
+    record: bool,
 ) -> list[Tensor]:
     """``[out (T, B, H_out), h_last (B, H_out)]``, and ``c_last (B, H)`` when ``c`` is given
     (an LSTM): :func:`rnn_impl._recurrence.eager_layer`. A ``cell``'s step from ``x (B, I)``:
@@ -538,7 +538,7 @@ def _layer_fake(
     cell: bool,
     requires_grad: list[bool],
     grad_mode: bool,
-    record: bool = False,
+    record: bool,
 ) -> list[Tensor]:
     final = [t.new_empty(t.shape) for t in (h, c) if t is not None]
     results = final if cell else [x.new_empty((x.shape[0], x.shape[1], h.shape[-1])), *final]
