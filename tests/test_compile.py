@@ -394,6 +394,12 @@ def test_the_backward_takes_the_graph_its_forward_recorded(name, monkeypatch):
     assert len(ops._GRAPHS) == graphs - 1
 
 
+@pytest.mark.xfail(
+    torch.__version__ < (2, 10),
+    reason="torch 2.9's torch.compiler.is_exporting() is true while torch.compile traces, so "
+    "the operations keep no graph and the backward runs the stack again (eager's gradients)",
+    strict=True,
+)
 @pytest.mark.parametrize("name", MODULES)
 def test_a_compiled_training_step_runs_the_recurrence_once(name, monkeypatch):
     """As in eager mode: the backward runs the graph the forward recorded; the step's results
