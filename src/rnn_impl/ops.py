@@ -249,17 +249,21 @@ def _forward(
     mode the tensors are detached first, so that what ``run`` records stays inside. Where
     ``record``, the graph ``run`` recorded is kept for the operation's backward, which finds
     it by a token that follows the results, and the results are copies (the graph keeps what
-    it saved, and the compiler may write over an operation's results)."""
+    it saved, and the compiler may write over an operation's results). A graph not kept
+    would be lost, so ``run`` records none then: grad mode changes no kernel it runs (a view
+    of a weight requires grad either way, which is all ATen's matmul asks), but which path an
+    Elman layer takes in half precision, where it keeps grad mode."""
+    given = [t for t in tensors if t is not None]
+    grad_mode = grad_mode and (record or given[0].dtype in (torch.float16, torch.bfloat16))
     full = [
         t if t is None or (t.requires_grad == f and not grad_mode) else t.detach().requires_grad_(f)
         for t, f in zip(tensors, requires_grad)
     ]
     with _autograd_inside(), torch.set_grad_enabled(grad_mode):
         results = run(full)
-    given = [t for t in tensors if t is not None]
     if not record:
         return _distinct([t.detach() for t in results], given)
-    token = given[0].new_empty((0,), dtype=torch.uint8)
+    token = _token(given[0])
     _GRAPHS[id(token)] = (results, [t for t in full if t is not None])
     weakref.finalize(token, _GRAPHS.pop, id(token), None)
     return [*(t.detach().clone() for t in results), token]
@@ -379,12 +383,7 @@ def stack(
     off)."""
     run = _stack_run(noise, mode, num_layers, bidirectional, autocast)
     full = _unpack(tensors, present)
-    # a graph not kept would be lost: grad mode changes no kernel the stack runs (a view of a
-    # weight requires grad either way, which is all ATen's matmul asks), but which path an
-    # Elman layer takes in half precision
-    half = full[0].dtype in (torch.float16, torch.bfloat16)
-    running = grad_mode and (record or half)
-    results = _forward(run, full, _unpack(requires_grad, present), running, record)
+    results = _forward(run, full, _unpack(requires_grad, present), grad_mode, record)
     expected = _result_dtypes(full, mode, autocast)
     found = (results[0].dtype, results[1].dtype, results[2].dtype if full[2] is not None else None)
     if autocast is not None and found != expected:
@@ -423,7 +422,12 @@ def _stack_fake(
 
 def _token_fake(like: Tensor, record: bool) -> list[Tensor]:
     """A fake kernel's token after the results (:func:`_forward`): ``[token]`` or none."""
-    return [like.new_empty((0,), dtype=torch.uint8)] if record else []
+    return [_token(like)] if record else []
+
+
+def _token(like: Tensor) -> Tensor:
+    """A token (:func:`_forward`): an empty tensor on ``like``'s device."""
+    return like.new_empty((0,), dtype=torch.uint8)
 
 
 @torch.library.custom_op("rnn_impl::stack_backward", mutates_args=())
@@ -458,10 +462,7 @@ stack_backward.register_fake(_gradients_fake)
 
 def _stack_setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     tensors, ctx.present, noise = inputs[:3]
-    ctx.results = 3 if ctx.present[2] else 2  # output, h_n[, c_n]; then the token, if any
-    token = output[ctx.results :]
-    ctx.mark_non_differentiable(*token)
-    ctx.save_for_backward(*tensors, *noise, *token)
+    _save(ctx, [*tensors, *noise], output, 3 if ctx.present[2] else 2)  # output, h_n[, c_n]
     ctx.counts = len(tensors), len(noise)
     ctx.options = inputs[3:6]  # mode, num_layers, bidirectional
     ctx.autocast = inputs[8]
@@ -479,6 +480,15 @@ def _stack_backward(ctx: Any, grads: list[Tensor]) -> tuple[Any, ...]:
 
 
 stack.register_autograd(_stack_backward, setup_context=_stack_setup_context)
+
+
+def _save(ctx: Any, tensors: list[Tensor], output: list[Tensor], results: int) -> None:
+    """Save ``tensors`` for an operation's backward, and its token, which follows its first
+    ``results`` outputs where it recorded a graph (:func:`_forward`)."""
+    ctx.results = results
+    token = output[results:]
+    ctx.mark_non_differentiable(*token)
+    ctx.save_for_backward(*tensors, *token)
 
 
 def _layer_run(mode: str, reverse: bool, cell: bool) -> Run:
@@ -570,10 +580,8 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     tensors = inputs[:8]
     ctx.present = [t is not None for t in tensors]
     ctx.options = inputs[8:11]  # mode, reverse, cell
-    ctx.results = _layer_results(ctx.options[2], ctx.present[2])  # then the token, if any
-    token = output[ctx.results :]
-    ctx.mark_non_differentiable(*token)
-    ctx.save_for_backward(*[t for t in tensors if t is not None], *token)
+    given = [t for t in tensors if t is not None]
+    _save(ctx, given, output, _layer_results(ctx.options[2], ctx.present[2]))
 
 
 def _backward(ctx: Any, grads: list[Tensor]) -> tuple[Tensor | None, ...]:
